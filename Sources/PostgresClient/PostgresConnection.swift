@@ -1,0 +1,340 @@
+import Foundation
+
+/// One PostgreSQL session. Every libpq call runs on the connection's own thread (see
+/// `ConnectionThread` for why), so awaiting a query never blocks a cooperative thread.
+///
+/// Statements run one at a time in submission order. Share a connection only through a
+/// `PostgresPool` or by giving it to one task at a time: a transaction belongs to its session.
+///
+/// Cancellation: cancelling the awaiting task, or passing a statement's `timeout`, sends a cancel
+/// request to the server (`PQcancel`). The session stays usable; if a transaction was open it is
+/// in the failed state and `withTransaction` rolls it back. The session is not handed to the next
+/// statement until the cancel request has reached the server, so a late cancel never hits a
+/// statement it was not meant for.
+public final class PostgresConnection: @unchecked Sendable {
+    public static let connectTimeoutSecondsDefault = 10
+
+    private let thread: ConnectionThread
+    private let session: LibPQSession
+    private let cancelHandle: CancelHandle?
+    /// The server process serving this session; what `pg_terminate_backend` takes.
+    public let backendProcessID: Int32
+
+    // Guarded by `lock`.
+    private let lock = NSCondition()
+    private var operations = OperationTable()
+
+    private init(thread: ConnectionThread, session: LibPQSession) {
+        self.thread = thread
+        self.session = session
+        self.cancelHandle = session.makeCancelHandle()
+        self.backendProcessID = session.backendProcessID
+    }
+
+    deinit {
+        // Queued jobs still hold the session; the thread ends after them and the session's deinit closes it.
+        thread.shutDown()
+    }
+
+    /// Opens a session from a `postgres://` URL or a `key=value` conninfo string. TLS settings
+    /// (`sslmode=verify-full`, `sslrootcert=…`) pass through to libpq unchanged.
+    public static func connect(
+        to connectionString: String,
+        connectTimeoutSeconds: Int = connectTimeoutSecondsDefault
+    ) async throws -> PostgresConnection {
+        let thread = ConnectionThread(name: "settle-postgres")
+        let session: LibPQSession = try await withCheckedThrowingContinuation { continuation in
+            thread.submit {
+                continuation.resume(
+                    with: Result { () throws(PostgresError) in
+                        try LibPQSession(connectionString: connectionString, connectTimeoutSeconds: connectTimeoutSeconds)
+                    }
+                )
+            }
+        }
+        return PostgresConnection(thread: thread, session: session)
+    }
+
+    // MARK: Statements
+
+    /// Runs one statement; values go only as `$n` parameters.
+    ///
+    /// - Parameter timeout: cancel the statement on the server if it runs longer; throws `.timeout`.
+    @discardableResult
+    public func query(
+        _ sql: String,
+        _ parameters: PostgresParameters = [],
+        timeout: Duration? = nil
+    ) async throws -> PostgresRows {
+        try await perform(sql: sql, timeout: timeout) { session throws(PostgresError) in
+            try session.execute(sql, parameters: parameters)
+        }
+    }
+
+    /// Runs `body` between `BEGIN` and `COMMIT`; rolls back if it throws (also when the task was cancelled).
+    @discardableResult
+    public func withTransaction<Result>(
+        _ body: (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        try await query("BEGIN")
+        let value: Result
+        do {
+            value = try await body(self)
+        } catch {
+            await rollbackIgnoringCancellation()
+            throw error
+        }
+        let commit = try await query("COMMIT")
+        // A transaction that an error already aborted answers COMMIT with a ROLLBACK tag.
+        guard commit.commandTag == "COMMIT" else {
+            throw PostgresError(
+                code: .server,
+                message: "transaction was rolled back at COMMIT (tag \(commit.commandTag)); an earlier statement failed",
+                query: "COMMIT"
+            )
+        }
+        return value
+    }
+
+    /// Sends `statements` in one round trip with libpq's pipeline mode and returns one result per
+    /// statement, in order. Without an explicit `BEGIN` among them, they form one implicit
+    /// transaction: when one fails, the later ones report `.pipelineAborted` and the earlier ones
+    /// are rolled back too.
+    public func pipeline(_ statements: [PostgresStatement]) async throws -> [Result<PostgresRows, PostgresError>] {
+        try await perform(sql: statements.first?.sql ?? "", timeout: nil) { session throws(PostgresError) in
+            try session.runPipeline(statements)
+        }
+    }
+
+    /// True once the session is known to be unusable (lost connection, closed).
+    public var isBroken: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return operations.isBroken
+    }
+
+    /// The transaction status after the last completed statement.
+    public var transactionStatus: PostgresTransactionStatus {
+        lock.lock()
+        defer { lock.unlock() }
+        return operations.transactionStatus
+    }
+
+    /// Closes the session after the statements already queued.
+    public func close() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let session = self.session
+            let accepted = thread.submit {
+                session.finish()
+                continuation.resume()
+            }
+            if !accepted { continuation.resume() }
+        }
+        markClosed()
+        thread.shutDown()
+    }
+
+    private func markClosed() {
+        lock.lock()
+        defer { lock.unlock() }
+        operations.isBroken = true
+    }
+
+    // MARK: Running work on the connection thread
+
+    func quotedLiteral(_ text: String) async throws -> String {
+        try await perform(sql: "", timeout: nil) { session throws(PostgresError) in try session.quotedLiteral(text) }
+    }
+
+    /// Runs `work` on the connection thread, wiring task cancellation and `timeout` to a server-side cancel.
+    func perform<Value: Sendable>(
+        sql: String,
+        timeout: Duration?,
+        _ work: @escaping @Sendable (LibPQSession) throws(PostgresError) -> Value
+    ) async throws -> Value {
+        // Reserved before the cancellation handler exists, so a cancel that races the start still finds it.
+        let id = reserveOperation()
+        if let timeout {
+            let nanoseconds = timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
+            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(clamping: nanoseconds))) {
+                [weak self] in
+                self?.requestCancel(id, reason: .timeout)
+            }
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Value, any Error>) in
+                let session = self.session
+                let accepted = thread.submit { [self] in
+                    if let reason = startOperation(id) {
+                        continuation.resume(throwing: reason.error(timeout: timeout, sql: sql))
+                        return
+                    }
+                    let result = Result { () throws(PostgresError) in try work(session) }
+                    let reason = finishOperation(id, session: session)
+                    continuation.resume(with: Self.outcome(result, cancelReason: reason, timeout: timeout, sql: sql))
+                }
+                if !accepted {
+                    abandonOperation(id)
+                    continuation.resume(throwing: PostgresError(code: .connectionLost, message: "connection is closed", query: sql))
+                }
+            }
+        } onCancel: {
+            requestCancel(id, reason: .task)
+        }
+    }
+
+    /// ROLLBACK that runs even when the task is already cancelled: the transaction must not stay open.
+    func rollbackIgnoringCancellation() async {
+        let id = reserveOperation()
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let session = self.session
+            let accepted = thread.submit { [self] in
+                _ = startOperation(id)
+                _ = try? session.execute("ROLLBACK", parameters: [])
+                _ = finishOperation(id, session: session)
+                continuation.resume()
+            }
+            if !accepted {
+                abandonOperation(id)
+                continuation.resume()
+            }
+        }
+    }
+
+    private static func outcome<Value>(
+        _ result: Result<Value, PostgresError>,
+        cancelReason: CancelReason?,
+        timeout: Duration?,
+        sql: String
+    ) -> Result<Value, any Error> {
+        switch result {
+        case .success(let value):
+            // Finished before the cancel landed: the work is done, and that is what the caller must learn.
+            return .success(value)
+        case .failure(let error):
+            if let cancelReason, error.code == .queryCanceled {
+                return .failure(cancelReason.error(timeout: timeout, sql: sql))
+            }
+            return .failure(error)
+        }
+    }
+
+    private func reserveOperation() -> UInt64 {
+        lock.lock()
+        defer { lock.unlock() }
+        return operations.reserve()
+    }
+
+    /// Returns the reason if the operation was cancelled before it started (it must then not run).
+    private func startOperation(_ id: UInt64) -> CancelReason? {
+        lock.lock()
+        defer { lock.unlock() }
+        return operations.start(id)
+    }
+
+    private func finishOperation(_ id: UInt64, session: LibPQSession) -> CancelReason? {
+        let isBroken = session.isBroken
+        let transactionStatus = session.transactionStatus
+        lock.lock()
+        defer { lock.unlock() }
+        let reason = operations.finish(id, isBroken: isBroken, transactionStatus: transactionStatus)
+        // The next statement must not start while a cancel aimed at this one is still on its way.
+        while operations.cancelsInFlight > 0 { lock.wait() }
+        return reason
+    }
+
+    private func abandonOperation(_ id: UInt64) {
+        lock.lock()
+        defer { lock.unlock() }
+        _ = operations.finish(id, isBroken: true, transactionStatus: .unknown)
+    }
+
+    private func requestCancel(_ id: UInt64, reason: CancelReason) {
+        lock.lock()
+        let mustSend = operations.requestCancel(id, reason: reason)
+        lock.unlock()
+        guard mustSend, let cancelHandle else { return }
+        // PQcancel opens a connection and waits: never on a cooperative thread, never on this
+        // connection's thread (busy with the statement being cancelled).
+        DispatchQueue.global().async { [self] in
+            cancelHandle.send()
+            lock.lock()
+            operations.cancelsInFlight -= 1
+            lock.broadcast()
+            lock.unlock()
+        }
+    }
+}
+
+/// One statement of a pipeline.
+public struct PostgresStatement: Sendable {
+    public var sql: String
+    public var parameters: PostgresParameters
+
+    public init(_ sql: String, _ parameters: PostgresParameters = []) {
+        self.sql = sql
+        self.parameters = parameters
+    }
+}
+
+enum CancelReason: Sendable {
+    case task
+    case timeout
+
+    func error(timeout: Duration?, sql: String) -> any Error {
+        switch self {
+        case .task:
+            return CancellationError()
+        case .timeout:
+            return PostgresError(
+                code: .timeout,
+                message: "statement exceeded its timeout of \(timeout.map { "\($0)" } ?? "?") and was cancelled on the server",
+                query: sql
+            )
+        }
+    }
+}
+
+/// The bookkeeping that ties cancel requests to the one statement they target. Pure; the
+/// connection holds it under its lock.
+struct OperationTable {
+    private var nextID: UInt64 = 0
+    private var pending: Set<UInt64> = []
+    private var runningID: UInt64?
+    private var cancelReasons: [UInt64: CancelReason] = [:]
+    var cancelsInFlight = 0
+    var isBroken = false
+    var transactionStatus = PostgresTransactionStatus.idle
+
+    mutating func reserve() -> UInt64 {
+        nextID += 1
+        pending.insert(nextID)
+        return nextID
+    }
+
+    mutating func start(_ id: UInt64) -> CancelReason? {
+        if let reason = cancelReasons.removeValue(forKey: id) {
+            pending.remove(id)
+            return reason
+        }
+        runningID = id
+        return nil
+    }
+
+    mutating func finish(_ id: UInt64, isBroken: Bool, transactionStatus: PostgresTransactionStatus) -> CancelReason? {
+        pending.remove(id)
+        if runningID == id { runningID = nil }
+        self.isBroken = isBroken
+        self.transactionStatus = transactionStatus
+        return cancelReasons.removeValue(forKey: id)
+    }
+
+    /// Records the request; returns true when a cancel must be sent to the server now.
+    mutating func requestCancel(_ id: UInt64, reason: CancelReason) -> Bool {
+        guard pending.contains(id), cancelReasons[id] == nil else { return false }
+        cancelReasons[id] = reason
+        guard runningID == id else { return false }
+        cancelsInFlight += 1
+        return true
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+
+/// One row of `pg_prepared_xacts`.
+public struct PreparedTransaction: Sendable, Hashable {
+    public let gid: String
+    public let preparedAt: Date
+    public let owner: String
+    public let database: String
+}
+
+/// PostgreSQL's two-phase commit commands. They are utility statements that take no `$n`
+/// parameters, so the gid is quoted with libpq's literal escaping, never concatenated raw.
+extension PostgresConnection {
+    /// PostgreSQL stores a gid in 200 bytes including its terminator.
+    public static let gidBytesMax = 199
+
+    /// `BEGIN`, `body`, then `PREPARE TRANSACTION gid`. Afterwards the session is free: the
+    /// prepared transaction belongs to the server, not to this connection. If `body` throws, the
+    /// transaction is rolled back and nothing is prepared.
+    @discardableResult
+    public func withPreparedTransaction<Result>(
+        gid: String,
+        _ body: (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        let statement = "PREPARE TRANSACTION " + (try await quotedGID(gid))
+        try await query("BEGIN")
+        let value: Result
+        do {
+            value = try await body(self)
+        } catch {
+            await rollbackIgnoringCancellation()
+            throw error
+        }
+        let prepared = try await query(statement)
+        // In a transaction that an error already aborted, PREPARE TRANSACTION rolls back instead.
+        guard prepared.commandTag == "PREPARE TRANSACTION" else {
+            throw PostgresError(
+                code: .server,
+                message: "transaction was rolled back instead of prepared (tag \(prepared.commandTag))",
+                query: statement
+            )
+        }
+        return value
+    }
+
+    /// `COMMIT PREPARED`; an unknown gid throws `.undefinedObject`.
+    public func commitPrepared(gid: String) async throws {
+        try await query("COMMIT PREPARED " + (try await quotedGID(gid)))
+    }
+
+    /// `ROLLBACK PREPARED`; an unknown gid throws `.undefinedObject`.
+    public func rollbackPrepared(gid: String) async throws {
+        try await query("ROLLBACK PREPARED " + (try await quotedGID(gid)))
+    }
+
+    /// Prepared transactions whose gid starts with `gidPrefix`, in this cluster (all databases), oldest first.
+    public func preparedTransactions(gidPrefix: String = "") async throws -> [PreparedTransaction] {
+        let rows = try await query(
+            """
+            SELECT gid, prepared, owner::text AS owner, database::text AS database
+            FROM pg_prepared_xacts WHERE starts_with(gid, $1) ORDER BY prepared, gid
+            """,
+            [gidPrefix]
+        )
+        return try rows.map { row throws(PostgresError) in
+            PreparedTransaction(
+                gid: try row.decode(column: "gid"),
+                preparedAt: try row.decode(column: "prepared"),
+                owner: try row.decode(column: "owner"),
+                database: try row.decode(column: "database")
+            )
+        }
+    }
+
+    private func quotedGID(_ gid: String) async throws -> String {
+        let length = gid.utf8.count
+        guard length > 0, length <= Self.gidBytesMax else {
+            throw PostgresError(
+                code: .invalidParameter,
+                message: "gid is \(length) bytes; PostgreSQL accepts 1 to \(Self.gidBytesMax)"
+            )
+        }
+        return try await quotedLiteral(gid)
+    }
+}

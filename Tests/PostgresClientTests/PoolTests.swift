@@ -1,0 +1,139 @@
+import Foundation
+import PostgresClient
+import Synchronization
+import Testing
+
+@Suite("the pool is bounded, times out clearly, replaces broken sessions, and never blocks the cooperative pool")
+struct PoolTests {
+    @Test func exhaustionWaitsThenFailsWithAcquireTimeout() async throws {
+        let pool = PostgresPool(
+            configuration: .init(connectionString: try TestClusters.url(), connectionsMax: 2, acquireTimeout: .milliseconds(300))
+        )
+        let holdersReady = Shared(0)
+        let (releaseSignal, releaseAll) = AsyncStream<Void>.makeStream()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<2 {
+                group.addTask {
+                    try await pool.withConnection { _ in
+                        holdersReady.value.withLock { $0 += 1 }
+                        for await _ in releaseSignal { break }
+                    }
+                }
+            }
+            try await waitUntil { holdersReady.value.withLock { $0 } == 2 }
+            let started = ContinuousClock.now
+            let error = try await #require(throws: PostgresError.self) { try await pool.query("SELECT 1") }
+            #expect(error.code == .acquireTimeout)
+            #expect(error.message.contains("2 are in use"))
+            // It waited for its timeout rather than failing at once.
+            #expect(ContinuousClock.now - started >= .milliseconds(250))
+            #expect(pool.openCount == 2)
+            releaseAll.finish()
+            try await group.waitForAll()
+        }
+        // A waiter is served as soon as a session comes back.
+        #expect(try await pool.query("SELECT 5::int4")[0].decode(Int32.self, column: 0) == 5)
+        await pool.close()
+    }
+
+    @Test func waiterIsServedWhenASessionIsReturned() async throws {
+        let pool = PostgresPool(
+            configuration: .init(connectionString: try TestClusters.url(), connectionsMax: 1, acquireTimeout: .seconds(10))
+        )
+        async let slow = pool.query("SELECT pg_sleep(0.3)")
+        try await Task.sleep(for: .milliseconds(50))
+        let value = try await pool.query("SELECT 9::int4")[0].decode(Int32.self, column: 0)
+        _ = try await slow
+        #expect(value == 9)
+        #expect(pool.openCount == 1)
+        await pool.close()
+    }
+
+    @Test func terminatedBackendIsDetectedOnBorrowAndReplaced() async throws {
+        let pool = PostgresPool(
+            configuration: .init(connectionString: try TestClusters.url(), connectionsMax: 1, idleCheckAfter: .zero)
+        )
+        let firstPID = try await pool.query("SELECT pg_backend_pid()")[0].decode(Int32.self, column: 0)
+        let admin = try await TestClusters.connect()
+        try await admin.query("SELECT pg_terminate_backend($1)", [firstPID])
+        // The liveness check on borrow finds the dead session; the borrower never sees it.
+        let secondPID = try await pool.query("SELECT pg_backend_pid()")[0].decode(Int32.self, column: 0)
+        #expect(secondPID != firstPID)
+        #expect(pool.openCount == 1)
+        await pool.close()
+    }
+
+    @Test func sessionKilledMidUseIsDiscardedAndTheNextBorrowWorks() async throws {
+        let pool = PostgresPool(
+            configuration: .init(connectionString: try TestClusters.url(), connectionsMax: 1, idleCheckAfter: .seconds(3600))
+        )
+        let firstPID = try await pool.query("SELECT pg_backend_pid()")[0].decode(Int32.self, column: 0)
+        let admin = try await TestClusters.connect()
+        try await admin.query("SELECT pg_terminate_backend($1)", [firstPID])
+        try await waitUntil {
+            try await admin.query("SELECT count(*)::int8 FROM pg_stat_activity WHERE pid = $1", [firstPID])[0]
+                .decode(Int64.self, column: 0) == 0
+        }
+        // No idle check: the borrower sees the loss, as a named error...
+        let error = try await #require(throws: PostgresError.self) { try await pool.query("SELECT 1") }
+        #expect(error.code == .connectionLost)
+        // ...and the broken session is not lent again.
+        let secondPID = try await pool.query("SELECT pg_backend_pid()")[0].decode(Int32.self, column: 0)
+        #expect(secondPID != firstPID)
+        await pool.close()
+    }
+
+    @Test func twoHundredQueriesThroughTenSessionsLeaveTheCooperativePoolFree() async throws {
+        let pool = PostgresPool(
+            configuration: .init(connectionString: try TestClusters.url(), connectionsMax: 10, acquireTimeout: .seconds(60))
+        )
+        let ticks = Shared(0)
+        let querying = Shared(true)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while querying.value.withLock({ $0 }) {
+                    try await Task.sleep(for: .milliseconds(5))
+                    ticks.value.withLock { $0 += 1 }
+                }
+            }
+            let values = try await withThrowingTaskGroup(of: Int64.self) { queries in
+                for index in 0..<200 {
+                    queries.addTask {
+                        try await pool.query("SELECT $1::int8 FROM pg_sleep(0.05)", [index])[0].decode(Int64.self, column: 0)
+                    }
+                }
+                return try await queries.reduce(into: [Int64]()) { $0.append($1) }
+            }
+            querying.value.withLock { $0 = false }
+            try await group.waitForAll()
+            #expect(values.sorted() == (0..<200).map(Int64.init))
+        }
+        // 200 × 50 ms over 10 sessions is at least one second of waiting on the server; a ticker
+        // that shared threads with blocked queries would barely have moved.
+        #expect(ticks.value.withLock { $0 } >= 50)
+        #expect(pool.openCount <= 10)
+        await pool.close()
+    }
+
+    @Test func closedPoolRefusesWork() async throws {
+        let pool = PostgresPool(configuration: .init(connectionString: try TestClusters.url(), connectionsMax: 1))
+        _ = try await pool.query("SELECT 1")
+        await pool.close()
+        let error = try await #require(throws: PostgresError.self) { try await pool.query("SELECT 1") }
+        #expect(error.code == .poolClosed)
+        #expect(pool.openCount == 0)
+    }
+
+    @Test func unreachableServerIsAConnectionFailure() async throws {
+        let error = try await #require(throws: PostgresError.self) {
+            try await PostgresConnection.connect(to: "postgres://settle@127.0.0.1:1/settle", connectTimeoutSeconds: 2)
+        }
+        #expect(error.code == .connectionFailed)
+    }
+}
+
+/// A Mutex that child tasks can share (a Mutex itself cannot be captured by an escaping closure).
+final class Shared<Value: Sendable>: Sendable {
+    let value: Mutex<Value>
+    init(_ initial: Value) { value = Mutex(initial) }
+}
