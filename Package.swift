@@ -8,6 +8,11 @@ let package = Package(
         .library(name: "PostgresClient", targets: ["PostgresClient"]),
         .library(name: "SignedLog", targets: ["SignedLog"]),
         .library(name: "SettleCore", targets: ["SettleCore"]),
+        .executable(name: "settle", targets: ["settle"]),
+        .executable(name: "settle-bench", targets: ["settle-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
         .systemLibrary(
@@ -23,9 +28,18 @@ let package = Package(
         .target(name: "PostgresClient", dependencies: ["CLibPQ"]),
         .target(name: "SignedLog", dependencies: ["COpenSSL"]),
         .target(name: "SettleCore"),
+        .executableTarget(
+            name: "settle",
+            dependencies: ["SignedLog", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "settle-bench",
+            dependencies: ["SignedLog", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient"]),
         .testTarget(name: "SignedLogTests", dependencies: ["SignedLog"]),
         .testTarget(name: "SettleCoreTests", dependencies: ["SettleCore"]),
+        .testTarget(name: "SettleCLITests", dependencies: ["SignedLog"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -16,7 +16,7 @@ public struct SHA256Digest: Hashable, Sendable, CustomStringConvertible {
         self.bytes = bytes
     }
 
-    public var description: String { bytes.map { String($0, radix: 16).leftPadded(to: 2) }.joined() }
+    public var description: String { hexEncoded(bytes) }
 }
 
 /// Incremental SHA-256, for hashing a record's pieces without first concatenating them.

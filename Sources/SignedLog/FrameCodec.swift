@@ -1,0 +1,107 @@
+/// Encodes and decodes single frames: `length | CRC-32C | body`, body a record or a seal.
+enum FrameCodec {
+    /// Encodes a record frame and computes its chain hash from the previous one.
+    static func encodeRecord(
+        lsn: LSN, entry: LogEntry, appendedAtNanoseconds: Int64, previousChainHash: SHA256Digest,
+        into frames: inout [UInt8]
+    ) -> LogRecord {
+        var body = BigEndianWriter(capacity: LogFormat.recordBodyByteCountMin + entry.payload.count)
+        body.write(LogFormat.recordKind)
+        body.write(lsn.rawValue)
+        body.write(entry.type.rawValue)
+        body.write(appendedAtNanoseconds)
+        body.write(entry.payload)
+        let chainHash = chainHash(previous: previousChainHash, hashedBody: body.bytes[...])
+        body.write(chainHash.bytes)
+        appendFrame(body: body.bytes, to: &frames)
+        return LogRecord(
+            lsn: lsn, type: entry.type, appendedAtNanoseconds: appendedAtNanoseconds, payload: entry.payload,
+            chainHash: chainHash
+        )
+    }
+
+    static func encodeSeal(_ seal: LogSeal, into frames: inout [UInt8]) {
+        var body = BigEndianWriter(capacity: LogFormat.sealBodyByteCount)
+        body.write(LogFormat.sealKind)
+        seal.writeSignedFields(into: &body)
+        body.write(seal.signature)
+        assert(body.bytes.count == LogFormat.sealBodyByteCount)
+        appendFrame(body: body.bytes, to: &frames)
+    }
+
+    /// chain(n) = SHA-256(chain(n-1) ‖ body(n) without its trailing chain hash).
+    static func chainHash(previous: SHA256Digest, hashedBody: ArraySlice<UInt8>) -> SHA256Digest {
+        var hasher = SHA256Hasher()
+        hasher.update(previous.bytes)
+        hasher.update(hashedBody)
+        return hasher.finalize()
+    }
+
+    private static func appendFrame(body: [UInt8], to frames: inout [UInt8]) {
+        var prefix = BigEndianWriter(capacity: LogFormat.framePrefixByteCount)
+        prefix.write(UInt32(body.count))
+        prefix.write(CRC32C.checksum(body))
+        frames.append(contentsOf: prefix.bytes)
+        frames.append(contentsOf: body)
+    }
+
+    enum Decoded {
+        /// `hashedBody` is what the chain hash covers, for the caller to check against the chain.
+        case record(LogRecord, hashedBody: ArraySlice<UInt8>, frameByteCount: Int)
+        case seal(LogSeal, frameByteCount: Int)
+        /// No bytes left: a clean end.
+        case end
+        case defective(reason: String)
+    }
+
+    /// Decodes the frame starting at `offset`, checking framing and CRC but not the chain.
+    static func decode(_ bytes: [UInt8], at offset: Int) -> Decoded {
+        let remaining = bytes.count - offset
+        if remaining == 0 { return .end }
+        guard remaining >= LogFormat.framePrefixByteCount else {
+            return .defective(reason: "\(remaining) bytes left, too few for a frame's length and CRC")
+        }
+        var prefix = BigEndianReader(bytes[offset..<(offset + LogFormat.framePrefixByteCount)])
+        let bodyLength = Int(prefix.read(UInt32.self))
+        let storedCRC: UInt32 = prefix.read()
+        guard bodyLength >= LogFormat.recordBodyByteCountMin, bodyLength <= LogFormat.recordBodyByteCountMax else {
+            return .defective(reason: "frame length \(bodyLength) is outside \(LogFormat.recordBodyByteCountMin)...\(LogFormat.recordBodyByteCountMax)")
+        }
+        let bodyStart = offset + LogFormat.framePrefixByteCount
+        guard bytes.count - bodyStart >= bodyLength else {
+            return .defective(reason: "frame length \(bodyLength) runs past the end of the file (\(bytes.count - bodyStart) bytes left)")
+        }
+        let body = bytes[bodyStart..<(bodyStart + bodyLength)]
+        let computedCRC = CRC32C.checksum(body)
+        guard computedCRC == storedCRC else {
+            return .defective(reason: "CRC-32C mismatch (stored \(hex(storedCRC)), computed \(hex(computedCRC)))")
+        }
+        let frameByteCount = LogFormat.framePrefixByteCount + bodyLength
+        var reader = BigEndianReader(body)
+        switch reader.read(UInt8.self) {
+        case LogFormat.recordKind:
+            let lsn = LSN(rawValue: reader.read())
+            let type = RecordType(rawValue: reader.read())
+            let appendedAt: Int64 = reader.read()
+            let payload = Array(reader.read(count: reader.remaining - SHA256Digest.byteCount))
+            let chainHash = SHA256Digest(bytes: Array(reader.read(count: SHA256Digest.byteCount)))
+            let record = LogRecord(lsn: lsn, type: type, appendedAtNanoseconds: appendedAt, payload: payload, chainHash: chainHash)
+            return .record(record, hashedBody: body.dropLast(SHA256Digest.byteCount), frameByteCount: frameByteCount)
+        case LogFormat.sealKind:
+            guard bodyLength == LogFormat.sealBodyByteCount else {
+                return .defective(reason: "seal body is \(bodyLength) bytes; a seal is \(LogFormat.sealBodyByteCount)")
+            }
+            let seal = LogSeal(
+                number: reader.read(),
+                lastLSN: LSN(rawValue: reader.read()),
+                chainHash: SHA256Digest(bytes: Array(reader.read(count: SHA256Digest.byteCount))),
+                sealedAtNanoseconds: reader.read(),
+                keyID: KeyID(bytes: Array(reader.read(count: SHA256Digest.byteCount))),
+                signature: Array(reader.read(count: Ed25519.signatureByteCount))
+            )
+            return .seal(seal, frameByteCount: frameByteCount)
+        case let kind:
+            return .defective(reason: "unknown frame kind 0x\(String(kind, radix: 16))")
+        }
+    }
+}

@@ -1,0 +1,130 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What a successful audit proved.
+public struct AuditSummary: Sendable {
+    public var segmentCount = 0
+    public var recordCount = 0
+    public var sealCount = 0
+    public var checkpointCount = 0
+    public var byteCount = 0
+    public var firstLSN: LSN?
+    public var lastLSN: LSN?
+    public var firstTimeNanoseconds: Int64?
+    public var lastTimeNanoseconds: Int64?
+    public var keyID: KeyID
+    /// Torn tails moved aside by earlier recoveries: kept for forensics, outside the chain.
+    public var tornTailFiles: [String] = []
+    /// Unsealed bytes at the end, present only when the audit allowed them (a live log).
+    public var unsealedTailByteCount = 0
+}
+
+/// Checks a whole log with nothing but the public key: every segment header, frame, CRC, LSN,
+/// chain hash, seal number and signature, from the genesis to the last seal.
+///
+/// What it cannot prove alone: that nothing was cut off after the last seal. An auditor who needs
+/// that compares the last seal (number, LSN, chain hash) with one recorded elsewhere.
+public struct LogAuditor: Sendable {
+    public let directory: String
+    public let verifyingKey: VerifyingKey
+    /// Accept records after the last seal (auditing a live log); otherwise they fail the audit.
+    public var allowsUnsealedTail = false
+
+    public init(directory: String, verifyingKey: VerifyingKey) {
+        self.directory = directory
+        self.verifyingKey = verifyingKey
+    }
+
+    /// - Parameter progress: called with bytes checked so far and bytes in all segments.
+    public func verify(progress: (Int, Int) -> Void = { _, _ in }) throws -> AuditSummary {
+        try SignedLogError.wrapping {
+            let segments = SegmentDirectory(path: directory)
+            let numbers = try segments.segmentNumbers()
+            guard !numbers.isEmpty else {
+                throw SignedLogError(.corrupted, "\(directory) holds no log segment")
+            }
+            var summary = AuditSummary(keyID: verifyingKey.keyID)
+            summary.tornTailFiles = try segments.tornTailFiles()
+            let totalByteCount = try numbers.reduce(0) { total, number in
+                let path = segments.segmentPath(number)
+                let descriptor = try FileDescriptorIO.openFile(path, flags: O_RDONLY)
+                defer { close(descriptor) }
+                return total + (try FileDescriptorIO.size(descriptor, path: path))
+            }
+            let scanner = SegmentScanner(verifyingKey: verifyingKey)
+            var position = ChainPosition.genesis
+            progress(0, totalByteCount)
+            for number in numbers {
+                let name = SegmentDirectory.segmentName(number)
+                let path = segments.segmentPath(number)
+                let descriptor = try FileDescriptorIO.openFile(path, flags: O_RDONLY)
+                let bytes: [UInt8]
+                do {
+                    bytes = try FileDescriptorIO.readAll(descriptor, path: path)
+                    close(descriptor)
+                } catch {
+                    close(descriptor)
+                    throw error
+                }
+                let header = try segments.checkedHeader(bytes, number: number)
+                if let mismatch = Self.continuityProblem(header, after: position) {
+                    throw SignedLogError.corrupted(segment: name, offset: 0, mismatch)
+                }
+                let scan = scanner.scan(bytes, header: header) { records, seal, _ in
+                    if summary.firstLSN == nil { summary.firstLSN = records.first?.lsn }
+                    for record in records {
+                        summary.firstTimeNanoseconds = min(summary.firstTimeNanoseconds ?? .max, record.appendedAtNanoseconds)
+                        summary.lastTimeNanoseconds = max(summary.lastTimeNanoseconds ?? .min, record.appendedAtNanoseconds)
+                        if record.type == .checkpoint { summary.checkpointCount += 1 }
+                    }
+                    summary.lastLSN = seal.lastLSN
+                }
+                summary.segmentCount += 1
+                summary.recordCount += scan.recordCount
+                summary.sealCount += scan.sealCount
+                summary.byteCount += scan.sealedEndOffset
+                let isLast = number == numbers.last
+                switch scan.stop {
+                case .cleanEnd:
+                    break
+                case .unsealedRecords(let count):
+                    if !(isLast && allowsUnsealedTail) {
+                        throw SignedLogError(
+                            .unsealedTail, "\(count) records after the last seal are not covered by any seal",
+                            segment: name, offset: scan.sealedEndOffset
+                        )
+                    }
+                    summary.unsealedTailByteCount = bytes.count - scan.sealedEndOffset
+                case .defect(let offset, let reason, let isCompleteSeal):
+                    let isTolerableTail = isLast && allowsUnsealedTail && !isCompleteSeal
+                        && !scanner.containsValidSeal(bytes, after: offset)
+                    if !isTolerableTail { throw SignedLogError.corrupted(segment: name, offset: offset, reason) }
+                    summary.unsealedTailByteCount = bytes.count - scan.sealedEndOffset
+                }
+                position = scan.sealed
+                progress(summary.byteCount + summary.unsealedTailByteCount, totalByteCount)
+            }
+            return summary
+        }
+    }
+
+    private static func continuityProblem(_ header: SegmentHeader, after position: ChainPosition) -> String? {
+        let expected = ChainPosition(before: header)
+        if expected.lastLSN != position.lastLSN {
+            return "segment starts at LSN \(header.firstLSN); the log so far ends at LSN \(position.lastLSN)"
+        }
+        if expected.sealNumber != position.sealNumber {
+            return "segment follows seal \(header.sealNumberBefore); the log so far ends with seal \(position.sealNumber)"
+        }
+        if expected.chainHash != position.chainHash {
+            return "segment's starting chain hash \(header.chainHashBefore) is not the chain so far \(position.chainHash)"
+        }
+        if expected.lastCheckpoint != position.lastCheckpoint {
+            return "segment names LSN \(header.lastCheckpointBefore) as the last checkpoint; the log so far says \(position.lastCheckpoint)"
+        }
+        return nil
+    }
+}

@@ -1,0 +1,80 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Reads sealed records from any LSN, checking every frame as it goes. Safe beside a live writer:
+/// it stops at the last seal it finds, so a batch being written is simply not yet visible.
+///
+/// Blocking: run it on a thread of its own (as `SignedLog.records(from:)` does) or from a
+/// command-line tool's main thread.
+public struct LogReader: Sendable {
+    public let directory: String
+    /// Nil reads without checking who signed the seals (everything else is still checked).
+    public let verifyingKey: VerifyingKey?
+
+    public init(directory: String, verifyingKey: VerifyingKey?) {
+        self.directory = directory
+        self.verifyingKey = verifyingKey
+    }
+
+    public func forEachRecord(from lsn: LSN, _ body: (LogRecord) throws -> Void) throws {
+        try forEachBatch(from: lsn) { records, _ in
+            for record in records where record.lsn >= lsn { try body(record) }
+        }
+    }
+
+    /// Calls `body` with each sealed batch whose records reach `lsn` or later, and its seal.
+    public func forEachBatch(from lsn: LSN, _ body: ([LogRecord], LogSeal) throws -> Void) throws {
+        try SignedLogError.wrapping {
+            let segments = SegmentDirectory(path: directory)
+            let numbers = try segments.segmentNumbers()
+            // The segment holding `lsn` is the last one that starts at or before it.
+            var startIndex = 0
+            for (index, number) in numbers.enumerated() {
+                guard try segments.readHeader(of: number).firstLSN <= lsn else { break }
+                startIndex = index
+            }
+            let scanner = SegmentScanner(verifyingKey: verifyingKey)
+            var expected: ChainPosition?
+            for number in numbers[startIndex...] {
+                let name = SegmentDirectory.segmentName(number)
+                let path = segments.segmentPath(number)
+                let descriptor = try FileDescriptorIO.openFile(path, flags: O_RDONLY)
+                let bytes: [UInt8]
+                do {
+                    bytes = try FileDescriptorIO.readAll(descriptor, path: path)
+                    close(descriptor)
+                } catch {
+                    close(descriptor)
+                    throw error
+                }
+                let header = try segments.checkedHeader(bytes, number: number)
+                if let expected, expected != ChainPosition(before: header) {
+                    throw SignedLogError.corrupted(
+                        segment: name, offset: 0, "header does not continue the chain where the previous segment ends"
+                    )
+                }
+                let scan = try scanner.scan(bytes, header: header) { records, seal, _ in
+                    if seal.lastLSN >= lsn { try body(records, seal) }
+                }
+                let isLast = number == numbers.last
+                switch scan.stop {
+                case .cleanEnd: break
+                case .unsealedRecords where isLast: break
+                case .defect(let offset, _, isCompleteSeal: false)
+                where isLast && !scanner.containsValidSeal(bytes, after: offset):
+                    break  // a torn or in-progress tail: not yet log content
+                case .unsealedRecords(let count):
+                    throw SignedLogError.corrupted(
+                        segment: name, offset: scan.sealedEndOffset, "\(count) records after the last seal of a closed segment"
+                    )
+                case .defect(let offset, let reason, _):
+                    throw SignedLogError.corrupted(segment: name, offset: offset, reason)
+                }
+                expected = scan.sealed
+            }
+        }
+    }
+}

@@ -1,0 +1,112 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What opening found and did, for the caller to log.
+public struct LogOpenReport: Sendable {
+    public let segmentCount: Int
+    public let lastSealedLSN: LSN
+    public let lastCheckpointLSN: LSN?
+    /// The file the torn tail was moved to, if there was one.
+    public let tornTailFile: String?
+    public let tornTailByteCount: Int
+}
+
+/// Opens a log directory for appending: checks the last segment frame by frame and moves an
+/// unsealed tail aside.
+///
+/// Only the last segment is rescanned: earlier segments were sealed and fsynced before the
+/// next one was created, and never change again, so the last segment's header carries the chain
+/// forward. This keeps start-up time independent of the log's age; the whole history is checked
+/// by `settle audit verify`.
+struct LogRecovery {
+    let directory: SegmentDirectory
+    let verifyingKey: VerifyingKey
+    let nowNanoseconds: @Sendable () -> Int64
+
+    struct Recovered {
+        var segmentNumber: UInt64
+        var segmentDescriptor: Int32
+        var segmentByteCount: Int
+        var position: ChainPosition
+        var report: LogOpenReport
+    }
+
+    func recover() throws -> Recovered {
+        try directory.removeUnfinishedCreations()
+        var numbers = try directory.segmentNumbers()
+        if numbers.isEmpty {
+            let descriptor = try directory.createSegment(
+                ChainPosition.genesis.header(segmentNumber: 0, createdAtNanoseconds: nowNanoseconds())
+            )
+            close(descriptor)
+            numbers = [0]
+        }
+        let lastNumber = numbers[numbers.count - 1]
+        let segmentName = SegmentDirectory.segmentName(lastNumber)
+        let segmentPath = directory.segmentPath(lastNumber)
+        let descriptor = try FileDescriptorIO.openFile(segmentPath, flags: O_RDWR)
+        do {
+            let bytes = try FileDescriptorIO.readAll(descriptor, path: segmentPath)
+            let header = try directory.checkedHeader(bytes, number: lastNumber)
+            if lastNumber > 0 {
+                let previous = try directory.readHeader(of: lastNumber - 1)
+                guard previous.firstLSN < header.firstLSN, previous.sealNumberBefore < header.sealNumberBefore else {
+                    throw SignedLogError.corrupted(
+                        segment: segmentName, offset: 0,
+                        "header does not continue segment \(SegmentDirectory.segmentName(lastNumber - 1))"
+                    )
+                }
+            }
+            let scanner = SegmentScanner(verifyingKey: verifyingKey)
+            let scan = try scanner.scan(bytes, header: header)
+            if case .defect(let offset, let reason, let isCompleteSeal) = scan.stop,
+                isCompleteSeal || scanner.containsValidSeal(bytes, after: offset)
+            {
+                throw SignedLogError.corrupted(
+                    segment: segmentName, offset: offset,
+                    reason + (isCompleteSeal ? "" : "; a valid seal follows, so this is damage, not a torn tail")
+                )
+            }
+            var tornTailFile: String?
+            let tornTailByteCount = bytes.count - scan.sealedEndOffset
+            if tornTailByteCount > 0 {
+                tornTailFile = try moveTailAside(
+                    bytes[scan.sealedEndOffset...], segmentPath: segmentPath, descriptor: descriptor,
+                    sealedEndOffset: scan.sealedEndOffset
+                )
+            }
+            let position = scan.sealed
+            return Recovered(
+                segmentNumber: lastNumber, segmentDescriptor: descriptor, segmentByteCount: scan.sealedEndOffset,
+                position: position,
+                report: LogOpenReport(
+                    segmentCount: numbers.count, lastSealedLSN: position.lastLSN,
+                    lastCheckpointLSN: position.lastCheckpoint == .none ? nil : position.lastCheckpoint,
+                    tornTailFile: tornTailFile, tornTailByteCount: tornTailByteCount
+                )
+            )
+        } catch {
+            close(descriptor)
+            throw error
+        }
+    }
+
+    /// Keeps the unsealed bytes for forensics (never trusted, never replayed), then cuts the
+    /// segment back to its last seal. The copy is durable before the cut.
+    private func moveTailAside(
+        _ tail: ArraySlice<UInt8>, segmentPath: String, descriptor: Int32, sealedEndOffset: Int
+    ) throws -> String {
+        let tornPath = "\(segmentPath).torn-\(nowNanoseconds())"
+        let tornDescriptor = try FileDescriptorIO.openFile(tornPath, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o640)
+        defer { close(tornDescriptor) }
+        try FileDescriptorIO.writeAll(tornDescriptor, Array(tail), at: 0, path: tornPath)
+        try FileDescriptorIO.syncAll(tornDescriptor, path: tornPath)
+        try FileDescriptorIO.syncDirectory(directory.path)
+        try FileDescriptorIO.truncate(descriptor, to: sealedEndOffset, path: segmentPath)
+        try FileDescriptorIO.syncAll(descriptor, path: segmentPath)
+        return tornPath
+    }
+}

@@ -1,0 +1,137 @@
+/// Walks one segment's frames from its header, checking every CRC, LSN, chain hash and seal, and
+/// hands over records only in sealed batches: nothing unsealed is ever reported as log content.
+///
+/// The scanner only describes what it found; the policy (torn tail or corruption, fail or carry
+/// on) belongs to its callers: opening, reading and auditing.
+struct SegmentScanner {
+    /// Without a key, seals are checked for structure, number, LSN and chain, not for who signed
+    /// them (`settle audit dump` without `--public-key`); an audit always passes one.
+    let verifyingKey: VerifyingKey?
+
+    struct Result {
+        /// The chain as of the last valid seal in the segment (or the header, if none).
+        var sealed: ChainPosition
+        /// The byte offset just past that seal: where a clean segment ends.
+        var sealedEndOffset: Int
+        var sealCount = 0
+        var recordCount = 0
+        var stop: Stop
+    }
+
+    enum Stop: Equatable {
+        /// The bytes end exactly at the last seal.
+        case cleanEnd
+        /// Well-formed records follow the last seal, but no seal covers them.
+        case unsealedRecords(count: Int)
+        /// A frame at `offset` fails a check. `isCompleteSeal`: it is a whole seal with a valid
+        /// CRC, so no torn write can explain it.
+        case defect(offset: Int, reason: String, isCompleteSeal: Bool)
+    }
+
+    /// - Parameter onSealedBatch: receives each batch's records, its seal and the seal's offset.
+    func scan(
+        _ bytes: [UInt8], header: SegmentHeader,
+        onSealedBatch: ([LogRecord], LogSeal, _ sealOffset: Int) throws -> Void = { _, _, _ in }
+    ) rethrows -> Result {
+        var position = ChainPosition(before: header)
+        var result = Result(sealed: position, sealedEndOffset: LogFormat.segmentHeaderByteCount, stop: .cleanEnd)
+        var pending: [LogRecord] = []
+        var pendingCheckpoint: LSN?
+        var offset = LogFormat.segmentHeaderByteCount
+
+        func defect(_ reason: String, completeSeal: Bool = false) -> Stop {
+            .defect(offset: offset, reason: reason, isCompleteSeal: completeSeal)
+        }
+
+        while true {
+            switch FrameCodec.decode(bytes, at: offset) {
+            case .end:
+                result.stop = pending.isEmpty ? .cleanEnd : .unsealedRecords(count: pending.count)
+                return result
+            case .defective(let reason):
+                result.stop = defect(reason)
+                return result
+            case .record(let record, let hashedBody, let frameByteCount):
+                let expectedLSN = position.lastLSN.next
+                guard record.lsn == expectedLSN else {
+                    result.stop = defect("record has LSN \(record.lsn) where LSN \(expectedLSN) must follow")
+                    return result
+                }
+                let chainHash = FrameCodec.chainHash(previous: position.chainHash, hashedBody: hashedBody)
+                guard chainHash == record.chainHash else {
+                    result.stop = defect(
+                        "chain hash of LSN \(record.lsn) is \(record.chainHash), but the chain gives \(chainHash)"
+                    )
+                    return result
+                }
+                if record.type == .checkpoint {
+                    if case .failure(let problem) = Checkpoint.decode(record.payload) {
+                        result.stop = defect("checkpoint at LSN \(record.lsn) is malformed: \(problem.reason)")
+                        return result
+                    }
+                    pendingCheckpoint = record.lsn
+                }
+                position.lastLSN = record.lsn
+                position.chainHash = chainHash
+                pending.append(record)
+                offset += frameByteCount
+            case .seal(let seal, let frameByteCount):
+                if let problem = sealProblem(seal, position: position, pendingCount: pending.count) {
+                    result.stop = defect(problem, completeSeal: true)
+                    return result
+                }
+                position.sealNumber = seal.number
+                if let checkpoint = pendingCheckpoint { position.lastCheckpoint = checkpoint }
+                try onSealedBatch(pending, seal, offset)
+                result.sealCount += 1
+                result.recordCount += pending.count
+                pending.removeAll(keepingCapacity: true)
+                pendingCheckpoint = nil
+                offset += frameByteCount
+                result.sealed = position
+                result.sealedEndOffset = offset
+            }
+        }
+    }
+
+    private func sealProblem(_ seal: LogSeal, position: ChainPosition, pendingCount: Int) -> String? {
+        if seal.number != position.sealNumber + 1 {
+            return "seal number \(seal.number) where seal \(position.sealNumber + 1) must follow"
+        }
+        if pendingCount == 0 { return "seal \(seal.number) covers no new record" }
+        if seal.lastLSN != position.lastLSN {
+            return "seal \(seal.number) claims last LSN \(seal.lastLSN), but the last record is LSN \(position.lastLSN)"
+        }
+        if seal.chainHash != position.chainHash {
+            return "seal \(seal.number) claims chain hash \(seal.chainHash), but the chain gives \(position.chainHash)"
+        }
+        guard let verifyingKey else { return nil }
+        if seal.keyID != verifyingKey.keyID {
+            return "seal \(seal.number) was made by key id \(seal.keyID), not by the given key \(verifyingKey.keyID)"
+        }
+        if !verifyingKey.isValidSignature(seal.signature, for: seal.signedMessage) {
+            return "the Ed25519 signature of seal \(seal.number) does not verify"
+        }
+        return nil
+    }
+
+    /// Whether a complete, correctly signed seal from `key` starts anywhere after `offset`. Used to
+    /// tell corruption (damage before a valid seal) from a torn tail (damage after the last one).
+    func containsValidSeal(_ bytes: [UInt8], after offset: Int) -> Bool {
+        let frameByteCount = LogFormat.framePrefixByteCount + LogFormat.sealBodyByteCount
+        let lengthPrefix: [UInt8] = [0, 0, 0, UInt8(LogFormat.sealBodyByteCount)]
+        var candidate = offset + 1
+        while candidate + frameByteCount <= bytes.count {
+            defer { candidate += 1 }
+            guard bytes[candidate + LogFormat.framePrefixByteCount] == LogFormat.sealKind,
+                bytes[candidate..<(candidate + 4)].elementsEqual(lengthPrefix),
+                case .seal(let seal, _) = FrameCodec.decode(bytes, at: candidate)
+            else { continue }
+            guard let verifyingKey else { return true }
+            if seal.keyID == verifyingKey.keyID && verifyingKey.isValidSignature(seal.signature, for: seal.signedMessage) {
+                return true
+            }
+        }
+        return false
+    }
+}

@@ -1,0 +1,124 @@
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The recovery log, open for appending: the coordinator's durable memory and audit trail.
+///
+/// ```swift
+/// let log = try await SignedLog.open(directory: "/var/lib/settle/log", signingKey: key)
+/// let lsn = try await log.append(LogEntry(type: commitType, payload: decision))  // sealed and on disk
+/// ```
+public final class SignedLog: Sendable {
+    public let directory: String
+    public let verifyingKey: VerifyingKey
+    /// What opening found: the last sealed LSN, the last checkpoint, a torn tail moved aside.
+    public let openReport: LogOpenReport
+    private let writer: GroupCommitWriter
+    private let lockDescriptor: Int32
+    private let isClosed = Mutex(false)
+
+    private init(directory: String, verifyingKey: VerifyingKey, openReport: LogOpenReport, writer: GroupCommitWriter, lockDescriptor: Int32) {
+        self.directory = directory
+        self.verifyingKey = verifyingKey
+        self.openReport = openReport
+        self.writer = writer
+        self.lockDescriptor = lockDescriptor
+    }
+
+    /// Opens (creating if needed) the log in `directory`, locks it against other writers, checks
+    /// the last segment and moves any torn tail aside. A sealed record that fails its check
+    /// refuses the open with `corrupted`, naming segment, offset and reason.
+    public static func open(
+        directory: String, signingKey: SigningKey, configuration: SignedLogConfiguration = .init()
+    ) async throws -> SignedLog {
+        try await onDedicatedThread(named: "settle-log-open") {
+            try SignedLogError.wrapping {
+                try createDirectoryIfMissing(directory)
+                let segments = SegmentDirectory(path: directory)
+                let lockDescriptor = try segments.lock()
+                do {
+                    let recovered = try LogRecovery(
+                        directory: segments, verifyingKey: signingKey.verifyingKey,
+                        nowNanoseconds: configuration.nowNanoseconds
+                    ).recover()
+                    let writer = GroupCommitWriter(
+                        recovered: recovered, directory: segments, signingKey: signingKey, configuration: configuration
+                    )
+                    return SignedLog(
+                        directory: directory, verifyingKey: signingKey.verifyingKey, openReport: recovered.report,
+                        writer: writer, lockDescriptor: lockDescriptor
+                    )
+                } catch {
+                    closeDescriptor(lockDescriptor)
+                    throw error
+                }
+            }
+        }
+    }
+
+    /// Appends `entry` and returns its LSN once the batch holding it is sealed and fsynced.
+    ///
+    /// Not cancellable on purpose: once handed over, the record may be written, and a caller that
+    /// stopped waiting could not know whether its decision is durable.
+    public func append(_ entry: LogEntry) async throws -> LSN {
+        try await withCheckedThrowingContinuation { continuation in
+            writer.enqueue(entry, continuation: continuation)
+        }
+    }
+
+    /// Appends a checkpoint; recovery then reads only from the last sealed checkpoint onward.
+    public func appendCheckpoint(_ checkpoint: Checkpoint) async throws -> LSN {
+        try await append(LogEntry(type: .checkpoint, payload: checkpoint.encoded()))
+    }
+
+    /// The LSN of the last sealed, durable record (`.none` for an empty log).
+    public var lastSealedLSN: LSN { writer.sealedPosition.lastLSN }
+
+    /// Reads sealed records with LSN ≥ `lsn`, checking CRCs, chain and seals as it goes.
+    public func records(from lsn: LSN) async throws -> [LogRecord] {
+        let reader = LogReader(directory: directory, verifyingKey: verifyingKey)
+        return try await onDedicatedThread(named: "settle-log-read") {
+            var records: [LogRecord] = []
+            try reader.forEachRecord(from: lsn) { records.append($0) }
+            return records
+        }
+    }
+
+    /// What recovery needs: the last sealed checkpoint (if any) and every sealed record after it.
+    public func recoveryRecords() async throws -> (checkpoint: Checkpoint?, records: [LogRecord]) {
+        let checkpointLSN = writer.sealedPosition.lastCheckpoint
+        guard checkpointLSN != .none else { return (nil, try await records(from: .first)) }
+        let records = try await records(from: checkpointLSN)
+        guard let first = records.first, first.lsn == checkpointLSN, first.type == .checkpoint,
+            case .success(let checkpoint) = Checkpoint.decode(first.payload)
+        else {
+            throw SignedLogError(.corrupted, "the checkpoint at LSN \(checkpointLSN) cannot be read back")
+        }
+        return (checkpoint, Array(records.dropFirst()))
+    }
+
+    /// Seals and writes what is queued, then releases the directory lock.
+    public func close() async {
+        let firstClose = isClosed.withLock { closed in
+            defer { closed = true }
+            return !closed
+        }
+        guard firstClose else { return }
+        let writer = self.writer
+        let lockDescriptor = self.lockDescriptor
+        _ = try? await onDedicatedThread(named: "settle-log-close") {
+            writer.closeAndWait()
+            closeDescriptor(lockDescriptor)
+        }
+    }
+}
+
+private func createDirectoryIfMissing(_ path: String) throws {
+    if mkdir(path, 0o750) != 0 && errno != EEXIST { throw FileSystemError("mkdir", path: path) }
+}
+
+private func closeDescriptor(_ descriptor: Int32) { close(descriptor) }

@@ -1,0 +1,30 @@
+/// Limits and clocks of an open log. Every queue and batch is bounded; work beyond a bound is
+/// refused with a clear error rather than buffered without end.
+public struct SignedLogConfiguration: Sendable {
+    /// A segment is closed and a new one begun once a batch leaves it at least this large.
+    public var segmentBytesTarget = 64 << 20
+    /// Records written under one seal, at most; more waiting records go into the next batch.
+    public var batchRecordsMax = 4096
+    /// Payload bytes under one seal, at most (a single larger record still forms its own batch).
+    public var batchBytesMax = 8 << 20
+    /// Records waiting for the writer beyond which `append` throws `queueFull`.
+    public var queuedRecordsMax = 65_536
+    /// A single record's payload, at most.
+    public var recordPayloadBytesMax = LogFormat.recordPayloadBytesMax
+    /// Wall-clock time for records and seals, in nanoseconds since the Unix epoch.
+    public var nowNanoseconds: @Sendable () -> Int64 = systemNowNanoseconds
+
+    public init() {}
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+@Sendable public func systemNowNanoseconds() -> Int64 {
+    var now = timespec()
+    clock_gettime(CLOCK_REALTIME, &now)
+    return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+}

@@ -1,0 +1,110 @@
+import ArgumentParser
+import Foundation
+import SignedLog
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Sealed appends per second at several concurrencies, beside the raw `fdatasync` rate of the
+/// same disk: the floor no group-committed log can beat per batch.
+struct LogBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "log",
+        abstract: "Sealed appends/s with 1, 64 and 1024 concurrent appenders, beside raw fdatasync/s."
+    )
+
+    @Option(help: "Scratch directory on the disk to measure (emptied and reused).")
+    var dir: String
+
+    @Option(help: "Seconds per measurement.")
+    var seconds: Int = 3
+
+    @Option(help: "Record payload bytes.")
+    var recordBytes: Int = 256
+
+    @Option(parsing: .upToNextOption, help: "Concurrent appenders, one measurement each.")
+    var concurrency: [Int] = [1, 64, 1024]
+
+    func run() async throws {
+        let duration = Duration.seconds(seconds)
+        let fsyncRate = try measureRawFdatasync(directory: dir, recordBytes: recordBytes, duration: duration)
+        let key = try SigningKey.generate()
+        var rows: [(String, Double, Double, Double)] = []
+        for appenders in concurrency {
+            let logDirectory = dir + "/log-\(appenders)"
+            try? FileManager.default.removeItem(atPath: logDirectory)
+            let (rate, recordsPerSeal) = try await measureSealedAppends(
+                directory: logDirectory, key: key, appenders: appenders, recordBytes: recordBytes, duration: duration
+            )
+            rows.append(("sealed appends, \(appenders) appenders", rate, rate / fsyncRate, recordsPerSeal))
+            try? FileManager.default.removeItem(atPath: logDirectory)
+        }
+        print("| measurement (\(recordBytes)-byte records, \(seconds) s each) | per second | × fdatasync/s | records per seal |")
+        print("| --- | ---: | ---: | ---: |")
+        print("| raw pwrite + fdatasync (the floor) | \(format(fsyncRate)) | 1.00 | 1 |")
+        for (name, rate, ratio, recordsPerSeal) in rows {
+            print("| \(name) | \(format(rate)) | \(String(format: "%.2f", ratio)) | \(String(format: "%.1f", recordsPerSeal)) |")
+        }
+    }
+
+    private func format(_ value: Double) -> String { String(Int(value.rounded())) }
+}
+
+/// One writer appending `recordBytes` and calling fdatasync, as often as the disk allows.
+func measureRawFdatasync(directory: String, recordBytes: Int, duration: Duration) throws -> Double {
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let path = directory + "/fdatasync-probe"
+    let descriptor = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+    guard descriptor >= 0 else { throw ValidationError("cannot create \(path)") }
+    defer {
+        close(descriptor)
+        unlink(path)
+    }
+    let record = [UInt8](repeating: 0x5A, count: recordBytes)
+    let clock = ContinuousClock()
+    let start = clock.now
+    var offset = 0
+    var count = 0
+    while clock.now - start < duration {
+        let written = record.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, off_t(offset)) }
+        guard written == recordBytes, fdatasync(descriptor) == 0 else { throw ValidationError("write or fdatasync failed") }
+        offset += recordBytes
+        count += 1
+    }
+    return Double(count) / seconds(clock.now - start)
+}
+
+func measureSealedAppends(
+    directory: String, key: SigningKey, appenders: Int, recordBytes: Int, duration: Duration
+) async throws -> (rate: Double, recordsPerSeal: Double) {
+    let log = try await SignedLog.open(directory: directory, signingKey: key)
+    let payload = [UInt8](repeating: 0x42, count: recordBytes)
+    let entry = LogEntry(type: RecordType(rawValue: RecordType.firstApplicationCode), payload: payload)
+    let clock = ContinuousClock()
+    let start = clock.now
+    let deadline = start + duration
+    let appended = try await withThrowingTaskGroup(of: Int.self) { group in
+        for _ in 0..<appenders {
+            group.addTask {
+                var count = 0
+                while clock.now < deadline {
+                    _ = try await log.append(entry)
+                    count += 1
+                }
+                return count
+            }
+        }
+        return try await group.reduce(0, +)
+    }
+    let elapsed = seconds(clock.now - start)
+    await log.close()
+    let summary = try LogAuditor(directory: directory, verifyingKey: key.verifyingKey).verify()
+    precondition(summary.recordCount == appended, "the log holds \(summary.recordCount) records, \(appended) were acknowledged")
+    return (Double(appended) / elapsed, Double(summary.recordCount) / Double(max(1, summary.sealCount)))
+}
+
+func seconds(_ duration: Duration) -> Double {
+    let (wholeSeconds, attoseconds) = duration.components
+    return Double(wholeSeconds) + Double(attoseconds) / 1e18
+}

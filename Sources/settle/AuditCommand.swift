@@ -1,0 +1,9 @@
+import ArgumentParser
+
+struct AuditCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit",
+        abstract: "Check and read the signed recovery log.",
+        subcommands: [AuditVerifyCommand.self, AuditDumpCommand.self]
+    )
+}

@@ -1,0 +1,58 @@
+import ArgumentParser
+import SignedLog
+
+struct AuditVerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Prove the log untouched with nothing but the public key.",
+        discussion: """
+            Checks every segment header, frame CRC-32C, LSN, chain hash, seal number and Ed25519 \
+            seal signature from the first record to the last seal. Exits 0 with a summary, or 1 \
+            naming the first bad segment, byte offset and reason.
+            """
+    )
+
+    @Option(name: .long, help: "The log directory (settled's log directory, or a copy).")
+    var log: String
+
+    @Option(name: .long, help: "The PEM public key (signing-key.pub.pem).")
+    var publicKey: String
+
+    @Flag(name: .long, help: "Accept records after the last seal, as a live log may have; they are reported, not trusted.")
+    var allowUnsealedTail = false
+
+    func run() throws {
+        let key = try VerifyingKey(pemFile: publicKey)
+        var auditor = LogAuditor(directory: log, verifyingKey: key)
+        auditor.allowsUnsealedTail = allowUnsealedTail
+        let progressBar = standardOutputIsTerminal ? ProgressBar(label: "verifying") : nil
+        let summary: AuditSummary
+        do {
+            summary = try auditor.verify { done, total in progressBar?.update(done: done, total: total) }
+            progressBar?.finish()
+        } catch let error as SignedLogError {
+            progressBar?.finish()
+            printError("settle audit verify: FAILED: \(error)")
+            throw ExitCode(1)
+        }
+        print("log \(log): verified")
+        print("  key id        \(summary.keyID)")
+        print("  segments      \(summary.segmentCount) (\(summary.byteCount) bytes sealed)")
+        print("  records       \(summary.recordCount) (\(summary.checkpointCount) checkpoints)")
+        print("  seals         \(summary.sealCount)")
+        if let first = summary.firstLSN, let last = summary.lastLSN {
+            print("  LSNs          \(first) … \(last)")
+        } else {
+            print("  LSNs          none (empty log)")
+        }
+        if let first = summary.firstTimeNanoseconds, let last = summary.lastTimeNanoseconds {
+            print("  time range    \(Timestamp.iso8601(nanoseconds: first)) … \(Timestamp.iso8601(nanoseconds: last))")
+        }
+        if summary.unsealedTailByteCount > 0 {
+            print("  unsealed tail \(summary.unsealedTailByteCount) bytes after the last seal (not trusted)")
+        }
+        if !summary.tornTailFiles.isEmpty {
+            print("  torn tails    \(summary.tornTailFiles.count) moved aside by recovery (outside the chain): \(summary.tornTailFiles.joined(separator: ", "))")
+        }
+    }
+}
