@@ -16,9 +16,11 @@ import Darwin
 /// A dedicated thread, not a task: `pwrite` and `fdatasync` block for milliseconds and must never
 /// hold one of Swift concurrency's cooperative threads.
 final class GroupCommitWriter: @unchecked Sendable {
+    /// One caller's entries: always written together under one seal.
     private struct Waiter {
-        let entry: LogEntry
-        let continuation: CheckedContinuation<LSN, any Error>
+        let entries: [LogEntry]
+        let payloadByteCount: Int
+        let continuation: CheckedContinuation<[LSN], any Error>
     }
 
     private enum Phase {
@@ -31,6 +33,7 @@ final class GroupCommitWriter: @unchecked Sendable {
     // Guarded by `condition`.
     private let condition = NSCondition()
     private var queue: [Waiter] = []
+    private var queuedEntryCount = 0
     private var phase = Phase.running
     private var published: ChainPosition
 
@@ -68,23 +71,24 @@ final class GroupCommitWriter: @unchecked Sendable {
         return published
     }
 
-    /// Queues `entry`; `continuation` is resumed with its LSN once sealed and durable, or with
-    /// the error that kept it from being written.
-    func enqueue(_ entry: LogEntry, continuation: CheckedContinuation<LSN, any Error>) {
-        if entry.payload.count > configuration.recordPayloadBytesMax {
-            continuation.resume(throwing: SignedLogError(
-                .recordTooLarge,
-                "a record payload of \(entry.payload.count) bytes exceeds \(configuration.recordPayloadBytesMax)"
-            ))
+    /// Queues `entries` to be written together under one seal; `continuation` is resumed with
+    /// their LSNs once sealed and durable, or with the error that kept them from being written.
+    func enqueue(_ entries: [LogEntry], continuation: CheckedContinuation<[LSN], any Error>) {
+        if let refusal = refusalOfSize(entries) {
+            continuation.resume(throwing: refusal)
             return
         }
+        let waiter = Waiter(
+            entries: entries, payloadByteCount: entries.reduce(0) { $0 + $1.payload.count }, continuation: continuation
+        )
         condition.lock()
         let refusal: SignedLogError?
         switch phase {
-        case .running where queue.count >= configuration.queuedRecordsMax:
-            refusal = SignedLogError(.queueFull, "\(queue.count) records already wait for the log writer")
+        case .running where queuedEntryCount + entries.count > configuration.queuedRecordsMax:
+            refusal = SignedLogError(.queueFull, "\(queuedEntryCount) records already wait for the log writer")
         case .running:
-            queue.append(Waiter(entry: entry, continuation: continuation))
+            queue.append(waiter)
+            queuedEntryCount += entries.count
             condition.signal()
             refusal = nil
         case .closing, .closed:
@@ -94,6 +98,22 @@ final class GroupCommitWriter: @unchecked Sendable {
         }
         condition.unlock()
         if let refusal { continuation.resume(throwing: refusal) }
+    }
+
+    private func refusalOfSize(_ entries: [LogEntry]) -> SignedLogError? {
+        if entries.isEmpty { return SignedLogError(.recordTooLarge, "nothing to append") }
+        if entries.count > configuration.batchRecordsMax {
+            return SignedLogError(
+                .recordTooLarge, "\(entries.count) entries cannot share one seal; the limit is \(configuration.batchRecordsMax)"
+            )
+        }
+        if let large = entries.first(where: { $0.payload.count > configuration.recordPayloadBytesMax }) {
+            return SignedLogError(
+                .recordTooLarge,
+                "a record payload of \(large.payload.count) bytes exceeds \(configuration.recordPayloadBytesMax)"
+            )
+        }
+        return nil
     }
 
     /// Writes what is queued, stops the thread and closes the segment. Blocks; call off the
@@ -110,8 +130,11 @@ final class GroupCommitWriter: @unchecked Sendable {
     private func run() {
         while let batch = nextBatch() {
             do {
-                let lsns = try write(batch.map(\.entry))
-                for (waiter, lsn) in zip(batch, lsns) { waiter.continuation.resume(returning: lsn) }
+                var lsns = try write(batch.flatMap(\.entries))[...]
+                for waiter in batch {
+                    waiter.continuation.resume(returning: Array(lsns.prefix(waiter.entries.count)))
+                    lsns = lsns.dropFirst(waiter.entries.count)
+                }
             } catch {
                 let failure = SignedLogError(
                     .failed, "the log writer failed and accepts nothing until the log is reopened: \(error)"
@@ -138,15 +161,20 @@ final class GroupCommitWriter: @unchecked Sendable {
             }
         }
         var count = 0
+        var entries = 0
         var bytes = 0
-        while count < queue.count, count < configuration.batchRecordsMax {
-            let size = queue[count].entry.payload.count
-            if count > 0 && bytes + size > configuration.batchBytesMax { break }
-            bytes += size
+        while count < queue.count {
+            let waiter = queue[count]
+            let fits = entries + waiter.entries.count <= configuration.batchRecordsMax
+                && bytes + waiter.payloadByteCount <= configuration.batchBytesMax
+            if count > 0 && !fits { break }
+            entries += waiter.entries.count
+            bytes += waiter.payloadByteCount
             count += 1
         }
         let batch = Array(queue[..<count])
         queue.removeFirst(count)
+        queuedEntryCount -= entries
         return batch
     }
 
@@ -155,6 +183,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         phase = .failed(failure)
         let abandoned = queue
         queue.removeAll()
+        queuedEntryCount = 0
         condition.unlock()
         for waiter in abandoned { waiter.continuation.resume(throwing: failure) }
     }

@@ -65,8 +65,14 @@ public final class SignedLog: Sendable {
     /// Not cancellable on purpose: once handed over, the record may be written, and a caller that
     /// stopped waiting could not know whether its decision is durable.
     public func append(_ entry: LogEntry) async throws -> LSN {
+        try await append(contentsOf: [entry])[0]
+    }
+
+    /// Appends `entries` under one seal (all durable together, or none acknowledged) and returns
+    /// their LSNs in order.
+    public func append(contentsOf entries: [LogEntry]) async throws -> [LSN] {
         try await withCheckedThrowingContinuation { continuation in
-            writer.enqueue(entry, continuation: continuation)
+            writer.enqueue(entries, continuation: continuation)
         }
     }
 

@@ -1,0 +1,92 @@
+import Testing
+@testable import SignedLog
+
+@Suite("Byte format pieces")
+struct FormatTests {
+    @Test func segmentHeaderRoundTripsAndChecksItself() throws {
+        let header = SegmentHeader(
+            segmentNumber: 7, firstLSN: 1234, sealNumberBefore: 99, lastCheckpointBefore: 1200,
+            chainHashBefore: SHA256Digest(hashing: [1, 2, 3]), createdAtNanoseconds: 1_790_000_000_123_456_789
+        )
+        let bytes = header.encoded()
+        #expect(bytes.count == 96)
+        #expect(Array(bytes[0..<8]) == Array("SETTLELG".utf8))
+        #expect(try SegmentHeader.decode(bytes).get() == header)
+        for offset in 0..<96 {
+            var damaged = bytes
+            damaged[offset] ^= 0x80
+            guard case .failure = SegmentHeader.decode(damaged) else {
+                Issue.record("a flip at header byte \(offset) went unnoticed")
+                continue
+            }
+        }
+    }
+
+    @Test func recordFrameLayoutAndChain() {
+        var frames: [UInt8] = []
+        let previous = SHA256Digest(hashing: [9])
+        let record = FrameCodec.encodeRecord(
+            lsn: 5, entry: LogEntry(type: RecordType(rawValue: 0x0102), payload: [0xAA, 0xBB]),
+            appendedAtNanoseconds: 77, previousChainHash: previous, into: &frames
+        )
+        // length(4) crc(4) | R lsn(8) type(2) time(8) payload(2) chain(32)
+        #expect(frames.count == 8 + 1 + 8 + 2 + 8 + 2 + 32)
+        #expect(Array(frames[0..<4]) == [0, 0, 0, 53])
+        #expect(frames[8] == 0x52)
+        #expect(Array(frames[9..<17]) == [0, 0, 0, 0, 0, 0, 0, 5])
+        #expect(Array(frames[17..<19]) == [0x01, 0x02])
+        #expect(Array(frames[27..<29]) == [0xAA, 0xBB])
+        #expect(Array(frames[29...]) == record.chainHash.bytes)
+        #expect(record.chainHash == SHA256Digest(hashing: previous.bytes + Array(frames[8..<29])))
+        #expect(CRC32C.checksum(frames[8...]) == frames[4..<8].reduce(0) { $0 << 8 | UInt32($1) })
+        guard case .record(let decoded, _, let size) = FrameCodec.decode(frames, at: 0) else {
+            Issue.record("the frame did not decode")
+            return
+        }
+        #expect(decoded == record)
+        #expect(size == frames.count)
+    }
+
+    @Test func sealSignsTheDocumentedBytes() throws {
+        let key = try SigningKey.generate()
+        let unsigned = LogSeal(
+            number: 3, lastLSN: 10, chainHash: SHA256Digest(hashing: [4]), sealedAtNanoseconds: -5,
+            keyID: key.verifyingKey.keyID, signature: []
+        )
+        let message = unsigned.signedMessage
+        #expect(message.count == 18 + 88)
+        #expect(Array(message[0..<18]) == Array("settle-log-seal-v1".utf8))
+        let seal = LogSeal(
+            number: 3, lastLSN: 10, chainHash: unsigned.chainHash, sealedAtNanoseconds: -5, keyID: unsigned.keyID,
+            signature: try key.sign(message)
+        )
+        var frames: [UInt8] = []
+        FrameCodec.encodeSeal(seal, into: &frames)
+        #expect(frames.count == 8 + 153)
+        // The signed fields are stored verbatim after the kind byte.
+        #expect(Array(frames[9..<(9 + 88)]) == Array(message[18...]))
+        guard case .seal(let decoded, _) = FrameCodec.decode(frames, at: 0) else {
+            Issue.record("the seal did not decode")
+            return
+        }
+        #expect(decoded == seal)
+        #expect(key.verifyingKey.isValidSignature(decoded.signature, for: decoded.signedMessage))
+    }
+
+    @Test func checkpointRoundTripsAndRejectsMalformedPayloads() throws {
+        let checkpoint = Checkpoint(unfinished: [.init(id: "t-1", state: [1, 2]), .init(id: "ü", state: [])])
+        let bytes = checkpoint.encoded()
+        #expect(try Checkpoint.decode(bytes).get() == checkpoint)
+        #expect(try Checkpoint.decode(Checkpoint(unfinished: []).encoded()).get().unfinished.isEmpty)
+        for length in 0..<bytes.count {
+            guard case .failure = Checkpoint.decode(Array(bytes[..<length])) else {
+                Issue.record("a checkpoint cut to \(length) bytes decoded")
+                continue
+            }
+        }
+        guard case .failure = Checkpoint.decode(bytes + [0]) else {
+            Issue.record("trailing bytes were accepted")
+            return
+        }
+    }
+}
