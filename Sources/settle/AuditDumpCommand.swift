@@ -75,7 +75,7 @@ private struct DumpedRecord: Encodable {
         type = record.type.rawValue
         typeName = record.type.description
         appendedAt = Timestamp.iso8601(nanoseconds: record.appendedAtNanoseconds)
-        let text = String(validating: record.payload, as: UTF8.self)
+        let text = PayloadText.printableText(record.payload)
         payloadText = text
         payloadBase64 = text == nil ? Data(record.payload).base64EncodedString() : nil
         chainHash = record.chainHash.description
@@ -104,9 +104,13 @@ private struct DumpedSeal: Encodable {
 enum PayloadText {
     /// Shows UTF-8 payloads as text (the coordinator's are JSON) and anything else as hex.
     static func render(_ payload: [UInt8]) -> String {
-        if let text = String(validating: payload, as: UTF8.self), !text.unicodeScalars.contains(where: { $0.value < 0x20 }) {
-            return text
-        }
-        return "0x" + hexEncoded(payload)
+        printableText(payload) ?? "0x" + hexEncoded(payload)
+    }
+
+    static func printableText(_ payload: [UInt8]) -> String? {
+        guard let text = String(validating: payload, as: UTF8.self),
+            !text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
+        else { return nil }
+        return text
     }
 }
