@@ -8,11 +8,21 @@ let package = Package(
         .library(name: "PostgresClient", targets: ["PostgresClient"]),
         .library(name: "SignedLog", targets: ["SignedLog"]),
         .library(name: "SettleCore", targets: ["SettleCore"]),
+        .library(name: "SettleProtocol", targets: ["SettleProtocol"]),
+        .library(name: "SettleParticipant", targets: ["SettleParticipant"]),
+        .library(name: "ExampleBank", targets: ["ExampleBank"]),
+        .executable(name: "example-bank", targets: ["example-bank"]),
         .executable(name: "settle", targets: ["settle"]),
         .executable(name: "settle-bench", targets: ["settle-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.0.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.0.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
     ],
     targets: [
         .systemLibrary(
@@ -28,6 +38,33 @@ let package = Package(
         .target(name: "PostgresClient", dependencies: ["CLibPQ"]),
         .target(name: "SignedLog", dependencies: ["COpenSSL"]),
         .target(name: "SettleCore"),
+        .target(
+            name: "SettleProtocol",
+            dependencies: [
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
+        .target(
+            name: "SettleParticipant",
+            dependencies: [
+                "SettleCore", "SettleProtocol", "PostgresClient",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+        .target(name: "ExampleBank", dependencies: ["SettleParticipant", "PostgresClient"]),
+        .executableTarget(
+            name: "example-bank",
+            dependencies: [
+                "ExampleBank", "SettleParticipant", "PostgresClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "settle",
             dependencies: ["SignedLog", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -40,6 +77,16 @@ let package = Package(
         .testTarget(name: "SignedLogTests", dependencies: ["SignedLog"]),
         .testTarget(name: "SettleCoreTests", dependencies: ["SettleCore"]),
         .testTarget(name: "SettleCLITests", dependencies: ["SignedLog"]),
+        .testTarget(
+            name: "SettleParticipantTests",
+            dependencies: [
+                "SettleParticipant", "ExampleBank", "SettleProtocol", "PostgresClient", "SettleCore",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

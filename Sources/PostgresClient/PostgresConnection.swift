@@ -183,8 +183,9 @@ public final class PostgresConnection: @unchecked Sendable {
         }
     }
 
-    /// ROLLBACK that runs even when the task is already cancelled: the transaction must not stay open.
-    func rollbackIgnoringCancellation() async {
+    /// ROLLBACK that runs even when the task is already cancelled: the transaction must not stay
+    /// open. For callers that began the transaction themselves (as in a pipeline).
+    public func rollbackIgnoringCancellation() async {
         let id = reserveOperation()
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let session = self.session

@@ -22,7 +22,7 @@ extension PostgresConnection {
         gid: String,
         _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
-        let statement = "PREPARE TRANSACTION " + (try await quotedGID(gid))
+        let statement = try await prepareStatement(gid: gid)
         try await query("BEGIN")
         let value: Result
         do {
@@ -31,6 +31,21 @@ extension PostgresConnection {
             await rollbackIgnoringCancellation()
             throw error
         }
+        try await prepareTransaction(statement: statement)
+        return value
+    }
+
+    /// `PREPARE TRANSACTION gid` for a transaction the caller began itself (for example in a
+    /// pipeline). Throws if the server rolled the transaction back instead of preparing it.
+    public func prepareTransaction(gid: String) async throws {
+        try await prepareTransaction(statement: try await prepareStatement(gid: gid))
+    }
+
+    private func prepareStatement(gid: String) async throws -> String {
+        "PREPARE TRANSACTION " + (try await quotedGID(gid))
+    }
+
+    private func prepareTransaction(statement: String) async throws {
         let prepared = try await query(statement)
         // In a transaction that an error already aborted, PREPARE TRANSACTION rolls back instead.
         guard prepared.commandTag == "PREPARE TRANSACTION" else {
@@ -40,7 +55,6 @@ extension PostgresConnection {
                 query: statement
             )
         }
-        return value
     }
 
     /// `COMMIT PREPARED`; an unknown gid throws `.undefinedObject`.

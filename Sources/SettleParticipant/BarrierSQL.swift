@@ -1,0 +1,54 @@
+import PostgresClient
+
+/// The statements that keep every participant operation idempotent and order-safe. Every one
+/// takes the gid as a parameter; none waits on a prepared transaction for longer than the
+/// barrier lock timeout.
+enum BarrierSQL {
+    /// Claims the action's barrier row unless the gid is already prepared (then nothing is
+    /// inserted and nothing waits). A conflict means the action already ran, or was cancelled.
+    static let claimAction = """
+        INSERT INTO settle_barrier (gid, op)
+        SELECT $1, 'action'
+        WHERE NOT EXISTS (SELECT 1 FROM pg_prepared_xacts WHERE gid = $1 AND database = current_database())
+        ON CONFLICT DO NOTHING
+        RETURNING op
+        """
+
+    static let insertActionIfAbsent = "INSERT INTO settle_barrier (gid, op) VALUES ($1, 'action') ON CONFLICT DO NOTHING RETURNING op"
+    static let insertCancelledIfAbsent = "INSERT INTO settle_barrier (gid, op) VALUES ($1, 'cancelled') ON CONFLICT DO NOTHING RETURNING op"
+    static let insertCompensationIfAbsent = "INSERT INTO settle_barrier (gid, op) VALUES ($1, 'compensation') ON CONFLICT DO NOTHING RETURNING op"
+
+    static let state = """
+        SELECT EXISTS (SELECT 1 FROM pg_prepared_xacts WHERE gid = $1 AND database = current_database()) AS prepared,
+               EXISTS (SELECT 1 FROM settle_barrier WHERE gid = $1 AND op = 'cancelled') AS cancelled,
+               EXISTS (SELECT 1 FROM settle_barrier WHERE gid = $1 AND op = 'action') AS action
+        """
+
+    static let inDoubt = """
+        SELECT gid,
+               (extract(epoch FROM prepared) * 1000)::bigint AS prepared_at_ms,
+               (extract(epoch FROM now() - prepared) * 1000)::bigint AS age_ms
+        FROM pg_prepared_xacts
+        WHERE database = current_database() AND starts_with(gid, $1)
+        ORDER BY prepared, gid
+        """
+
+    static let preparedCount = """
+        SELECT current_setting('max_prepared_transactions')::int AS max_prepared,
+               (SELECT count(*)::int FROM pg_prepared_xacts) AS prepared
+        """
+
+    /// `SET LOCAL lock_timeout`, as a function so the value travels as a parameter.
+    static func setLocalLockTimeout(_ timeout: Duration) -> PostgresStatement {
+        PostgresStatement("SELECT set_config('lock_timeout', $1, true)", [milliseconds(timeout)])
+    }
+
+    static func setLocalStatementTimeout(_ timeout: Duration) -> PostgresStatement {
+        PostgresStatement("SELECT set_config('statement_timeout', $1, true)", [milliseconds(timeout)])
+    }
+
+    private static func milliseconds(_ duration: Duration) -> String {
+        let (seconds, attoseconds) = duration.components
+        return "\(max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000))ms"
+    }
+}

@@ -1,0 +1,56 @@
+import PostgresClient
+
+/// The barrier table in the participant's own database, created or migrated at start-up.
+///
+/// Versioned through `settle_schema`, under a transaction-scoped advisory lock, so several
+/// instances of one service starting together migrate once and never half-way.
+enum BarrierSchema {
+    static let version = 1
+    /// Arbitrary but fixed: the advisory lock that serialises Settle's migrations in a database.
+    private static let migrationLockKey: Int64 = 0x5E77_1E00_0000_0001
+
+    static func migrate(_ connection: PostgresConnection) async throws {
+        try await connection.withTransaction { transaction in
+            try await transaction.query("SELECT pg_advisory_xact_lock($1)", [migrationLockKey])
+            try await transaction.query(
+                """
+                CREATE TABLE IF NOT EXISTS settle_schema (
+                    component text PRIMARY KEY,
+                    version integer NOT NULL
+                )
+                """
+            )
+            let rows = try await transaction.query(
+                "SELECT version FROM settle_schema WHERE component = 'barrier'"
+            )
+            let installed: Int32 = rows.isEmpty ? 0 : try rows[0].decode(column: "version")
+            guard installed <= Int32(version) else {
+                throw ParticipantError(
+                    .startupRefused,
+                    "settle_barrier is at schema version \(installed), newer than this library's \(version); upgrade the service"
+                )
+            }
+            if installed < 1 {
+                // op: 'action' (the action ran, or a cancel/compensation took its place),
+                // 'cancelled' (rolled back by the coordinator), 'compensation' (compensated).
+                try await transaction.query(
+                    """
+                    CREATE TABLE IF NOT EXISTS settle_barrier (
+                        gid text NOT NULL CHECK (octet_length(gid) BETWEEN 1 AND 199),
+                        op text NOT NULL CHECK (op IN ('action', 'cancelled', 'compensation')),
+                        created_at timestamptz NOT NULL DEFAULT now(),
+                        PRIMARY KEY (gid, op)
+                    )
+                    """
+                )
+            }
+            try await transaction.query(
+                """
+                INSERT INTO settle_schema (component, version) VALUES ('barrier', $1)
+                ON CONFLICT (component) DO UPDATE SET version = excluded.version
+                """,
+                [Int32(version)]
+            )
+        }
+    }
+}

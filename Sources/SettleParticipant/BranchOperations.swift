@@ -1,0 +1,240 @@
+import Logging
+import PostgresClient
+
+/// The participant's side of the protocol against its own database: each operation idempotent
+/// and safe in any order, as protocol/settle/v1/participant.proto specifies.
+struct BranchOperations: Sendable {
+    let pool: PostgresPool
+    let configuration: ParticipantConfiguration
+
+    // MARK: Prepare
+
+    func prepare(gid: String, work: @escaping HandlerRegistry.BoundWork) async throws -> PrepareOutcome {
+        try await retryingConflicts(operation: "prepare", gid: gid, retriesMax: configuration.conflictRetriesMax) {
+            try await pool.withConnection { connection in try await prepareOnce(connection, gid: gid, work: work) }
+        }
+    }
+
+    private func prepareOnce(
+        _ connection: PostgresConnection, gid: String, work: HandlerRegistry.BoundWork
+    ) async throws -> PrepareOutcome {
+        // One round trip: begin, bound the barrier wait, claim the barrier, then the action's bounds.
+        let results = try await connection.pipeline([
+            PostgresStatement("BEGIN"),
+            BarrierSQL.setLocalLockTimeout(configuration.barrierLockTimeout),
+            BarrierSQL.setLocalStatementTimeout(configuration.statementTimeout),
+            PostgresStatement(BarrierSQL.claimAction, [gid]),
+            BarrierSQL.setLocalLockTimeout(configuration.actionLockTimeout),
+        ])
+        let claimed: Bool
+        do {
+            for result in results { _ = try result.get() }
+            claimed = try results[3].get().count == 1
+        } catch {
+            await connection.rollbackIgnoringCancellation()
+            throw error
+        }
+        guard claimed else {
+            await connection.rollbackIgnoringCancellation()
+            let state = try await barrierState(connection, gid: gid)
+            if state.isPrepared { return .prepared }
+            if state.isCancelled { return .cancelled }
+            // The action committed earlier: a following Commit answers COMMITTED.
+            if state.actionRecorded { return .prepared }
+            throw RetryOperation(reason: "the barrier of \(gid) changed while it was read")
+        }
+        do {
+            try await work(ParticipantTransaction(connection: connection, gid: gid))
+        } catch let refusal as Refusal {
+            await connection.rollbackIgnoringCancellation()
+            return .refused(reason: refusal.boundedReason)
+        } catch {
+            await connection.rollbackIgnoringCancellation()
+            throw Self.failure(error, doing: "action", gid: gid)
+        }
+        do {
+            try await connection.prepareTransaction(gid: gid)
+        } catch {
+            await connection.rollbackIgnoringCancellation()
+            throw error
+        }
+        return .prepared
+    }
+
+    // MARK: Commit
+
+    func commit(gid: String) async throws -> CommitOutcome {
+        try await retryingConflicts(operation: "commit", gid: gid, retriesMax: configuration.conflictRetriesMax) {
+            try await pool.withConnection { connection in
+                do {
+                    try await connection.commitPrepared(gid: gid)
+                    return .committed
+                } catch let error as PostgresError where error.code == .undefinedObject {
+                    let state = try await barrierState(connection, gid: gid)
+                    if state.isPrepared { throw RetryOperation(reason: "\(gid) was prepared again meanwhile") }
+                    // Cancelled, or never recorded: the prepared work is gone without committing.
+                    return state.actionRecorded && !state.isCancelled ? .committed : .heuristicRollback
+                }
+            }
+        }
+    }
+
+    // MARK: Rollback (cancel)
+
+    func rollback(gid: String) async throws -> RollbackOutcome {
+        try await retryingConflicts(operation: "rollback", gid: gid, retriesMax: configuration.conflictRetriesMax) {
+            try await pool.withConnection { connection in
+                do {
+                    try await connection.rollbackPrepared(gid: gid)
+                } catch let error as PostgresError where error.code == .undefinedObject {
+                    // Not prepared (never, or no longer): the barrier rows below decide.
+                }
+                let results = try await connection.pipeline([
+                    PostgresStatement("BEGIN"),
+                    BarrierSQL.setLocalLockTimeout(configuration.barrierLockTimeout),
+                    PostgresStatement(BarrierSQL.insertCancelledIfAbsent, [gid]),
+                    PostgresStatement(BarrierSQL.insertActionIfAbsent, [gid]),
+                ])
+                let cancelledNow: Bool
+                let actionSlotTaken: Bool
+                do {
+                    for result in results { _ = try result.get() }
+                    cancelledNow = try results[2].get().count == 1
+                    actionSlotTaken = try results[3].get().count == 1
+                } catch {
+                    // A lock timeout here: a Prepare of this gid is running or just prepared; the
+                    // retry rolls that back first.
+                    await connection.rollbackIgnoringCancellation()
+                    throw error
+                }
+                if cancelledNow && !actionSlotTaken {
+                    // The action row was already there without a cancellation: the branch committed.
+                    await connection.rollbackIgnoringCancellation()
+                    return .alreadyCommitted
+                }
+                try await connection.query("COMMIT")
+                return .rolledBack
+            }
+        }
+    }
+
+    // MARK: Compensate
+
+    func compensate(gid: String, work: @escaping HandlerRegistry.BoundWork) async throws -> CompensateOutcome {
+        try await retryingConflicts(operation: "compensate", gid: gid, retriesMax: configuration.conflictRetriesMax) {
+            try await pool.withConnection { connection in try await compensateOnce(connection, gid: gid, work: work) }
+        }
+    }
+
+    private func compensateOnce(
+        _ connection: PostgresConnection, gid: String, work: HandlerRegistry.BoundWork
+    ) async throws -> CompensateOutcome {
+        let results = try await connection.pipeline([
+            PostgresStatement("BEGIN"),
+            BarrierSQL.setLocalLockTimeout(configuration.barrierLockTimeout),
+            BarrierSQL.setLocalStatementTimeout(configuration.statementTimeout),
+            PostgresStatement(BarrierSQL.state, [gid]),
+            PostgresStatement(BarrierSQL.insertCompensationIfAbsent, [gid]),
+        ])
+        let state: BarrierState
+        let firstCompensation: Bool
+        do {
+            for result in results { _ = try result.get() }
+            state = try Self.decodeState(try results[3].get())
+            firstCompensation = try results[4].get().count == 1
+        } catch {
+            await connection.rollbackIgnoringCancellation()
+            throw error
+        }
+        if state.isPrepared {
+            await connection.rollbackIgnoringCancellation()
+            throw ParticipantError(
+                .branchPrepared, "\(gid) is prepared, not committed: commit or roll it back before compensating"
+            )
+        }
+        guard firstCompensation else {
+            await connection.rollbackIgnoringCancellation()
+            return state.isCancelled ? .empty : .compensated
+        }
+        if state.isCancelled {
+            try await connection.query("COMMIT")
+            return .empty
+        }
+        do {
+            let actionSlot = try await connection.query(BarrierSQL.insertActionIfAbsent, [gid])
+            if actionSlot.count == 1 {
+                // The action never ran: take its place and cancel it, so a late Prepare is refused.
+                try await connection.query(BarrierSQL.insertCancelledIfAbsent, [gid])
+                try await connection.query("COMMIT")
+                return .empty
+            }
+            let actionBounds = BarrierSQL.setLocalLockTimeout(configuration.actionLockTimeout)
+            try await connection.query(actionBounds.sql, actionBounds.parameters)
+        } catch {
+            await connection.rollbackIgnoringCancellation()
+            throw error
+        }
+        do {
+            try await work(ParticipantTransaction(connection: connection, gid: gid))
+        } catch let refusal as Refusal {
+            await connection.rollbackIgnoringCancellation()
+            return .refused(reason: refusal.boundedReason)
+        } catch {
+            await connection.rollbackIgnoringCancellation()
+            throw Self.failure(error, doing: "compensation", gid: gid)
+        }
+        try await connection.query("COMMIT")
+        return .compensated
+    }
+
+    // MARK: In doubt and health
+
+    struct InDoubtBranch: Sendable, Equatable {
+        let gid: String
+        let preparedAtUnixMilliseconds: Int64
+        let ageMilliseconds: Int64
+    }
+
+    func inDoubt(gidPrefix: String) async throws -> [InDoubtBranch] {
+        let rows = try await pool.query(BarrierSQL.inDoubt, [gidPrefix])
+        return try rows.map { row in
+            InDoubtBranch(
+                gid: try row.decode(column: "gid"),
+                preparedAtUnixMilliseconds: try row.decode(column: "prepared_at_ms"),
+                ageMilliseconds: max(0, try row.decode(Int64.self, column: "age_ms"))
+            )
+        }
+    }
+
+    func preparedCapacity() async throws -> (maxPrepared: Int, prepared: Int) {
+        let rows = try await pool.query(BarrierSQL.preparedCount)
+        return (
+            Int(try rows[0].decode(Int32.self, column: "max_prepared")),
+            Int(try rows[0].decode(Int32.self, column: "prepared"))
+        )
+    }
+
+    // MARK: Helpers
+
+    private func barrierState(_ connection: PostgresConnection, gid: String) async throws -> BarrierState {
+        try Self.decodeState(try await connection.query(BarrierSQL.state, [gid]))
+    }
+
+    private static func decodeState(_ rows: PostgresRows) throws -> BarrierState {
+        BarrierState(
+            isPrepared: try rows[0].decode(column: "prepared"),
+            isCancelled: try rows[0].decode(column: "cancelled"),
+            actionRecorded: try rows[0].decode(column: "action")
+        )
+    }
+
+    /// Conflicts and lost connections keep their meaning; anything else from the closure is the
+    /// closure's failure, named as such.
+    private static func failure(_ error: any Error, doing kind: String, gid: String) -> any Error {
+        if let postgres = error as? PostgresError, postgres.isTransientConflict || postgres.isUnavailable {
+            return postgres
+        }
+        if error is CancellationError || error is ParticipantError { return error }
+        return ParticipantError(.operationFailed, "\(kind) of \(gid) failed: \(error)")
+    }
+}

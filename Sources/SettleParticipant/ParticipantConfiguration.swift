@@ -1,0 +1,29 @@
+/// How a participant behaves. Every wait is bounded, so no request can hold a connection, a
+/// lock or a thread forever.
+public struct ParticipantConfiguration: Sendable {
+    /// The coordinator's bearer token. Every RPC must carry `authorization: Bearer <token>`.
+    public var coordinatorToken: String
+    /// Largest action or compensation payload accepted, in bytes.
+    public var payloadBytesMax = 64 * 1024
+    /// How long a barrier-row insert waits on another transaction of the same gid before the
+    /// operation re-checks the branch's state. Short: the other transaction may be a prepared one
+    /// that only the coordinator will end, and the DESIGN never waits on those.
+    public var barrierLockTimeout: Duration = .milliseconds(100)
+    /// How long an action's statements wait for row locks (a hot account held by another
+    /// prepared branch waits for its commit, which normally takes a round trip).
+    public var actionLockTimeout: Duration = .seconds(10)
+    /// Upper bound for any single statement of an action or compensation.
+    public var statementTimeout: Duration = .seconds(30)
+    /// Retries of an operation that met a transient conflict (lock timeout, serialization
+    /// failure, deadlock) before answering ABORTED.
+    public var conflictRetriesMax = 25
+    /// How often the in-doubt gauges are refreshed while serving.
+    public var inDoubtRefreshInterval: Duration = .seconds(10)
+    /// Largest gRPC message accepted by the transport (payload limits are checked separately, with
+    /// a clear INVALID_ARGUMENT); anything larger is refused before it is read.
+    public var messageBytesMax = 1 << 20
+
+    public init(coordinatorToken: String) {
+        self.coordinatorToken = coordinatorToken
+    }
+}

@@ -1,0 +1,53 @@
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+
+/// A started participant's gRPC server. `run()` serves until `beginGracefulShutdown()` (or until
+/// the task is cancelled) and keeps the in-doubt gauges fresh meanwhile.
+public struct ParticipantServer: Sendable {
+    let server: GRPCServer<HTTP2ServerTransport.Posix>
+    let operations: BranchOperations
+    let metrics: ParticipantMetrics
+    let refreshInterval: Duration
+    let logger: Logger
+
+    public func run() async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.serve() }
+            group.addTask { await refreshInDoubtGauges() }
+            // Serving ends first (shutdown or failure); the refresher follows it.
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// The bound port: useful when started on port 0.
+    public var listeningPort: Int {
+        get async throws {
+            let address = try await server.transport.listeningAddress
+            guard let port = address.ipv4?.port ?? address.ipv6?.port else {
+                throw RPCError(code: .internalError, message: "the participant listens on \(address), not on an IP port")
+            }
+            return port
+        }
+    }
+
+    /// Stops accepting calls and lets the ones in flight finish.
+    public func beginGracefulShutdown() {
+        server.beginGracefulShutdown()
+    }
+
+    private func refreshInDoubtGauges() async {
+        while !Task.isCancelled {
+            do {
+                let branches = try await operations.inDoubt(gidPrefix: "settle:")
+                metrics.recordInDoubt(count: branches.count, oldestAgeMilliseconds: branches.map(\.ageMilliseconds).max() ?? 0)
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.warning("could not refresh the in-doubt gauges", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: refreshInterval)
+        }
+    }
+}

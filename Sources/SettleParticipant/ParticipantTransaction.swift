@@ -1,0 +1,21 @@
+import PostgresClient
+
+/// The local transaction an action or compensation runs in: its statements commit (or are
+/// prepared) together with the branch's barrier row, or not at all. The closure runs SQL; the
+/// library alone decides how the transaction ends.
+public struct ParticipantTransaction: Sendable {
+    private let connection: PostgresConnection
+    /// The branch gid, for the service's own records (a posting's reference, for example).
+    public let gid: String
+
+    init(connection: PostgresConnection, gid: String) {
+        self.connection = connection
+        self.gid = gid
+    }
+
+    /// Runs one statement inside the transaction; values only as `$n` parameters.
+    @discardableResult
+    public func query(_ sql: String, _ parameters: PostgresParameters = []) async throws -> PostgresRows {
+        try await connection.query(sql, parameters)
+    }
+}

@@ -1,0 +1,122 @@
+import ArgumentParser
+import Dispatch
+import ExampleBank
+import Foundation
+import Logging
+import PostgresClient
+import SettleParticipant
+
+/// ExampleBank as a process: a real participant service for the demo, the tests and the benchmark.
+@main
+struct ExampleBankCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "example-bank",
+        abstract: "A small bank that takes part in Settle transfers (debit/credit, refund/reverse-credit)."
+    )
+
+    @Option(help: "This participant's name, as the coordinator's configuration names it.")
+    var name = "bank"
+
+    @Option(help: "PostgreSQL URL or conninfo of the bank's own database.")
+    var databaseURL: String
+
+    @Option(help: "host:port to serve the participant protocol on (port 0 picks a free one).")
+    var listen = "127.0.0.1:7001"
+
+    @Option(help: "The coordinator's bearer token (or set SETTLE_PARTICIPANT_TOKEN).")
+    var token: String?
+
+    @Option(help: "Accounts to create or reset before serving: id=balance,… in minor units.")
+    var seed: String?
+
+    @Option(help: "Database connections, at most.")
+    var poolSize = 16
+
+    @Option(name: .customLong("fault-inject-delay"), help: "FAULT INJECTION (tests only): operation=milliseconds; repeatable.")
+    var faultDelays: [String] = []
+
+    @Option(name: .customLong("fault-inject-fail"), help: "FAULT INJECTION (tests only): fail this operation; repeatable.")
+    var faultFailures: [String] = []
+
+    func run() async throws {
+        let logger = Logger(label: "example-bank")
+        guard let token = token ?? ProcessInfo.processInfo.environment["SETTLE_PARTICIPANT_TOKEN"], !token.isEmpty else {
+            throw ValidationError("give the coordinator's token with --token or SETTLE_PARTICIPANT_TOKEN")
+        }
+        let (host, port) = try parseListen(listen)
+        let faults = try parseFaults()
+        if !faults.delays.isEmpty || !faults.failures.isEmpty {
+            logger.warning("FAULT INJECTION IS ON", metadata: ["delays": "\(faults.delays)", "failures": "\(faults.failures)"])
+        }
+        let pool = PostgresPool(configuration: .init(connectionString: databaseURL, connectionsMax: poolSize))
+        try await BankSchema.migrate(pool)
+        if let seed { try await BankSchema.seed(pool, accounts: try parseSeed(seed)) }
+
+        let participant = Participant(
+            name: name, database: pool, configuration: ParticipantConfiguration(coordinatorToken: token), logger: logger
+        )
+        ExampleBank.register(on: participant, faults: faults)
+        let server = try await participant.start(host: host, port: port)
+        let signals = ShutdownSignals { server.beginGracefulShutdown() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.run() }
+            let boundPort = try await server.listeningPort
+            // Tests and tools/demo read this line to learn the port.
+            FileHandle.standardOutput.write(Data("listening on \(host):\(boundPort)\n".utf8))
+            try await group.waitForAll()
+        }
+        signals.cancel()
+        await pool.close()
+    }
+
+    private func parseListen(_ text: String) throws -> (String, Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            throw ValidationError("--listen must be host:port, not \(text)")
+        }
+        return (String(text[..<colon]), port)
+    }
+
+    private func parseSeed(_ text: String) throws -> [(id: String, balance: Int64)] {
+        try text.split(separator: ",").map { item in
+            let parts = item.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, let balance = Int64(parts[1]), balance >= 0 else {
+                throw ValidationError("--seed takes id=balance pairs with whole non-negative minor units, not \(item)")
+            }
+            return (String(parts[0]), balance)
+        }
+    }
+
+    private func parseFaults() throws -> FaultInjection {
+        var faults = FaultInjection()
+        for item in faultDelays {
+            let parts = item.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, let milliseconds = Int(parts[1]), milliseconds >= 0 else {
+                throw ValidationError("--fault-inject-delay takes operation=milliseconds, not \(item)")
+            }
+            faults.delays[String(parts[0])] = .milliseconds(milliseconds)
+        }
+        faults.failures = Set(faultFailures)
+        return faults
+    }
+}
+
+/// SIGTERM and SIGINT begin a graceful shutdown: calls in flight finish, new ones are refused.
+/// `@unchecked Sendable`: the sources are created in `init` and only cancelled afterwards, which
+/// Dispatch allows from any thread.
+final class ShutdownSignals: @unchecked Sendable {
+    private let sources: [any DispatchSourceSignal]
+
+    init(_ onSignal: @escaping @Sendable () -> Void) {
+        sources = [SIGTERM, SIGINT].map { signalNumber in
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler(handler: onSignal)
+            source.resume()
+            return source
+        }
+    }
+
+    func cancel() {
+        for source in sources { source.cancel() }
+    }
+}
