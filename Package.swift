@@ -73,14 +73,16 @@ let package = Package(
             name: "settle-bench",
             dependencies: ["SignedLog", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient"]),
-        .testTarget(name: "SignedLogTests", dependencies: ["SignedLog"]),
+        // Shared by the test targets: clusters from tools/pg, temporary directories, built products.
+        .target(name: "SettleTestSupport", dependencies: ["PostgresClient"], path: "Tests/SettleTestSupport"),
+        .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient", "SettleTestSupport"]),
+        .testTarget(name: "SignedLogTests", dependencies: ["SignedLog", "SettleTestSupport"]),
         .testTarget(name: "SettleCoreTests", dependencies: ["SettleCore"]),
-        .testTarget(name: "SettleCLITests", dependencies: ["SignedLog"]),
+        .testTarget(name: "SettleCLITests", dependencies: ["SignedLog", "SettleTestSupport"]),
         .testTarget(
             name: "SettleParticipantTests",
             dependencies: [
-                "SettleParticipant", "ExampleBank", "SettleProtocol", "PostgresClient", "SettleCore",
+                "SettleParticipant", "ExampleBank", "SettleProtocol", "PostgresClient", "SettleCore", "SettleTestSupport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "Logging", package: "swift-log"),

@@ -4,7 +4,11 @@ import PostgresClient
 /// The participant's side of the protocol against its own database: each operation idempotent
 /// and safe in any order, as protocol/settle/v1/participant.proto specifies.
 struct BranchOperations: Sendable {
+    /// For Prepare and Compensate: the service's own pool.
     let pool: PostgresPool
+    /// For Commit, Rollback and reports, which never wait on row locks (see
+    /// `ParticipantConfiguration.phaseTwoConnectionsMax`).
+    let phaseTwoPool: PostgresPool
     let configuration: ParticipantConfiguration
 
     // MARK: Prepare
@@ -50,7 +54,7 @@ struct BranchOperations: Sendable {
             return .refused(reason: refusal.boundedReason)
         } catch {
             await connection.rollbackIgnoringCancellation()
-            throw Self.failure(error, doing: "action", gid: gid)
+            throw Self.failure(error, doing: "action", gid: gid, lockTimeout: configuration.actionLockTimeout)
         }
         do {
             try await connection.prepareTransaction(gid: gid)
@@ -65,7 +69,7 @@ struct BranchOperations: Sendable {
 
     func commit(gid: String) async throws -> CommitOutcome {
         try await retryingConflicts(operation: "commit", gid: gid, retriesMax: configuration.conflictRetriesMax) {
-            try await pool.withConnection { connection in
+            try await phaseTwoPool.withConnection { connection in
                 do {
                     try await connection.commitPrepared(gid: gid)
                     return .committed
@@ -83,7 +87,7 @@ struct BranchOperations: Sendable {
 
     func rollback(gid: String) async throws -> RollbackOutcome {
         try await retryingConflicts(operation: "rollback", gid: gid, retriesMax: configuration.conflictRetriesMax) {
-            try await pool.withConnection { connection in
+            try await phaseTwoPool.withConnection { connection in
                 do {
                     try await connection.rollbackPrepared(gid: gid)
                 } catch let error as PostgresError where error.code == .undefinedObject {
@@ -181,7 +185,7 @@ struct BranchOperations: Sendable {
             return .refused(reason: refusal.boundedReason)
         } catch {
             await connection.rollbackIgnoringCancellation()
-            throw Self.failure(error, doing: "compensation", gid: gid)
+            throw Self.failure(error, doing: "compensation", gid: gid, lockTimeout: configuration.actionLockTimeout)
         }
         try await connection.query("COMMIT")
         return .compensated
@@ -196,7 +200,7 @@ struct BranchOperations: Sendable {
     }
 
     func inDoubt(gidPrefix: String) async throws -> [InDoubtBranch] {
-        let rows = try await pool.query(BarrierSQL.inDoubt, [gidPrefix])
+        let rows = try await phaseTwoPool.query(BarrierSQL.inDoubt, [gidPrefix])
         return try rows.map { row in
             InDoubtBranch(
                 gid: try row.decode(column: "gid"),
@@ -207,7 +211,7 @@ struct BranchOperations: Sendable {
     }
 
     func preparedCapacity() async throws -> (maxPrepared: Int, prepared: Int) {
-        let rows = try await pool.query(BarrierSQL.preparedCount)
+        let rows = try await phaseTwoPool.query(BarrierSQL.preparedCount)
         return (
             Int(try rows[0].decode(Int32.self, column: "max_prepared")),
             Int(try rows[0].decode(Int32.self, column: "prepared"))
@@ -230,7 +234,16 @@ struct BranchOperations: Sendable {
 
     /// Conflicts and lost connections keep their meaning; anything else from the closure is the
     /// closure's failure, named as such.
-    private static func failure(_ error: any Error, doing kind: String, gid: String) -> any Error {
+    private static func failure(_ error: any Error, doing kind: String, gid: String, lockTimeout: Duration) -> any Error {
+        if let postgres = error as? PostgresError, postgres.code == .lockNotAvailable {
+            // Not retried here: the row is most likely held by another prepared branch, which only
+            // its coordinator will release; waiting again would only hold this connection longer.
+            return ParticipantError(
+                .conflict,
+                "\(kind) of \(gid) waited \(lockTimeout) for a row lock (held by another transaction, perhaps a "
+                    + "prepared branch awaiting its coordinator); nothing was done; retry later"
+            )
+        }
         if let postgres = error as? PostgresError, postgres.isTransientConflict || postgres.isUnavailable {
             return postgres
         }

@@ -107,7 +107,15 @@ public final class Participant: Sendable {
                 "compensations": "\(handlers.compensations.keys.sorted())",
             ]
         )
-        let operations = BranchOperations(pool: pool, configuration: configuration)
+        let phaseTwoPool = PostgresPool(
+            configuration: .init(
+                connectionString: pool.configuration.connectionString,
+                connectionsMax: configuration.phaseTwoConnectionsMax,
+                acquireTimeout: pool.configuration.acquireTimeout,
+                connectTimeoutSeconds: pool.configuration.connectTimeoutSeconds
+            )
+        )
+        let operations = BranchOperations(pool: pool, phaseTwoPool: phaseTwoPool, configuration: configuration)
         let metrics = ParticipantMetrics(participant: name, factory: metricsFactory)
         let service = ParticipantService(
             name: name, registry: handlers, operations: operations,

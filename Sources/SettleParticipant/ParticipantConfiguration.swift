@@ -17,6 +17,10 @@ public struct ParticipantConfiguration: Sendable {
     /// Retries of an operation that met a transient conflict (lock timeout, serialization
     /// failure, deadlock) before answering ABORTED.
     public var conflictRetriesMax = 25
+    /// Connections kept apart for Commit, Rollback and InDoubt. A Prepare may wait on a row
+    /// that another prepared branch holds until its Commit; if Commits had to queue behind such
+    /// Prepares for the same connections, the participant could starve itself.
+    public var phaseTwoConnectionsMax = 4
     /// How often the in-doubt gauges are refreshed while serving.
     public var inDoubtRefreshInterval: Duration = .seconds(10)
     /// Largest gRPC message accepted by the transport (payload limits are checked separately, with

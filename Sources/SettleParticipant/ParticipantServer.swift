@@ -16,9 +16,10 @@ public struct ParticipantServer: Sendable {
             group.addTask { try await server.serve() }
             group.addTask { await refreshInDoubtGauges() }
             // Serving ends first (shutdown or failure); the refresher follows it.
+            defer { group.cancelAll() }
             try await group.next()
-            group.cancelAll()
         }
+        await operations.phaseTwoPool.close()
     }
 
     /// The bound port: useful when started on port 0.

@@ -1,5 +1,6 @@
 import Foundation
 import PostgresClient
+import SettleTestSupport
 import Testing
 
 @Suite("cancelling a task or passing a deadline cancels the statement on the server")
@@ -79,10 +80,3 @@ struct CancellationTests {
 }
 
 /// Polls `condition` every 20 ms for up to 10 s; records an issue if it never holds.
-func waitUntil(_ condition: () async throws -> Bool) async throws {
-    for _ in 0..<500 {
-        if try await condition() { return }
-        try await Task.sleep(for: .milliseconds(20))
-    }
-    Issue.record("condition did not hold within 10 s")
-}

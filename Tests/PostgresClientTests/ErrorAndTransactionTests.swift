@@ -1,4 +1,5 @@
 import PostgresClient
+import SettleTestSupport
 import Testing
 
 @Suite("errors carry SQLSTATE and a named code; transactions commit or roll back whole")

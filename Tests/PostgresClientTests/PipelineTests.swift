@@ -1,4 +1,5 @@
 import PostgresClient
+import SettleTestSupport
 import Testing
 
 @Suite("pipeline mode sends several statements in one round trip")

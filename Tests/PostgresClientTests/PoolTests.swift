@@ -1,6 +1,7 @@
 import Foundation
 import PostgresClient
 import Synchronization
+import SettleTestSupport
 import Testing
 
 @Suite("the pool is bounded, times out clearly, replaces broken sessions, and never blocks the cooperative pool")
@@ -133,7 +134,3 @@ struct PoolTests {
 }
 
 /// A Mutex that child tasks can share (a Mutex itself cannot be captured by an escaping closure).
-final class Shared<Value: Sendable>: Sendable {
-    let value: Mutex<Value>
-    init(_ initial: Value) { value = Mutex(initial) }
-}

@@ -1,4 +1,5 @@
 import PostgresClient
+import SettleTestSupport
 import Testing
 
 @Suite("PREPARE TRANSACTION, COMMIT PREPARED and ROLLBACK PREPARED across sessions")

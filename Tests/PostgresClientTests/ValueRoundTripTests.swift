@@ -1,5 +1,6 @@
 import Foundation
 import PostgresClient
+import SettleTestSupport
 import Testing
 
 @Suite("values travel as parameters and come back intact")

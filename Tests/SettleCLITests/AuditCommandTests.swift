@@ -1,5 +1,6 @@
 import Foundation
 import SignedLog
+import SettleTestSupport
 import Testing
 
 @Suite("settle keygen and settle audit")

@@ -1,5 +1,6 @@
 import Foundation
 import SignedLog
+import SettleTestSupport
 import Testing
 
 @Suite("SIGKILL of a writer mid-batch")
@@ -31,20 +32,20 @@ struct CrashTests {
                     while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
                         let line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
                         pending.removeSubrange(pending.startIndex...newline)
-                        lines.value.append(line)
+                        lines.value.withLock { $0.append(line) }
                     }
                 }
             }
             reader.start()
             // Let it write for a varying while, then kill it wherever it is.
             let target = 200 + round * 350
-            while lines.value.count < target && writer.isRunning { usleep(2000) }
+            while lines.value.withLock({ $0.count }) < target && writer.isRunning { usleep(2000) }
             usleep(UInt32(1000 * (round * 7 % 5)))
             kill(writer.processIdentifier, SIGKILL)
             writer.waitUntilExit()
             while !reader.isFinished { usleep(1000) }
             #expect(writer.terminationReason == .uncaughtSignal)
-            for line in lines.value {
+            for line in lines.value.withLock({ $0 }) {
                 let parts = line.split(separator: " ", maxSplits: 1)
                 acknowledged[UInt64(parts[0])!] = String(parts[1])
             }

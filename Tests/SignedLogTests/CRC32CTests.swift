@@ -1,4 +1,5 @@
 import SignedLog
+import SettleTestSupport
 import Testing
 
 @Suite("CRC-32C")

@@ -1,5 +1,6 @@
 import Foundation
 import SignedLog
+import SettleTestSupport
 import Testing
 
 @Suite("Ed25519 keys through OpenSSL")

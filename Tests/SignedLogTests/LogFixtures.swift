@@ -1,4 +1,5 @@
 import Foundation
+import SettleTestSupport
 @testable import SignedLog
 
 let testRecordType = RecordType(rawValue: RecordType.firstApplicationCode)

@@ -1,4 +1,5 @@
 import SignedLog
+import SettleTestSupport
 import Testing
 
 @Suite("OpenSSL links and hashes correctly")

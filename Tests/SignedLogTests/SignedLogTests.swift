@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import SettleTestSupport
 import Testing
 @testable import SignedLog
 

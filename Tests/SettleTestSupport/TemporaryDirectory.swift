@@ -1,32 +1,32 @@
 import Foundation
 
 /// A fresh directory under the system's temporary directory, removed when released.
-final class TemporaryDirectory: Sendable {
-    let path: String
+public final class TemporaryDirectory: Sendable {
+    public let path: String
 
-    init() throws {
+    public init() throws {
         path = NSTemporaryDirectory() + "settle-test-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
 
     deinit { try? FileManager.default.removeItem(atPath: path) }
 
-    func subpath(_ name: String) -> String { path + "/" + name }
+    public func subpath(_ name: String) -> String { path + "/" + name }
 }
 
-func fileSize(_ path: String) throws -> Int {
+public func fileSize(_ path: String) throws -> Int {
     (try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? -1
 }
 
-func readBytes(_ path: String) throws -> [UInt8] {
+public func readBytes(_ path: String) throws -> [UInt8] {
     Array(try Data(contentsOf: URL(fileURLWithPath: path)))
 }
 
-func writeBytes(_ bytes: [UInt8], to path: String) throws {
+public func writeBytes(_ bytes: [UInt8], to path: String) throws {
     try Data(bytes).write(to: URL(fileURLWithPath: path))
 }
 
-func copyDirectory(_ source: String, to destination: String) throws {
+public func copyDirectory(_ source: String, to destination: String) throws {
     try? FileManager.default.removeItem(atPath: destination)
     try FileManager.default.copyItem(atPath: source, toPath: destination)
 }

@@ -1,0 +1,157 @@
+import ExampleBank
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import MetricsTestKit
+import PostgresClient
+import SettleParticipant
+import SettleProtocol
+import SettleTestSupport
+import Testing
+
+let coordinatorToken = "test-coordinator-token-0123456789"
+let authorized: Metadata = ["authorization": "Bearer \(coordinatorToken)"]
+
+/// A database of its own on the first test cluster, dropped afterwards: tests never see each
+/// other's accounts, barrier rows or prepared transactions.
+struct ScratchDatabase: Sendable {
+    let name: String
+    let url: String
+
+    static func create() async throws -> ScratchDatabase {
+        let name = TestClusters.uniqueName("settle_test")
+        let admin = try await TestClusters.connect(0)
+        try await admin.query("CREATE DATABASE \(name)")
+        await admin.close()
+        let base = try TestClusters.url(0)
+        let url = String(base[..<base.lastIndex(of: "/")!]) + "/" + name
+        return ScratchDatabase(name: name, url: url)
+    }
+
+    /// Rolls back anything left prepared in it (a failed test must not block the next one), then drops it.
+    func drop() async {
+        guard let admin = try? await TestClusters.connect(0) else { return }
+        if let rows = try? await admin.query("SELECT gid FROM pg_prepared_xacts WHERE database = $1", [name]) {
+            let own = try? await PostgresConnection.connect(to: url)
+            for row in rows {
+                if let gid: String = try? row.decode(column: "gid") { try? await own?.rollbackPrepared(gid: gid) }
+            }
+            await own?.close()
+        }
+        _ = try? await admin.query("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+        await admin.close()
+    }
+}
+
+/// An ExampleBank participant served over real gRPC on loopback, with a client for it.
+struct Bank: Sendable {
+    let database: ScratchDatabase
+    let pool: PostgresPool
+    let client: Settle_V1_Participant.Client<HTTP2ClientTransport.Posix>
+    let metrics: TestMetrics
+
+    /// Prepared transactions of this bank's database.
+    func prepared() async throws -> [String] {
+        try await pool.query(
+            "SELECT gid FROM pg_prepared_xacts WHERE database = current_database() ORDER BY gid"
+        ).map { try $0.decode(String.self, column: "gid") }
+    }
+
+    func barrier(_ gid: String) async throws -> [String] {
+        try await pool.query("SELECT op FROM settle_barrier WHERE gid = $1 ORDER BY op", [gid])
+            .map { try $0.decode(String.self, column: "op") }
+    }
+
+    func balance(_ account: String) async throws -> Int64? {
+        try await BankSchema.balance(pool, account: account)
+    }
+
+    func postings(_ gid: String) async throws -> [String] {
+        try await pool.query("SELECT kind FROM postings WHERE gid = $1 ORDER BY kind", [gid])
+            .map { try $0.decode(String.self, column: "kind") }
+    }
+}
+
+/// Runs `body` against a fresh ExampleBank with accounts `a` (1000) and `b` (500).
+func withBank(
+    faults: FaultInjection = .none,
+    configure: (inout ParticipantConfiguration) -> Void = { _ in },
+    _ body: (Bank) async throws -> Void
+) async throws {
+    let database = try await ScratchDatabase.create()
+    let pool = PostgresPool(configuration: .init(connectionString: database.url, connectionsMax: 8))
+    do {
+        try await BankSchema.migrate(pool)
+        try await BankSchema.seed(pool, accounts: [("a", 1000), ("b", 500)])
+        var configuration = ParticipantConfiguration(coordinatorToken: coordinatorToken)
+        configure(&configuration)
+        let metrics = TestMetrics()
+        let participant = Participant(
+            name: "bank-test", database: pool, configuration: configuration,
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), metricsFactory: metrics
+        )
+        ExampleBank.register(on: participant, faults: faults)
+        let server = try await participant.start(host: "127.0.0.1", port: 0)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.run() }
+            let port = try await server.listeningPort
+            try await withGRPCClient(
+                transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext)
+            ) { grpcClient in
+                try await body(Bank(database: database, pool: pool, client: .init(wrapping: grpcClient), metrics: metrics))
+            }
+            server.beginGracefulShutdown()
+            try await group.waitForAll()
+        }
+        await pool.close()
+        await database.drop()
+    } catch {
+        await pool.close()
+        await database.drop()
+        throw error
+    }
+}
+
+func gid(_ transfer: String, _ branch: Int = 0) -> String { "settle:test-coordinator:\(transfer):\(branch)" }
+
+func movement(_ account: String, _ amount: Int64) -> Data {
+    try! JSONEncoder().encode(Movement(account: account, amount: amount))
+}
+
+extension Settle_V1_Participant.Client where Transport == HTTP2ClientTransport.Posix {
+    func prepare(_ gid: String, _ action: String, _ payload: Data) async throws -> Settle_V1_PrepareResponse {
+        try await prepare(.with { $0.gid = gid; $0.action = action; $0.payload = payload }, metadata: authorized)
+    }
+
+    func commit(_ gid: String) async throws -> Settle_V1_CommitResponse.Outcome {
+        try await commit(.with { $0.gid = gid }, metadata: authorized).outcome
+    }
+
+    func rollback(_ gid: String) async throws -> Settle_V1_RollbackResponse.Outcome {
+        try await rollback(.with { $0.gid = gid }, metadata: authorized).outcome
+    }
+
+    func compensate(_ gid: String, _ compensation: String, _ payload: Data) async throws -> Settle_V1_CompensateResponse {
+        try await compensate(
+            .with { $0.gid = gid; $0.compensation = compensation; $0.payload = payload }, metadata: authorized
+        )
+    }
+
+    func inDoubt(_ prefix: String) async throws -> [Settle_V1_InDoubtResponse.Branch] {
+        try await inDoubt(.with { $0.gidPrefix = prefix }, metadata: authorized).branches
+    }
+}
+
+/// The RPC status a call failed with, or nil if it succeeded.
+func rpcFailure(_ call: () async throws -> Void) async -> RPCError? {
+    do {
+        try await call()
+        return nil
+    } catch let error as RPCError {
+        return error
+    } catch {
+        Issue.record("expected an RPCError, got \(error)")
+        return nil
+    }
+}

@@ -1,0 +1,194 @@
+import ExampleBank
+import Foundation
+import GRPCCore
+import PostgresClient
+import SettleProtocol
+import SettleTestSupport
+import Testing
+
+/// Each behaviour of protocol/settle/v1/participant.proto, over real gRPC against a real
+/// database, asserting both the answer and what the database holds afterwards.
+@Suite("participant protocol behaviours")
+struct BranchProtocolTests {
+    @Test func prepareHoldsTheWorkAndCommitApplies() async throws {
+        try await withBank { bank throws in
+            let answer = try await bank.client.prepare(gid("t1"), "debit", movement("a", 100))
+            #expect(answer.outcome == .prepared)
+            #expect(try await bank.prepared() == [gid("t1")])
+            // Prepared, not committed: other sessions still see the old balance.
+            #expect(try await bank.balance("a") == 1000)
+            #expect(try await bank.client.commit(gid("t1")) == .committed)
+            #expect(try await bank.balance("a") == 900)
+            #expect(try await bank.prepared().isEmpty)
+            #expect(try await bank.barrier(gid("t1")) == ["action"])
+            #expect(try await bank.postings(gid("t1")) == ["debit"])
+        }
+    }
+
+    @Test func prepareOfAPreparedGIDAnswersPreparedWithoutRunningTheActionAgain() async throws {
+        try await withBank { bank throws in
+            #expect(try await bank.client.prepare(gid("t2"), "debit", movement("a", 100)).outcome == .prepared)
+            #expect(try await bank.client.prepare(gid("t2"), "debit", movement("a", 100)).outcome == .prepared)
+            #expect(try await bank.prepared() == [gid("t2")])
+            #expect(try await bank.client.commit(gid("t2")) == .committed)
+            #expect(try await bank.balance("a") == 900, "the action ran once")
+            // After the commit, a straggling duplicate Prepare still answers prepared and changes nothing.
+            #expect(try await bank.client.prepare(gid("t2"), "debit", movement("a", 100)).outcome == .prepared)
+            #expect(try await bank.balance("a") == 900)
+            #expect(try await bank.prepared().isEmpty)
+        }
+    }
+
+    @Test func prepareAfterCancellationIsRefusedAndNeverRuns() async throws {
+        try await withBank { bank throws in
+            #expect(try await bank.client.rollback(gid("t3")) == .rolledBack)
+            #expect(try await bank.barrier(gid("t3")) == ["action", "cancelled"])
+            let late = try await bank.client.prepare(gid("t3"), "debit", movement("a", 100))
+            #expect(late.outcome == .refused)
+            #expect(late.refusalKind == .cancelled)
+            #expect(try await bank.balance("a") == 1000)
+            #expect(try await bank.postings(gid("t3")).isEmpty)
+            #expect(try await bank.prepared().isEmpty)
+        }
+    }
+
+    @Test func commitOfACommittedGIDAnswersCommitted() async throws {
+        try await withBank { bank throws in
+            _ = try await bank.client.prepare(gid("t4"), "credit", movement("b", 25))
+            #expect(try await bank.client.commit(gid("t4")) == .committed)
+            #expect(try await bank.client.commit(gid("t4")) == .committed)
+            #expect(try await bank.balance("b") == 525)
+        }
+    }
+
+    @Test func commitAfterAManualRollbackPreparedIsAHeuristicRollback() async throws {
+        try await withBank { bank throws in
+            _ = try await bank.client.prepare(gid("t5"), "debit", movement("a", 100))
+            try await bank.pool.withConnection { try await $0.rollbackPrepared(gid: gid("t5")) }
+            #expect(try await bank.client.commit(gid("t5")) == .heuristicRollback)
+            #expect(try await bank.balance("a") == 1000)
+            #expect(try await bank.barrier(gid("t5")).isEmpty)
+            // Never prepared at all: the same answer.
+            #expect(try await bank.client.commit(gid("never")) == .heuristicRollback)
+        }
+    }
+
+    @Test func rollbackOfAPreparedGIDRollsBackAndCancels() async throws {
+        try await withBank { bank throws in
+            _ = try await bank.client.prepare(gid("t6"), "debit", movement("a", 100))
+            #expect(try await bank.client.rollback(gid("t6")) == .rolledBack)
+            #expect(try await bank.prepared().isEmpty)
+            #expect(try await bank.balance("a") == 1000)
+            #expect(try await bank.barrier(gid("t6")) == ["action", "cancelled"])
+            #expect(try await bank.client.rollback(gid("t6")) == .rolledBack, "idempotent")
+            let late = try await bank.client.prepare(gid("t6"), "debit", movement("a", 100))
+            #expect(late.refusalKind == .cancelled)
+            #expect(try await bank.client.commit(gid("t6")) == .heuristicRollback)
+        }
+    }
+
+    @Test func rollbackAfterCommitChangesNothing() async throws {
+        try await withBank { bank throws in
+            _ = try await bank.client.prepare(gid("t7"), "debit", movement("a", 100))
+            _ = try await bank.client.commit(gid("t7"))
+            #expect(try await bank.client.rollback(gid("t7")) == .alreadyCommitted)
+            #expect(try await bank.balance("a") == 900)
+            #expect(try await bank.barrier(gid("t7")) == ["action"])
+        }
+    }
+
+    @Test func aBusinessRefusalRollsBackAndSaysWhy() async throws {
+        try await withBank { bank throws in
+            let answer = try await bank.client.prepare(gid("t8"), "debit", movement("b", 501))
+            #expect(answer.outcome == .refused)
+            #expect(answer.refusalKind == .business)
+            #expect(answer.reason.contains("insufficient funds"))
+            #expect(try await bank.prepared().isEmpty)
+            #expect(try await bank.barrier(gid("t8")).isEmpty)
+            #expect(try await bank.balance("b") == 500)
+            let unknown = try await bank.client.prepare(gid("t8b"), "credit", movement("nobody", 1))
+            #expect(unknown.reason.contains("unknown account"))
+        }
+    }
+
+    @Test func compensationBeforeTheActionIsEmptyAndBlocksTheAction() async throws {
+        try await withBank { bank throws in
+            let answer = try await bank.client.compensate(gid("t9"), "refund", movement("a", 100))
+            #expect(answer.outcome == .empty)
+            #expect(try await bank.balance("a") == 1000, "the refund did not run")
+            #expect(try await bank.barrier(gid("t9")) == ["action", "cancelled", "compensation"])
+            let late = try await bank.client.prepare(gid("t9"), "debit", movement("a", 100))
+            #expect(late.refusalKind == .cancelled)
+            #expect(try await bank.balance("a") == 1000)
+        }
+    }
+
+    @Test func compensatingTwiceRunsTheClosureOnce() async throws {
+        try await withBank { bank throws in
+            _ = try await bank.client.prepare(gid("t10"), "debit", movement("a", 100))
+            _ = try await bank.client.commit(gid("t10"))
+            #expect(try await bank.balance("a") == 900)
+            #expect(try await bank.client.compensate(gid("t10"), "refund", movement("a", 100)).outcome == .compensated)
+            #expect(try await bank.client.compensate(gid("t10"), "refund", movement("a", 100)).outcome == .compensated)
+            #expect(try await bank.balance("a") == 1000)
+            #expect(try await bank.postings(gid("t10")) == ["debit", "refund"])
+            #expect(try await bank.barrier(gid("t10")) == ["action", "compensation"])
+        }
+    }
+
+    @Test func compensatingAPreparedBranchIsRefusedUntilItIsResolved() async throws {
+        try await withBank { bank throws in
+            _ = try await bank.client.prepare(gid("t11"), "debit", movement("a", 100))
+            let failure = await rpcFailure { _ = try await bank.client.compensate(gid("t11"), "refund", movement("a", 100)) }
+            #expect(failure?.code == .failedPrecondition)
+            #expect(try await bank.barrier(gid("t11")).isEmpty)
+            _ = try await bank.client.rollback(gid("t11"))
+            #expect(try await bank.client.compensate(gid("t11"), "refund", movement("a", 100)).outcome == .empty)
+            #expect(try await bank.balance("a") == 1000)
+        }
+    }
+
+    @Test func aRefusingCompensationCommitsNothingAndCanBeRetried() async throws {
+        try await withBank { bank throws in
+            _ = try await bank.client.prepare(gid("t12"), "credit", movement("b", 100))
+            _ = try await bank.client.commit(gid("t12"))
+            // Spend the credited money, so reversing it is refused.
+            try await bank.pool.query("UPDATE accounts SET balance = 0 WHERE id = 'b'")
+            let refused = try await bank.client.compensate(gid("t12"), "reverse-credit", movement("b", 100))
+            #expect(refused.outcome == .refused)
+            #expect(refused.reason.contains("insufficient funds"))
+            #expect(try await bank.barrier(gid("t12")) == ["action"], "no compensation recorded")
+            try await bank.pool.query("UPDATE accounts SET balance = 100 WHERE id = 'b'")
+            #expect(try await bank.client.compensate(gid("t12"), "reverse-credit", movement("b", 100)).outcome == .compensated)
+            #expect(try await bank.balance("b") == 0)
+        }
+    }
+
+    @Test func inDoubtListsPreparedBranchesUnderThePrefixWithTheirAge() async throws {
+        try await withBank { bank throws in
+            _ = try await bank.client.prepare(gid("t13", 0), "debit", movement("a", 1))
+            _ = try await bank.client.prepare(gid("t13", 1), "credit", movement("b", 1))
+            try await bank.pool.query("INSERT INTO accounts (id, balance) VALUES ('c', 10)")
+            _ = try await bank.client.prepare("settle:other-coordinator:t13:0", "credit", movement("c", 1))
+            try await Task.sleep(for: .milliseconds(50))
+            let branches = try await bank.client.inDoubt("settle:test-coordinator:")
+            #expect(branches.map(\.gid) == [gid("t13", 0), gid("t13", 1)])
+            #expect(branches.allSatisfy { $0.ageMs >= 50 && $0.ageMs < 60_000 })
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            #expect(branches.allSatisfy { abs(now - $0.preparedAtUnixMs) < 60_000 })
+            #expect(try await bank.client.inDoubt("settle:").count == 3)
+            for gid in try await bank.prepared() { _ = try await bank.client.rollback(gid) }
+            #expect(try await bank.client.inDoubt("settle:").isEmpty)
+        }
+    }
+
+    @Test func healthReportsCapacityAndRegistrations() async throws {
+        try await withBank { bank throws in
+            let health = try await bank.client.health(.init(), metadata: authorized)
+            #expect(health.participant == "bank-test")
+            #expect(health.maxPreparedTransactions == 200)
+            #expect(health.actions == ["credit", "debit"])
+            #expect(health.compensations == ["refund", "reverse-credit"])
+        }
+    }
+}
