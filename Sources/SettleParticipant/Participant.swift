@@ -123,6 +123,7 @@ public final class Participant: Sendable {
         )
         var transportConfiguration = HTTP2ServerTransport.Posix.Config.defaults
         transportConfiguration.rpc.maxRequestPayloadSize = configuration.messageBytesMax
+        transportConfiguration.http2.maxConcurrentStreams = configuration.concurrentCallsPerConnectionMax
         let server = GRPCServer(
             transport: .http2NIOPosix(
                 address: .ipv4(host: host, port: port), transportSecurity: transportSecurity, config: transportConfiguration

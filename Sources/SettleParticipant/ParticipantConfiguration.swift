@@ -23,6 +23,10 @@ public struct ParticipantConfiguration: Sendable {
     public var phaseTwoConnectionsMax = 4
     /// How often the in-doubt gauges are refreshed while serving.
     public var inDoubtRefreshInterval: Duration = .seconds(10)
+    /// Concurrent calls per coordinator connection (HTTP/2 streams). Prepares can wait on rows
+    /// that only a later Commit releases, so the coordinator sends phase two over a connection
+    /// of its own; this bound keeps one connection from queueing without end.
+    public var concurrentCallsPerConnectionMax = 1024
     /// Largest gRPC message accepted by the transport (payload limits are checked separately, with
     /// a clear INVALID_ARGUMENT); anything larger is refused before it is read.
     public var messageBytesMax = 1 << 20

@@ -49,6 +49,9 @@ struct Bank: Sendable {
     let database: ScratchDatabase
     let pool: PostgresPool
     let client: Settle_V1_Participant.Client<HTTP2ClientTransport.Posix>
+    /// A second connection, as the coordinator keeps for phase two: Commits never queue behind
+    /// Prepares that wait for the rows those Commits release.
+    let phaseTwoClient: Settle_V1_Participant.Client<HTTP2ClientTransport.Posix>
     let metrics: TestMetrics
 
     /// Prepared transactions of this bank's database.
@@ -96,10 +99,20 @@ func withBank(
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await server.run() }
             let port = try await server.listeningPort
-            try await withGRPCClient(
-                transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext)
-            ) { grpcClient in
-                try await body(Bank(database: database, pool: pool, client: .init(wrapping: grpcClient), metrics: metrics))
+            let transport = {
+                try HTTP2ClientTransport.Posix.http2NIOPosix(
+                    target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext
+                )
+            }
+            try await withGRPCClient(transport: transport()) { grpcClient in
+                try await withGRPCClient(transport: transport()) { phaseTwo in
+                    try await body(
+                        Bank(
+                            database: database, pool: pool, client: .init(wrapping: grpcClient),
+                            phaseTwoClient: .init(wrapping: phaseTwo), metrics: metrics
+                        )
+                    )
+                }
             }
             server.beginGracefulShutdown()
             try await group.waitForAll()

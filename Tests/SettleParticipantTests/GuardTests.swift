@@ -1,0 +1,112 @@
+import ExampleBank
+import Foundation
+import GRPCCore
+import Logging
+import PostgresClient
+import SettleParticipant
+import SettleProtocol
+import SettleTestSupport
+import Testing
+
+/// Authentication, request bounds and start-up refusals: bad input gets a clear error and
+/// touches nothing.
+@Suite("participant guards")
+struct GuardTests {
+    @Test func callsWithoutTheRightTokenAreUnauthenticated() async throws {
+        try await withBank { bank throws in
+            let request = Settle_V1_PrepareRequest.with {
+                $0.gid = gid("auth")
+                $0.action = "debit"
+                $0.payload = movement("a", 100)
+            }
+            let attempts: [Metadata] = [
+                [:], ["authorization": "Bearer wrong"], ["authorization": "\(coordinatorToken)"],
+                ["authorization": "Bearer \(coordinatorToken)x"],
+            ]
+            for metadata in attempts {
+                let failure = await rpcFailure { _ = try await bank.client.prepare(request, metadata: metadata) }
+                #expect(failure?.code == .unauthenticated, "\(metadata)")
+            }
+            let health = await rpcFailure { _ = try await bank.client.health(.init()) }
+            #expect(health?.code == .unauthenticated)
+            #expect(try await bank.prepared().isEmpty)
+            #expect(try await bank.barrier(gid("auth")).isEmpty)
+            #expect(try await bank.balance("a") == 1000)
+        }
+    }
+
+    @Test func requestsBeyondTheirLimitsAreInvalidArgumentsAndTouchNothing() async throws {
+        try await withBank(configure: { $0.payloadBytesMax = 1024 }) { bank throws in
+            let oversized = Data(#"{"account":"a","amount":1,"pad":""#.utf8) + Data(repeating: 0x61, count: 1024) + Data(#""}"#.utf8)
+            let cases: [(String, String, Data, String)] = [
+                ("payload over the limit", gid("big"), oversized, "at most 1024"),
+                ("malformed gid", "not-a-gid", movement("a", 1), "gid"),
+                ("gid over 199 bytes", "settle:test-coordinator:" + String(repeating: "x", count: 180) + ":0", movement("a", 1), "gid"),
+                ("malformed JSON", gid("json"), Data("{".utf8), "not a valid Movement"),
+                ("missing field", gid("field"), Data(#"{"account":"a"}"#.utf8), "amount"),
+            ]
+            for (name, gid, payload, mention) in cases {
+                let failure = await rpcFailure { _ = try await bank.client.prepare(gid, "debit", payload) }
+                #expect(failure?.code == .invalidArgument, "\(name)")
+                #expect(failure?.message.contains(mention) == true, "\(name): \(String(describing: failure?.message))")
+            }
+            let badName = await rpcFailure { _ = try await bank.client.prepare(gid("name"), "Debit!", movement("a", 1)) }
+            #expect(badName?.code == .invalidArgument)
+            #expect(badName?.message.contains("[a-z0-9._-]{1,64}") == true)
+            let unknown = await rpcFailure { _ = try await bank.client.prepare(gid("unknown"), "teleport", movement("a", 1)) }
+            #expect(unknown?.code == .notFound)
+            #expect(unknown?.message.contains("teleport") == true)
+            #expect(unknown?.message.contains("debit") == true, "names what is registered")
+            let unknownCompensation = await rpcFailure {
+                _ = try await bank.client.compensate(gid("unknown"), "undo-everything", movement("a", 1))
+            }
+            #expect(unknownCompensation?.code == .notFound)
+            let badPrefix = await rpcFailure { _ = try await bank.client.inDoubt("") }
+            #expect(badPrefix?.code == .invalidArgument)
+
+            #expect(try await bank.prepared().isEmpty)
+            #expect(try await bank.pool.query("SELECT count(*)::bigint AS n FROM settle_barrier")[0].decode(Int64.self, column: "n") == 0)
+            #expect(try await bank.balance("a") == 1000)
+        }
+    }
+
+    @Test func aDatabaseWithoutPreparedTransactionsRefusesToStart() async throws {
+        let url = try TestClusters.noPreparedTransactionsURL()
+        let pool = PostgresPool(configuration: .init(connectionString: url, connectionsMax: 2))
+        let participant = Participant(
+            name: "bank-refused", database: pool, configuration: .init(coordinatorToken: coordinatorToken),
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        )
+        ExampleBank.register(on: participant)
+        let error = await #expect(throws: ParticipantError.self) {
+            _ = try await participant.start(host: "127.0.0.1", port: 0)
+        }
+        #expect(error?.code == .startupRefused)
+        #expect(error?.message.contains("max_prepared_transactions = 0") == true)
+        #expect(error?.message.contains("set max_prepared_transactions") == true, "says what to change")
+        await pool.close()
+    }
+
+    @Test func operationsAreCountedByOutcome() async throws {
+        try await withBank { bank throws in
+            _ = try await bank.client.prepare(gid("m1"), "debit", movement("a", 1))
+            _ = try await bank.client.prepare(gid("m2"), "debit", movement("b", 100_000))
+            _ = try await bank.client.commit(gid("m1"))
+            _ = await rpcFailure { _ = try await bank.client.prepare("bad", "debit", movement("a", 1)) }
+            func count(_ operation: String, _ outcome: String) throws -> Int64 {
+                let counter = try bank.metrics.expectCounter(
+                    "settle_participant_operations_total",
+                    [("participant", "bank-test"), ("operation", operation), ("outcome", outcome)]
+                )
+                return counter.totalValue
+            }
+            #expect(try count("prepare", "prepared") == 1)
+            #expect(try count("prepare", "refused") == 1)
+            #expect(try count("commit", "committed") == 1)
+            #expect(try count("prepare", "error-invalidArgument") == 1)
+            let timer = try bank.metrics.expectTimer("settle_participant_prepare_duration", [("participant", "bank-test")])
+            #expect(timer.values.count == 2)
+            #expect(timer.values.allSatisfy { $0 > 0 })
+        }
+    }
+}
