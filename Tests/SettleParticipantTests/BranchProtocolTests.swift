@@ -191,4 +191,35 @@ struct BranchProtocolTests {
             #expect(health.compensations == ["refund", "reverse-credit"])
         }
     }
+
+    /// A Rollback that meets a Prepare still running (the "hanging" race) waits for it, without
+    /// waiting on the prepared transaction itself, and then rolls it back.
+    @Test func aRollbackDuringASlowPrepareCancelsItOnceItIsPrepared() async throws {
+        try await withBank(faults: FaultInjection(delays: ["debit": .milliseconds(400)])) { bank throws in
+            async let slowPrepare = bank.client.prepare(gid("race"), "debit", movement("a", 100))
+            try await Task.sleep(for: .milliseconds(100))
+            #expect(try await bank.phaseTwoClient.rollback(gid("race")) == .rolledBack)
+            #expect(try await slowPrepare.outcome == .prepared, "it prepared before the rollback could cancel it")
+            #expect(try await bank.prepared().isEmpty)
+            #expect(try await bank.balance("a") == 1000)
+            #expect(try await bank.barrier(gid("race")) == ["action", "cancelled"])
+            #expect(try await bank.client.prepare(gid("race"), "debit", movement("a", 100)).refusalKind == .cancelled)
+        }
+    }
+
+    @Test func inDoubtGaugesFollowPreparedBranches() async throws {
+        try await withBank(configure: { $0.inDoubtRefreshInterval = .milliseconds(20) }) { bank throws in
+            let gauge = try bank.metrics.expectGauge("settle_participant_in_doubt_branches", [("participant", "bank-test")])
+            _ = try await bank.client.prepare(gid("gauge", 0), "debit", movement("a", 1))
+            _ = try await bank.client.prepare(gid("gauge", 1), "credit", movement("b", 1))
+            try await waitUntil { gauge.lastValue == 2 }
+            let age = try bank.metrics.expectGauge(
+                "settle_participant_in_doubt_oldest_age_seconds", [("participant", "bank-test")]
+            )
+            try await waitUntil { (age.lastValue ?? 0) > 0 }
+            _ = try await bank.client.commit(gid("gauge", 0))
+            _ = try await bank.client.commit(gid("gauge", 1))
+            try await waitUntil { gauge.lastValue == 0 }
+        }
+    }
 }
