@@ -22,22 +22,13 @@ struct BranchOperations: Sendable {
     private func prepareOnce(
         _ connection: PostgresConnection, gid: String, work: HandlerRegistry.BoundWork
     ) async throws -> PrepareOutcome {
-        // One round trip: begin, bound the barrier wait, claim the barrier, then the action's bounds.
-        let results = try await connection.pipeline([
-            PostgresStatement("BEGIN"),
-            BarrierSQL.setLocalLockTimeout(configuration.barrierLockTimeout),
-            BarrierSQL.setLocalStatementTimeout(configuration.statementTimeout),
-            PostgresStatement(BarrierSQL.claimAction, [gid]),
-            BarrierSQL.setLocalLockTimeout(configuration.actionLockTimeout),
-        ])
-        let claimed: Bool
-        do {
-            for result in results { _ = try result.get() }
-            claimed = try results[3].get().count == 1
-        } catch {
-            await connection.rollbackIgnoringCancellation()
-            throw error
-        }
+        let claimed = try await begin(
+            connection,
+            then: [
+                PostgresStatement(BarrierSQL.claimAction, [gid]),
+                BarrierSQL.setLocalLockTimeout(configuration.actionLockTimeout),
+            ]
+        )[0].count == 1
         guard claimed else {
             await connection.rollbackIgnoringCancellation()
             let state = try await barrierState(connection, gid: gid)
@@ -93,24 +84,17 @@ struct BranchOperations: Sendable {
                 } catch let error as PostgresError where error.code == .undefinedObject {
                     // Not prepared (never, or no longer): the barrier rows below decide.
                 }
-                let results = try await connection.pipeline([
-                    PostgresStatement("BEGIN"),
-                    BarrierSQL.setLocalLockTimeout(configuration.barrierLockTimeout),
-                    PostgresStatement(BarrierSQL.insertCancelledIfAbsent, [gid]),
-                    PostgresStatement(BarrierSQL.insertActionIfAbsent, [gid]),
-                ])
-                let cancelledNow: Bool
-                let actionSlotTaken: Bool
-                do {
-                    for result in results { _ = try result.get() }
-                    cancelledNow = try results[2].get().count == 1
-                    actionSlotTaken = try results[3].get().count == 1
-                } catch {
-                    // A lock timeout here: a Prepare of this gid is running or just prepared; the
-                    // retry rolls that back first.
-                    await connection.rollbackIgnoringCancellation()
-                    throw error
-                }
+                // A lock timeout here means a Prepare of this gid is running or just prepared;
+                // the retry rolls that back first.
+                let inserted = try await begin(
+                    connection,
+                    then: [
+                        PostgresStatement(BarrierSQL.insertCancelledIfAbsent, [gid]),
+                        PostgresStatement(BarrierSQL.insertActionIfAbsent, [gid]),
+                    ]
+                )
+                let cancelledNow = inserted[0].count == 1
+                let actionSlotTaken = inserted[1].count == 1
                 if cancelledNow && !actionSlotTaken {
                     // The action row was already there without a cancellation: the branch committed.
                     await connection.rollbackIgnoringCancellation()
@@ -133,23 +117,15 @@ struct BranchOperations: Sendable {
     private func compensateOnce(
         _ connection: PostgresConnection, gid: String, work: HandlerRegistry.BoundWork
     ) async throws -> CompensateOutcome {
-        let results = try await connection.pipeline([
-            PostgresStatement("BEGIN"),
-            BarrierSQL.setLocalLockTimeout(configuration.barrierLockTimeout),
-            BarrierSQL.setLocalStatementTimeout(configuration.statementTimeout),
-            PostgresStatement(BarrierSQL.state, [gid]),
-            PostgresStatement(BarrierSQL.insertCompensationIfAbsent, [gid]),
-        ])
-        let state: BarrierState
-        let firstCompensation: Bool
-        do {
-            for result in results { _ = try result.get() }
-            state = try Self.decodeState(try results[3].get())
-            firstCompensation = try results[4].get().count == 1
-        } catch {
-            await connection.rollbackIgnoringCancellation()
-            throw error
-        }
+        let results = try await begin(
+            connection,
+            then: [
+                PostgresStatement(BarrierSQL.state, [gid]),
+                PostgresStatement(BarrierSQL.insertCompensationIfAbsent, [gid]),
+            ]
+        )
+        let state = try Self.decodeState(results[0])
+        let firstCompensation = results[1].count == 1
         if state.isPrepared {
             await connection.rollbackIgnoringCancellation()
             throw ParticipantError(
@@ -219,6 +195,25 @@ struct BranchOperations: Sendable {
     }
 
     // MARK: Helpers
+
+    /// In one round trip: BEGIN, the barrier's lock bound, the statement bound, then `statements`.
+    /// Returns the rows of `statements`; on any failure the transaction is rolled back.
+    private func begin(
+        _ connection: PostgresConnection, then statements: [PostgresStatement]
+    ) async throws -> [PostgresRows] {
+        let leading = [
+            PostgresStatement("BEGIN"),
+            BarrierSQL.setLocalLockTimeout(configuration.barrierLockTimeout),
+            BarrierSQL.setLocalStatementTimeout(configuration.statementTimeout),
+        ]
+        let results = try await connection.pipeline(leading + statements)
+        do {
+            return Array(try results.map { try $0.get() }.dropFirst(leading.count))
+        } catch {
+            await connection.rollbackIgnoringCancellation()
+            throw error
+        }
+    }
 
     private func barrierState(_ connection: PostgresConnection, gid: String) async throws -> BarrierState {
         try Self.decodeState(try await connection.query(BarrierSQL.state, [gid]))
