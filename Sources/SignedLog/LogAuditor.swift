@@ -59,16 +59,7 @@ public struct LogAuditor: Sendable {
             progress(0, totalByteCount)
             for number in numbers {
                 let name = SegmentDirectory.segmentName(number)
-                let path = segments.segmentPath(number)
-                let descriptor = try FileDescriptorIO.openFile(path, flags: O_RDONLY)
-                let bytes: [UInt8]
-                do {
-                    bytes = try FileDescriptorIO.readAll(descriptor, path: path)
-                    close(descriptor)
-                } catch {
-                    close(descriptor)
-                    throw error
-                }
+                let bytes = try segments.readSegment(number)
                 let header = try segments.checkedHeader(bytes, number: number)
                 if let mismatch = Self.continuityProblem(header, after: position) {
                     throw SignedLogError.corrupted(segment: name, offset: 0, mismatch)

@@ -40,16 +40,7 @@ public struct LogReader: Sendable {
             var expected: ChainPosition?
             for number in numbers[startIndex...] {
                 let name = SegmentDirectory.segmentName(number)
-                let path = segments.segmentPath(number)
-                let descriptor = try FileDescriptorIO.openFile(path, flags: O_RDONLY)
-                let bytes: [UInt8]
-                do {
-                    bytes = try FileDescriptorIO.readAll(descriptor, path: path)
-                    close(descriptor)
-                } catch {
-                    close(descriptor)
-                    throw error
-                }
+                let bytes = try segments.readSegment(number)
                 let header = try segments.checkedHeader(bytes, number: number)
                 if let expected, expected != ChainPosition(before: header) {
                     throw SignedLogError.corrupted(

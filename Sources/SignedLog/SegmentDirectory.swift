@@ -61,6 +61,14 @@ struct SegmentDirectory: Sendable {
         return try checkedHeader(bytes, number: number)
     }
 
+    /// The whole segment file, read only.
+    func readSegment(_ number: UInt64) throws -> [UInt8] {
+        let path = segmentPath(number)
+        let descriptor = try FileDescriptorIO.openFile(path, flags: O_RDONLY)
+        defer { close(descriptor) }
+        return try FileDescriptorIO.readAll(descriptor, path: path)
+    }
+
     func checkedHeader(_ bytes: [UInt8], number: UInt64) throws -> SegmentHeader {
         switch SegmentHeader.decode(bytes) {
         case .failure(let defect):
