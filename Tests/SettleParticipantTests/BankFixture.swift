@@ -78,12 +78,13 @@ struct Bank: Sendable {
 
 /// Runs `body` against a fresh ExampleBank with accounts `a` (1000) and `b` (500).
 func withBank(
+    poolSize: Int = 8,
     faults: FaultInjection = .none,
     configure: (inout ParticipantConfiguration) -> Void = { _ in },
     _ body: (Bank) async throws -> Void
 ) async throws {
     let database = try await ScratchDatabase.create()
-    let pool = PostgresPool(configuration: .init(connectionString: database.url, connectionsMax: 8))
+    let pool = PostgresPool(configuration: .init(connectionString: database.url, connectionsMax: poolSize))
     do {
         try await BankSchema.migrate(pool)
         try await BankSchema.seed(pool, accounts: [("a", 1000), ("b", 500)])

@@ -222,4 +222,19 @@ struct BranchProtocolTests {
             try await waitUntil { gauge.lastValue == 0 }
         }
     }
+
+    /// After PREPARE TRANSACTION the branch belongs to the server: with a one-connection pool,
+    /// five branches can be prepared at once.
+    @Test func aPreparedBranchHoldsNoPoolConnection() async throws {
+        try await withBank(poolSize: 1) { bank throws in
+            try await BankSchema.seed(bank.pool, accounts: (0..<5).map { ("c\($0)", 0) })
+            for index in 0..<5 {
+                let answer = try await bank.client.prepare(gid("pool", index), "credit", movement("c\(index)", 10))
+                #expect(answer.outcome == .prepared)
+            }
+            #expect(try await bank.prepared().count == 5)
+            for index in 0..<5 { #expect(try await bank.client.commit(gid("pool", index)) == .committed) }
+            #expect(try await BankSchema.totalBalance(bank.pool) == 1500 + 50)
+        }
+    }
 }
