@@ -1,0 +1,182 @@
+import SettleCore
+import Testing
+
+/// Two-branch transfers driven through every phase; each event is then tried in each phase.
+@Suite("transfer machine: two-phase commit with presumed abort")
+struct TransferMachineTests {
+    static let refusal = "branch 0 refused: no funds"
+    static let hazard = "branch 0 committed although the transfer was aborted"
+
+    // MARK: Transcripts
+
+    @Test func happyPathCommits() throws {
+        var transfer = TransferMachine(branchCount: 2)
+        #expect(try transfer.started() == .sendPrepare([0, 1]))
+        #expect(try transfer.prepareAnswered(branch: 1, answer: .prepared) == .wait)
+        #expect(try transfer.prepareAnswered(branch: 0, answer: .prepared) == .log(.commit))
+        #expect(try transfer.logged(.commit) == .sendCommit([0, 1]))
+        #expect(try transfer.commitAnswered(branch: 0, answer: .committed) == .wait)
+        #expect(try transfer.commitAnswered(branch: 1, answer: .committed) == .log(.end(.committed)))
+        #expect(try transfer.logged(.end(.committed)) == .finished(.committed))
+        #expect(transfer.isFinished)
+    }
+
+    @Test func aRefusalAbortsAndRollsBackEveryBranch() throws {
+        var transfer = TransferMachine(branchCount: 2)
+        _ = try transfer.started()
+        #expect(try transfer.prepareAnswered(branch: 1, answer: .prepared) == .wait)
+        #expect(try transfer.prepareAnswered(branch: 0, answer: .refused(reason: "no funds")) == .log(.abort(reason: Self.refusal)))
+        #expect(try transfer.logged(.abort(reason: Self.refusal)) == .sendRollback([0, 1]))
+        #expect(try transfer.rollbackAnswered(branch: 1, answer: .rolledBack) == .wait)
+        #expect(try transfer.rollbackAnswered(branch: 0, answer: .rolledBack) == .log(.end(.aborted)))
+        #expect(try transfer.logged(.end(.aborted)) == .finished(.aborted))
+    }
+
+    @Test func theDeadlineAbortsNamingTheLateBranches() throws {
+        var transfer = TransferMachine(branchCount: 3)
+        _ = try transfer.started()
+        _ = try transfer.prepareAnswered(branch: 1, answer: .prepared)
+        let reason = "prepare deadline passed before branches 0, 2 prepared"
+        #expect(try transfer.prepareDeadlinePassed() == .log(.abort(reason: reason)))
+        // Late answers after the abort change nothing: the rollback covers them.
+        #expect(try transfer.prepareAnswered(branch: 2, answer: .prepared) == .wait)
+        #expect(try transfer.logged(.abort(reason: reason)) == .sendRollback([0, 1, 2]))
+        #expect(try transfer.prepareAnswered(branch: 0, answer: .prepared) == .wait)
+    }
+
+    @Test func aHeuristicRollbackAfterCommitIsReDriven() throws {
+        var transfer = try Self.machine(in: "committing")
+        #expect(try transfer.commitAnswered(branch: 0, answer: .heuristicRollback) == .sendPrepare([0]))
+        #expect(try transfer.commitAnswered(branch: 1, answer: .committed) == .wait)
+        #expect(try transfer.prepareAnswered(branch: 0, answer: .prepared) == .sendCommit([0]))
+        #expect(try transfer.commitAnswered(branch: 0, answer: .committed) == .log(.end(.committed)))
+    }
+
+    @Test func aRefusedReDriveIsAHazardForCompensation() throws {
+        var transfer = try Self.machine(in: "committing")
+        _ = try transfer.commitAnswered(branch: 0, answer: .heuristicRollback)
+        let reason = "re-drive of branch 0 after COMMIT was refused: no funds"
+        #expect(try transfer.prepareAnswered(branch: 0, answer: .refused(reason: "no funds")) == .log(.heuristic(branch: 0, reason: reason)))
+        #expect(transfer.phase == .heuristicHazard(branch: 0, reason: reason))
+    }
+
+    @Test func recoveryResumesPhaseTwoFromTheSealedDecision() throws {
+        let (committing, commitAction) = try TransferMachine.resuming(branchCount: 3, decision: .commit)
+        #expect(commitAction == .sendCommit([0, 1, 2]))
+        #expect(committing.phase == .committing)
+        let (aborting, abortAction) = try TransferMachine.resuming(branchCount: 2, decision: .abort(reason: "crash"))
+        #expect(abortAction == .sendRollback([0, 1]))
+        #expect(aborting.phase == .aborting)
+        #expect(throws: TransitionError.self) { try TransferMachine.resuming(branchCount: 2, decision: .end(.committed)) }
+    }
+
+    @Test func branchesOutOfRangeAreRejected() throws {
+        var transfer = try Self.machine(in: "preparing")
+        #expect(throws: TransitionError.self) { try transfer.prepareAnswered(branch: 2, answer: .prepared) }
+        #expect(throws: TransitionError.self) { try transfer.prepareAnswered(branch: -1, answer: .prepared) }
+    }
+
+    // MARK: Every phase × every event
+
+    /// Fixtures reached only through valid events, one per phase.
+    static func machine(in phase: String) throws -> TransferMachine {
+        var machine = TransferMachine(branchCount: 2)
+        func run(_ steps: [(inout TransferMachine) throws -> TransferMachine.Action]) throws {
+            for step in steps { _ = try step(&machine) }
+        }
+        let preparing: [(inout TransferMachine) throws -> TransferMachine.Action] = [{ try $0.started() }]
+        let sealingCommit = preparing + [
+            { try $0.prepareAnswered(branch: 0, answer: .prepared) }, { try $0.prepareAnswered(branch: 1, answer: .prepared) },
+        ]
+        let sealingAbort = preparing + [{ try $0.prepareAnswered(branch: 0, answer: .refused(reason: "no funds")) }]
+        let committing = sealingCommit + [{ try $0.logged(.commit) }]
+        let aborting = sealingAbort + [{ try $0.logged(.abort(reason: refusal)) }]
+        let endingCommitted = committing + [
+            { try $0.commitAnswered(branch: 0, answer: .committed) }, { try $0.commitAnswered(branch: 1, answer: .committed) },
+        ]
+        let endingAborted = aborting + [
+            { try $0.rollbackAnswered(branch: 0, answer: .rolledBack) }, { try $0.rollbackAnswered(branch: 1, answer: .rolledBack) },
+        ]
+        switch phase {
+        case "created": break
+        case "preparing": try run(preparing)
+        case "sealingCommit": try run(sealingCommit)
+        case "sealingAbort": try run(sealingAbort)
+        case "committing": try run(committing)
+        case "aborting": try run(aborting)
+        case "endingCommitted": try run(endingCommitted)
+        case "endingAborted": try run(endingAborted)
+        case "finishedCommitted": try run(endingCommitted + [{ try $0.logged(.end(.committed)) }])
+        case "finishedAborted": try run(endingAborted + [{ try $0.logged(.end(.aborted)) }])
+        case "hazard": try run(aborting + [{ try $0.rollbackAnswered(branch: 0, answer: .alreadyCommitted) }])
+        default: preconditionFailure("no fixture \(phase)")
+        }
+        return machine
+    }
+
+    static let phases = [
+        "created", "preparing", "sealingCommit", "sealingAbort", "committing", "aborting", "endingCommitted",
+        "endingAborted", "finishedCommitted", "finishedAborted", "hazard",
+    ]
+
+    static let events: [String: @Sendable (inout TransferMachine) throws -> TransferMachine.Action] = [
+        "started": { try $0.started() },
+        "prepared(1)": { try $0.prepareAnswered(branch: 1, answer: .prepared) },
+        "refused(1)": { try $0.prepareAnswered(branch: 1, answer: .refused(reason: "no")) },
+        "deadline": { try $0.prepareDeadlinePassed() },
+        "logged(commit)": { try $0.logged(.commit) },
+        "logged(abort)": { try $0.logged(.abort(reason: refusal)) },
+        "logged(end committed)": { try $0.logged(.end(.committed)) },
+        "logged(end aborted)": { try $0.logged(.end(.aborted)) },
+        "logged(heuristic)": { try $0.logged(.heuristic(branch: 0, reason: hazard)) },
+        "committed(0)": { try $0.commitAnswered(branch: 0, answer: .committed) },
+        "heuristicRollback(0)": { try $0.commitAnswered(branch: 0, answer: .heuristicRollback) },
+        "rolledBack(0)": { try $0.rollbackAnswered(branch: 0, answer: .rolledBack) },
+        "alreadyCommitted(0)": { try $0.rollbackAnswered(branch: 0, answer: .alreadyCommitted) },
+    ]
+
+    /// The accepted pairs and what each does; every pair not listed must be rejected.
+    static let accepted: [String: [String: TransferMachine.Action]] = [
+        "created": ["started": .sendPrepare([0, 1])],
+        "preparing": [
+            "prepared(1)": .wait,
+            "refused(1)": .log(.abort(reason: "branch 1 refused: no")),
+            "deadline": .log(.abort(reason: "prepare deadline passed before branches 0, 1 prepared")),
+        ],
+        "sealingCommit": ["deadline": .wait, "logged(commit)": .sendCommit([0, 1])],
+        "sealingAbort": [
+            "prepared(1)": .wait, "refused(1)": .wait, "deadline": .wait, "logged(abort)": .sendRollback([0, 1]),
+        ],
+        "committing": ["deadline": .wait, "committed(0)": .wait, "heuristicRollback(0)": .sendPrepare([0])],
+        "aborting": [
+            "prepared(1)": .wait, "refused(1)": .wait, "deadline": .wait, "rolledBack(0)": .wait,
+            "alreadyCommitted(0)": .log(.heuristic(branch: 0, reason: hazard)),
+        ],
+        "endingCommitted": ["deadline": .wait, "logged(end committed)": .finished(.committed)],
+        "endingAborted": [
+            "prepared(1)": .wait, "refused(1)": .wait, "deadline": .wait, "logged(end aborted)": .finished(.aborted),
+        ],
+        "finishedCommitted": ["deadline": .wait],
+        "finishedAborted": ["prepared(1)": .wait, "refused(1)": .wait, "deadline": .wait],
+        "hazard": ["prepared(1)": .wait, "refused(1)": .wait, "deadline": .wait, "logged(heuristic)": .wait],
+    ]
+
+    @Test(arguments: phases)
+    func everyEventInPhase(_ phase: String) throws {
+        for (eventName, event) in Self.events.sorted(by: { $0.key < $1.key }) {
+            var machine = try Self.machine(in: phase)
+            let before = machine
+            if let expected = Self.accepted[phase]?[eventName] {
+                #expect(try event(&machine) == expected, "\(eventName) in \(phase)")
+            } else {
+                #expect(throws: TransitionError.self, "\(eventName) in \(phase) must be rejected") { try event(&machine) }
+                #expect(machine == before, "a rejected \(eventName) must not change the machine in \(phase)")
+            }
+        }
+    }
+
+    @Test func theTableNamesOnlyKnownPhasesAndEvents() {
+        #expect(Set(Self.accepted.keys).isSubset(of: Set(Self.phases)))
+        for (_, events) in Self.accepted { #expect(Set(events.keys).isSubset(of: Set(Self.events.keys))) }
+    }
+}
