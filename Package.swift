@@ -11,6 +11,9 @@ let package = Package(
         .library(name: "SettleProtocol", targets: ["SettleProtocol"]),
         .library(name: "SettleParticipant", targets: ["SettleParticipant"]),
         .library(name: "ExampleBank", targets: ["ExampleBank"]),
+        .library(name: "SettleCoordinator", targets: ["SettleCoordinator"]),
+        .library(name: "SettleClient", targets: ["SettleClient"]),
+        .executable(name: "settled", targets: ["settled"]),
         .executable(name: "example-bank", targets: ["example-bank"]),
         .executable(name: "settle", targets: ["settle"]),
         .executable(name: "settle-bench", targets: ["settle-bench"]),
@@ -23,6 +26,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.65.0"),
     ],
     targets: [
         .systemLibrary(
@@ -57,6 +63,39 @@ let package = Package(
             ]
         ),
         .target(name: "ExampleBank", dependencies: ["SettleParticipant", "PostgresClient"]),
+        .target(
+            name: "SettleCoordinator",
+            dependencies: [
+                "SettleCore", "SignedLog", "SettleProtocol",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .target(
+            name: "SettleClient",
+            dependencies: [
+                "SettleCore", "SettleProtocol",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+            ]
+        ),
+        .executableTarget(
+            name: "settled",
+            dependencies: [
+                "SettleCoordinator", "SignedLog",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(
             name: "example-bank",
             dependencies: [
@@ -67,7 +106,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "settle",
-            dependencies: ["SignedLog", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "SignedLog", "SettleClient", "SettleCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         .executableTarget(
             name: "settle-bench",

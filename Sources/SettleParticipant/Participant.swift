@@ -3,6 +3,7 @@ import GRPCNIOTransportHTTP2
 import Logging
 import Metrics
 import PostgresClient
+import SettleProtocol
 import Synchronization
 
 /// A service's membership in Settle transfers.
@@ -129,7 +130,7 @@ public final class Participant: Sendable {
                 address: .ipv4(host: host, port: port), transportSecurity: transportSecurity, config: transportConfiguration
             ),
             services: [service],
-            interceptors: [BearerTokenInterceptor(token: configuration.coordinatorToken)]
+            interceptors: [BearerTokenInterceptor(tokens: [configuration.coordinatorToken])]
         )
         return ParticipantServer(
             server: server, operations: operations, metrics: metrics,

@@ -1,0 +1,123 @@
+import Foundation
+import SettleCore
+
+/// settled's configuration: a JSON file (documented in the README), overridable by flags.
+public struct CoordinatorConfiguration: Codable, Sendable {
+    public struct Participant: Codable, Sendable, Hashable {
+        /// `[a-z0-9._-]{1,64}`, as transfers name it.
+        public var name: String
+        /// host:port of its participant endpoint.
+        public var address: String
+        /// The bearer token it expects from this coordinator.
+        public var token: String
+        /// Connect with TLS (the system's trust roots verify the participant's certificate).
+        public var tls: Bool?
+
+        public init(name: String, address: String, token: String, tls: Bool? = nil) {
+            self.name = name
+            self.address = address
+            self.token = token
+            self.tls = tls
+        }
+    }
+
+    /// `[a-z0-9-]{1,32}`; part of every gid, so several coordinators can share participants.
+    public var coordinatorID: String
+    /// host:port of the client API (gRPC).
+    public var listen: String
+    /// host:port of `/metrics` and `/healthz` (HTTP).
+    public var metricsListen: String
+    public var logDirectory: String
+    /// PKCS#8 PEM Ed25519 key that seals the log (mode 0600).
+    public var signingKey: String
+    /// Tokens clients present as `authorization: Bearer <token>`.
+    public var clientTokens: [String]
+    public var participants: [Participant]
+    public var prepareTimeoutMilliseconds: UInt32 = 5000
+    public var onPrepareTimeout: TransferSpec.OnPrepareTimeout = .abort
+    public var sagaTimeoutMilliseconds: UInt32 = 60_000
+    /// How often every participant is asked for in-doubt branches under this coordinator's prefix.
+    public var sweepIntervalMilliseconds: UInt32 = 5000
+    public var checkpointIntervalMilliseconds: UInt32 = 30_000
+    /// Phase-two retries: capped exponential backoff with jitter, forever (the decision stands).
+    public var retryInitialMilliseconds: UInt32 = 50
+    public var retryMaxMilliseconds: UInt32 = 5000
+    /// Transfers accepted but not finished, at most; beyond it Submit answers RESOURCE_EXHAUSTED.
+    public var inFlightTransfersMax: Int = 10_000
+    /// Finished transfers remembered for Submit idempotency and Get (also kept in checkpoints).
+    public var rememberedTransfersMax: Int = 50_000
+    /// How long SIGTERM waits for in-flight transfers to reach a logged decision.
+    public var drainMilliseconds: UInt32 = 10_000
+
+    public init(
+        coordinatorID: String, listen: String, metricsListen: String, logDirectory: String, signingKey: String,
+        clientTokens: [String], participants: [Participant]
+    ) {
+        self.coordinatorID = coordinatorID
+        self.listen = listen
+        self.metricsListen = metricsListen
+        self.logDirectory = logDirectory
+        self.signingKey = signingKey
+        self.clientTokens = clientTokens
+        self.participants = participants
+    }
+
+    public static func load(from path: String) throws -> CoordinatorConfiguration {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw ConfigurationError("cannot read \(path): \(error.localizedDescription)")
+        }
+        do {
+            return try JSONDecoder().decode(CoordinatorConfiguration.self, from: data)
+        } catch {
+            throw ConfigurationError("\(path) is not a valid settled configuration: \(error)")
+        }
+    }
+
+    public func validate() throws {
+        do {
+            try BranchGID.validateCoordinatorID(coordinatorID)
+        } catch {
+            throw ConfigurationError(error.message)
+        }
+        _ = try HostPort(parsing: listen)
+        _ = try HostPort(parsing: metricsListen)
+        guard !clientTokens.isEmpty, clientTokens.allSatisfy({ $0.utf8.count >= 16 }) else {
+            throw ConfigurationError("clientTokens: give at least one token of 16 or more characters")
+        }
+        guard !participants.isEmpty else { throw ConfigurationError("participants: none configured") }
+        for participant in participants {
+            guard TransferSpec.isValidName(participant.name) else {
+                throw ConfigurationError("participant name '\(participant.name)' must match [a-z0-9._-]{1,64}")
+            }
+            _ = try HostPort(parsing: participant.address)
+            guard !participant.token.isEmpty else { throw ConfigurationError("participant \(participant.name): empty token") }
+        }
+        guard Set(participants.map(\.name)).count == participants.count else {
+            throw ConfigurationError("participants: names must be unique")
+        }
+        guard (1...TransferSpec.prepareTimeoutMillisecondsMax).contains(prepareTimeoutMilliseconds) else {
+            throw ConfigurationError("prepareTimeoutMilliseconds must be 1 to \(TransferSpec.prepareTimeoutMillisecondsMax)")
+        }
+    }
+}
+
+public struct HostPort: Sendable, Hashable {
+    public let host: String
+    public let port: Int
+
+    public init(parsing text: String) throws {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            (0...65535).contains(port), colon > text.startIndex
+        else { throw ConfigurationError("'\(text)' is not host:port") }
+        host = String(text[..<colon])
+        self.port = port
+    }
+}
+
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

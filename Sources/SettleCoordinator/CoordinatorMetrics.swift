@@ -1,0 +1,23 @@
+import Metrics
+
+/// The coordinator's swift-metrics instruments (exported by settled as Prometheus text).
+struct CoordinatorMetrics: Sendable {
+    let inFlight = Gauge(label: "settle_transfers_in_flight")
+    let prepareDuration = Timer(label: "settle_prepare_phase_duration")
+    let commitDuration = Timer(label: "settle_commit_phase_duration")
+    let transferDuration = Timer(label: "settle_transfer_duration")
+    let sealDuration = Timer(label: "settle_log_seal_duration")
+
+    func finished(_ status: TransferStatus) {
+        Counter(label: "settle_transfers_total", dimensions: [("outcome", status.rawValue)]).increment()
+    }
+
+    func retried(_ operation: String, participant: String) {
+        Counter(label: "settle_participant_retries_total", dimensions: [("operation", operation), ("participant", participant)])
+            .increment()
+    }
+
+    func reachable(_ participant: String, _ isReachable: Bool) {
+        Gauge(label: "settle_participant_reachable", dimensions: [("participant", participant)]).record(isReachable ? 1 : 0)
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+import SettleCore
+import SignedLog
+
+/// The coordinator's records in the recovery log (type codes in protocol/recovery-log.md). Each
+/// payload is UTF-8 JSON with sorted keys, so that `settle audit dump` shows it as written.
+enum CoordinatorRecord: Equatable, Sendable {
+    /// The transfer as submitted, sealed before any branch is prepared: after a crash the
+    /// coordinator still knows the id (idempotency) and what it promised to do.
+    case accepted(TransferSpec, submittedAtMilliseconds: Int64)
+    case commit(transferID: String)
+    case abort(transferID: String, reason: String)
+    case end(transferID: String, outcome: TransferOutcome)
+    case heuristic(transferID: String, branch: Int, reason: String)
+
+    static let acceptedType = RecordType(rawValue: 0x0101)
+    static let commitType = RecordType(rawValue: 0x0102)
+    static let abortType = RecordType(rawValue: 0x0103)
+    static let endType = RecordType(rawValue: 0x0104)
+    static let heuristicType = RecordType(rawValue: 0x0109)
+
+    var transferID: String {
+        switch self {
+        case .accepted(let spec, _): spec.id
+        case .commit(let id), .abort(let id, _), .end(let id, _), .heuristic(let id, _, _): id
+        }
+    }
+
+    private struct Payload: Codable {
+        var transfer: String
+        var spec: TransferSpec?
+        var submittedAtMs: Int64?
+        var reason: String?
+        var outcome: String?
+        var branch: Int?
+    }
+
+    func entry() -> LogEntry {
+        var payload = Payload(transfer: transferID)
+        let type: RecordType
+        switch self {
+        case .accepted(let spec, let submittedAt):
+            type = Self.acceptedType
+            payload.spec = spec
+            payload.submittedAtMs = submittedAt
+        case .commit:
+            type = Self.commitType
+        case .abort(_, let reason):
+            type = Self.abortType
+            payload.reason = reason
+        case .end(_, let outcome):
+            type = Self.endType
+            payload.outcome = outcome.rawValue
+        case .heuristic(_, let branch, let reason):
+            type = Self.heuristicType
+            payload.branch = branch
+            payload.reason = reason
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Encoding plain structs of strings and integers cannot fail.
+        return LogEntry(type: type, payload: Array(try! encoder.encode(payload)))
+    }
+
+    /// Nil for record types that are not the coordinator's (checkpoints, future types).
+    init?(_ record: LogRecord) throws {
+        let known = [Self.acceptedType, Self.commitType, Self.abortType, Self.endType, Self.heuristicType]
+        guard known.contains(record.type) else { return nil }
+        let payload = try JSONDecoder().decode(Payload.self, from: Data(record.payload))
+        func require<Value>(_ value: Value?, _ field: String) throws -> Value {
+            guard let value else { throw RecordDecodingError(lsn: record.lsn, field: field) }
+            return value
+        }
+        switch record.type {
+        case Self.acceptedType:
+            self = .accepted(try require(payload.spec, "spec"), submittedAtMilliseconds: try require(payload.submittedAtMs, "submittedAtMs"))
+        case Self.commitType:
+            self = .commit(transferID: payload.transfer)
+        case Self.abortType:
+            self = .abort(transferID: payload.transfer, reason: try require(payload.reason, "reason"))
+        case Self.endType:
+            guard let outcome = TransferOutcome(rawValue: try require(payload.outcome, "outcome")) else {
+                throw RecordDecodingError(lsn: record.lsn, field: "outcome")
+            }
+            self = .end(transferID: payload.transfer, outcome: outcome)
+        default:
+            self = .heuristic(
+                transferID: payload.transfer, branch: try require(payload.branch, "branch"), reason: try require(payload.reason, "reason")
+            )
+        }
+    }
+}
+
+struct RecordDecodingError: Error, CustomStringConvertible {
+    let lsn: LSN
+    let field: String
+    var description: String { "coordinator record at LSN \(lsn) lacks a valid \(field)" }
+}

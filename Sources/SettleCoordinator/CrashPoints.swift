@@ -1,0 +1,29 @@
+import Foundation
+
+/// FAULT INJECTION for the crash tests: when `SETTLE_CRASH_AT` names a point, the coordinator
+/// kills itself with SIGKILL the first time it reaches it, exactly as a power cut would. Unset
+/// (always, outside tests) it does nothing.
+struct CrashPoints: Sendable {
+    enum Point: String, Sendable {
+        /// Every branch answered prepared; COMMIT not yet appended.
+        case afterPrepares = "after-prepares"
+        /// COMMIT sealed; no Commit sent.
+        case afterCommitSealed = "after-commit-sealed"
+        /// One Commit answered; others not yet.
+        case afterFirstCommit = "after-first-commit"
+        /// Recovery re-drove a transfer's phase two and has not finished it.
+        case duringRecovery = "during-recovery"
+    }
+
+    let armed: Point?
+
+    init(environment: [String: String] = ProcessInfo.processInfo.environment) {
+        armed = environment["SETTLE_CRASH_AT"].flatMap(Point.init(rawValue:))
+    }
+
+    func reached(_ point: Point) {
+        guard point == armed else { return }
+        FileHandle.standardError.write(Data("settled: SETTLE_CRASH_AT=\(point.rawValue) reached; SIGKILL\n".utf8))
+        kill(getpid(), SIGKILL)
+    }
+}

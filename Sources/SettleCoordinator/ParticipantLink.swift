@@ -1,0 +1,44 @@
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import SettleProtocol
+
+/// The coordinator's connections to one participant. Prepares and phase two travel on separate
+/// HTTP/2 connections: a Prepare may wait on a row that only a later Commit releases, and that
+/// Commit must never queue behind it.
+struct ParticipantLink: Sendable {
+    let name: String
+    let preparing: Settle_V1_Participant.Client<HTTP2ClientTransport.Posix>
+    let phaseTwo: Settle_V1_Participant.Client<HTTP2ClientTransport.Posix>
+    private let clients: [GRPCClient<HTTP2ClientTransport.Posix>]
+    let metadata: Metadata
+
+    init(_ configuration: CoordinatorConfiguration.Participant) throws {
+        let address = try HostPort(parsing: configuration.address)
+        func client() throws -> GRPCClient<HTTP2ClientTransport.Posix> {
+            GRPCClient(
+                transport: try .http2NIOPosix(
+                    target: .dns(host: address.host, port: address.port),
+                    transportSecurity: configuration.tls == true ? .tls : .plaintext
+                )
+            )
+        }
+        let preparingClient = try client()
+        let phaseTwoClient = try client()
+        name = configuration.name
+        clients = [preparingClient, phaseTwoClient]
+        preparing = Settle_V1_Participant.Client(wrapping: preparingClient)
+        phaseTwo = Settle_V1_Participant.Client(wrapping: phaseTwoClient)
+        metadata = ["authorization": "Bearer \(configuration.token)"]
+    }
+
+    /// Keeps the connections up until `shutDown()`.
+    func run() async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+            for client in clients { group.addTask { try await client.runConnections() } }
+        }
+    }
+
+    func shutDown() {
+        for client in clients { client.beginGracefulShutdown() }
+    }
+}

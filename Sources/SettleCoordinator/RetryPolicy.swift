@@ -1,0 +1,13 @@
+/// Capped exponential backoff with full jitter, for phase-two commands that must eventually
+/// reach every branch.
+struct RetryPolicy: Sendable {
+    let initial: Duration
+    let maximum: Duration
+
+    func delay(afterAttempt attempt: Int) -> Duration {
+        let cap = min(maximum, initial * (1 << min(attempt, 20)))
+        let (seconds, attoseconds) = cap.components
+        let capNanoseconds = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+        return .nanoseconds(Int64.random(in: (capNanoseconds / 2)...max(capNanoseconds / 2, capNanoseconds)))
+    }
+}

@@ -1,0 +1,181 @@
+import Foundation
+import SettleCore
+import Synchronization
+
+/// Every transfer the coordinator knows: in flight, and the most recent finished ones (for
+/// Submit idempotency, Get and List). The only shared mutable state of the coordinator.
+final class TransferTable: Sendable {
+    private struct State {
+        var entries: [String: TransferEntry] = [:]
+        var finishedOrder: [String] = []
+        var finishedOrderStart = 0
+        var inFlight = 0
+        var waiters: [String: [UInt64: CheckedContinuation<Void, Never>]] = [:]
+        var nextWaiterID: UInt64 = 0
+    }
+
+    private let state = Mutex(State())
+    let inFlightMax: Int
+    let rememberedMax: Int
+
+    init(inFlightMax: Int, rememberedMax: Int) {
+        self.inFlightMax = inFlightMax
+        self.rememberedMax = rememberedMax
+    }
+
+    enum Admission {
+        case admitted
+        case existing(TransferEntry)
+        case conflict(String)
+        case full
+    }
+
+    /// Admits a new transfer, or says why not: already known (same body or not), or at capacity.
+    func admit(_ spec: TransferSpec, submittedAtMilliseconds: Int64) -> Admission {
+        state.withLock { state in
+            if let existing = state.entries[spec.id] {
+                if existing.spec == spec { return .existing(existing) }
+                return .conflict(Self.difference(existing.spec, spec))
+            }
+            guard state.inFlight < inFlightMax else { return .full }
+            state.entries[spec.id] = TransferEntry(spec: spec, submittedAtMilliseconds: submittedAtMilliseconds)
+            state.inFlight += 1
+            return .admitted
+        }
+    }
+
+    /// Puts back what recovery read from the log.
+    func restore(_ entry: TransferEntry) {
+        state.withLock { state in
+            let wasKnown = state.entries[entry.spec.id] != nil
+            state.entries[entry.spec.id] = entry
+            if entry.status.isFinal {
+                state.finishedOrder.append(entry.spec.id)
+            } else if !wasKnown {
+                state.inFlight += 1
+            }
+        }
+    }
+
+    func forget(_ id: String) {
+        state.withLock { state in
+            if let entry = state.entries.removeValue(forKey: id), !entry.status.isFinal { state.inFlight -= 1 }
+        }
+    }
+
+    func update(_ id: String, _ change: (inout TransferEntry) -> Void) {
+        state.withLock { state in
+            guard var entry = state.entries[id], !entry.status.isFinal else { return }
+            change(&entry)
+            state.entries[id] = entry
+        }
+    }
+
+    /// Records the final state, wakes waiters, and forgets the oldest finished transfers beyond
+    /// the remembered bound.
+    func finish(_ id: String, status: TransferStatus, reason: String, atMilliseconds: Int64) {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            guard var entry = state.entries[id], !entry.status.isFinal else { return [] }
+            entry.status = status
+            entry.reason = reason.isEmpty ? entry.reason : reason
+            entry.finishedAtMilliseconds = atMilliseconds
+            state.entries[id] = entry
+            state.inFlight -= 1
+            state.finishedOrder.append(id)
+            while state.finishedOrder.count - state.finishedOrderStart > rememberedMax {
+                let oldest = state.finishedOrder[state.finishedOrderStart]
+                state.finishedOrderStart += 1
+                if state.entries[oldest]?.status.isFinal == true { state.entries.removeValue(forKey: oldest) }
+            }
+            if state.finishedOrderStart > 4096 && state.finishedOrderStart * 2 > state.finishedOrder.count {
+                state.finishedOrder.removeFirst(state.finishedOrderStart)
+                state.finishedOrderStart = 0
+            }
+            return Array(state.waiters.removeValue(forKey: id)?.values ?? [:].values)
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    func entry(_ id: String) -> TransferEntry? {
+        state.withLock { $0.entries[id] }
+    }
+
+    var inFlightCount: Int { state.withLock { $0.inFlight } }
+
+    /// Every transfer not yet final, for checkpoints; and the remembered finished ones.
+    func snapshot() -> [TransferEntry] {
+        state.withLock { Array($0.entries.values) }
+    }
+
+    /// Suspends until the transfer is final or the task is cancelled (the call's deadline).
+    func waitUntilFinal(_ id: String) async {
+        let waiterID = state.withLock { state -> UInt64 in
+            state.nextWaiterID += 1
+            return state.nextWaiterID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { state -> Bool in
+                    guard let entry = state.entries[id], !entry.status.isFinal, !Task.isCancelled else { return true }
+                    state.waiters[id, default: [:]][waiterID] = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            let waiter = state.withLock { $0.waiters[id]?.removeValue(forKey: waiterID) }
+            waiter?.resume()
+        }
+    }
+
+    /// Newest first, by submission time, filtered; the page token is the last entry's
+    /// "<submittedAt>/<id>".
+    func list(statuses: Set<TransferStatus>, fromMilliseconds: Int64?, toMilliseconds: Int64?, pageSize: Int, after token: String?)
+        -> (entries: [TransferEntry], nextToken: String?)
+    {
+        let all = state.withLock { Array($0.entries.values) }
+        let cursor = token.flatMap(PageCursor.init(token:))
+        let matching = all.filter { entry in
+            (statuses.isEmpty || statuses.contains(entry.status))
+                && (fromMilliseconds.map { entry.submittedAtMilliseconds >= $0 } ?? true)
+                && (toMilliseconds.map { entry.submittedAtMilliseconds < $0 } ?? true)
+                && (cursor.map { PageCursor(entry) < $0 } ?? true)
+        }
+        .sorted { PageCursor($0) > PageCursor($1) }
+        let page = Array(matching.prefix(pageSize))
+        let next = matching.count > pageSize ? page.last.map { PageCursor($0).token } : nil
+        return (page, next)
+    }
+
+    private static func difference(_ first: TransferSpec, _ second: TransferSpec) -> String {
+        if first.branches.count != second.branches.count {
+            return "transfer \(first.id) was submitted with \(first.branches.count) branches; this request has \(second.branches.count)"
+        }
+        for (index, (a, b)) in zip(first.branches, second.branches).enumerated() where a != b {
+            return "transfer \(first.id) was submitted with a different branch \(index) (\(a.participant)/\(a.action))"
+        }
+        return "transfer \(first.id) was submitted with a different policy"
+    }
+}
+
+private struct PageCursor: Comparable {
+    let submittedAt: Int64
+    let id: String
+
+    init(_ entry: TransferEntry) {
+        submittedAt = entry.submittedAtMilliseconds
+        id = entry.spec.id
+    }
+
+    init?(token: String) {
+        guard token.utf8.count <= 256, let slash = token.firstIndex(of: "/"), let time = Int64(token[..<slash]) else { return nil }
+        submittedAt = time
+        id = String(token[token.index(after: slash)...])
+    }
+
+    var token: String { "\(submittedAt)/\(id)" }
+
+    static func < (lhs: PageCursor, rhs: PageCursor) -> Bool {
+        (lhs.submittedAt, lhs.id) < (rhs.submittedAt, rhs.id)
+    }
+}

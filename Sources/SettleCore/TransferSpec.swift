@@ -1,0 +1,107 @@
+import Foundation
+
+/// A transfer as the client submitted it: the idempotency key and the ordered branches.
+/// Amounts live inside the payloads, as integers in minor units.
+public struct TransferSpec: Codable, Hashable, Sendable {
+    public struct Branch: Codable, Hashable, Sendable {
+        public var participant: String
+        public var action: String
+        /// UTF-8 JSON for the action.
+        public var payload: Data
+        public var compensation: String
+        /// Empty means the action's payload.
+        public var compensationPayload: Data
+
+        public init(participant: String, action: String, payload: Data, compensation: String = "", compensationPayload: Data = Data()) {
+            self.participant = participant
+            self.action = action
+            self.payload = payload
+            self.compensation = compensation
+            self.compensationPayload = compensationPayload
+        }
+    }
+
+    public enum OnPrepareTimeout: String, Codable, Hashable, Sendable {
+        case abort
+        case saga
+    }
+
+    public struct Policy: Codable, Hashable, Sendable {
+        /// nil means the coordinator's default, resolved when the transfer starts.
+        public var onPrepareTimeout: OnPrepareTimeout?
+        public var prepareTimeoutMilliseconds: UInt32?
+        public var sagaTimeoutMilliseconds: UInt32?
+
+        public init(onPrepareTimeout: OnPrepareTimeout? = nil, prepareTimeoutMilliseconds: UInt32? = nil, sagaTimeoutMilliseconds: UInt32? = nil) {
+            self.onPrepareTimeout = onPrepareTimeout
+            self.prepareTimeoutMilliseconds = prepareTimeoutMilliseconds
+            self.sagaTimeoutMilliseconds = sagaTimeoutMilliseconds
+        }
+    }
+
+    public var id: String
+    public var branches: [Branch]
+    public var policy: Policy
+
+    public init(id: String, branches: [Branch], policy: Policy = Policy()) {
+        self.id = id
+        self.branches = branches
+        self.policy = policy
+    }
+
+    public static let payloadBytesMax = 64 * 1024
+    public static let prepareTimeoutMillisecondsMax: UInt32 = 600_000
+    public static let sagaTimeoutMillisecondsMax: UInt32 = 86_400_000
+
+    /// Checks every bound before anything is logged or sent; the message is fit for the client.
+    public func validate(participants: Set<String>) throws(SpecError) {
+        do {
+            try BranchGID.validateTransferID(id)
+        } catch {
+            throw SpecError(error.message)
+        }
+        guard (1...Limits.branchesPerTransferMax).contains(branches.count) else {
+            throw SpecError("a transfer has 1 to \(Limits.branchesPerTransferMax) branches, not \(branches.count)")
+        }
+        for (index, branch) in branches.enumerated() {
+            guard participants.contains(branch.participant) else {
+                throw SpecError(
+                    "branch \(index): unknown participant \(quoted(branch.participant)) (configured: \(participants.sorted().joined(separator: ", ")))"
+                )
+            }
+            guard Self.isValidName(branch.action) else {
+                throw SpecError("branch \(index): action name must match [a-z0-9._-]{1,64}")
+            }
+            guard branch.compensation.isEmpty || Self.isValidName(branch.compensation) else {
+                throw SpecError("branch \(index): compensation name must match [a-z0-9._-]{1,64}")
+            }
+            guard branch.payload.count <= Self.payloadBytesMax, branch.compensationPayload.count <= Self.payloadBytesMax else {
+                throw SpecError("branch \(index): payloads are at most \(Self.payloadBytesMax) bytes")
+            }
+        }
+        if let timeout = policy.prepareTimeoutMilliseconds, !(1...Self.prepareTimeoutMillisecondsMax).contains(timeout) {
+            throw SpecError("prepare timeout must be 1 to \(Self.prepareTimeoutMillisecondsMax) ms")
+        }
+        if let timeout = policy.sagaTimeoutMilliseconds, !(1...Self.sagaTimeoutMillisecondsMax).contains(timeout) {
+            throw SpecError("saga timeout must be 1 to \(Self.sagaTimeoutMillisecondsMax) ms")
+        }
+    }
+
+    /// `[a-z0-9._-]{1,64}`: participant, action and compensation names.
+    public static func isValidName(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        return (1...64).contains(bytes.count)
+            && bytes.allSatisfy { byte in
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+                    || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
+            }
+    }
+
+    private func quoted(_ text: String) -> String { "'" + String(text.prefix(64)) + "'" }
+}
+
+public struct SpecError: Error, Hashable, Sendable, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
