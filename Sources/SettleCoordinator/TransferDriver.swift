@@ -3,13 +3,12 @@ import GRPCCore
 import Logging
 import SettleCore
 import SettleProtocol
-import SignedLog
 
 /// Drives one transfer's machine: performs each action it asks for (RPCs, log appends) and feeds
 /// back what happened, one event at a time, until the machine is finished.
 struct TransferDriver: Sendable {
     let coordinatorID: String
-    let log: SignedLog
+    let journal: Journal
     let links: [String: ParticipantLink]
     let table: TransferTable
     let retry: RetryPolicy
@@ -157,7 +156,7 @@ struct TransferDriver: Sendable {
         let clock = ContinuousClock()
         let started = clock.now
         do {
-            _ = try await log.append(record.entry())
+            try await journal.append(record)
         } catch {
             logger.critical("the recovery log failed; stopping", metadata: ["error": "\(error)"])
             fatalError("the recovery log failed: \(error); restarting settled recovers from the last seal")

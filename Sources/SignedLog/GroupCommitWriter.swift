@@ -20,7 +20,7 @@ final class GroupCommitWriter: @unchecked Sendable {
     private struct Waiter {
         let entries: [LogEntry]
         let payloadByteCount: Int
-        let continuation: CheckedContinuation<[LSN], any Error>
+        let completion: @Sendable (Result<[LSN], any Error>) -> Void
     }
 
     private enum Phase {
@@ -71,15 +71,16 @@ final class GroupCommitWriter: @unchecked Sendable {
         return published
     }
 
-    /// Queues `entries` to be written together under one seal; `continuation` is resumed with
-    /// their LSNs once sealed and durable, or with the error that kept them from being written.
-    func enqueue(_ entries: [LogEntry], continuation: CheckedContinuation<[LSN], any Error>) {
+    /// Queues `entries` to be written together under one seal; `completion` is called (on the
+    /// writer thread) with their LSNs once sealed and durable, or with the error that kept them
+    /// from being written. Entries enqueued earlier get lower LSNs.
+    func enqueue(_ entries: [LogEntry], completion: @escaping @Sendable (Result<[LSN], any Error>) -> Void) {
         if let refusal = refusalOfSize(entries) {
-            continuation.resume(throwing: refusal)
+            completion(.failure(refusal))
             return
         }
         let waiter = Waiter(
-            entries: entries, payloadByteCount: entries.reduce(0) { $0 + $1.payload.count }, continuation: continuation
+            entries: entries, payloadByteCount: entries.reduce(0) { $0 + $1.payload.count }, completion: completion
         )
         condition.lock()
         let refusal: SignedLogError?
@@ -97,7 +98,7 @@ final class GroupCommitWriter: @unchecked Sendable {
             refusal = error
         }
         condition.unlock()
-        if let refusal { continuation.resume(throwing: refusal) }
+        if let refusal { completion(.failure(refusal)) }
     }
 
     private func refusalOfSize(_ entries: [LogEntry]) -> SignedLogError? {
@@ -132,14 +133,14 @@ final class GroupCommitWriter: @unchecked Sendable {
             do {
                 var lsns = try write(batch.flatMap(\.entries))[...]
                 for waiter in batch {
-                    waiter.continuation.resume(returning: Array(lsns.prefix(waiter.entries.count)))
+                    waiter.completion(.success(Array(lsns.prefix(waiter.entries.count))))
                     lsns = lsns.dropFirst(waiter.entries.count)
                 }
             } catch {
                 let failure = SignedLogError(
                     .failed, "the log writer failed and accepts nothing until the log is reopened: \(error)"
                 )
-                for waiter in batch { waiter.continuation.resume(throwing: failure) }
+                for waiter in batch { waiter.completion(.failure(failure)) }
                 fail(with: failure)
             }
         }
@@ -185,7 +186,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         queue.removeAll()
         queuedEntryCount = 0
         condition.unlock()
-        for waiter in abandoned { waiter.continuation.resume(throwing: failure) }
+        for waiter in abandoned { waiter.completion(.failure(failure)) }
     }
 
     /// Encodes, seals, writes and syncs one batch; returns the LSNs in order.

@@ -72,8 +72,15 @@ public final class SignedLog: Sendable {
     /// their LSNs in order.
     public func append(contentsOf entries: [LogEntry]) async throws -> [LSN] {
         try await withCheckedThrowingContinuation { continuation in
-            writer.enqueue(entries, continuation: continuation)
+            writer.enqueue(entries) { continuation.resume(with: $0) }
         }
+    }
+
+    /// Enqueues `entries` at once and calls `completion` (on the log's writer thread; keep it
+    /// short) when they are sealed and durable. Entries enqueued earlier always get lower LSNs,
+    /// so a caller holding its own lock around this call knows the log order of its records.
+    public func enqueue(_ entries: [LogEntry], completion: @escaping @Sendable (Result<[LSN], any Error>) -> Void) {
+        writer.enqueue(entries, completion: completion)
     }
 
     /// Appends a checkpoint; recovery then reads only from the last sealed checkpoint onward.

@@ -1,0 +1,88 @@
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import SettleProtocol
+
+/// A client for services (and the `settle` CLI) that start and inspect transfers.
+///
+/// ```swift
+/// try await SettleClient.withClient(host: "127.0.0.1", port: 7100, token: token) { settle in
+///     let transfer = try await settle.submit(
+///         id: "order-42",
+///         branches: [.init(participant: "bank-a", action: "debit", payload: #"{"account":"alice","amount":500}"#),
+///                    .init(participant: "bank-b", action: "credit", payload: #"{"account":"bob","amount":500}"#)],
+///         wait: true)
+///     print(transfer.state)  // .committed or .aborted
+/// }
+/// ```
+public struct SettleClient: Sendable {
+    public struct Branch: Sendable {
+        public var participant: String
+        public var action: String
+        public var payload: String
+        public var compensation: String
+
+        public init(participant: String, action: String, payload: String, compensation: String = "") {
+            self.participant = participant
+            self.action = action
+            self.payload = payload
+            self.compensation = compensation
+        }
+    }
+
+    private let client: Settle_V1_Coordinator.Client<HTTP2ClientTransport.Posix>
+    private let metadata: Metadata
+
+    /// Connects, runs `body`, and closes the connection.
+    public static func withClient<Result: Sendable>(
+        host: String, port: Int, token: String, _ body: (SettleClient) async throws -> Result
+    ) async throws -> Result {
+        try await withGRPCClient(
+            transport: .http2NIOPosix(target: .dns(host: host, port: port), transportSecurity: .plaintext)
+        ) { grpcClient in
+            try await body(SettleClient(client: .init(wrapping: grpcClient), metadata: ["authorization": "Bearer \(token)"]))
+        }
+    }
+
+    /// Submits a transfer (idempotent by `id`). With `wait`, returns once it is final (bounded by
+    /// `timeout`); otherwise once it is durably accepted.
+    public func submit(
+        id: String, branches: [Branch], prepareTimeout: Duration? = nil, wait: Bool = false, timeout: Duration = .seconds(60)
+    ) async throws -> Settle_V1_Transfer {
+        var request = Settle_V1_SubmitRequest()
+        request.transferID = id
+        request.wait = wait
+        request.branches = branches.map { branch in
+            var message = Settle_V1_BranchRequest()
+            message.participant = branch.participant
+            message.action = branch.action
+            message.payload = Data(branch.payload.utf8)
+            message.compensation = branch.compensation
+            return message
+        }
+        if let prepareTimeout {
+            let (seconds, attoseconds) = prepareTimeout.components
+            request.policy.prepareTimeoutMs = UInt32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+        }
+        var options = CallOptions.defaults
+        options.timeout = timeout
+        return try await client.submit(request, metadata: metadata, options: options).transfer
+    }
+
+    public func get(id: String) async throws -> Settle_V1_Transfer {
+        try await client.get(.with { $0.transferID = id }, metadata: metadata)
+    }
+
+    public func list(
+        states: [Settle_V1_TransferState] = [], submittedFromUnixMilliseconds: Int64 = 0, submittedToUnixMilliseconds: Int64 = 0,
+        pageSize: Int = 100, pageToken: String = ""
+    ) async throws -> Settle_V1_ListResponse {
+        var request = Settle_V1_ListRequest()
+        request.states = states
+        request.submittedFromUnixMs = submittedFromUnixMilliseconds
+        request.submittedToUnixMs = submittedToUnixMilliseconds
+        request.pageSize = UInt32(clamping: pageSize)
+        request.pageToken = pageToken
+        return try await client.list(request, metadata: metadata)
+    }
+}

@@ -1,0 +1,51 @@
+import Logging
+import SettleCore
+import SignedLog
+
+extension Coordinator {
+    /// Rebuilds the transfer table from the last checkpoint and the records after it, and returns
+    /// the transfers to drive again: decided ones resume phase two; undecided ones are aborted
+    /// (presumed abort: no sealed COMMIT means nothing may have committed).
+    func recover(log: SignedLog, journal: Journal, table: TransferTable) async throws -> [DriverStart] {
+        let (checkpoint, records) = try await log.recoveryRecords()
+        let entries = try journal.recover(checkpoint: checkpoint, records: records)
+        var resumed: [DriverStart] = []
+        for entry in entries {
+            var transfer = TransferEntry(spec: entry.spec, submittedAtMilliseconds: entry.submittedAtMilliseconds)
+            transfer.reason = entry.reason ?? ""
+            if let final = entry.final {
+                transfer.status = final
+                transfer.finishedAtMilliseconds = entry.submittedAtMilliseconds
+                transfer.branchStates = entry.spec.branches.map { _ in final.rawValue }
+                table.restore(transfer)
+                continue
+            }
+            let decision: TransferLogEntry
+            switch entry.decision {
+            case "commit":
+                decision = .commit
+                transfer.status = .committing
+            case "abort":
+                decision = .abort(reason: entry.reason ?? "")
+                transfer.status = .aborting
+            default:
+                let reason = "the coordinator restarted before deciding"
+                try await journal.append(.abort(transferID: entry.spec.id, reason: reason))
+                decision = .abort(reason: reason)
+                transfer.status = .aborting
+                transfer.reason = reason
+            }
+            table.restore(transfer)
+            let (machine, action) = try TransferMachine.resuming(branchCount: entry.spec.branches.count, decision: decision)
+            resumed.append(DriverStart(spec: entry.spec, machine: machine, firstAction: action, prepareTimeout: .seconds(1)))
+        }
+        logger.info(
+            "recovered from the log",
+            metadata: [
+                "checkpoint": "\(checkpoint == nil ? "none" : "yes")", "records": "\(records.count)",
+                "transfers": "\(entries.count)", "resumed": "\(resumed.count)",
+            ]
+        )
+        return resumed
+    }
+}

@@ -1,0 +1,153 @@
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import ServiceLifecycle
+import SettleCore
+import SettleProtocol
+import SignedLog
+import Synchronization
+
+/// The coordinator as a swift-service-lifecycle `Service`: recovers from its log, serves the
+/// client API, drives transfers, sweeps participants for orphaned branches, checkpoints, and on
+/// graceful shutdown (SIGTERM) stops taking transfers and lets in-flight ones reach a logged
+/// decision within the drain deadline.
+public final class Coordinator: Service, Sendable {
+    public struct Endpoints: Sendable, Equatable {
+        public let apiPort: Int
+        public let metricsPort: Int
+    }
+
+    private let configuration: CoordinatorConfiguration
+    let logger: Logger
+    private let renderMetrics: @Sendable () -> [UInt8]
+    private let onReady: @Sendable (Endpoints) -> Void
+    private let draining = Atomic<Bool>(false)
+    private let crashPoints = CrashPoints()
+
+    /// - Parameters:
+    ///   - renderMetrics: the Prometheus text served at `/metrics` (settled passes its registry).
+    ///   - onReady: called once recovery is done and both listeners are bound.
+    public init(
+        configuration: CoordinatorConfiguration, logger: Logger, renderMetrics: @escaping @Sendable () -> [UInt8],
+        onReady: @escaping @Sendable (Endpoints) -> Void = { _ in }
+    ) {
+        self.configuration = configuration
+        self.logger = logger
+        self.renderMetrics = renderMetrics
+        self.onReady = onReady
+    }
+
+    public func run() async throws {
+        try configuration.validate()
+        let signingKey = try SigningKey(pemFile: configuration.signingKey)
+        let log = try await SignedLog.open(directory: configuration.logDirectory, signingKey: signingKey)
+        if let torn = log.openReport.tornTailFile {
+            logger.warning("moved a torn log tail aside", metadata: ["file": "\(torn)", "bytes": "\(log.openReport.tornTailByteCount)"])
+        }
+        let journal = Journal(log: log, rememberedMax: configuration.rememberedTransfersMax)
+        let table = TransferTable(inFlightMax: configuration.inFlightTransfersMax, rememberedMax: configuration.rememberedTransfersMax)
+        let links = Dictionary(
+            uniqueKeysWithValues: try configuration.participants.map { ($0.name, try ParticipantLink($0)) }
+        )
+        let metrics = CoordinatorMetrics()
+        let driver = TransferDriver(
+            coordinatorID: configuration.coordinatorID, journal: journal, links: links, table: table,
+            retry: RetryPolicy(
+                initial: .milliseconds(configuration.retryInitialMilliseconds), maximum: .milliseconds(configuration.retryMaxMilliseconds)
+            ),
+            metrics: metrics, crashPoints: crashPoints, logger: logger
+        )
+        let (starts, startSink) = AsyncStream.makeStream(of: DriverStart.self)
+        let resumed = try await recover(log: log, journal: journal, table: table)
+        let service = CoordinatorService(
+            configuration: configuration, table: table, journal: journal, starts: startSink,
+            isDraining: { [self] in isDraining }, logger: logger
+        )
+        let api = try HostPort(parsing: configuration.listen)
+        let server = GRPCServer(
+            transport: .http2NIOPosix(address: .ipv4(host: api.host, port: api.port), transportSecurity: .plaintext),
+            services: [service],
+            interceptors: [BearerTokenInterceptor(tokens: configuration.clientTokens)]
+        )
+        let metricsAddress = try HostPort(parsing: configuration.metricsListen)
+        let (metricsPorts, metricsPortSink) = AsyncStream.makeStream(of: Int.self)
+        let metricsServer = MetricsHTTPServer(
+            host: metricsAddress.host, port: metricsAddress.port, renderMetrics: renderMetrics,
+            isHealthy: { [self] in !isDraining }
+        )
+
+        try await withThrowingDiscardingTaskGroup { group in
+            for link in links.values { group.addTask { try await link.run() } }
+            group.addTask { try await server.serve() }
+            group.addTask {
+                try await metricsServer.run { port in
+                    metricsPortSink.yield(port)
+                    metricsPortSink.finish()
+                }
+            }
+            group.addTask {
+                await withDiscardingTaskGroup { drivers in
+                    for await start in starts {
+                        drivers.addTask {
+                            await driver.drive(start.spec, machine: start.machine, firstAction: start.firstAction, prepareTimeout: start.prepareTimeout)
+                        }
+                    }
+                }
+            }
+            for start in resumed { startSink.yield(start) }
+            if !resumed.isEmpty { crashPoints.reached(.duringRecovery) }
+            group.addTask { await self.sweepPeriodically(links: links, table: table) }
+            group.addTask { await self.checkpointPeriodically(journal: journal) }
+
+            let apiPort = try await server.listeningPort
+            var boundMetricsPort = 0
+            for await port in metricsPorts { boundMetricsPort = port }
+            let endpoints = Endpoints(apiPort: apiPort, metricsPort: boundMetricsPort)
+            logger.info(
+                "coordinator ready",
+                metadata: [
+                    "coordinator": "\(configuration.coordinatorID)", "api_port": "\(endpoints.apiPort)",
+                    "metrics_port": "\(endpoints.metricsPort)", "resumed": "\(resumed.count)",
+                    "last_lsn": "\(log.lastSealedLSN)",
+                ]
+            )
+            onReady(endpoints)
+
+            // Runs until graceful shutdown (SIGTERM) or cancellation.
+            try? await gracefulShutdown()
+            draining.store(true, ordering: .relaxed)
+            logger.info("draining: no new transfers; waiting for in-flight ones to decide")
+            await drain(table)
+            server.beginGracefulShutdown()
+            startSink.finish()
+            for link in links.values { link.shutDown() }
+            group.cancelAll()
+        }
+        await log.close()
+    }
+
+    var coordinatorID: String { configuration.coordinatorID }
+    private var isDraining: Bool { draining.load(ordering: .relaxed) }
+    var sweepIntervalMilliseconds: UInt32 { configuration.sweepIntervalMilliseconds }
+    var checkpointIntervalMilliseconds: UInt32 { configuration.checkpointIntervalMilliseconds }
+
+    /// Waits until no transfer is still undecided, at most the drain deadline.
+    private func drain(_ table: TransferTable) async {
+        let deadline = ContinuousClock.now + .milliseconds(configuration.drainMilliseconds)
+        while ContinuousClock.now < deadline {
+            if !table.snapshot().contains(where: { $0.status == .preparing }) { return }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        logger.warning("drain deadline passed with undecided transfers; recovery will abort them")
+    }
+}
+
+extension GRPCServer<HTTP2ServerTransport.Posix> {
+    var listeningPort: Int {
+        get async throws {
+            let address = try await transport.listeningAddress
+            return address.ipv4?.port ?? address.ipv6?.port ?? 0
+        }
+    }
+}

@@ -1,0 +1,99 @@
+import GRPCCore
+import Logging
+import SettleCore
+import SettleProtocol
+import Synchronization
+
+/// A transfer the coordinator must drive: a new one, or one recovery resumes.
+struct DriverStart: Sendable {
+    let spec: TransferSpec
+    let machine: TransferMachine
+    let firstAction: TransferMachine.Action
+    let prepareTimeout: Duration
+}
+
+/// The client API: Submit (idempotent by transfer id), Get, List.
+struct CoordinatorService: Settle_V1_Coordinator.SimpleServiceProtocol {
+    let configuration: CoordinatorConfiguration
+    let table: TransferTable
+    let journal: Journal
+    let starts: AsyncStream<DriverStart>.Continuation
+    let isDraining: @Sendable () -> Bool
+    let logger: Logger
+
+    private var participantNames: Set<String> { Set(configuration.participants.map(\.name)) }
+
+    func submit(request: Settle_V1_SubmitRequest, context: ServerContext) async throws -> Settle_V1_SubmitResponse {
+        let spec: TransferSpec
+        do {
+            spec = try TransferSpec(request)
+            try spec.validate(participants: participantNames)
+        } catch {
+            throw RPCError(code: .invalidArgument, message: error.message)
+        }
+        if spec.policy.onPrepareTimeout == .saga {
+            throw RPCError(code: .invalidArgument, message: "on_prepare_timeout SAGA_FALLBACK is not supported by this coordinator yet")
+        }
+        guard !isDraining() else {
+            throw RPCError(code: .unavailable, message: "the coordinator is shutting down and accepts no new transfers")
+        }
+        let submittedAt = WallClock.nowMilliseconds()
+        switch table.admit(spec, submittedAtMilliseconds: submittedAt) {
+        case .existing:
+            break
+        case .conflict(let difference):
+            throw RPCError(code: .alreadyExists, message: difference)
+        case .full:
+            throw RPCError(code: .resourceExhausted, message: "\(table.inFlightMax) transfers are in flight; retry later")
+        case .admitted:
+            do {
+                try await journal.append(.accepted(spec, submittedAtMilliseconds: submittedAt))
+            } catch {
+                logger.critical("the recovery log failed; stopping", metadata: ["error": "\(error)"])
+                fatalError("the recovery log failed: \(error); restarting settled recovers from the last seal")
+            }
+            var machine = TransferMachine(branchCount: spec.branches.count)
+            let first = try machine.started()
+            let timeout = spec.policy.prepareTimeoutMilliseconds ?? configuration.prepareTimeoutMilliseconds
+            starts.yield(DriverStart(spec: spec, machine: machine, firstAction: first, prepareTimeout: .milliseconds(timeout)))
+        }
+        if request.wait { await table.waitUntilFinal(spec.id) }
+        guard let entry = table.entry(spec.id) else {
+            throw RPCError(code: .internalError, message: "transfer \(spec.id) was forgotten while being submitted")
+        }
+        var response = Settle_V1_SubmitResponse()
+        response.transfer = entry.message(coordinatorID: configuration.coordinatorID)
+        return response
+    }
+
+    func get(request: Settle_V1_GetRequest, context: ServerContext) async throws -> Settle_V1_Transfer {
+        guard request.transferID.utf8.count <= Limits.transferIDBytesMax, let entry = table.entry(request.transferID) else {
+            throw RPCError(code: .notFound, message: "no transfer with id '\(request.transferID.prefix(128))' is known here")
+        }
+        return entry.message(coordinatorID: configuration.coordinatorID)
+    }
+
+    func list(request: Settle_V1_ListRequest, context: ServerContext) async throws -> Settle_V1_ListResponse {
+        guard request.pageSize <= 1000, request.pageToken.utf8.count <= 256, request.states.count <= 16 else {
+            throw RPCError(code: .invalidArgument, message: "page_size is at most 1000, page_token at most 256 bytes")
+        }
+        var statuses = Set<TransferStatus>()
+        for state in request.states {
+            guard let status = TransferStatus(state) else {
+                throw RPCError(code: .invalidArgument, message: "state \(state) is not one this coordinator reports")
+            }
+            statuses.insert(status)
+        }
+        let page = table.list(
+            statuses: statuses,
+            fromMilliseconds: request.submittedFromUnixMs == 0 ? nil : request.submittedFromUnixMs,
+            toMilliseconds: request.submittedToUnixMs == 0 ? nil : request.submittedToUnixMs,
+            pageSize: request.pageSize == 0 ? 100 : Int(request.pageSize),
+            after: request.pageToken.isEmpty ? nil : request.pageToken
+        )
+        var response = Settle_V1_ListResponse()
+        response.transfers = page.entries.map { $0.message(coordinatorID: configuration.coordinatorID) }
+        response.nextPageToken = page.nextToken ?? ""
+        return response
+    }
+}

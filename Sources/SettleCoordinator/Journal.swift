@@ -1,0 +1,109 @@
+import Foundation
+import SettleCore
+import SignedLog
+import Synchronization
+
+/// The coordinator's records, in log order, and what they say about each transfer.
+///
+/// A record is applied to this view and handed to the log under one lock, so the view always
+/// matches exactly the records enqueued so far; a checkpoint taken under the same lock therefore
+/// describes precisely the records before it. (Built from the API table instead, a checkpoint
+/// could miss a COMMIT already in the log but not yet reflected — and recovery would then abort
+/// a committed transfer.)
+final class Journal: Sendable {
+    struct Entry: Codable, Sendable, Equatable {
+        var spec: TransferSpec
+        var submittedAtMilliseconds: Int64
+        /// "commit" or "abort", once decided.
+        var decision: String?
+        var reason: String?
+        /// Set by END (committed, aborted) or HEURISTIC (stuck).
+        var final: TransferStatus?
+    }
+
+    private struct State {
+        var entries: [String: Entry] = [:]
+        var finishedOrder: [String] = []
+    }
+
+    private let state = Mutex(State())
+    private let log: SignedLog
+    private let rememberedMax: Int
+
+    init(log: SignedLog, rememberedMax: Int) {
+        self.log = log
+        self.rememberedMax = rememberedMax
+    }
+
+    /// Applies `record` and appends it; returns once it is sealed and durable.
+    func append(_ record: CoordinatorRecord) async throws {
+        let entry = record.entry()
+        _ = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[LSN], any Error>) in
+            state.withLock { state in
+                Self.apply(record, to: &state, rememberedMax: rememberedMax)
+                log.enqueue([entry]) { continuation.resume(with: $0) }
+            }
+        }
+    }
+
+    /// Appends a checkpoint of every unfinished and remembered finished transfer.
+    func appendCheckpoint() async throws -> LSN {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let lsns = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[LSN], any Error>) in
+            state.withLock { state in
+                let entries = state.entries.values.sorted { $0.spec.id < $1.spec.id }.map { entry in
+                    // Encoding plain Codable structs of strings, integers and data cannot fail.
+                    Checkpoint.Entry(id: entry.spec.id, state: Array(try! encoder.encode(entry)))
+                }
+                log.enqueue([LogEntry(type: .checkpoint, payload: Checkpoint(unfinished: entries).encoded())]) {
+                    continuation.resume(with: $0)
+                }
+            }
+        }
+        return lsns[0]
+    }
+
+    /// Rebuilds the view from the last checkpoint and the records after it.
+    func recover(checkpoint: Checkpoint?, records: [LogRecord]) throws -> [Entry] {
+        try state.withLock { state in
+            state = State()
+            for item in checkpoint?.unfinished ?? [] {
+                let entry = try JSONDecoder().decode(Entry.self, from: Data(item.state))
+                state.entries[entry.spec.id] = entry
+                if entry.final != nil { state.finishedOrder.append(entry.spec.id) }
+            }
+            for record in records {
+                guard let coordinatorRecord = try CoordinatorRecord(record) else { continue }
+                Self.apply(coordinatorRecord, to: &state, rememberedMax: rememberedMax)
+            }
+            return Array(state.entries.values)
+        }
+    }
+
+    private static func apply(_ record: CoordinatorRecord, to state: inout State, rememberedMax: Int) {
+        let id = record.transferID
+        switch record {
+        case .accepted(let spec, let submittedAt):
+            state.entries[id] = Entry(spec: spec, submittedAtMilliseconds: submittedAt)
+        case .commit:
+            state.entries[id]?.decision = "commit"
+        case .abort(_, let reason):
+            state.entries[id]?.decision = "abort"
+            state.entries[id]?.reason = reason
+        case .end(_, let outcome):
+            state.entries[id]?.final = outcome == .committed ? .committed : .aborted
+            state.finishedOrder.append(id)
+        case .heuristic(_, _, let reason):
+            state.entries[id]?.final = .stuck
+            state.entries[id]?.reason = reason
+        }
+        if state.finishedOrder.count > rememberedMax + rememberedMax / 4 {
+            let forgotten = state.finishedOrder.prefix(state.finishedOrder.count - rememberedMax)
+            for old in forgotten where state.entries[old]?.final == .committed || state.entries[old]?.final == .aborted {
+                state.entries.removeValue(forKey: old)
+            }
+            state.finishedOrder.removeFirst(forgotten.count)
+        }
+    }
+}

@@ -1,0 +1,77 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// `/metrics` (Prometheus text) and `/healthz` over plain HTTP/1.1, one response per connection.
+struct MetricsHTTPServer: Sendable {
+    let host: String
+    let port: Int
+    let renderMetrics: @Sendable () -> [UInt8]
+    let isHealthy: @Sendable () -> Bool
+
+    /// Serves until the task is cancelled; `bound` receives the listening port.
+    func run(bound: @Sendable (Int) -> Void) async throws {
+        let renderMetrics = self.renderMetrics
+        let isHealthy = self.isHealthy
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(
+                        MetricsHTTPHandler(renderMetrics: renderMetrics, isHealthy: isHealthy)
+                    )
+                }
+            }
+            .bind(host: host, port: port)
+            .get()
+        bound(channel.localAddress?.port ?? port)
+        await withTaskCancellationHandler {
+            try? await channel.closeFuture.get()
+        } onCancel: {
+            channel.close(promise: nil)
+        }
+    }
+}
+
+private final class MetricsHTTPHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let renderMetrics: @Sendable () -> [UInt8]
+    private let isHealthy: @Sendable () -> Bool
+    private var path = ""
+
+    init(renderMetrics: @escaping @Sendable () -> [UInt8], isHealthy: @escaping @Sendable () -> Bool) {
+        self.renderMetrics = renderMetrics
+        self.isHealthy = isHealthy
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            path = String(head.uri.prefix { $0 != "?" })
+        case .body:
+            break
+        case .end:
+            let (status, body, type): (HTTPResponseStatus, [UInt8], String)
+            switch path {
+            case "/metrics":
+                (status, body, type) = (.ok, renderMetrics(), "text/plain; version=0.0.4")
+            case "/healthz":
+                let healthy = isHealthy()
+                (status, body, type) = (healthy ? .ok : .serviceUnavailable, Array((healthy ? "ok\n" : "draining\n").utf8), "text/plain")
+            default:
+                (status, body, type) = (.notFound, Array("not found; try /metrics or /healthz\n".utf8), "text/plain")
+            }
+            var headers = HTTPHeaders()
+            headers.add(name: "content-type", value: type)
+            headers.add(name: "content-length", value: String(body.count))
+            headers.add(name: "connection", value: "close")
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+}

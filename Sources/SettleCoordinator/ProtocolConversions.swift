@@ -1,0 +1,76 @@
+import Foundation
+import SettleCore
+import SettleProtocol
+
+extension TransferSpec {
+    init(_ request: Settle_V1_SubmitRequest) throws(SpecError) {
+        let policy = request.policy
+        let onPrepareTimeout: OnPrepareTimeout?
+        switch policy.onPrepareTimeout {
+        case .unspecified: onPrepareTimeout = nil
+        case .abort: onPrepareTimeout = .abort
+        case .sagaFallback: onPrepareTimeout = .saga
+        case .UNRECOGNIZED(let value): throw SpecError("unknown on_prepare_timeout \(value)")
+        }
+        self.init(
+            id: request.transferID,
+            branches: request.branches.map { branch in
+                Branch(
+                    participant: branch.participant, action: branch.action, payload: branch.payload,
+                    compensation: branch.compensation, compensationPayload: branch.compensationPayload
+                )
+            },
+            policy: Policy(
+                onPrepareTimeout: onPrepareTimeout,
+                prepareTimeoutMilliseconds: policy.prepareTimeoutMs == 0 ? nil : policy.prepareTimeoutMs,
+                sagaTimeoutMilliseconds: policy.sagaTimeoutMs == 0 ? nil : policy.sagaTimeoutMs
+            )
+        )
+    }
+}
+
+extension TransferStatus {
+    var message: Settle_V1_TransferState {
+        switch self {
+        case .preparing: .preparing
+        case .committing: .committing
+        case .committed: .committed
+        case .aborting: .aborting
+        case .aborted: .aborted
+        case .stuck: .stuck
+        }
+    }
+
+    init?(_ message: Settle_V1_TransferState) {
+        switch message {
+        case .preparing: self = .preparing
+        case .committing: self = .committing
+        case .committed: self = .committed
+        case .aborting: self = .aborting
+        case .aborted: self = .aborted
+        case .stuck: self = .stuck
+        default: return nil
+        }
+    }
+}
+
+extension TransferEntry {
+    func message(coordinatorID: String) -> Settle_V1_Transfer {
+        var transfer = Settle_V1_Transfer()
+        transfer.transferID = spec.id
+        transfer.state = status.message
+        transfer.submittedAtUnixMs = submittedAtMilliseconds
+        transfer.finishedAtUnixMs = finishedAtMilliseconds ?? 0
+        transfer.reason = String(reason.utf8.prefix(1024)) ?? ""
+        transfer.path = status == .stuck ? "heuristic" : "2pc"
+        transfer.branches = spec.branches.enumerated().map { index, branch in
+            var status = Settle_V1_BranchStatus()
+            status.participant = branch.participant
+            status.action = branch.action
+            status.gid = "settle:\(coordinatorID):\(spec.id):\(index)"
+            status.state = index < branchStates.count ? String(branchStates[index].prefix(1024)) : "pending"
+            return status
+        }
+        return transfer
+    }
+}

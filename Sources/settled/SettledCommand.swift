@@ -1,0 +1,71 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+import SettleCoordinator
+
+/// settled: the Settle coordinator daemon. A thin main over SettleCoordinator.
+@main
+struct SettledCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "settled",
+        abstract: "The Settle coordinator: two-phase commit over PostgreSQL participants, with a signed recovery log."
+    )
+
+    @Option(help: "The JSON configuration file (see README, 'Configuring settled').")
+    var config: String
+
+    @Option(help: "Override: coordinator id.")
+    var coordinatorID: String?
+
+    @Option(help: "Override: host:port of the client API.")
+    var listen: String?
+
+    @Option(help: "Override: host:port of /metrics and /healthz.")
+    var metricsListen: String?
+
+    @Option(help: "Override: log directory.")
+    var logDirectory: String?
+
+    @Option(help: "Override: signing key (PKCS#8 PEM, mode 0600).")
+    var signingKey: String?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    func run() async throws {
+        var configuration = try CoordinatorConfiguration.load(from: config)
+        if let coordinatorID { configuration.coordinatorID = coordinatorID }
+        if let listen { configuration.listen = listen }
+        if let metricsListen { configuration.metricsListen = metricsListen }
+        if let logDirectory { configuration.logDirectory = logDirectory }
+        if let signingKey { configuration.signingKey = signingKey }
+        try configuration.validate()
+
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let logger = Logger(label: "settled")
+
+        let coordinator = Coordinator(
+            configuration: configuration, logger: logger, renderMetrics: { registry.emitToBuffer() },
+            onReady: { endpoints in
+                // Tests and tools read this line to learn the bound ports.
+                FileHandle.standardOutput.write(
+                    Data("settled ready api=\(endpoints.apiPort) metrics=\(endpoints.metricsPort)\n".utf8)
+                )
+            }
+        )
+        let group = ServiceGroup(
+            configuration: .init(services: [coordinator], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        )
+        try await group.run()
+    }
+}
