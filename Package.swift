@@ -107,7 +107,7 @@ let package = Package(
         .executableTarget(
             name: "settle",
             dependencies: [
-                "SignedLog", "SettleClient", "SettleCore",
+                "SignedLog", "SettleClient", "SettleCore", "SettleProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

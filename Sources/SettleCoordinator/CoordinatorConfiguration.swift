@@ -62,6 +62,40 @@ public struct CoordinatorConfiguration: Codable, Sendable {
         self.participants = participants
     }
 
+    private enum CodingKeys: String, CodingKey {
+        case coordinatorID, listen, metricsListen, logDirectory, signingKey, clientTokens, participants
+        case prepareTimeoutMilliseconds, onPrepareTimeout, sagaTimeoutMilliseconds, sweepIntervalMilliseconds
+        case checkpointIntervalMilliseconds, retryInitialMilliseconds, retryMaxMilliseconds, inFlightTransfersMax
+        case rememberedTransfersMax, drainMilliseconds
+    }
+
+    /// Required keys must be present; every other key falls back to its documented default.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            coordinatorID: try container.decode(String.self, forKey: .coordinatorID),
+            listen: try container.decode(String.self, forKey: .listen),
+            metricsListen: try container.decode(String.self, forKey: .metricsListen),
+            logDirectory: try container.decode(String.self, forKey: .logDirectory),
+            signingKey: try container.decode(String.self, forKey: .signingKey),
+            clientTokens: try container.decode([String].self, forKey: .clientTokens),
+            participants: try container.decode([Participant].self, forKey: .participants)
+        )
+        func optional<Value: Decodable>(_ key: CodingKeys, _ value: inout Value) throws {
+            if let decoded = try container.decodeIfPresent(Value.self, forKey: key) { value = decoded }
+        }
+        try optional(.prepareTimeoutMilliseconds, &prepareTimeoutMilliseconds)
+        try optional(.onPrepareTimeout, &onPrepareTimeout)
+        try optional(.sagaTimeoutMilliseconds, &sagaTimeoutMilliseconds)
+        try optional(.sweepIntervalMilliseconds, &sweepIntervalMilliseconds)
+        try optional(.checkpointIntervalMilliseconds, &checkpointIntervalMilliseconds)
+        try optional(.retryInitialMilliseconds, &retryInitialMilliseconds)
+        try optional(.retryMaxMilliseconds, &retryMaxMilliseconds)
+        try optional(.inFlightTransfersMax, &inFlightTransfersMax)
+        try optional(.rememberedTransfersMax, &rememberedTransfersMax)
+        try optional(.drainMilliseconds, &drainMilliseconds)
+    }
+
     public static func load(from path: String) throws -> CoordinatorConfiguration {
         let data: Data
         do {

@@ -108,7 +108,9 @@ struct TransferDriver: Sendable {
                     }
                     if case .commitAnswered = event { crashPoints.reached(.afterFirstCommit) }
                     table.update(spec.id) { entry in
-                        entry.status = TransferStatus(machine.phase)
+                        // Final statuses are set by `finish`, which also wakes waiters.
+                        let status = TransferStatus(machine.phase)
+                        if !status.isFinal { entry.status = status }
                         entry.branchStates = machine.branches.map(Self.describe)
                         if case .abort(let reason)? = machine.decision { entry.reason = reason }
                     }

@@ -5,6 +5,6 @@ struct SettleCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "settle",
         abstract: "Operate and audit Settle, the two-phase-commit coordinator.",
-        subcommands: [KeygenCommand.self, AuditCommand.self]
+        subcommands: [KeygenCommand.self, AuditCommand.self, TransferCommand.self]
     )
 }

@@ -1,0 +1,147 @@
+import ArgumentParser
+import Foundation
+import SettleClient
+import SettleProtocol
+
+struct TransferCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "transfer",
+        abstract: "Submit and inspect transfers at a coordinator.",
+        subcommands: [TransferSubmitCommand.self, TransferShowCommand.self, TransferListCommand.self]
+    )
+}
+
+struct CoordinatorOptions: ParsableArguments {
+    @Option(help: "The coordinator's client API, host:port.")
+    var coordinator = "127.0.0.1:7100"
+
+    @Option(help: "A client token (or set SETTLE_TOKEN).")
+    var token: String?
+
+    func withClient<Result: Sendable>(_ body: (SettleClient) async throws -> Result) async throws -> Result {
+        guard let colon = coordinator.lastIndex(of: ":"), let port = Int(coordinator[coordinator.index(after: colon)...]) else {
+            throw ValidationError("--coordinator must be host:port")
+        }
+        guard let token = token ?? ProcessInfo.processInfo.environment["SETTLE_TOKEN"], !token.isEmpty else {
+            throw ValidationError("give a client token with --token or SETTLE_TOKEN")
+        }
+        return try await SettleClient.withClient(host: String(coordinator[..<colon]), port: port, token: token, body)
+    }
+}
+
+struct TransferSubmitCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "submit",
+        abstract: "Submit a transfer (idempotent by --id).",
+        discussion: """
+            Each --branch is participant:action:payload[:compensation], the payload JSON with amounts in \
+            minor units, e.g. --branch 'bank-a:debit:{"account":"alice","amount":500}:refund'.
+            """
+    )
+
+    @OptionGroup var options: CoordinatorOptions
+
+    @Option(help: "The transfer id (idempotency key): [A-Za-z0-9._-]{1,128}.")
+    var id: String
+
+    @Option(name: .customLong("branch"), help: "participant:action:payload[:compensation]; repeat per branch, in order.")
+    var branches: [String]
+
+    @Option(help: "Prepare deadline in milliseconds (default: the coordinator's).")
+    var prepareTimeoutMs: Int?
+
+    @Flag(help: "Wait for the final state.")
+    var wait = false
+
+    func run() async throws {
+        let parsed = try branches.map(parseBranch)
+        let transfer = try await options.withClient { client in
+            try await client.submit(
+                id: id, branches: parsed, prepareTimeout: prepareTimeoutMs.map { .milliseconds($0) }, wait: wait
+            )
+        }
+        TransferPrinter.print(transfer)
+    }
+
+    private func parseBranch(_ text: String) throws -> SettleClient.Branch {
+        let parts = text.split(separator: ":", maxSplits: 2).map(String.init)
+        guard parts.count == 3 else { throw ValidationError("--branch '\(text)' is not participant:action:payload[:compensation]") }
+        var payload = parts[2]
+        var compensation = ""
+        // A trailing ":name" after the JSON's closing brace names the compensation.
+        if let brace = payload.lastIndex(of: "}"), let colon = payload[brace...].firstIndex(of: ":") {
+            compensation = String(payload[payload.index(after: colon)...])
+            payload = String(payload[..<colon])
+        }
+        return SettleClient.Branch(participant: parts[0], action: parts[1], payload: payload, compensation: compensation)
+    }
+}
+
+struct TransferShowCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show one transfer.")
+
+    @OptionGroup var options: CoordinatorOptions
+
+    @Argument(help: "The transfer id.")
+    var id: String
+
+    func run() async throws {
+        TransferPrinter.print(try await options.withClient { try await $0.get(id: id) })
+    }
+}
+
+struct TransferListCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List transfers, newest first.")
+
+    @OptionGroup var options: CoordinatorOptions
+
+    @Option(name: .customLong("state"), help: "preparing, committing, committed, aborting, aborted or stuck; repeatable.")
+    var states: [String] = []
+
+    @Option(help: "At most this many (1 to 1000).")
+    var pageSize = 100
+
+    @Option(help: "Continue after a previous page.")
+    var pageToken = ""
+
+    func run() async throws {
+        let wanted = try states.map { name -> Settle_V1_TransferState in
+            let table: [String: Settle_V1_TransferState] = [
+                "preparing": .preparing, "committing": .committing, "committed": .committed, "aborting": .aborting,
+                "aborted": .aborted, "stuck": .stuck,
+            ]
+            guard let state = table[name] else { throw ValidationError("unknown state '\(name)'") }
+            return state
+        }
+        let page = try await options.withClient { try await $0.list(states: wanted, pageSize: pageSize, pageToken: pageToken) }
+        for transfer in page.transfers {
+            print("\(transfer.transferID)  \(TransferPrinter.name(transfer.state))  submitted \(transfer.submittedAtUnixMs)  \(transfer.reason)")
+        }
+        if !page.nextPageToken.isEmpty { print("next page: --page-token '\(page.nextPageToken)'") }
+    }
+}
+
+enum TransferPrinter {
+    static func print(_ transfer: Settle_V1_Transfer) {
+        Swift.print("transfer \(transfer.transferID): \(name(transfer.state))")
+        if !transfer.reason.isEmpty { Swift.print("  reason: \(transfer.reason)") }
+        for branch in transfer.branches {
+            Swift.print("  \(branch.gid)  \(branch.participant)/\(branch.action)  \(branch.state)")
+        }
+    }
+
+    static func name(_ state: Settle_V1_TransferState) -> String {
+        switch state {
+        case .preparing: "preparing"
+        case .committing: "committing"
+        case .committed: "committed"
+        case .aborting: "aborting"
+        case .aborted: "aborted"
+        case .saga: "saga"
+        case .compensating: "compensating"
+        case .compensated: "compensated"
+        case .stuck: "stuck"
+        default: "unknown"
+        }
+    }
+}
