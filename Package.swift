@@ -122,6 +122,13 @@ let package = Package(
         .testTarget(name: "SettleCoreTests", dependencies: ["SettleCore"]),
         .testTarget(name: "SettleCLITests", dependencies: ["SignedLog", "SettleTestSupport"]),
         .testTarget(
+            name: "SettleCoordinatorTests",
+            dependencies: [
+                "SettleCoordinator", "SettleClient", "SettleProtocol", "SettleCore", "ExampleBank", "PostgresClient",
+                "SignedLog", "SettleTestSupport",
+            ]
+        ),
+        .testTarget(
             name: "SettleParticipantTests",
             dependencies: [
                 "SettleParticipant", "ExampleBank", "SettleProtocol", "PostgresClient", "SettleCore", "SettleTestSupport",

@@ -13,37 +13,6 @@ import Testing
 let coordinatorToken = "test-coordinator-token-0123456789"
 let authorized: Metadata = ["authorization": "Bearer \(coordinatorToken)"]
 
-/// A database of its own on the first test cluster, dropped afterwards: tests never see each
-/// other's accounts, barrier rows or prepared transactions.
-struct ScratchDatabase: Sendable {
-    let name: String
-    let url: String
-
-    static func create() async throws -> ScratchDatabase {
-        let name = TestClusters.uniqueName("settle_test")
-        let admin = try await TestClusters.connect(0)
-        try await admin.query("CREATE DATABASE \(name)")
-        await admin.close()
-        let base = try TestClusters.url(0)
-        let url = String(base[..<base.lastIndex(of: "/")!]) + "/" + name
-        return ScratchDatabase(name: name, url: url)
-    }
-
-    /// Rolls back anything left prepared in it (a failed test must not block the next one), then drops it.
-    func drop() async {
-        guard let admin = try? await TestClusters.connect(0) else { return }
-        if let rows = try? await admin.query("SELECT gid FROM pg_prepared_xacts WHERE database = $1", [name]) {
-            let own = try? await PostgresConnection.connect(to: url)
-            for row in rows {
-                if let gid: String = try? row.decode(column: "gid") { try? await own?.rollbackPrepared(gid: gid) }
-            }
-            await own?.close()
-        }
-        _ = try? await admin.query("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
-        await admin.close()
-    }
-}
-
 /// An ExampleBank participant served over real gRPC on loopback, with a client for it.
 struct Bank: Sendable {
     let database: ScratchDatabase

@@ -8,40 +8,21 @@ import SettleTestSupport
 import Testing
 
 /// The example-bank executable, started as a real process.
-final class ExampleBankProcess: Sendable {
-    let process: Process
-    let port: Int
+struct ExampleBankProcess: Sendable {
+    let launched: LaunchedProcess
+    var process: Process { launched.process }
+    var port: Int { launched.port() ?? 0 }
 
     init(databaseURL: String, arguments: [String] = []) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try Products.path("example-bank"))
-        process.arguments = [
-            "--name", "bank-process", "--database-url", databaseURL, "--listen", "127.0.0.1:0", "--token", coordinatorToken,
-        ] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        // The first line it prints names the port it bound.
-        var line = Data()
-        while true {
-            let byte = output.fileHandleForReading.readData(ofLength: 1)
-            if byte.isEmpty || byte == Data("\n".utf8) { break }
-            line.append(byte)
-        }
-        let text = String(decoding: line, as: UTF8.self)
-        guard text.hasPrefix("listening on "), let port = text.split(separator: ":").last.flatMap({ Int($0) }) else {
-            process.terminate()
-            throw ProcessFailure(description: "example-bank did not start: \(text)")
-        }
-        self.process = process
-        self.port = port
+        launched = try LaunchedProcess(
+            "example-bank",
+            ["--name", "bank-process", "--database-url", databaseURL, "--listen", "127.0.0.1:0", "--token", coordinatorToken]
+                + arguments,
+            readyPrefix: "listening on "
+        )
     }
 
-    func kill() {
-        Foundation.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-    }
+    func kill() { launched.kill() }
 
     func withClient(
         _ body: (Settle_V1_Participant.Client<HTTP2ClientTransport.Posix>) async throws -> Void
@@ -51,10 +32,6 @@ final class ExampleBankProcess: Sendable {
         ) { client in
             try await body(Settle_V1_Participant.Client(wrapping: client))
         }
-    }
-
-    struct ProcessFailure: Error, CustomStringConvertible {
-        let description: String
     }
 }
 

@@ -1,0 +1,167 @@
+import ExampleBank
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import PostgresClient
+import SettleClient
+import SettleCore
+import SettleProtocol
+import SettleTestSupport
+import SignedLog
+import Testing
+
+let clientToken = "client-token-for-tests-0123456789"
+
+/// A real deployment on loopback: two ExampleBank processes, each with its own database on its
+/// own cluster, and a settled process with a fresh log and key.
+final class Deployment: @unchecked Sendable {
+    static let accountsPerBank = 10
+    static let openingBalance: Int64 = 10_000
+
+    let directory: TemporaryDirectory
+    let databases: [ScratchDatabase]
+    let pools: [PostgresPool]
+    private(set) var banks: [LaunchedProcess] = []
+    private(set) var settled: LaunchedProcess?
+    let bankNames = ["bank-a", "bank-b"]
+    let bankTokens = ["bank-a-token-0123456789", "bank-b-token-0123456789"]
+    private(set) var bankPorts: [Int] = []
+
+    var logDirectory: String { directory.subpath("log") }
+    var publicKeyPath: String { directory.subpath("keys/signing-key.pub.pem") }
+    var apiPort: Int { settled?.port("api") ?? 0 }
+    var metricsPort: Int { settled?.port("metrics") ?? 0 }
+
+    init() async throws {
+        directory = try TemporaryDirectory()
+        databases = [try await ScratchDatabase.create(cluster: 0), try await ScratchDatabase.create(cluster: 1)]
+        pools = databases.map { PostgresPool(configuration: .init(connectionString: $0.url, connectionsMax: 4)) }
+        for (index, pool) in pools.enumerated() {
+            try await BankSchema.migrate(pool)
+            let prefix = index == 0 ? "a" : "b"
+            try await BankSchema.seed(pool, accounts: (0..<Self.accountsPerBank).map { ("\(prefix)\($0)", Self.openingBalance) })
+        }
+        for index in 0..<2 { try startBank(index, port: 0) }
+        bankPorts = banks.map { $0.port() ?? 0 }
+        try FileManager.default.createDirectory(atPath: directory.subpath("keys"), withIntermediateDirectories: true)
+        let key = try SigningKey.generate()
+        try PrivateKeyFile.create(directory.subpath("keys/signing-key.pem"), bytes: key.pkcs8PEMBytes(), mode: 0o600)
+        try PrivateKeyFile.create(publicKeyPath, bytes: key.verifyingKey.pemBytes(), mode: 0o644)
+        try writeConfiguration()
+    }
+
+    func startBank(_ index: Int, port: Int) throws {
+        let bank = try LaunchedProcess(
+            "example-bank",
+            ["--name", bankNames[index], "--database-url", databases[index].url, "--listen", "127.0.0.1:\(port)",
+             "--token", bankTokens[index]],
+            readyPrefix: "listening on "
+        )
+        if banks.count > index { banks[index] = bank } else { banks.append(bank) }
+    }
+
+    private func writeConfiguration() throws {
+        let configuration: [String: Any] = [
+            "coordinatorID": "coord-test",
+            "listen": "127.0.0.1:0",
+            "metricsListen": "127.0.0.1:0",
+            "logDirectory": logDirectory,
+            "signingKey": directory.subpath("keys/signing-key.pem"),
+            "clientTokens": [clientToken],
+            "participants": (0..<2).map { ["name": bankNames[$0], "address": "127.0.0.1:\(bankPorts[$0])", "token": bankTokens[$0]] },
+            "sweepIntervalMilliseconds": 500,
+            "checkpointIntervalMilliseconds": 2000,
+            "retryInitialMilliseconds": 20,
+            "retryMaxMilliseconds": 300,
+        ]
+        try JSONSerialization.data(withJSONObject: configuration).write(to: URL(fileURLWithPath: directory.subpath("settled.json")))
+    }
+
+    func startSettled(crashAt: String? = nil) throws {
+        settled = try LaunchedProcess(
+            "settled", ["--config", directory.subpath("settled.json")],
+            environment: crashAt.map { ["SETTLE_CRASH_AT": $0] } ?? [:], readyPrefix: "settled ready"
+        )
+    }
+
+    func client<Result: Sendable>(_ body: (SettleClient) async throws -> Result) async throws -> Result {
+        try await SettleClient.withClient(host: "127.0.0.1", port: apiPort, token: clientToken, body)
+    }
+
+    func tearDown() async {
+        settled?.stop()
+        for bank in banks { bank.stop() }
+        for pool in pools { await pool.close() }
+        for database in databases { await database.drop() }
+    }
+
+    // MARK: Invariants (DESIGN.md, "Testing and measuring")
+
+    func totalBalance() async throws -> Int64 {
+        var total: Int64 = 0
+        for pool in pools { total += try await BankSchema.totalBalance(pool) }
+        return total
+    }
+
+    var expectedTotal: Int64 { 2 * Int64(Self.accountsPerBank) * Self.openingBalance }
+
+    func preparedUnderPrefix() async throws -> [String] {
+        var gids: [String] = []
+        for pool in pools {
+            gids += try await pool.query(
+                "SELECT gid FROM pg_prepared_xacts WHERE database = current_database() AND starts_with(gid, 'settle:coord-test:')"
+            ).map { try $0.decode(String.self, column: "gid") }
+        }
+        return gids
+    }
+
+    /// How many postings each bank holds for the transfer's branches.
+    func postingCounts(_ transferID: String) async throws -> [Int64] {
+        var counts: [Int64] = []
+        for (index, pool) in pools.enumerated() {
+            counts.append(
+                try await pool.query(
+                    "SELECT count(*)::bigint AS n FROM postings WHERE gid = $1", ["settle:coord-test:\(transferID):\(index)"]
+                )[0].decode(column: "n")
+            )
+        }
+        return counts
+    }
+
+    func auditVerify() throws -> Finished {
+        try run("settle", ["audit", "verify", "--log", logDirectory, "--public-key", publicKeyPath])
+    }
+
+    func metrics() async throws -> String {
+        let (data, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(metricsPort)/metrics")!)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Debit `from` (bank-a or bank-b) and credit the other bank.
+    static func branches(amount: Int64, fromA: Bool, account: Int) -> [SettleClient.Branch] {
+        let debit = SettleClient.Branch(
+            participant: fromA ? "bank-a" : "bank-b", action: "debit",
+            payload: #"{"account":"\#(fromA ? "a" : "b")\#(account)","amount":\#(amount)}"#, compensation: "refund"
+        )
+        let credit = SettleClient.Branch(
+            participant: fromA ? "bank-b" : "bank-a", action: "credit",
+            payload: #"{"account":"\#(fromA ? "b" : "a")\#(account)","amount":\#(amount)}"#, compensation: "reverse-credit"
+        )
+        // Branch 0 lives in bank-a and branch 1 in bank-b whatever the direction.
+        return fromA ? [debit, credit] : [credit, debit]
+    }
+}
+
+/// Runs `body` with a deployment whose settled is started, and tears everything down after.
+func withDeployment(crashAt: String? = nil, _ body: (Deployment) async throws -> Void) async throws {
+    let deployment = try await Deployment()
+    do {
+        try deployment.startSettled(crashAt: crashAt)
+        try await body(deployment)
+    } catch {
+        await deployment.tearDown()
+        throw error
+    }
+    await deployment.tearDown()
+}

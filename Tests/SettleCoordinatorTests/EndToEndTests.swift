@@ -1,0 +1,74 @@
+import Foundation
+import SettleClient
+import SettleProtocol
+import SettleTestSupport
+import Synchronization
+import Testing
+
+@Suite("coordinator end to end: real settled, real ExampleBanks, real PostgreSQL")
+struct EndToEndTests {
+    /// 1,000 concurrent random transfers, some of them refused for insufficient funds. Every
+    /// invariant of DESIGN.md holds afterwards.
+    @Test func aThousandConcurrentTransfersConserveMoney() async throws {
+        try await withDeployment { deployment throws in
+            var generator = SystemRandomNumberGenerator()
+            let plans = (0..<1000).map { index in
+                (id: "e2e-\(index)", fromA: Bool.random(using: &generator), account: Int.random(in: 0..<10, using: &generator),
+                 amount: Int64.random(in: 1...4000, using: &generator))
+            }
+            let outcomes = Shared<[String: Settle_V1_TransferState]>([:])
+            try await deployment.client { settle in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for plan in plans {
+                        group.addTask {
+                            let transfer = try await settle.submit(
+                                id: plan.id, branches: Deployment.branches(amount: plan.amount, fromA: plan.fromA, account: plan.account),
+                                wait: true
+                            )
+                            outcomes.value.withLock { $0[plan.id] = transfer.state }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+            let final = outcomes.value.withLock { $0 }
+            let committed = final.filter { $0.value == .committed }.map(\.key)
+            let aborted = final.filter { $0.value == .aborted }.map(\.key)
+            #expect(committed.count + aborted.count == 1000, "every transfer is final: \(Set(final.values))")
+            #expect(!committed.isEmpty && !aborted.isEmpty)
+            #expect(try await deployment.totalBalance() == deployment.expectedTotal)
+            #expect(try await deployment.preparedUnderPrefix().isEmpty)
+            for id in committed.prefix(200) { #expect(try await deployment.postingCounts(id) == [1, 1], "\(id)") }
+            for id in aborted.prefix(200) { #expect(try await deployment.postingCounts(id) == [0, 0], "\(id)") }
+            deployment.settled?.stop()
+            let audit = try deployment.auditVerify()
+            #expect(audit.status == 0, "\(audit.errorOutput)")
+            print("1000 transfers: \(committed.count) committed, \(aborted.count) aborted")
+        }
+    }
+
+    @Test func submitIsIdempotentAndAuthenticated() async throws {
+        try await withDeployment { deployment throws in
+            let branches = Deployment.branches(amount: 10, fromA: true, account: 1)
+            let first = try await deployment.client { try await $0.submit(id: "same", branches: branches, wait: true) }
+            #expect(first.state == .committed)
+            let again = try await deployment.client { try await $0.submit(id: "same", branches: branches, wait: true) }
+            #expect(again.state == .committed)
+            #expect(again.submittedAtUnixMs == first.submittedAtUnixMs)
+            #expect(try await deployment.postingCounts("same") == [1, 1], "the second submit did nothing")
+            let conflicting = Deployment.branches(amount: 11, fromA: true, account: 1)
+            await #expect(throws: (any Error).self) {
+                _ = try await deployment.client { try await $0.submit(id: "same", branches: conflicting) }
+            }
+            await #expect(throws: (any Error).self) {
+                try await SettleClient.withClient(host: "127.0.0.1", port: deployment.apiPort, token: "wrong-token-0123456789") {
+                    _ = try await $0.get(id: "same")
+                }
+            }
+            let shown = try await deployment.client { try await $0.get(id: "same") }
+            #expect(shown.branches.map(\.gid) == ["settle:coord-test:same:0", "settle:coord-test:same:1"])
+            let listed = try await deployment.client { try await $0.list(states: [.committed]) }
+            #expect(listed.transfers.map(\.transferID) == ["same"])
+        }
+    }
+}
