@@ -24,6 +24,9 @@ final class Deployment: @unchecked Sendable {
     let pools: [PostgresPool]
     private(set) var banks: [LaunchedProcess] = []
     private(set) var settled: LaunchedProcess?
+    /// Unique per deployment: tests run in parallel on shared clusters, and a gid must be unique in
+    /// its whole cluster (pg_prepared_xacts spans every database).
+    let coordinatorID = "coord-\(UInt32.random(in: 0...UInt32.max))"
     let bankNames = ["bank-a", "bank-b"]
     let bankTokens = ["bank-a-token-0123456789", "bank-b-token-0123456789"]
     private(set) var bankPorts: [Int] = []
@@ -63,7 +66,7 @@ final class Deployment: @unchecked Sendable {
 
     private func writeConfiguration() throws {
         let configuration: [String: Any] = [
-            "coordinatorID": "coord-test",
+            "coordinatorID": coordinatorID,
             "listen": "127.0.0.1:0",
             "metricsListen": "127.0.0.1:0",
             "logDirectory": logDirectory,
@@ -78,10 +81,11 @@ final class Deployment: @unchecked Sendable {
         try JSONSerialization.data(withJSONObject: configuration).write(to: URL(fileURLWithPath: directory.subpath("settled.json")))
     }
 
-    func startSettled(crashAt: String? = nil) throws {
+    /// - Parameter waitUntilReady: false for a run expected to crash before it is ready.
+    func startSettled(crashAt: String? = nil, waitUntilReady: Bool = true) throws {
         settled = try LaunchedProcess(
             "settled", ["--config", directory.subpath("settled.json")],
-            environment: crashAt.map { ["SETTLE_CRASH_AT": $0] } ?? [:], readyPrefix: "settled ready"
+            environment: crashAt.map { ["SETTLE_CRASH_AT": $0] } ?? [:], readyPrefix: waitUntilReady ? "settled ready" : nil
         )
     }
 
@@ -110,7 +114,8 @@ final class Deployment: @unchecked Sendable {
         var gids: [String] = []
         for pool in pools {
             gids += try await pool.query(
-                "SELECT gid FROM pg_prepared_xacts WHERE database = current_database() AND starts_with(gid, 'settle:coord-test:')"
+                "SELECT gid FROM pg_prepared_xacts WHERE database = current_database() AND starts_with(gid, $1)",
+                ["settle:\(coordinatorID):"]
             ).map { try $0.decode(String.self, column: "gid") }
         }
         return gids
@@ -122,7 +127,7 @@ final class Deployment: @unchecked Sendable {
         for (index, pool) in pools.enumerated() {
             counts.append(
                 try await pool.query(
-                    "SELECT count(*)::bigint AS n FROM postings WHERE gid = $1", ["settle:coord-test:\(transferID):\(index)"]
+                    "SELECT count(*)::bigint AS n FROM postings WHERE gid = $1", ["settle:\(coordinatorID):\(transferID):\(index)"]
                 )[0].decode(column: "n")
             )
         }

@@ -66,7 +66,7 @@ struct EndToEndTests {
                 }
             }
             let shown = try await deployment.client { try await $0.get(id: "same") }
-            #expect(shown.branches.map(\.gid) == ["settle:coord-test:same:0", "settle:coord-test:same:1"])
+            #expect(shown.branches.map(\.gid) == ["settle:\(deployment.coordinatorID):same:0", "settle:\(deployment.coordinatorID):same:1"])
             let listed = try await deployment.client { try await $0.list(states: [.committed]) }
             #expect(listed.transfers.map(\.transferID) == ["same"])
         }

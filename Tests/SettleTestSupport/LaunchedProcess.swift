@@ -7,7 +7,8 @@ public final class LaunchedProcess: @unchecked Sendable {
     public let readyLine: String
     public let errorLogPath: String
 
-    public init(_ product: String, _ arguments: [String], environment: [String: String] = [:], readyPrefix: String) throws {
+    /// - Parameter readyPrefix: the line to wait for; nil returns as soon as the process started.
+    public init(_ product: String, _ arguments: [String], environment: [String: String] = [:], readyPrefix: String?) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try Products.path(product))
         process.arguments = arguments
@@ -19,7 +20,7 @@ public final class LaunchedProcess: @unchecked Sendable {
         process.standardError = FileHandle(forWritingAtPath: errorLogPath)
         try process.run()
         var line = Data()
-        while true {
+        while let readyPrefix {
             let byte = output.fileHandleForReading.readData(ofLength: 1)
             if byte.isEmpty { break }
             if byte == Data("\n".utf8) {
@@ -30,10 +31,10 @@ public final class LaunchedProcess: @unchecked Sendable {
             line.append(byte)
         }
         let text = String(decoding: line, as: UTF8.self)
-        guard text.hasPrefix(readyPrefix) else {
+        guard text.hasPrefix(readyPrefix ?? "") else {
             process.waitUntilExit()
             let log = (try? String(contentsOfFile: errorLogPath, encoding: .utf8)) ?? ""
-            throw LaunchFailure(description: "\(product) exited before '\(readyPrefix)': \(log.suffix(2000))")
+            throw LaunchFailure(description: "\(product) exited before '\(readyPrefix ?? "")': \(log.suffix(2000))")
         }
         self.process = process
         self.readyLine = text

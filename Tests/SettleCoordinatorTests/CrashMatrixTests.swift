@@ -1,0 +1,102 @@
+import Foundation
+import SettleClient
+import SettleProtocol
+import SettleTestSupport
+import Testing
+
+/// settled killed with SIGKILL at each step of the protocol (SETTLE_CRASH_AT, test-only fault
+/// injection), then restarted: every transfer reaches the final state the log dictates, nothing
+/// stays prepared, money is conserved, and the log verifies.
+@Suite("coordinator crash matrix")
+struct CrashMatrixTests {
+    /// Submits one transfer to a settled armed to crash, waits for the crash, restarts it.
+    private func crashAndRecover(
+        at point: String, thenCrashAt second: String? = nil, _ deployment: Deployment
+    ) async throws -> Settle_V1_Transfer {
+        try deployment.startSettled(crashAt: point)
+        let branches = Deployment.branches(amount: 250, fromA: true, account: 3)
+        _ = try? await deployment.client { try await $0.submit(id: "crash", branches: branches, wait: true, timeout: .seconds(10)) }
+        #expect(try await deployment.settled?.waitForExit() == true, "settled did not crash at \(point)")
+        if let second {
+            try deployment.startSettled(crashAt: second, waitUntilReady: false)
+            #expect(try await deployment.settled?.waitForExit() == true, "settled did not crash at \(second)")
+        }
+        try deployment.startSettled()
+        var transfer = try await deployment.client { try await $0.get(id: "crash") }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while transfer.state != .committed && transfer.state != .aborted && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+            transfer = try await deployment.client { try await $0.get(id: "crash") }
+        }
+        // The sweep rolls back orphans within its interval (500 ms here).
+        try await waitUntil { try await deployment.preparedUnderPrefix().isEmpty }
+        #expect(try await deployment.totalBalance() == deployment.expectedTotal)
+        return transfer
+    }
+
+    private func expectAuditPasses(_ deployment: Deployment) throws {
+        deployment.settled?.stop()
+        let audit = try deployment.auditVerify()
+        #expect(audit.status == 0, "\(audit.errorOutput)")
+    }
+
+    @Test func killedAfterPreparesBeforeTheDecisionAborts() async throws {
+        let deployment = try await Deployment()
+        defer { Task { await deployment.tearDown() } }
+        let transfer = try await crashAndRecover(at: "after-prepares", deployment)
+        #expect(transfer.state == .aborted)
+        #expect(transfer.reason.contains("restarted before deciding"))
+        #expect(try await deployment.postingCounts("crash") == [0, 0])
+        try expectAuditPasses(deployment)
+    }
+
+    @Test func killedAfterCommitIsSealedCommits() async throws {
+        let deployment = try await Deployment()
+        defer { Task { await deployment.tearDown() } }
+        let transfer = try await crashAndRecover(at: "after-commit-sealed", deployment)
+        #expect(transfer.state == .committed)
+        #expect(try await deployment.postingCounts("crash") == [1, 1])
+        try expectAuditPasses(deployment)
+    }
+
+    @Test func killedAfterSomeCommitsCommits() async throws {
+        let deployment = try await Deployment()
+        defer { Task { await deployment.tearDown() } }
+        let transfer = try await crashAndRecover(at: "after-first-commit", deployment)
+        #expect(transfer.state == .committed)
+        #expect(try await deployment.postingCounts("crash") == [1, 1])
+        try expectAuditPasses(deployment)
+    }
+
+    @Test func killedDuringItsOwnRecoveryStillCommits() async throws {
+        let deployment = try await Deployment()
+        defer { Task { await deployment.tearDown() } }
+        let transfer = try await crashAndRecover(at: "after-commit-sealed", thenCrashAt: "during-recovery", deployment)
+        #expect(transfer.state == .committed)
+        #expect(try await deployment.postingCounts("crash") == [1, 1])
+        try expectAuditPasses(deployment)
+    }
+
+    /// bank-b is down when phase two starts: the coordinator keeps retrying (visible in
+    /// /metrics) and the transfer completes when bank-b returns on the same port.
+    @Test func aParticipantDownDuringCommitCompletesWhenItReturns() async throws {
+        let deployment = try await Deployment()
+        defer { Task { await deployment.tearDown() } }
+        try deployment.startSettled(crashAt: "after-commit-sealed")
+        let branches = Deployment.branches(amount: 100, fromA: true, account: 4)
+        _ = try? await deployment.client { try await $0.submit(id: "down", branches: branches, wait: true, timeout: .seconds(10)) }
+        #expect(try await deployment.settled?.waitForExit() == true)
+        deployment.banks[1].kill()
+        try deployment.startSettled()
+        try await waitUntil {
+            try await deployment.metrics().contains(#"settle_participant_retries_total{operation="commit",participant="bank-b"}"#)
+        }
+        #expect(try await deployment.client { try await $0.get(id: "down") }.state == .committing)
+        try deployment.startBank(1, port: deployment.bankPorts[1])
+        try await waitUntil { try await deployment.client { try await $0.get(id: "down") }.state == .committed }
+        #expect(try await deployment.postingCounts("down") == [1, 1])
+        #expect(try await deployment.preparedUnderPrefix().isEmpty)
+        #expect(try await deployment.totalBalance() == deployment.expectedTotal)
+        try expectAuditPasses(deployment)
+    }
+}
