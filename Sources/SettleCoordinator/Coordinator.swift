@@ -2,6 +2,7 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
+import Metrics
 import ServiceLifecycle
 import SettleCore
 import SettleProtocol
@@ -41,7 +42,16 @@ public final class Coordinator: Service, Sendable {
     public func run() async throws {
         try configuration.validate()
         let signingKey = try SigningKey(pemFile: configuration.signingKey)
-        let log = try await SignedLog.open(directory: configuration.logDirectory, signingKey: signingKey)
+        var logConfiguration = SignedLogConfiguration()
+        let batchRecords = Recorder(label: "settle_log_batch_records")
+        let batchDuration = Timer(label: "settle_log_batch_write_seal_sync_duration")
+        logConfiguration.onBatchSealed = { records, duration in
+            batchRecords.record(records)
+            batchDuration.record(duration: duration)
+        }
+        let log = try await SignedLog.open(
+            directory: configuration.logDirectory, signingKey: signingKey, configuration: logConfiguration
+        )
         if let torn = log.openReport.tornTailFile {
             logger.warning("moved a torn log tail aside", metadata: ["file": "\(torn)", "bytes": "\(log.openReport.tornTailByteCount)"])
         }

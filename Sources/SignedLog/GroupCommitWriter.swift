@@ -191,6 +191,7 @@ final class GroupCommitWriter: @unchecked Sendable {
 
     /// Encodes, seals, writes and syncs one batch; returns the LSNs in order.
     private func write(_ entries: [LogEntry]) throws -> [LSN] {
+        let started = ContinuousClock.now
         var frames: [UInt8] = []
         frames.reserveCapacity(entries.reduce(0) { $0 + $1.payload.count + 64 } + 200)
         var next = position
@@ -231,6 +232,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         published = next
         condition.unlock()
 
+        configuration.onBatchSealed?(entries.count, ContinuousClock.now - started)
         if segmentByteCount >= configuration.segmentBytesTarget { try rollSegment() }
         return lsns
     }

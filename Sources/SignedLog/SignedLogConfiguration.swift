@@ -11,6 +11,9 @@ public struct SignedLogConfiguration: Sendable {
     public var queuedRecordsMax = 65_536
     /// A single record's payload, at most.
     public var recordPayloadBytesMax = LogFormat.recordPayloadBytesMax
+    /// Called on the writer thread after each batch is sealed and synced, with its record count
+    /// and how long the write, seal and fdatasync took (for metrics; keep it cheap).
+    public var onBatchSealed: (@Sendable (_ records: Int, _ duration: Duration) -> Void)?
     /// Wall-clock time for records and seals, in nanoseconds since the Unix epoch.
     public var nowNanoseconds: @Sendable () -> Int64 = systemNowNanoseconds
 
