@@ -19,6 +19,14 @@ public struct LogRecord: Sendable, Hashable {
     /// SHA-256 over the previous record's chain hash and this record's body (see the format).
     public let chainHash: SHA256Digest
 
+    public init(lsn: LSN, type: RecordType, appendedAtNanoseconds: Int64, payload: [UInt8], chainHash: SHA256Digest) {
+        self.lsn = lsn
+        self.type = type
+        self.appendedAtNanoseconds = appendedAtNanoseconds
+        self.payload = payload
+        self.chainHash = chainHash
+    }
+
     public var entry: LogEntry { LogEntry(type: type, payload: payload) }
 }
 

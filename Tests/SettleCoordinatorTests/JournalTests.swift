@@ -1,0 +1,67 @@
+import Foundation
+import SettleCore
+import SettleTestSupport
+import SignedLog
+import Testing
+@testable import SettleCoordinator
+
+@Suite("coordinator records and the journal")
+struct JournalTests {
+    let spec = TransferSpec(
+        id: "t-1", branches: [.init(participant: "bank-a", action: "debit", payload: Data(#"{"amount":5}"#.utf8))]
+    )
+
+    @Test func everyRecordRoundTripsThroughTheLog() throws {
+        let records: [CoordinatorRecord] = [
+            .accepted(spec, submittedAtMilliseconds: 1_795_000_000_000),
+            .commit(transferID: "t-1"),
+            .abort(transferID: "t-1", reason: "branch 0 refused: no funds"),
+            .end(transferID: "t-1", outcome: .committed),
+            .heuristic(transferID: "t-1", branch: 0, reason: "re-drive refused"),
+        ]
+        for record in records {
+            let entry = record.entry()
+            let stored = LogRecord(
+                lsn: 7, type: entry.type, appendedAtNanoseconds: 0, payload: entry.payload,
+                chainHash: SHA256Digest(hashing: [UInt8]())
+            )
+            #expect(try CoordinatorRecord(stored) == record)
+            #expect(String(validating: entry.payload, as: UTF8.self)?.hasPrefix("{") == true, "payloads are JSON")
+        }
+        let checkpoint = LogRecord(lsn: 1, type: .checkpoint, appendedAtNanoseconds: 0, payload: [], chainHash: SHA256Digest(hashing: [UInt8]()))
+        #expect(try CoordinatorRecord(checkpoint) == nil)
+    }
+
+    /// Recovery from a checkpoint plus the records after it sees exactly what recovery from the
+    /// whole log sees.
+    @Test func aCheckpointDescribesExactlyTheRecordsBeforeIt() async throws {
+        let directory = try TemporaryDirectory()
+        let key = try SigningKey.generate()
+        let log = try await SignedLog.open(directory: directory.subpath("log"), signingKey: key)
+        let journal = Journal(log: log, rememberedMax: 100)
+        for index in 0..<5 {
+            var transfer = spec
+            transfer.id = "t-\(index)"
+            try await journal.append(.accepted(transfer, submittedAtMilliseconds: Int64(index)))
+        }
+        try await journal.append(.commit(transferID: "t-0"))
+        try await journal.append(.end(transferID: "t-0", outcome: .committed))
+        try await journal.append(.abort(transferID: "t-1", reason: "refused"))
+        _ = try await journal.appendCheckpoint()
+        try await journal.append(.commit(transferID: "t-2"))
+        try await journal.append(.end(transferID: "t-1", outcome: .aborted))
+
+        let (checkpoint, afterCheckpoint) = try await log.recoveryRecords()
+        #expect(checkpoint != nil)
+        #expect(afterCheckpoint.count == 2, "recovery reads only what follows the checkpoint")
+        let fromCheckpoint = try Journal(log: log, rememberedMax: 100).recover(checkpoint: checkpoint, records: afterCheckpoint)
+        let fromStart = try Journal(log: log, rememberedMax: 100).recover(checkpoint: nil, records: try await log.records(from: .first))
+        #expect(fromCheckpoint.sorted { $0.spec.id < $1.spec.id } == fromStart.sorted { $0.spec.id < $1.spec.id })
+        let byID = Dictionary(uniqueKeysWithValues: fromCheckpoint.map { ($0.spec.id, $0) })
+        #expect(byID["t-0"]?.final == .committed)
+        #expect(byID["t-1"]?.final == .aborted)
+        #expect(byID["t-2"]?.decision == "commit")
+        #expect(byID["t-3"]?.decision == nil)
+        await log.close()
+    }
+}
