@@ -36,7 +36,11 @@ final class Deployment: @unchecked Sendable {
     var apiPort: Int { settled?.port("api") ?? 0 }
     var metricsPort: Int { settled?.port("metrics") ?? 0 }
 
-    init() async throws {
+    private let extraBankArguments: [[String]]
+
+    /// - Parameter bankArguments: extra example-bank arguments per bank (fault injection).
+    init(bankArguments: [[String]] = [[], []]) async throws {
+        extraBankArguments = bankArguments
         directory = try TemporaryDirectory()
         databases = [try await ScratchDatabase.create(cluster: 0), try await ScratchDatabase.create(cluster: 1)]
         pools = databases.map { PostgresPool(configuration: .init(connectionString: $0.url, connectionsMax: 4)) }
@@ -58,7 +62,7 @@ final class Deployment: @unchecked Sendable {
         let bank = try LaunchedProcess(
             "example-bank",
             ["--name", bankNames[index], "--database-url", databases[index].url, "--listen", "127.0.0.1:\(port)",
-             "--token", bankTokens[index]],
+             "--token", bankTokens[index]] + extraBankArguments[index],
             readyPrefix: "listening on "
         )
         if banks.count > index { banks[index] = bank } else { banks.append(bank) }
