@@ -17,15 +17,20 @@ struct EndToEndTests {
                  amount: Int64.random(in: 1...4000, using: &generator))
             }
             let outcomes = Shared<[String: Settle_V1_TransferState]>([:])
+            let reasons = Shared<[String]>([])
             try await deployment.client { settle in
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for plan in plans {
                         group.addTask {
                             let transfer = try await settle.submit(
                                 id: plan.id, branches: Deployment.branches(amount: plan.amount, fromA: plan.fromA, account: plan.account),
-                                wait: true
+                                // Opposite transfers on the same accounts deadlock across the two
+                                // databases (each holds a row the other needs until its decision);
+                                // the prepare deadline is what breaks such cycles.
+                                prepareTimeout: .seconds(2), wait: true
                             )
                             outcomes.value.withLock { $0[plan.id] = transfer.state }
+                            if transfer.state == .aborted { reasons.value.withLock { $0.append(transfer.reason) } }
                         }
                     }
                     try await group.waitForAll()
@@ -43,7 +48,11 @@ struct EndToEndTests {
             deployment.settled?.stop()
             let audit = try deployment.auditVerify()
             #expect(audit.status == 0, "\(audit.errorOutput)")
-            print("1000 transfers: \(committed.count) committed, \(aborted.count) aborted")
+            let abortReasons = reasons.value.withLock { $0 }
+            let funds = abortReasons.filter { $0.contains("insufficient funds") }.count
+            let deadline = abortReasons.filter { $0.contains("prepare deadline passed") }.count
+            #expect(funds + deadline == abortReasons.count, "unexpected abort reasons: \(Set(abortReasons).prefix(5))")
+            print("1000 transfers: \(committed.count) committed, \(aborted.count) aborted (\(funds) insufficient funds, \(deadline) prepare deadline)")
         }
     }
 
