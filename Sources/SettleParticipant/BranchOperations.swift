@@ -10,12 +10,15 @@ struct BranchOperations: Sendable {
     /// `ParticipantConfiguration.phaseTwoConnectionsMax`).
     let phaseTwoPool: PostgresPool
     let configuration: ParticipantConfiguration
+    let inFlightPrepares = PrepareCancellation()
 
     // MARK: Prepare
 
     func prepare(gid: String, work: @escaping HandlerRegistry.BoundWork) async throws -> PrepareOutcome {
-        try await retryingConflicts(operation: "prepare", gid: gid, retriesMax: configuration.conflictRetriesMax) {
-            try await pool.withConnection { connection in try await prepareOnce(connection, gid: gid, work: work) }
+        try await inFlightPrepares.run(gid: gid) { [self] in
+            try await retryingConflicts(operation: "prepare", gid: gid, retriesMax: configuration.conflictRetriesMax) {
+                try await pool.withConnection { connection in try await prepareOnce(connection, gid: gid, work: work) }
+            }
         }
     }
 
@@ -77,7 +80,9 @@ struct BranchOperations: Sendable {
     // MARK: Rollback (cancel)
 
     func rollback(gid: String) async throws -> RollbackOutcome {
-        try await retryingConflicts(operation: "rollback", gid: gid, retriesMax: configuration.conflictRetriesMax) {
+        // A prepare of this gid still running is stopped, not waited for.
+        inFlightPrepares.cancel(gid: gid)
+        return try await retryingConflicts(operation: "rollback", gid: gid, retriesMax: configuration.conflictRetriesMax) {
             try await phaseTwoPool.withConnection { connection in
                 do {
                     try await connection.rollbackPrepared(gid: gid)

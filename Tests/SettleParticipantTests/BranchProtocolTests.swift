@@ -192,14 +192,14 @@ struct BranchProtocolTests {
         }
     }
 
-    /// A Rollback that meets a Prepare still running (the "hanging" race) waits for it, without
-    /// waiting on the prepared transaction itself, and then rolls it back.
-    @Test func aRollbackDuringASlowPrepareCancelsItOnceItIsPrepared() async throws {
+    /// A Rollback that meets a Prepare still running (the "hanging" race) stops it: the action's
+    /// work is rolled back, the branch is cancelled, and nothing stays prepared.
+    @Test func aRollbackDuringASlowPrepareCancelsIt() async throws {
         try await withBank(faults: FaultInjection(delays: ["debit": .milliseconds(400)])) { bank throws in
             async let slowPrepare = bank.client.prepare(gid("race"), "debit", movement("a", 100))
             try await Task.sleep(for: .milliseconds(100))
             #expect(try await bank.phaseTwoClient.rollback(gid("race")) == .rolledBack)
-            #expect(try await slowPrepare.outcome == .prepared, "it prepared before the rollback could cancel it")
+            #expect(try await slowPrepare.refusalKind == .cancelled)
             #expect(try await bank.prepared().isEmpty)
             #expect(try await bank.balance("a") == 1000)
             #expect(try await bank.barrier(gid("race")) == ["action", "cancelled"])
@@ -235,6 +235,28 @@ struct BranchProtocolTests {
             #expect(try await bank.prepared().count == 5)
             for index in 0..<5 { #expect(try await bank.client.commit(gid("pool", index)) == .committed) }
             #expect(try await BankSchema.totalBalance(bank.pool) == 1500 + 50)
+        }
+    }
+
+    /// A Rollback stops a Prepare of the same gid that waits on a row held by another prepared
+    /// branch, instead of waiting for its lock timeout, so an aborted transfer frees its
+    /// resources at once.
+    @Test func aRollbackCancelsAPrepareWaitingOnARowLock() async throws {
+        try await withBank(configure: { $0.actionLockTimeout = .seconds(60) }) { bank throws in
+            #expect(try await bank.client.prepare(gid("holder"), "debit", movement("a", 10)).outcome == .prepared)
+            async let waiting = bank.client.prepare(gid("waiter"), "debit", movement("a", 20))
+            try await Task.sleep(for: .milliseconds(300))
+            let started = ContinuousClock.now
+            #expect(try await bank.phaseTwoClient.rollback(gid("waiter")) == .rolledBack)
+            // Far below the 60 s lock timeout the prepare would otherwise have waited.
+            #expect(ContinuousClock.now - started < .seconds(15))
+            let answer = try await waiting
+            #expect(answer.outcome == .refused)
+            #expect(answer.refusalKind == .cancelled)
+            #expect(try await bank.barrier(gid("waiter")) == ["action", "cancelled"])
+            #expect(try await bank.prepared() == [gid("holder")])
+            #expect(try await bank.phaseTwoClient.commit(gid("holder")) == .committed)
+            #expect(try await bank.balance("a") == 990)
         }
     }
 }
