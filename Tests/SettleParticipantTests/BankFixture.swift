@@ -53,7 +53,10 @@ func withBank(
     _ body: (Bank) async throws -> Void
 ) async throws {
     let database = try await ScratchDatabase.create()
-    let pool = PostgresPool(configuration: .init(connectionString: database.url, connectionsMax: poolSize))
+    // Generous: the whole suite runs in parallel on two cores, and these tests check outcomes, not latency.
+    let pool = PostgresPool(
+        configuration: .init(connectionString: database.url, connectionsMax: poolSize, acquireTimeout: .seconds(30))
+    )
     do {
         try await BankSchema.migrate(pool)
         try await BankSchema.seed(pool, accounts: [("a", 1000), ("b", 500)])

@@ -195,7 +195,7 @@ struct BranchProtocolTests {
     /// A Rollback that meets a Prepare still running (the "hanging" race) stops it: the action's
     /// work is rolled back, the branch is cancelled, and nothing stays prepared.
     @Test func aRollbackDuringASlowPrepareCancelsIt() async throws {
-        try await withBank(faults: FaultInjection(delays: ["debit": .milliseconds(400)])) { bank throws in
+        try await withBank(faults: FaultInjection(delays: ["debit": .seconds(5)])) { bank throws in
             async let slowPrepare = bank.client.prepare(gid("race"), "debit", movement("a", 100))
             try await Task.sleep(for: .milliseconds(100))
             #expect(try await bank.phaseTwoClient.rollback(gid("race")) == .rolledBack)
