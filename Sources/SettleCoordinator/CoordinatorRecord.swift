@@ -13,11 +13,11 @@ enum CoordinatorRecord: Equatable, Sendable {
     case end(transferID: String, outcome: TransferOutcome)
     case heuristic(transferID: String, branch: Int, reason: String)
 
-    static let acceptedType = RecordType(rawValue: 0x0101)
-    static let commitType = RecordType(rawValue: 0x0102)
-    static let abortType = RecordType(rawValue: 0x0103)
-    static let endType = RecordType(rawValue: 0x0104)
-    static let heuristicType = RecordType(rawValue: 0x0109)
+    static let acceptedType = RecordType(rawValue: CoordinatorRecordType.accepted.rawValue)
+    static let commitType = RecordType(rawValue: CoordinatorRecordType.commit.rawValue)
+    static let abortType = RecordType(rawValue: CoordinatorRecordType.abort.rawValue)
+    static let endType = RecordType(rawValue: CoordinatorRecordType.end.rawValue)
+    static let heuristicType = RecordType(rawValue: CoordinatorRecordType.heuristic.rawValue)
 
     var transferID: String {
         switch self {

@@ -19,6 +19,29 @@ public struct TransferSpec: Codable, Hashable, Sendable {
             self.compensation = compensation
             self.compensationPayload = compensationPayload
         }
+
+        private enum CodingKeys: String, CodingKey {
+            case participant, action, payload, compensation, compensationPayload
+        }
+
+        // Payloads are UTF-8 JSON (validated), stored as text so the audit trail reads as written.
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            participant = try container.decode(String.self, forKey: .participant)
+            action = try container.decode(String.self, forKey: .action)
+            payload = Data(try container.decode(String.self, forKey: .payload).utf8)
+            compensation = try container.decode(String.self, forKey: .compensation)
+            compensationPayload = Data(try container.decode(String.self, forKey: .compensationPayload).utf8)
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(participant, forKey: .participant)
+            try container.encode(action, forKey: .action)
+            try container.encode(String(decoding: payload, as: UTF8.self), forKey: .payload)
+            try container.encode(compensation, forKey: .compensation)
+            try container.encode(String(decoding: compensationPayload, as: UTF8.self), forKey: .compensationPayload)
+        }
     }
 
     public enum OnPrepareTimeout: String, Codable, Hashable, Sendable {
@@ -77,6 +100,11 @@ public struct TransferSpec: Codable, Hashable, Sendable {
             }
             guard branch.payload.count <= Self.payloadBytesMax, branch.compensationPayload.count <= Self.payloadBytesMax else {
                 throw SpecError("branch \(index): payloads are at most \(Self.payloadBytesMax) bytes")
+            }
+            guard String(validating: branch.payload, as: UTF8.self) != nil,
+                String(validating: branch.compensationPayload, as: UTF8.self) != nil
+            else {
+                throw SpecError("branch \(index): payloads must be UTF-8 JSON")
             }
         }
         if let timeout = policy.prepareTimeoutMilliseconds, !(1...Self.prepareTimeoutMillisecondsMax).contains(timeout) {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SettleCore
 import SignedLog
 
 struct AuditDumpCommand: ParsableCommand {
@@ -40,7 +41,7 @@ struct AuditDumpCommand: ParsableCommand {
                     } else {
                         print(
                             "LSN \(record.lsn)  \(Timestamp.iso8601(nanoseconds: record.appendedAtNanoseconds))  "
-                                + "\(record.type)  \(PayloadText.render(record.payload))"
+                                + "\(typeName(record.type))  \(PayloadText.render(record.payload))"
                         )
                     }
                 }
@@ -73,7 +74,7 @@ private struct DumpedRecord: Encodable {
     init(_ record: LogRecord) {
         lsn = record.lsn.rawValue
         type = record.type.rawValue
-        typeName = record.type.description
+        typeName = SettleCommand.typeName(record.type)
         appendedAt = Timestamp.iso8601(nanoseconds: record.appendedAtNanoseconds)
         let text = PayloadText.printableText(record.payload)
         payloadText = text
@@ -100,6 +101,15 @@ private struct DumpedSeal: Encodable {
         signature = hexEncoded(seal.signature)
     }
 }
+
+extension SettleCommand {
+    /// The log's own types and the coordinator's by name; anything else by its code.
+    static func typeName(_ type: RecordType) -> String {
+        CoordinatorRecordType(rawValue: type.rawValue)?.name ?? type.description
+    }
+}
+
+private func typeName(_ type: RecordType) -> String { SettleCommand.typeName(type) }
 
 enum PayloadText {
     /// Shows UTF-8 payloads as text (the coordinator's are JSON) and anything else as hex.

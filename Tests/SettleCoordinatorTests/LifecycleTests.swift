@@ -24,7 +24,7 @@ struct LifecycleTests {
         #expect(try await deployment.settled?.waitForExit(timeout: .seconds(20)) == true)
         #expect(deployment.settled?.process.terminationReason == .exit)
         let dump = try run("settle", ["audit", "dump", "--log", deployment.logDirectory])
-        #expect(dump.output.contains(#"0x0102  {"transfer":"slow"}"#), "COMMIT of 'slow' is in the log:\n\(dump.output)")
+        #expect(dump.output.contains(#"COMMIT  {"transfer":"slow"}"#), "COMMIT of 'slow' is in the log:\n\(dump.output)")
         try deployment.startSettled()
         try await waitUntil { try await deployment.client { try await $0.get(id: "slow") }.state == .committed }
         #expect(try await deployment.postingCounts("slow") == [1, 1])

@@ -1,0 +1,19 @@
+/// Type codes of the coordinator's records in the recovery log (protocol/recovery-log.md), with
+/// the names `settle audit dump` shows.
+public enum CoordinatorRecordType: UInt16, CaseIterable, Sendable {
+    case accepted = 0x0101
+    case commit = 0x0102
+    case abort = 0x0103
+    case end = 0x0104
+    case heuristic = 0x0109
+
+    public var name: String {
+        switch self {
+        case .accepted: "ACCEPTED"
+        case .commit: "COMMIT"
+        case .abort: "ABORT"
+        case .end: "END"
+        case .heuristic: "HEURISTIC"
+        }
+    }
+}
