@@ -72,7 +72,7 @@ public final class Coordinator: Service, Sendable {
         let resumed = try await recover(log: log, journal: journal, table: table)
         let service = CoordinatorService(
             configuration: configuration, table: table, journal: journal, starts: startSink,
-            isDraining: { [self] in isDraining }, logger: logger
+            isDraining: { [self] in isDraining }, metrics: metrics, logger: logger
         )
         let api = try HostPort(parsing: configuration.listen)
         let server = GRPCServer(

@@ -19,6 +19,7 @@ struct CoordinatorService: Settle_V1_Coordinator.SimpleServiceProtocol {
     let journal: Journal
     let starts: AsyncStream<DriverStart>.Continuation
     let isDraining: @Sendable () -> Bool
+    let metrics: CoordinatorMetrics
     let logger: Logger
 
     private var participantNames: Set<String> { Set(configuration.participants.map(\.name)) }
@@ -46,6 +47,7 @@ struct CoordinatorService: Settle_V1_Coordinator.SimpleServiceProtocol {
         case .full:
             throw RPCError(code: .resourceExhausted, message: "\(table.inFlightMax) transfers are in flight; retry later")
         case .admitted:
+            metrics.inFlight.record(table.inFlightCount)
             do {
                 try await journal.append(.accepted(spec, submittedAtMilliseconds: submittedAt))
             } catch {

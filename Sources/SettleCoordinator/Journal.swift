@@ -30,6 +30,9 @@ final class Journal: Sendable {
     private let log: SignedLog
     private let rememberedMax: Int
 
+    /// Checkpoint payloads stay below this, well under the log's 16 MiB record limit.
+    static let checkpointBytesBudget = 12 << 20
+
     init(log: SignedLog, rememberedMax: Int) {
         self.log = log
         self.rememberedMax = rememberedMax
@@ -52,9 +55,19 @@ final class Journal: Sendable {
         encoder.outputFormatting = .sortedKeys
         let lsns = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[LSN], any Error>) in
             state.withLock { state in
-                let entries = state.entries.values.sorted { $0.spec.id < $1.spec.id }.map { entry in
-                    // Encoding plain Codable structs of strings, integers and data cannot fail.
+                // Every unfinished transfer, always; then finished ones, newest first, while they
+                // fit the budget (they only serve idempotency and Get after a restart).
+                var entries = state.entries.values.filter { $0.final == nil }.map { entry in
+                    // Encoding plain Codable structs of strings and integers cannot fail.
                     Checkpoint.Entry(id: entry.spec.id, state: Array(try! encoder.encode(entry)))
+                }
+                var budget = Self.checkpointBytesBudget - entries.reduce(0) { $0 + $1.state.count + $1.id.utf8.count + 6 }
+                for id in state.finishedOrder.reversed() {
+                    guard let entry = state.entries[id], entry.final != nil else { continue }
+                    let encoded = Array(try! encoder.encode(entry))
+                    budget -= encoded.count + id.utf8.count + 6
+                    if budget < 0 { break }
+                    entries.append(Checkpoint.Entry(id: id, state: encoded))
                 }
                 log.enqueue([LogEntry(type: .checkpoint, payload: Checkpoint(unfinished: entries).encoded())]) {
                     continuation.resume(with: $0)
