@@ -88,7 +88,9 @@ struct TransferDriver: Sendable {
                 case .wait:
                     break
                 }
-                if case .heuristicHazard(let branch, let reason) = machine.phase, action == .wait {
+                if case .heuristicHazard(let branch, let reason) = machine.phase, machine.hazardRecorded,
+                    !machine.hasPhaseTwoOutstanding
+                {
                     finishInTable(spec, machine: machine, started: started)
                     logger.error(
                         "transfer needs an operator", metadata: ["transfer.id": "\(spec.id)", "branch": "\(branch)", "reason": "\(reason)"]

@@ -47,6 +47,14 @@ public struct TransferMachine: Sendable, Equatable {
     public private(set) var branches: [BranchProgress]
     /// COMMIT or ABORT, from the moment it is handed to the log.
     public private(set) var decision: TransferLogEntry?
+    /// In a hazard: the HEURISTIC record is sealed.
+    public private(set) var hazardRecorded = false
+
+    /// Phase-two commands still unanswered. In a hazard the decision still stands for the other
+    /// branches, so the driver keeps going until none is left.
+    public var hasPhaseTwoOutstanding: Bool {
+        branches.contains { $0 == .awaitingCommit || $0 == .awaitingRollback || $0 == .awaitingRedrive }
+    }
 
     public init(branchCount: Int) {
         precondition((1...Limits.branchesPerTransferMax).contains(branchCount), "\(branchCount) branches")
@@ -111,6 +119,7 @@ public struct TransferMachine: Sendable, Equatable {
                 return .sendCommit([branch])
             case .refused(let reason):
                 let hazard = "re-drive of branch \(branch) after COMMIT was refused: \(reason)"
+                branches[branch] = .refused(reason: reason)
                 phase = .heuristicHazard(branch: branch, reason: hazard)
                 return .log(.heuristic(branch: branch, reason: hazard))
             }
@@ -155,7 +164,8 @@ public struct TransferMachine: Sendable, Equatable {
             phase = .finished(sealed)
             return .finished(sealed)
         case (.heuristicHazard(let branch, let reason), .heuristic(let loggedBranch, let loggedReason))
-        where branch == loggedBranch && reason == loggedReason:
+        where branch == loggedBranch && reason == loggedReason && !hazardRecorded:
+            hazardRecorded = true
             return .wait
         default:
             throw reject("logged(\(entry))")
@@ -165,6 +175,11 @@ public struct TransferMachine: Sendable, Equatable {
     public mutating func commitAnswered(branch: Int, answer: CommitAnswer) throws(TransitionError) -> Action {
         let event = "commitAnswered(\(branch), \(answer))"
         guard branches.indices.contains(branch) else { throw reject(event, "no branch \(branch)") }
+        if case .heuristicHazard = phase, branches[branch] == .awaitingCommit {
+            // The others still follow the COMMIT decision; record what happened and go on.
+            branches[branch] = answer == .committed ? .committed : .rolledBack
+            return .wait
+        }
         guard phase == .committing, branches[branch] == .awaitingCommit else {
             throw reject(event, "branch \(branch) is \(branches[branch])")
         }
@@ -184,6 +199,10 @@ public struct TransferMachine: Sendable, Equatable {
     public mutating func rollbackAnswered(branch: Int, answer: RollbackAnswer) throws(TransitionError) -> Action {
         let event = "rollbackAnswered(\(branch), \(answer))"
         guard branches.indices.contains(branch) else { throw reject(event, "no branch \(branch)") }
+        if case .heuristicHazard = phase, branches[branch] == .awaitingRollback {
+            branches[branch] = answer == .rolledBack ? .rolledBack : .committed
+            return .wait
+        }
         guard phase == .aborting, branches[branch] == .awaitingRollback else {
             throw reject(event, "branch \(branch) is \(branches[branch])")
         }

@@ -60,6 +60,27 @@ struct TransferMachineTests {
         #expect(transfer.phase == .heuristicHazard(branch: 0, reason: reason))
     }
 
+    /// After a hazard the decision still stands for the other branches: their answers are taken
+    /// until nothing is outstanding, and a second HEURISTIC record is refused.
+    @Test func aHazardStillFinishesPhaseTwoForTheOthers() throws {
+        var transfer = TransferMachine(branchCount: 3)
+        _ = try transfer.started()
+        for branch in 0..<3 { _ = try transfer.prepareAnswered(branch: branch, answer: .prepared) }
+        _ = try transfer.logged(.commit)
+        _ = try transfer.commitAnswered(branch: 0, answer: .heuristicRollback)
+        let reason = "re-drive of branch 0 after COMMIT was refused: gone"
+        #expect(try transfer.prepareAnswered(branch: 0, answer: .refused(reason: "gone")) == .log(.heuristic(branch: 0, reason: reason)))
+        #expect(transfer.hasPhaseTwoOutstanding)
+        #expect(try transfer.commitAnswered(branch: 1, answer: .committed) == .wait)
+        #expect(try transfer.logged(.heuristic(branch: 0, reason: reason)) == .wait)
+        #expect(transfer.hazardRecorded)
+        #expect(throws: TransitionError.self) { try transfer.logged(.heuristic(branch: 0, reason: reason)) }
+        #expect(try transfer.commitAnswered(branch: 2, answer: .committed) == .wait)
+        #expect(!transfer.hasPhaseTwoOutstanding)
+        #expect(transfer.branches == [.refused(reason: "gone"), .committed, .committed])
+        #expect(throws: TransitionError.self) { try transfer.commitAnswered(branch: 1, answer: .committed) }
+    }
+
     @Test func recoveryResumesPhaseTwoFromTheSealedDecision() throws {
         let (committing, commitAction) = try TransferMachine.resuming(branchCount: 3, decision: .commit)
         #expect(commitAction == .sendCommit([0, 1, 2]))
