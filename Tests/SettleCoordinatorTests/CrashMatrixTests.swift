@@ -99,4 +99,23 @@ struct CrashMatrixTests {
         #expect(try await deployment.totalBalance() == deployment.expectedTotal)
         try expectAuditPasses(deployment)
     }
+
+    /// A DBA runs ROLLBACK PREPARED on a branch after the COMMIT decision: its Commit answers
+    /// heuristic-rollback, the coordinator prepares it again under the same gid and commits it.
+    @Test func aBranchRolledBackByHandAfterCommitIsReDriven() async throws {
+        let deployment = try await Deployment()
+        defer { Task { await deployment.tearDown() } }
+        try deployment.startSettled(crashAt: "after-commit-sealed")
+        let branches = Deployment.branches(amount: 40, fromA: true, account: 6)
+        _ = try? await deployment.client { try await $0.submit(id: "dba", branches: branches, wait: true, timeout: .seconds(10)) }
+        #expect(try await deployment.settled?.waitForExit() == true)
+        let gid = "settle:\(deployment.coordinatorID):dba:1"
+        try await deployment.pools[1].withConnection { try await $0.rollbackPrepared(gid: gid) }
+        try deployment.startSettled()
+        try await waitUntil { try await deployment.client { try await $0.get(id: "dba") }.state == .committed }
+        #expect(try await deployment.postingCounts("dba") == [1, 1])
+        #expect(try await deployment.preparedUnderPrefix().isEmpty)
+        #expect(try await deployment.totalBalance() == deployment.expectedTotal)
+        try expectAuditPasses(deployment)
+    }
 }
