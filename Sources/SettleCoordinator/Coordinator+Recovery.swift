@@ -28,6 +28,12 @@ extension Coordinator {
             case "abort":
                 decision = .abort(reason: entry.reason ?? "")
                 transfer.status = .aborting
+            case "saga", "compensate":
+                // This coordinator never seals SAGA (Submit refuses the policy); a log that holds
+                // one was written by a newer settled. Refuse to start rather than guess.
+                throw ConfigurationError(
+                    "the log holds a saga for transfer \(entry.spec.id), which this version of settled cannot resume; run a newer settled"
+                )
             default:
                 let reason = "the coordinator restarted before deciding"
                 try await journal.append(.abort(transferID: entry.spec.id, reason: reason))

@@ -30,12 +30,12 @@ extension Coordinator {
             let entry = table.entry(gid.transferID)
             let shouldRollBack: Bool
             switch entry?.status {
-            case nil, .aborted?: shouldRollBack = true
+            case nil, .aborted?, .compensated?: shouldRollBack = true
             case .committed?:
                 // Decided and finished as committed, yet prepared: commit it.
                 _ = try? await link.phaseTwo.commit(.with { $0.gid = branch.gid }, metadata: link.metadata)
                 continue
-            case .preparing?, .committing?, .aborting?, .stuck?:
+            case .preparing?, .committing?, .aborting?, .stuck?, .saga?, .compensating?:
                 shouldRollBack = false  // its driver (or an operator) owns it
             }
             guard shouldRollBack else { continue }

@@ -12,17 +12,25 @@ enum CoordinatorRecord: Equatable, Sendable {
     case abort(transferID: String, reason: String)
     case end(transferID: String, outcome: TransferOutcome)
     case heuristic(transferID: String, branch: Int, reason: String)
+    case saga(transferID: String)
+    case compensate(transferID: String, reason: String)
 
     static let acceptedType = RecordType(rawValue: CoordinatorRecordType.accepted.rawValue)
     static let commitType = RecordType(rawValue: CoordinatorRecordType.commit.rawValue)
     static let abortType = RecordType(rawValue: CoordinatorRecordType.abort.rawValue)
     static let endType = RecordType(rawValue: CoordinatorRecordType.end.rawValue)
     static let heuristicType = RecordType(rawValue: CoordinatorRecordType.heuristic.rawValue)
+    static let sagaType = RecordType(rawValue: CoordinatorRecordType.saga.rawValue)
+    static let compensateType = RecordType(rawValue: CoordinatorRecordType.compensate.rawValue)
+    /// END with outcome `compensated` is written as its own type, COMPENSATED.
+    static let compensatedType = RecordType(rawValue: CoordinatorRecordType.compensated.rawValue)
 
     var transferID: String {
         switch self {
         case .accepted(let spec, _): spec.id
-        case .commit(let id), .abort(let id, _), .end(let id, _), .heuristic(let id, _, _): id
+        case .commit(let id), .abort(let id, _), .end(let id, _), .heuristic(let id, _, _), .saga(let id),
+            .compensate(let id, _):
+            id
         }
     }
 
@@ -48,9 +56,16 @@ enum CoordinatorRecord: Equatable, Sendable {
         case .abort(_, let reason):
             type = Self.abortType
             payload.reason = reason
+        case .end(_, .compensated):
+            type = Self.compensatedType
         case .end(_, let outcome):
             type = Self.endType
             payload.outcome = outcome.rawValue
+        case .saga:
+            type = Self.sagaType
+        case .compensate(_, let reason):
+            type = Self.compensateType
+            payload.reason = reason
         case .heuristic(_, let branch, let reason):
             type = Self.heuristicType
             payload.branch = branch
@@ -64,7 +79,10 @@ enum CoordinatorRecord: Equatable, Sendable {
 
     /// Nil for record types that are not the coordinator's (checkpoints, future types).
     init?(_ record: LogRecord) throws {
-        let known = [Self.acceptedType, Self.commitType, Self.abortType, Self.endType, Self.heuristicType]
+        let known = [
+            Self.acceptedType, Self.commitType, Self.abortType, Self.endType, Self.heuristicType, Self.sagaType,
+            Self.compensateType, Self.compensatedType,
+        ]
         guard known.contains(record.type) else { return nil }
         let payload = try JSONDecoder().decode(Payload.self, from: Data(record.payload))
         func require<Value>(_ value: Value?, _ field: String) throws -> Value {
@@ -83,6 +101,12 @@ enum CoordinatorRecord: Equatable, Sendable {
                 throw RecordDecodingError(lsn: record.lsn, field: "outcome")
             }
             self = .end(transferID: payload.transfer, outcome: outcome)
+        case Self.sagaType:
+            self = .saga(transferID: payload.transfer)
+        case Self.compensateType:
+            self = .compensate(transferID: payload.transfer, reason: try require(payload.reason, "reason"))
+        case Self.compensatedType:
+            self = .end(transferID: payload.transfer, outcome: .compensated)
         default:
             self = .heuristic(
                 transferID: payload.transfer, branch: try require(payload.branch, "branch"), reason: try require(payload.reason, "reason")

@@ -105,15 +105,24 @@ final class Journal: Sendable {
             state.entries[id]?.decision = "abort"
             state.entries[id]?.reason = reason
         case .end(_, let outcome):
-            state.entries[id]?.final = outcome == .committed ? .committed : .aborted
+            switch outcome {
+            case .committed: state.entries[id]?.final = .committed
+            case .aborted: state.entries[id]?.final = .aborted
+            case .compensated: state.entries[id]?.final = .compensated
+            }
             state.finishedOrder.append(id)
+        case .saga:
+            state.entries[id]?.decision = "saga"
+        case .compensate(_, let reason):
+            state.entries[id]?.decision = "compensate"
+            state.entries[id]?.reason = reason
         case .heuristic(_, _, let reason):
             state.entries[id]?.final = .stuck
             state.entries[id]?.reason = reason
         }
         if state.finishedOrder.count > rememberedMax + rememberedMax / 4 {
             let forgotten = state.finishedOrder.prefix(state.finishedOrder.count - rememberedMax)
-            for old in forgotten where state.entries[old]?.final == .committed || state.entries[old]?.final == .aborted {
+            for old in forgotten where state.entries[old]?.final.map({ $0 != .stuck }) == true {
                 state.entries.removeValue(forKey: old)
             }
             state.finishedOrder.removeFirst(forgotten.count)

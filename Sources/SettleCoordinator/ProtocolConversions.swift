@@ -38,6 +38,9 @@ extension TransferStatus {
         case .aborting: .aborting
         case .aborted: .aborted
         case .stuck: .stuck
+        case .saga: .saga
+        case .compensating: .compensating
+        case .compensated: .compensated
         }
     }
 
@@ -49,6 +52,9 @@ extension TransferStatus {
         case .aborting: self = .aborting
         case .aborted: self = .aborted
         case .stuck: self = .stuck
+        case .saga: self = .saga
+        case .compensating: self = .compensating
+        case .compensated: self = .compensated
         default: return nil
         }
     }
@@ -62,7 +68,12 @@ extension TransferEntry {
         transfer.submittedAtUnixMs = submittedAtMilliseconds
         transfer.finishedAtUnixMs = finishedAtMilliseconds ?? 0
         transfer.reason = String(reason.utf8.prefix(1024)) ?? ""
-        transfer.path = status == .stuck ? "heuristic" : "2pc"
+        switch status {
+        case .stuck: transfer.path = "heuristic"
+        case .saga, .compensating: transfer.path = "saga"
+        case .compensated: transfer.path = "compensated"
+        default: transfer.path = "2pc"
+        }
         transfer.branches = spec.branches.enumerated().map { index, branch in
             var status = Settle_V1_BranchStatus()
             status.participant = branch.participant

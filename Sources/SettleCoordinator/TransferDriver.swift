@@ -151,6 +151,8 @@ struct TransferDriver: Sendable {
         case .abort(let reason): .abort(transferID: transferID, reason: reason)
         case .end(let outcome): .end(transferID: transferID, outcome: outcome)
         case .heuristic(let branch, let reason): .heuristic(transferID: transferID, branch: branch, reason: reason)
+        case .saga: .saga(transferID: transferID)
+        case .compensate(let reason): .compensate(transferID: transferID, reason: reason)
         }
     }
 

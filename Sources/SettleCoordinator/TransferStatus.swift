@@ -2,18 +2,23 @@ import SettleCore
 
 /// What the coordinator reports about a transfer (the API's TransferState).
 enum TransferStatus: String, Codable, Sendable, CaseIterable {
-    case preparing, committing, committed, aborting, aborted, stuck
+    case preparing, committing, committed, aborting, aborted, stuck, saga, compensating, compensated
 
-    var isFinal: Bool { self == .committed || self == .aborted || self == .stuck }
+    var isFinal: Bool { self == .committed || self == .aborted || self == .stuck || self == .compensated }
 
     init(_ phase: TransferMachine.Phase) {
         switch phase {
-        case .created, .preparing, .sealingDecision(.commit): self = .preparing
+        case .created, .preparing, .sealingDecision(.commit), .sealingDecision(.saga): self = .preparing
+        case .saga(.forward): self = .saga
+        case .saga(.sealingCompensate), .saga(.compensating): self = .compensating
+        case .saga(.sealingEnd(.committed)), .saga(.finished(.committed)): self = .committed
+        case .saga(.sealingEnd), .saga(.finished): self = .compensated
         case .sealingDecision: self = .aborting
         case .committing: self = .committing
         case .aborting: self = .aborting
         case .sealingEnd(.committed), .finished(.committed): self = .committed
         case .sealingEnd(.aborted), .finished(.aborted): self = .aborted
+        case .sealingEnd(.compensated), .finished(.compensated): self = .compensated
         case .heuristicHazard: self = .stuck
         }
     }

@@ -17,10 +17,18 @@ public enum RollbackAnswer: Equatable, Sendable {
     case alreadyCommitted
 }
 
+public enum CompensateAnswer: Equatable, Sendable {
+    case compensated
+    /// The action never committed: nothing to undo (recorded so a late action is refused).
+    case empty
+}
+
 /// How a transfer ended.
 public enum TransferOutcome: String, Equatable, Sendable {
     case committed
     case aborted
+    /// Finished by compensation: no net effect.
+    case compensated
 }
 
 /// What the machine asks to be appended to the recovery log. It continues only once told the
@@ -28,6 +36,10 @@ public enum TransferOutcome: String, Equatable, Sendable {
 public enum TransferLogEntry: Equatable, Sendable {
     case commit
     case abort(reason: String)
+    /// Finish forward without atomic isolation: commit what is prepared, re-drive the late.
+    case saga
+    /// Give up the saga: cancel what did not commit, compensate what did, in reverse order.
+    case compensate(reason: String)
     case end(TransferOutcome)
     /// A branch contradicted the decision (re-drive refused after COMMIT, or committed despite
     /// ABORT): the transfer needs compensation or an operator.

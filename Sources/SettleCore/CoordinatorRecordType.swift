@@ -5,6 +5,9 @@ public enum CoordinatorRecordType: UInt16, CaseIterable, Sendable {
     case commit = 0x0102
     case abort = 0x0103
     case end = 0x0104
+    case saga = 0x0105
+    case compensate = 0x0106
+    case compensated = 0x0107
     case heuristic = 0x0109
 
     public var name: String {
@@ -13,6 +16,9 @@ public enum CoordinatorRecordType: UInt16, CaseIterable, Sendable {
         case .commit: "COMMIT"
         case .abort: "ABORT"
         case .end: "END"
+        case .saga: "SAGA"
+        case .compensate: "COMPENSATE"
+        case .compensated: "COMPENSATED"
         case .heuristic: "HEURISTIC"
         }
     }

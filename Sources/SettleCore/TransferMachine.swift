@@ -18,6 +18,8 @@ public struct TransferMachine: Sendable, Equatable {
         case finished(TransferOutcome)
         /// A branch contradicted the decision; compensation or an operator must finish it.
         case heuristicHazard(branch: Int, reason: String)
+        /// SAGA is sealed: `SagaMachine` carries the transfer on (this phase names it in errors).
+        case saga(SagaMachine.Phase)
     }
 
     public enum BranchProgress: Equatable, Sendable {
@@ -56,9 +58,13 @@ public struct TransferMachine: Sendable, Equatable {
         branches.contains { $0 == .awaitingCommit || $0 == .awaitingRollback || $0 == .awaitingRedrive }
     }
 
-    public init(branchCount: Int) {
+    /// What the prepare deadline leads to: abort (the default), or a saga.
+    public let onPrepareTimeout: TransferSpec.OnPrepareTimeout
+
+    public init(branchCount: Int, onPrepareTimeout: TransferSpec.OnPrepareTimeout = .abort) {
         precondition((1...Limits.branchesPerTransferMax).contains(branchCount), "\(branchCount) branches")
         branches = Array(repeating: .notSent, count: branchCount)
+        self.onPrepareTimeout = onPrepareTimeout
     }
 
     /// After a restart: a transfer whose decision is sealed and whose END is not resumes phase two
@@ -69,7 +75,7 @@ public struct TransferMachine: Sendable, Equatable {
         case .commit, .abort:
             machine.phase = .sealingDecision(decision)
             machine.decision = decision
-        case .end, .heuristic:
+        case .end, .heuristic, .saga, .compensate:
             throw TransitionError(event: "resuming", phase: .created, detail: "\(decision) is not a decision to resume")
         }
         let action = try machine.logged(decision)
@@ -112,6 +118,10 @@ public struct TransferMachine: Sendable, Equatable {
                 branches[branch] = .refused(reason: reason)
                 return decide(.abort(reason: "branch \(branch) refused: \(reason)"))
             }
+        case (.sealingDecision(.saga), .awaitingPrepare):
+            // Answered while SAGA is being sealed: the saga machine starts from what is known.
+            branches[branch] = answer == .prepared ? .prepared : .refused(reason: "\(answer)")
+            return .wait
         case (.committing, .awaitingRedrive):
             switch answer {
             case .prepared:
@@ -139,11 +149,12 @@ public struct TransferMachine: Sendable, Equatable {
         case .created:
             throw reject("prepareDeadlinePassed")
         case .preparing:
+            if onPrepareTimeout == .saga { return decide(.saga) }
             let late = branches.indices.filter { branches[$0] != .prepared }
             return decide(
                 .abort(reason: "prepare deadline passed before branches \(late.map(String.init).joined(separator: ", ")) prepared")
             )
-        case .sealingDecision, .committing, .aborting, .sealingEnd, .finished, .heuristicHazard:
+        case .sealingDecision, .committing, .aborting, .sealingEnd, .finished, .heuristicHazard, .saga:
             // Decided already: the prepare deadline no longer means anything.
             return .wait
         }
@@ -160,6 +171,10 @@ public struct TransferMachine: Sendable, Equatable {
             phase = .aborting
             branches = branches.map { _ in .awaitingRollback }
             return .sendRollback(Array(branches.indices))
+        case (.sealingDecision(.saga), .saga):
+            // The saga machine takes over from here (`SagaMachine.started(after: branches)`).
+            phase = .saga(.forward)
+            return .wait
         case (.sealingEnd(let pending), .end(let sealed)) where pending == sealed:
             phase = .finished(sealed)
             return .finished(sealed)

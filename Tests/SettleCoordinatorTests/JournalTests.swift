@@ -18,6 +18,9 @@ struct JournalTests {
             .abort(transferID: "t-1", reason: "branch 0 refused: no funds"),
             .end(transferID: "t-1", outcome: .committed),
             .heuristic(transferID: "t-1", branch: 0, reason: "re-drive refused"),
+            .saga(transferID: "t-1"),
+            .compensate(transferID: "t-1", reason: "saga deadline passed"),
+            .end(transferID: "t-1", outcome: .compensated),
         ]
         for record in records {
             let entry = record.entry()

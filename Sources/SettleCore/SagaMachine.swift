@@ -1,0 +1,228 @@
+/// A transfer after its SAGA decision is sealed, as a pure state machine: commit what is
+/// prepared and re-drive the late branches until they commit or the saga deadline passes; then,
+/// if it must give up, seal COMPENSATE, cancel every branch that did not commit and compensate
+/// every branch that did — in reverse branch order, one at a time, each exactly once — and end
+/// as compensated (no net effect).
+///
+/// Like `TransferMachine`: events in, one action out, impossible events rejected unchanged.
+public struct SagaMachine: Sendable, Equatable {
+    public enum Phase: Equatable, Sendable {
+        /// Committing and re-driving.
+        case forward
+        /// COMPENSATE was handed to the log.
+        case sealingCompensate(reason: String)
+        case compensating
+        case sealingEnd(TransferOutcome)
+        case finished(TransferOutcome)
+    }
+
+    public enum BranchProgress: Equatable, Sendable {
+        /// Re-driven: prepare sent again (idempotent at the participant).
+        case awaitingPrepare
+        /// Prepared after the compensation was decided: to be cancelled, never committed.
+        case prepared
+        case refused(reason: String)
+        case awaitingCommit
+        case committed
+        case awaitingRollback
+        case rolledBack
+        /// Committed, waiting for its turn to be compensated (reverse branch order).
+        case awaitingCompensation
+        case compensating
+        case compensated
+    }
+
+    public enum Action: Equatable, Sendable {
+        /// Commit the prepared branches and re-drive the late ones; arm the saga deadline.
+        case startForward(commit: [Int], redrive: [Int])
+        case sendPrepare([Int])
+        case sendCommit([Int])
+        case log(TransferLogEntry)
+        /// Cancel (roll back) the branches that did not commit, and compensate one, if any is due.
+        case startCompensation(cancel: [Int], compensate: Int?)
+        case sendRollback([Int])
+        case compensate(Int)
+        case finished(TransferOutcome)
+        case wait
+    }
+
+    public private(set) var phase: Phase = .forward
+    public private(set) var branches: [BranchProgress]
+
+    /// Takes over from the two-phase machine once SAGA is sealed.
+    public static func started(after preparing: [TransferMachine.BranchProgress]) -> (SagaMachine, Action) {
+        let prepared = preparing.indices.filter { preparing[$0] == .prepared }
+        let late = preparing.indices.filter { preparing[$0] != .prepared }
+        var machine = SagaMachine(branches: preparing.map { $0 == .prepared ? .awaitingCommit : .awaitingPrepare })
+        machine.phase = .forward
+        return (machine, .startForward(commit: prepared, redrive: late))
+    }
+
+    /// After a restart with SAGA sealed and nothing later: which branches committed is unknown, so
+    /// every branch is re-driven (an already committed branch answers prepared, then committed).
+    public static func resumingForward(branchCount: Int) -> (SagaMachine, Action) {
+        let machine = SagaMachine(branches: Array(repeating: .awaitingPrepare, count: branchCount))
+        return (machine, .startForward(commit: [], redrive: Array(0..<branchCount)))
+    }
+
+    /// After a restart with COMPENSATE sealed: every branch is cancelled; one that answers
+    /// "already committed" is compensated instead.
+    public static func resumingCompensation(branchCount: Int) -> (SagaMachine, Action) {
+        var machine = SagaMachine(branches: Array(repeating: .awaitingRollback, count: branchCount))
+        machine.phase = .compensating
+        return (machine, .startCompensation(cancel: Array(0..<branchCount), compensate: nil))
+    }
+
+    private init(branches: [BranchProgress]) {
+        self.branches = branches
+    }
+
+    // MARK: Events
+
+    public mutating func prepareAnswered(branch: Int, answer: PrepareAnswer) throws(TransitionError) -> Action {
+        let event = "prepareAnswered(\(branch), \(answer))"
+        try checkIndex(branch, event)
+        switch (phase, branches[branch]) {
+        case (.forward, .awaitingPrepare):
+            switch answer {
+            case .prepared:
+                branches[branch] = .awaitingCommit
+                return .sendCommit([branch])
+            case .refused(let reason):
+                branches[branch] = .refused(reason: reason)
+                return decideCompensation("branch \(branch) refused during the saga: \(reason)")
+            }
+        case (.sealingCompensate, .awaitingPrepare):
+            branches[branch] = answer == .prepared ? .prepared : .refused(reason: "\(answer)")
+            return .wait
+        case (.compensating, .awaitingRollback), (.compensating, .rolledBack),
+            (.sealingEnd(.compensated), .rolledBack), (.finished(.compensated), .rolledBack):
+            // A re-drive answering after its cancellation: the cancel covers it.
+            return .wait
+        default:
+            throw reject(event, "branch \(branch) is \(branches[branch])")
+        }
+    }
+
+    public mutating func commitAnswered(branch: Int, answer: CommitAnswer) throws(TransitionError) -> Action {
+        let event = "commitAnswered(\(branch), \(answer))"
+        try checkIndex(branch, event)
+        guard branches[branch] == .awaitingCommit else { throw reject(event, "branch \(branch) is \(branches[branch])") }
+        switch (phase, answer) {
+        case (.forward, .committed):
+            branches[branch] = .committed
+            guard branches.allSatisfy({ $0 == .committed }) else { return .wait }
+            phase = .sealingEnd(.committed)
+            return .log(.end(.committed))
+        case (.forward, .heuristicRollback):
+            branches[branch] = .awaitingPrepare
+            return .sendPrepare([branch])
+        case (.sealingCompensate, .committed):
+            branches[branch] = .committed
+            return .wait
+        case (.sealingCompensate, .heuristicRollback):
+            branches[branch] = .refused(reason: "heuristic rollback")
+            return .wait
+        case (.compensating, .committed):
+            branches[branch] = .awaitingCompensation
+            return nextStep()
+        case (.compensating, .heuristicRollback):
+            branches[branch] = .awaitingRollback
+            return .sendRollback([branch])
+        default:
+            throw reject(event)
+        }
+    }
+
+    public mutating func sagaDeadlinePassed() throws(TransitionError) -> Action {
+        switch phase {
+        case .forward:
+            let late = branches.indices.filter { branches[$0] != .committed }
+            return decideCompensation(
+                "saga deadline passed before branches \(late.map(String.init).joined(separator: ", ")) committed"
+            )
+        case .sealingCompensate, .compensating, .sealingEnd, .finished:
+            return .wait
+        }
+    }
+
+    public mutating func logged(_ entry: TransferLogEntry) throws(TransitionError) -> Action {
+        switch (phase, entry) {
+        case (.sealingCompensate(let pending), .compensate(let sealed)) where pending == sealed:
+            phase = .compensating
+            var cancel: [Int] = []
+            for index in branches.indices {
+                switch branches[index] {
+                case .committed:
+                    branches[index] = .awaitingCompensation
+                case .awaitingCommit:
+                    break  // its Commit is in flight: compensated once it answers
+                default:
+                    branches[index] = .awaitingRollback
+                    cancel.append(index)
+                }
+            }
+            return .startCompensation(cancel: cancel, compensate: startNextCompensation())
+        case (.sealingEnd(let pending), .end(let sealed)) where pending == sealed:
+            phase = .finished(sealed)
+            return .finished(sealed)
+        default:
+            throw reject("logged(\(entry))")
+        }
+    }
+
+    public mutating func rollbackAnswered(branch: Int, answer: RollbackAnswer) throws(TransitionError) -> Action {
+        let event = "rollbackAnswered(\(branch), \(answer))"
+        try checkIndex(branch, event)
+        guard phase == .compensating, branches[branch] == .awaitingRollback else {
+            throw reject(event, "branch \(branch) is \(branches[branch])")
+        }
+        branches[branch] = answer == .rolledBack ? .rolledBack : .awaitingCompensation
+        return nextStep()
+    }
+
+    public mutating func compensateAnswered(branch: Int, answer: CompensateAnswer) throws(TransitionError) -> Action {
+        let event = "compensateAnswered(\(branch), \(answer))"
+        try checkIndex(branch, event)
+        guard phase == .compensating, branches[branch] == .compensating else {
+            throw reject(event, "branch \(branch) is \(branches[branch])")
+        }
+        branches[branch] = .compensated
+        return nextStep()
+    }
+
+    // MARK: Helpers
+
+    private mutating func decideCompensation(_ reason: String) -> Action {
+        phase = .sealingCompensate(reason: reason)
+        return .log(.compensate(reason: reason))
+    }
+
+    /// Compensates the next branch if one is due, else ends when every branch is settled.
+    private mutating func nextStep() -> Action {
+        if let next = startNextCompensation() { return .compensate(next) }
+        if branches.allSatisfy({ $0 == .rolledBack || $0 == .compensated }) {
+            phase = .sealingEnd(.compensated)
+            return .log(.end(.compensated))
+        }
+        return .wait
+    }
+
+    /// The highest committed branch still to compensate, provided none is being compensated and
+    /// no higher branch may still commit (reverse order, one at a time).
+    private mutating func startNextCompensation() -> Int? {
+        guard !branches.contains(.compensating) else { return nil }
+        guard let next = branches.indices.last(where: { branches[$0] == .awaitingCompensation }) else { return nil }
+        guard !branches[(next + 1)...].contains(where: { $0 == .awaitingCommit || $0 == .awaitingRollback }) else { return nil }
+        branches[next] = .compensating
+        return next
+    }
+
+    private func checkIndex(_ branch: Int, _ event: String) throws(TransitionError) {
+        guard branches.indices.contains(branch) else { throw reject(event, "no branch \(branch)") }
+    }
+
+    private func reject(_ event: String, _ detail: String = "") -> TransitionError {
+        TransitionError(event: event, phase: .saga(phase), detail: detail)
+    }
+}
