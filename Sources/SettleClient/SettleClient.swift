@@ -46,8 +46,13 @@ public struct SettleClient: Sendable {
 
     /// Submits a transfer (idempotent by `id`). With `wait`, returns once it is final (bounded by
     /// `timeout`); otherwise once it is durably accepted.
+    /// - Parameters:
+    ///   - sagaFallback: when some branch is not prepared by the prepare deadline, finish as a saga
+    ///     (commit what is prepared, re-drive the rest, or compensate) instead of aborting; every
+    ///     branch then needs a compensation.
     public func submit(
-        id: String, branches: [Branch], prepareTimeout: Duration? = nil, wait: Bool = false, timeout: Duration = .seconds(60)
+        id: String, branches: [Branch], prepareTimeout: Duration? = nil, sagaFallback: Bool? = nil,
+        sagaTimeout: Duration? = nil, wait: Bool = false, timeout: Duration = .seconds(60)
     ) async throws -> Settle_V1_Transfer {
         var request = Settle_V1_SubmitRequest()
         request.transferID = id
@@ -60,13 +65,17 @@ public struct SettleClient: Sendable {
             message.compensation = branch.compensation
             return message
         }
-        if let prepareTimeout {
-            let (seconds, attoseconds) = prepareTimeout.components
-            request.policy.prepareTimeoutMs = UInt32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000)
-        }
+        if let prepareTimeout { request.policy.prepareTimeoutMs = Self.milliseconds(prepareTimeout) }
+        if let sagaTimeout { request.policy.sagaTimeoutMs = Self.milliseconds(sagaTimeout) }
+        if let sagaFallback { request.policy.onPrepareTimeout = sagaFallback ? .sagaFallback : .abort }
         var options = CallOptions.defaults
         options.timeout = timeout
         return try await client.submit(request, metadata: metadata, options: options).transfer
+    }
+
+    private static func milliseconds(_ duration: Duration) -> UInt32 {
+        let (seconds, attoseconds) = duration.components
+        return UInt32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000)
     }
 
     public func get(id: String) async throws -> Settle_V1_Transfer {

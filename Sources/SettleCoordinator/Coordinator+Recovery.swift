@@ -20,6 +20,30 @@ extension Coordinator {
                 table.restore(transfer)
                 continue
             }
+            let sagaTimeout = Duration.milliseconds(entry.spec.policy.sagaTimeoutMilliseconds ?? sagaTimeoutMilliseconds)
+            let placeholder = TransferMachine(branchCount: entry.spec.branches.count)
+            switch entry.decision {
+            case "saga":
+                transfer.status = .saga
+                table.restore(transfer)
+                var start = DriverStart(
+                    spec: entry.spec, machine: placeholder, firstAction: .wait, prepareTimeout: .seconds(1), sagaTimeout: sagaTimeout
+                )
+                start.saga = SagaMachine.resumingForward(branchCount: entry.spec.branches.count)
+                resumed.append(start)
+                continue
+            case "compensate":
+                transfer.status = .compensating
+                table.restore(transfer)
+                var start = DriverStart(
+                    spec: entry.spec, machine: placeholder, firstAction: .wait, prepareTimeout: .seconds(1), sagaTimeout: sagaTimeout
+                )
+                start.saga = SagaMachine.resumingCompensation(branchCount: entry.spec.branches.count)
+                resumed.append(start)
+                continue
+            default:
+                break
+            }
             let decision: TransferLogEntry
             switch entry.decision {
             case "commit":
@@ -28,12 +52,6 @@ extension Coordinator {
             case "abort":
                 decision = .abort(reason: entry.reason ?? "")
                 transfer.status = .aborting
-            case "saga", "compensate":
-                // This coordinator never seals SAGA (Submit refuses the policy); a log that holds
-                // one was written by a newer settled. Refuse to start rather than guess.
-                throw ConfigurationError(
-                    "the log holds a saga for transfer \(entry.spec.id), which this version of settled cannot resume; run a newer settled"
-                )
             default:
                 let reason = "the coordinator restarted before deciding"
                 try await journal.append(.abort(transferID: entry.spec.id, reason: reason))
@@ -43,7 +61,9 @@ extension Coordinator {
             }
             table.restore(transfer)
             let (machine, action) = try TransferMachine.resuming(branchCount: entry.spec.branches.count, decision: decision)
-            resumed.append(DriverStart(spec: entry.spec, machine: machine, firstAction: action, prepareTimeout: .seconds(1)))
+            resumed.append(
+                DriverStart(spec: entry.spec, machine: machine, firstAction: action, prepareTimeout: .seconds(1), sagaTimeout: sagaTimeout)
+            )
         }
         logger.info(
             "recovered from the log",

@@ -100,7 +100,7 @@ public final class Coordinator: Service, Sendable {
                 await withDiscardingTaskGroup { drivers in
                     for await start in starts {
                         drivers.addTask {
-                            await driver.drive(start.spec, machine: start.machine, firstAction: start.firstAction, prepareTimeout: start.prepareTimeout)
+                            await driver.drive(start)
                         }
                     }
                 }
@@ -140,6 +140,7 @@ public final class Coordinator: Service, Sendable {
     var coordinatorID: String { configuration.coordinatorID }
     private var isDraining: Bool { draining.load(ordering: .relaxed) }
     var sweepIntervalMilliseconds: UInt32 { configuration.sweepIntervalMilliseconds }
+    var sagaTimeoutMilliseconds: UInt32 { configuration.sagaTimeoutMilliseconds }
     var checkpointIntervalMilliseconds: UInt32 { configuration.checkpointIntervalMilliseconds }
 
     /// Waits until no transfer is still undecided, at most the drain deadline.

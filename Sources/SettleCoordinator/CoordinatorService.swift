@@ -10,6 +10,9 @@ struct DriverStart: Sendable {
     let machine: TransferMachine
     let firstAction: TransferMachine.Action
     let prepareTimeout: Duration
+    let sagaTimeout: Duration
+    /// Set when recovery resumes a saga: the saga machine and its first action.
+    var saga: (SagaMachine, SagaMachine.Action)? = nil
 }
 
 /// The client API: Submit (idempotent by transfer id), Get, List.
@@ -32,8 +35,11 @@ struct CoordinatorService: Settle_V1_Coordinator.SimpleServiceProtocol {
         } catch {
             throw RPCError(code: .invalidArgument, message: error.message)
         }
-        if spec.policy.onPrepareTimeout == .saga {
-            throw RPCError(code: .invalidArgument, message: "on_prepare_timeout SAGA_FALLBACK is not supported by this coordinator yet")
+        let onPrepareTimeout = spec.policy.onPrepareTimeout ?? configuration.onPrepareTimeout
+        if onPrepareTimeout == .saga, let index = spec.branches.firstIndex(where: { $0.compensation.isEmpty }) {
+            throw RPCError(
+                code: .invalidArgument, message: "branch \(index): a saga transfer names a compensation for every branch"
+            )
         }
         guard !isDraining() else {
             throw RPCError(code: .unavailable, message: "the coordinator is shutting down and accepts no new transfers")
@@ -54,10 +60,15 @@ struct CoordinatorService: Settle_V1_Coordinator.SimpleServiceProtocol {
                 logger.critical("the recovery log failed; stopping", metadata: ["error": "\(error)"])
                 fatalError("the recovery log failed: \(error); restarting settled recovers from the last seal")
             }
-            var machine = TransferMachine(branchCount: spec.branches.count)
+            var machine = TransferMachine(branchCount: spec.branches.count, onPrepareTimeout: onPrepareTimeout)
             let first = try machine.started()
-            let timeout = spec.policy.prepareTimeoutMilliseconds ?? configuration.prepareTimeoutMilliseconds
-            starts.yield(DriverStart(spec: spec, machine: machine, firstAction: first, prepareTimeout: .milliseconds(timeout)))
+            starts.yield(
+                DriverStart(
+                    spec: spec, machine: machine, firstAction: first,
+                    prepareTimeout: .milliseconds(spec.policy.prepareTimeoutMilliseconds ?? configuration.prepareTimeoutMilliseconds),
+                    sagaTimeout: .milliseconds(spec.policy.sagaTimeoutMilliseconds ?? configuration.sagaTimeoutMilliseconds)
+                )
+            )
         }
         if request.wait { await table.waitUntilFinal(spec.id) }
         guard let entry = table.entry(spec.id) else {

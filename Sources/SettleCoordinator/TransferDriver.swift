@@ -19,79 +19,173 @@ struct TransferDriver: Sendable {
     private enum Event: Sendable {
         case prepareAnswered(Int, PrepareAnswer)
         case prepareDeadlinePassed
+        case sagaDeadlinePassed
         case logged(TransferLogEntry)
         case commitAnswered(Int, CommitAnswer)
         case rollbackAnswered(Int, RollbackAnswer)
+        case compensateAnswered(Int, CompensateAnswer)
+    }
+
+    /// The machine in charge: the two-phase machine, then (once SAGA is sealed) the saga machine.
+    private enum Machines {
+        case twoPhase(TransferMachine)
+        case saga(SagaMachine)
+
+        var phase: TransferMachine.Phase {
+            switch self {
+            case .twoPhase(let machine): machine.phase
+            case .saga(let saga): .saga(saga.phase)
+            }
+        }
+    }
+
+    /// One step for the driver: what a machine asked for, in either machine's vocabulary.
+    private enum Step {
+        case twoPhase(TransferMachine.Action)
+        case saga(SagaMachine.Action)
     }
 
     /// Runs until the transfer is finished, or until the task is cancelled (shutdown): then the
     /// log still holds everything recovery needs to carry on.
-    func drive(_ spec: TransferSpec, machine initial: TransferMachine, firstAction: TransferMachine.Action, prepareTimeout: Duration) async {
+    func drive(_ start: DriverStart) async {
+        let spec = start.spec
         let (events, sink) = AsyncStream.makeStream(of: Event.self)
         let clock = ContinuousClock()
         let started = clock.now
-        let prepareDeadline = started + prepareTimeout
+        let prepareDeadline = started + start.prepareTimeout
         var phaseTwoStarted: ContinuousClock.Instant?
         await withDiscardingTaskGroup { group in
-            var machine = initial
-            var action = firstAction
+            var machines: Machines
+            var step: Step
+            if let (saga, action) = start.saga {
+                machines = .saga(saga)
+                step = .saga(action)
+            } else {
+                machines = .twoPhase(start.machine)
+                step = .twoPhase(start.firstAction)
+            }
             var deadlineArmed = false
-            while true {
-                switch action {
-                case .sendPrepare(let branches):
-                    let redrive = machine.phase == .committing
-                    if !redrive && !deadlineArmed {
-                        deadlineArmed = true
-                        group.addTask {
-                            try? await Task.sleep(until: prepareDeadline, clock: clock)
-                            sink.yield(.prepareDeadlinePassed)
-                        }
-                    }
-                    for branch in branches {
-                        group.addTask {
-                            if let answer = await prepare(spec, branch: branch, until: redrive ? nil : prepareDeadline) {
-                                sink.yield(.prepareAnswered(branch, answer))
-                            }
-                        }
-                    }
-                case .log(let entry):
-                    if case .end = entry { finishInTable(spec, machine: machine, started: started) }
-                    if entry == .commit { crashPoints.reached(.afterPrepares) }
+
+            func sendPrepare(_ branches: [Int], until deadline: ContinuousClock.Instant?) {
+                for branch in branches {
                     group.addTask {
-                        await append(record(for: entry, transferID: spec.id))
-                        sink.yield(.logged(entry))
-                    }
-                case .sendCommit(let branches):
-                    if machine.phase == .committing, phaseTwoStarted == nil {
-                        crashPoints.reached(.afterCommitSealed)
-                        phaseTwoStarted = clock.now
-                        metrics.prepareDuration.record(duration: clock.now - started)
-                    }
-                    for branch in branches {
-                        group.addTask {
-                            if let answer = await commit(spec, branch: branch) { sink.yield(.commitAnswered(branch, answer)) }
+                        if let answer = await prepare(spec, branch: branch, until: deadline) {
+                            sink.yield(.prepareAnswered(branch, answer))
                         }
                     }
-                case .sendRollback(let branches):
-                    for branch in branches {
-                        group.addTask {
-                            if let answer = await rollback(spec, branch: branch) { sink.yield(.rollbackAnswered(branch, answer)) }
-                        }
-                    }
-                case .finished(let outcome):
-                    if let phaseTwoStarted { metrics.commitDuration.record(duration: clock.now - phaseTwoStarted) }
-                    metrics.transferDuration.record(duration: clock.now - started)
-                    logger.debug("transfer finished", metadata: ["transfer.id": "\(spec.id)", "outcome": "\(outcome)"])
-                    sink.finish()
-                    group.cancelAll()
-                    return
-                case .wait:
-                    break
                 }
-                if case .heuristicHazard(let branch, let reason) = machine.phase, machine.hazardRecorded,
-                    !machine.hasPhaseTwoOutstanding
+            }
+            func sendCommit(_ branches: [Int]) {
+                for branch in branches {
+                    group.addTask {
+                        if let answer = await commit(spec, branch: branch) { sink.yield(.commitAnswered(branch, answer)) }
+                    }
+                }
+            }
+            func sendRollback(_ branches: [Int]) {
+                for branch in branches {
+                    group.addTask {
+                        if let answer = await rollback(spec, branch: branch) { sink.yield(.rollbackAnswered(branch, answer)) }
+                    }
+                }
+            }
+            func sendCompensate(_ branch: Int) {
+                group.addTask {
+                    if let answer = await compensate(spec, branch: branch) { sink.yield(.compensateAnswered(branch, answer)) }
+                }
+            }
+            func log(_ entry: TransferLogEntry) {
+                if case .end = entry { finishInTable(spec, phase: machines.phase, decision: decisionReason(machines)) }
+                if entry == .commit { crashPoints.reached(.afterPrepares) }
+                group.addTask {
+                    await append(record(for: entry, transferID: spec.id))
+                    sink.yield(.logged(entry))
+                }
+            }
+            func finished(_ outcome: TransferOutcome) {
+                if let phaseTwoStarted { metrics.commitDuration.record(duration: clock.now - phaseTwoStarted) }
+                metrics.transferDuration.record(duration: clock.now - started)
+                logger.debug("transfer finished", metadata: ["transfer.id": "\(spec.id)", "outcome": "\(outcome)"])
+            }
+
+            while true {
+                switch step {
+                case .twoPhase(let action):
+                    switch action {
+                    case .sendPrepare(let branches):
+                        if case .twoPhase(let machine) = machines, machine.phase == .committing {
+                            sendPrepare(branches, until: nil)  // re-drive after a heuristic rollback
+                        } else {
+                            if !deadlineArmed {
+                                deadlineArmed = true
+                                group.addTask {
+                                    try? await Task.sleep(until: prepareDeadline, clock: clock)
+                                    sink.yield(.prepareDeadlinePassed)
+                                }
+                            }
+                            sendPrepare(branches, until: prepareDeadline)
+                        }
+                    case .log(let entry):
+                        log(entry)
+                    case .sendCommit(let branches):
+                        if case .twoPhase(let machine) = machines, machine.phase == .committing, phaseTwoStarted == nil {
+                            crashPoints.reached(.afterCommitSealed)
+                            phaseTwoStarted = clock.now
+                            metrics.prepareDuration.record(duration: clock.now - started)
+                        }
+                        sendCommit(branches)
+                    case .sendRollback(let branches):
+                        sendRollback(branches)
+                    case .finished(let outcome):
+                        finished(outcome)
+                        sink.finish()
+                        group.cancelAll()
+                        return
+                    case .wait:
+                        if case .twoPhase(let machine) = machines, machine.phase == .saga(.forward) {
+                            // SAGA is sealed: the saga machine takes over from what is known.
+                            let (saga, action) = SagaMachine.started(after: machine.branches)
+                            machines = .saga(saga)
+                            step = .saga(action)
+                            continue
+                        }
+                    }
+                case .saga(let action):
+                    switch action {
+                    case .startForward(let commit, let redrive):
+                        phaseTwoStarted = phaseTwoStarted ?? clock.now
+                        sendCommit(commit)
+                        sendPrepare(redrive, until: nil)
+                        group.addTask {
+                            try? await Task.sleep(for: start.sagaTimeout)
+                            sink.yield(.sagaDeadlinePassed)
+                        }
+                    case .sendPrepare(let branches):
+                        sendPrepare(branches, until: nil)
+                    case .sendCommit(let branches):
+                        sendCommit(branches)
+                    case .log(let entry):
+                        log(entry)
+                    case .startCompensation(let cancel, let compensate):
+                        sendRollback(cancel)
+                        if let compensate { sendCompensate(compensate) }
+                    case .sendRollback(let branches):
+                        sendRollback(branches)
+                    case .compensate(let branch):
+                        sendCompensate(branch)
+                    case .finished(let outcome):
+                        finished(outcome)
+                        sink.finish()
+                        group.cancelAll()
+                        return
+                    case .wait:
+                        break
+                    }
+                }
+                if case .twoPhase(let machine) = machines, case .heuristicHazard(let branch, let reason) = machine.phase,
+                    machine.hazardRecorded, !machine.hasPhaseTwoOutstanding
                 {
-                    finishInTable(spec, machine: machine, started: started)
+                    finishInTable(spec, phase: machine.phase, decision: reason)
                     logger.error(
                         "transfer needs an operator", metadata: ["transfer.id": "\(spec.id)", "branch": "\(branch)", "reason": "\(reason)"]
                     )
@@ -99,48 +193,81 @@ struct TransferDriver: Sendable {
                     return
                 }
                 // Wait for the next event the machine accepts.
-                var next: TransferMachine.Action?
+                var next: Step?
                 for await event in events {
                     do {
-                        next = try apply(event, to: &machine)
+                        next = try apply(event, to: &machines)
                     } catch {
+                        if case .prepareAnswered = event, case .saga = machines {
+                            // In a saga the first prepare and its re-drive may both answer: the
+                            // second is a duplicate, not a bug.
+                            logger.debug("duplicate prepare answer in a saga", metadata: ["transfer.id": "\(spec.id)"])
+                            continue
+                        }
                         // The driver fed an event the machine cannot take: a bug, reported loudly.
                         logger.critical("transfer machine rejected an event", metadata: ["transfer.id": "\(spec.id)", "error": "\(error)"])
                         preconditionFailure("\(error)")
                     }
                     if case .commitAnswered = event { crashPoints.reached(.afterFirstCommit) }
+                    let phase = machines.phase
+                    let branchStates = Self.describe(machines)
                     table.update(spec.id) { entry in
                         // Final statuses are set by `finish`, which also wakes waiters.
-                        let status = TransferStatus(machine.phase)
+                        let status = TransferStatus(phase)
                         if !status.isFinal { entry.status = status }
-                        entry.branchStates = machine.branches.map(Self.describe)
-                        if case .abort(let reason)? = machine.decision { entry.reason = reason }
+                        entry.branchStates = branchStates
+                        if let reason = decisionReason(machines) { entry.reason = reason }
                     }
                     break
                 }
                 guard let next else { return }  // cancelled: shutting down
-                action = next
+                step = next
             }
         }
     }
 
-    private func apply(_ event: Event, to machine: inout TransferMachine) throws -> TransferMachine.Action {
-        switch event {
-        case .prepareAnswered(let branch, let answer): try machine.prepareAnswered(branch: branch, answer: answer)
-        case .prepareDeadlinePassed: try machine.prepareDeadlinePassed()
-        case .logged(let entry): try machine.logged(entry)
-        case .commitAnswered(let branch, let answer): try machine.commitAnswered(branch: branch, answer: answer)
-        case .rollbackAnswered(let branch, let answer): try machine.rollbackAnswered(branch: branch, answer: answer)
+    private func apply(_ event: Event, to machines: inout Machines) throws -> Step {
+        switch machines {
+        case .twoPhase(var machine):
+            defer { machines = .twoPhase(machine) }
+            switch event {
+            case .prepareAnswered(let branch, let answer): return .twoPhase(try machine.prepareAnswered(branch: branch, answer: answer))
+            case .prepareDeadlinePassed: return .twoPhase(try machine.prepareDeadlinePassed())
+            case .logged(let entry): return .twoPhase(try machine.logged(entry))
+            case .commitAnswered(let branch, let answer): return .twoPhase(try machine.commitAnswered(branch: branch, answer: answer))
+            case .rollbackAnswered(let branch, let answer): return .twoPhase(try machine.rollbackAnswered(branch: branch, answer: answer))
+            case .sagaDeadlinePassed, .compensateAnswered:
+                throw TransitionError(event: "\(event)", phase: machine.phase, detail: "no saga is running")
+            }
+        case .saga(var saga):
+            defer { machines = .saga(saga) }
+            switch event {
+            case .prepareAnswered(let branch, let answer): return .saga(try saga.prepareAnswered(branch: branch, answer: answer))
+            case .prepareDeadlinePassed: return .saga(.wait)
+            case .sagaDeadlinePassed: return .saga(try saga.sagaDeadlinePassed())
+            case .logged(let entry): return .saga(try saga.logged(entry))
+            case .commitAnswered(let branch, let answer): return .saga(try saga.commitAnswered(branch: branch, answer: answer))
+            case .rollbackAnswered(let branch, let answer): return .saga(try saga.rollbackAnswered(branch: branch, answer: answer))
+            case .compensateAnswered(let branch, let answer): return .saga(try saga.compensateAnswered(branch: branch, answer: answer))
+            }
         }
     }
 
-    private func finishInTable(_ spec: TransferSpec, machine: TransferMachine, started: ContinuousClock.Instant) {
-        let status = TransferStatus(machine.phase)
-        var reason = ""
-        if case .abort(let abortReason)? = machine.decision { reason = abortReason }
-        if case .heuristicHazard(_, let hazard) = machine.phase { reason = hazard }
-        table.update(spec.id) { entry in entry.branchStates = machine.branches.map(Self.describe) }
-        table.finish(spec.id, status: status, reason: reason, atMilliseconds: WallClock.nowMilliseconds())
+    private func decisionReason(_ machines: Machines) -> String? {
+        switch machines {
+        case .twoPhase(let machine):
+            if case .heuristicHazard(_, let hazard) = machine.phase { return hazard }
+            if case .abort(let reason)? = machine.decision { return reason }
+            return nil
+        case .saga(let saga):
+            if case .sealingCompensate(let reason) = saga.phase { return reason }
+            return nil
+        }
+    }
+
+    private func finishInTable(_ spec: TransferSpec, phase: TransferMachine.Phase, decision reason: String?) {
+        let status = TransferStatus(phase)
+        table.finish(spec.id, status: status, reason: reason ?? "", atMilliseconds: WallClock.nowMilliseconds())
         metrics.finished(status)
         metrics.inFlight.record(table.inFlightCount)
     }
@@ -231,6 +358,29 @@ struct TransferDriver: Sendable {
         }
     }
 
+    /// A compensation that refuses is tried again with backoff: the decision to compensate stands.
+    private func compensate(_ spec: TransferSpec, branch: Int) async -> CompensateAnswer? {
+        let target = spec.branches[branch]
+        let payload = target.compensationPayload.isEmpty ? target.payload : target.compensationPayload
+        return await untilAnswered("compensate", spec, branch) { link, gid in
+            let response = try await link.phaseTwo.compensate(
+                .with {
+                    $0.gid = gid
+                    $0.compensation = target.compensation
+                    $0.payload = payload
+                },
+                metadata: link.metadata
+            )
+            switch response.outcome {
+            case .compensated: return .compensated
+            case .empty: return .empty
+            default:
+                logger.warning("compensation refused; retrying", metadata: ["gid": "\(gid)", "reason": "\(response.reason)"])
+                return nil
+            }
+        }
+    }
+
     private func rollback(_ spec: TransferSpec, branch: Int) async -> RollbackAnswer? {
         await untilAnswered("rollback", spec, branch) { link, gid in
             let response = try await link.phaseTwo.rollback(.with { $0.gid = gid }, metadata: link.metadata)
@@ -280,6 +430,28 @@ struct TransferDriver: Sendable {
 
     private static func isTransient(_ code: RPCError.Code) -> Bool {
         code == .aborted || code == .unavailable || code == .deadlineExceeded || code == .resourceExhausted || code == .cancelled
+    }
+
+    private static func describe(_ machines: Machines) -> [String] {
+        switch machines {
+        case .twoPhase(let machine): machine.branches.map(describe)
+        case .saga(let saga): saga.branches.map(describe)
+        }
+    }
+
+    static func describe(_ progress: SagaMachine.BranchProgress) -> String {
+        switch progress {
+        case .awaitingPrepare: "saga: re-driving"
+        case .prepared: "prepared, to be cancelled"
+        case .refused(let reason): "refused: \(reason)"
+        case .awaitingCommit: "saga: committing"
+        case .committed: "committed"
+        case .awaitingRollback: "cancelling"
+        case .rolledBack: "cancelled"
+        case .awaitingCompensation: "committed, to be compensated"
+        case .compensating: "compensating"
+        case .compensated: "compensated"
+        }
     }
 
     static func describe(_ progress: TransferMachine.BranchProgress) -> String {

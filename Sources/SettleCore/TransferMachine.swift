@@ -246,6 +246,12 @@ public struct TransitionError: Error, Equatable, Sendable, CustomStringConvertib
     public let phase: TransferMachine.Phase
     public let detail: String
 
+    public init(event: String, phase: TransferMachine.Phase, detail: String) {
+        self.event = event
+        self.phase = phase
+        self.detail = detail
+    }
+
     public var description: String {
         "\(event) cannot happen in phase \(phase)" + (detail.isEmpty ? "" : " (\(detail))")
     }
