@@ -50,6 +50,12 @@ struct TransferSubmitCommand: AsyncParsableCommand {
     @Option(help: "Prepare deadline in milliseconds (default: the coordinator's).")
     var prepareTimeoutMs: Int?
 
+    @Flag(help: "If a branch misses the prepare deadline, finish as a saga (every branch needs a compensation).")
+    var sagaFallback = false
+
+    @Option(help: "Saga only: how long late branches are re-driven before compensation, in milliseconds.")
+    var sagaTimeoutMs: Int?
+
     @Flag(help: "Wait for the final state.")
     var wait = false
 
@@ -57,7 +63,8 @@ struct TransferSubmitCommand: AsyncParsableCommand {
         let parsed = try branches.map(parseBranch)
         let transfer = try await options.withClient { client in
             try await client.submit(
-                id: id, branches: parsed, prepareTimeout: prepareTimeoutMs.map { .milliseconds($0) }, wait: wait
+                id: id, branches: parsed, prepareTimeout: prepareTimeoutMs.map { .milliseconds($0) },
+                sagaFallback: sagaFallback ? true : nil, sagaTimeout: sagaTimeoutMs.map { .milliseconds($0) }, wait: wait
             )
         }
         TransferPrinter.print(transfer)

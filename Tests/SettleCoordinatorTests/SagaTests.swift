@@ -1,0 +1,110 @@
+import ExampleBank
+import Foundation
+import PostgresClient
+import SettleClient
+import SettleProtocol
+import SettleTestSupport
+import Testing
+
+/// bank-b is slow (ExampleBank's fault injection delays its credit past the prepare deadline).
+@Suite("saga fallback against a slow participant")
+struct SagaTests {
+    let slowCredit = [[], ["--fault-inject-delay", "credit=1500"]]
+
+    func submit(_ deployment: Deployment, id: String, saga: Bool, account: String = "b7", sagaTimeout: Duration = .seconds(20))
+        async throws -> Settle_V1_Transfer
+    {
+        let branches = [
+            SettleClient.Branch(participant: "bank-a", action: "debit", payload: #"{"account":"a7","amount":300}"#, compensation: "refund"),
+            SettleClient.Branch(
+                participant: "bank-b", action: "credit", payload: #"{"account":"\#(account)","amount":300}"#, compensation: "reverse-credit"
+            ),
+        ]
+        return try await deployment.client {
+            try await $0.submit(
+                id: id, branches: branches, prepareTimeout: .milliseconds(400), sagaFallback: saga, sagaTimeout: sagaTimeout,
+                wait: true, timeout: .seconds(60)
+            )
+        }
+    }
+
+    func barrier(_ deployment: Deployment, bank: Int, _ gid: String) async throws -> [String] {
+        try await deployment.pools[bank].query("SELECT op FROM settle_barrier WHERE gid = $1 ORDER BY op", [gid])
+            .map { try $0.decode(String.self, column: "op") }
+    }
+
+    func dump(_ deployment: Deployment) throws -> String {
+        deployment.settled?.stop()
+        let audit = try deployment.auditVerify()
+        #expect(audit.status == 0, "\(audit.errorOutput)")
+        return try run("settle", ["audit", "dump", "--log", deployment.logDirectory]).output
+    }
+
+    @Test func abortPolicyAbortsASlowTransfer() async throws {
+        let deployment = try await Deployment(bankArguments: slowCredit)
+        defer { Task { await deployment.tearDown() } }
+        try deployment.startSettled()
+        let transfer = try await submit(deployment, id: "slow-abort", saga: false)
+        #expect(transfer.state == .aborted)
+        #expect(transfer.reason.contains("prepare deadline passed"))
+        try await waitUntil { try await deployment.preparedUnderPrefix().isEmpty }
+        #expect(try await deployment.postingCounts("slow-abort") == [0, 0])
+        #expect(try await deployment.totalBalance() == deployment.expectedTotal)
+    }
+
+    @Test func sagaPolicyCommitsWhenTheSlowBranchSucceeds() async throws {
+        let deployment = try await Deployment(bankArguments: slowCredit)
+        defer { Task { await deployment.tearDown() } }
+        try deployment.startSettled()
+        let transfer = try await submit(deployment, id: "slow-saga", saga: true)
+        #expect(transfer.state == .committed)
+        #expect(try await deployment.postingCounts("slow-saga") == [1, 1])
+        #expect(try await deployment.preparedUnderPrefix().isEmpty)
+        #expect(try await deployment.totalBalance() == deployment.expectedTotal)
+        let log = try dump(deployment)
+        #expect(log.contains(#"SAGA  {"transfer":"slow-saga"}"#))
+        #expect(!log.contains("COMPENSATE"))
+    }
+
+    @Test func aSlowBranchThatRefusesIsCompensatedWithNoNetEffect() async throws {
+        let deployment = try await Deployment(bankArguments: slowCredit)
+        defer { Task { await deployment.tearDown() } }
+        try deployment.startSettled()
+        // The credit goes to an account bank-b does not have: slow, then refused.
+        let transfer = try await submit(deployment, id: "slow-refused", saga: true, account: "nobody")
+        #expect(transfer.state == .compensated)
+        let prefix = "settle:\(deployment.coordinatorID):slow-refused"
+        #expect(try await barrier(deployment, bank: 0, "\(prefix):0") == ["action", "compensation"], "compensated exactly once")
+        let kinds = try await deployment.pools[0].query("SELECT kind FROM postings WHERE gid = $1 ORDER BY kind", ["\(prefix):0"])
+            .map { try $0.decode(String.self, column: "kind") }
+        #expect(kinds == ["debit", "refund"])
+        #expect(try await deployment.totalBalance() == deployment.expectedTotal)
+        #expect(try await BankSchema.balance(deployment.pools[0], account: "a7") == Deployment.openingBalance)
+        #expect(try await deployment.preparedUnderPrefix().isEmpty)
+        let log = try dump(deployment)
+        #expect(log.contains("SAGA") && log.contains("COMPENSATE") && log.contains(#"COMPENSATED  {"transfer":"slow-refused"}"#))
+    }
+
+    @Test func anUnreachableBranchPastTheSagaDeadlineIsCancelledAndTheOthersCompensated() async throws {
+        let deployment = try await Deployment()
+        defer { Task { await deployment.tearDown() } }
+        try deployment.startSettled()
+        deployment.banks[1].kill()
+        let submitted = Task {
+            try await submit(deployment, id: "unreachable", saga: true, sagaTimeout: .seconds(1))
+        }
+        // The saga gives up after 1 s; the cancel of bank-b's branch waits for bank-b.
+        try await waitUntil {
+            (try? await deployment.client { try await $0.get(id: "unreachable") })?.state == .compensating
+        }
+        try deployment.startBank(1, port: deployment.bankPorts[1])
+        let transfer = try await submitted.value
+        #expect(transfer.state == .compensated)
+        let prefix = "settle:\(deployment.coordinatorID):unreachable"
+        #expect(try await barrier(deployment, bank: 1, "\(prefix):1") == ["action", "cancelled"], "the late branch is cancelled")
+        #expect(try await deployment.postingCounts("unreachable") == [2, 0], "bank-a debited, then refunded; bank-b never ran")
+        #expect(try await BankSchema.balance(deployment.pools[0], account: "a7") == Deployment.openingBalance)
+        #expect(try await deployment.totalBalance() == deployment.expectedTotal)
+        try await waitUntil { try await deployment.preparedUnderPrefix().isEmpty }
+    }
+}
