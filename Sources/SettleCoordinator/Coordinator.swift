@@ -66,7 +66,8 @@ public final class Coordinator: Service, Sendable {
             retry: RetryPolicy(
                 initial: .milliseconds(configuration.retryInitialMilliseconds), maximum: .milliseconds(configuration.retryMaxMilliseconds)
             ),
-            metrics: metrics, crashPoints: crashPoints, logger: logger
+            compensationRetriesMax: configuration.compensationRetriesMax, metrics: metrics, crashPoints: crashPoints,
+            logger: logger
         )
         let (starts, startSink) = AsyncStream.makeStream(of: DriverStart.self)
         let resumed = try await recover(log: log, journal: journal, table: table)

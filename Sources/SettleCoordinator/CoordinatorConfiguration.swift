@@ -42,6 +42,8 @@ public struct CoordinatorConfiguration: Codable, Sendable {
     /// Phase-two retries: capped exponential backoff with jitter, forever (the decision stands).
     public var retryInitialMilliseconds: UInt32 = 50
     public var retryMaxMilliseconds: UInt32 = 5000
+    /// Attempts at one compensation (with the backoff above) before the transfer is declared stuck.
+    public var compensationRetriesMax: Int = 20
     /// Transfers accepted but not finished, at most; beyond it Submit answers RESOURCE_EXHAUSTED.
     public var inFlightTransfersMax: Int = 10_000
     /// Finished transfers remembered for Submit idempotency and Get (also kept in checkpoints).
@@ -66,6 +68,7 @@ public struct CoordinatorConfiguration: Codable, Sendable {
         case coordinatorID, listen, metricsListen, logDirectory, signingKey, clientTokens, participants
         case prepareTimeoutMilliseconds, onPrepareTimeout, sagaTimeoutMilliseconds, sweepIntervalMilliseconds
         case checkpointIntervalMilliseconds, retryInitialMilliseconds, retryMaxMilliseconds, inFlightTransfersMax
+        case compensationRetriesMax
         case rememberedTransfersMax, drainMilliseconds
     }
 
@@ -92,6 +95,7 @@ public struct CoordinatorConfiguration: Codable, Sendable {
         try optional(.retryInitialMilliseconds, &retryInitialMilliseconds)
         try optional(.retryMaxMilliseconds, &retryMaxMilliseconds)
         try optional(.inFlightTransfersMax, &inFlightTransfersMax)
+        try optional(.compensationRetriesMax, &compensationRetriesMax)
         try optional(.rememberedTransfersMax, &rememberedTransfersMax)
         try optional(.drainMilliseconds, &drainMilliseconds)
     }

@@ -14,6 +14,7 @@ enum CoordinatorRecord: Equatable, Sendable {
     case heuristic(transferID: String, branch: Int, reason: String)
     case saga(transferID: String)
     case compensate(transferID: String, reason: String)
+    case stuck(transferID: String, reason: String)
 
     static let acceptedType = RecordType(rawValue: CoordinatorRecordType.accepted.rawValue)
     static let commitType = RecordType(rawValue: CoordinatorRecordType.commit.rawValue)
@@ -24,12 +25,13 @@ enum CoordinatorRecord: Equatable, Sendable {
     static let compensateType = RecordType(rawValue: CoordinatorRecordType.compensate.rawValue)
     /// END with outcome `compensated` is written as its own type, COMPENSATED.
     static let compensatedType = RecordType(rawValue: CoordinatorRecordType.compensated.rawValue)
+    static let stuckType = RecordType(rawValue: CoordinatorRecordType.stuck.rawValue)
 
     var transferID: String {
         switch self {
         case .accepted(let spec, _): spec.id
         case .commit(let id), .abort(let id, _), .end(let id, _), .heuristic(let id, _, _), .saga(let id),
-            .compensate(let id, _):
+            .compensate(let id, _), .stuck(let id, _):
             id
         }
     }
@@ -66,6 +68,9 @@ enum CoordinatorRecord: Equatable, Sendable {
         case .compensate(_, let reason):
             type = Self.compensateType
             payload.reason = reason
+        case .stuck(_, let reason):
+            type = Self.stuckType
+            payload.reason = reason
         case .heuristic(_, let branch, let reason):
             type = Self.heuristicType
             payload.branch = branch
@@ -81,7 +86,7 @@ enum CoordinatorRecord: Equatable, Sendable {
     init?(_ record: LogRecord) throws {
         let known = [
             Self.acceptedType, Self.commitType, Self.abortType, Self.endType, Self.heuristicType, Self.sagaType,
-            Self.compensateType, Self.compensatedType,
+            Self.compensateType, Self.compensatedType, Self.stuckType,
         ]
         guard known.contains(record.type) else { return nil }
         let payload = try JSONDecoder().decode(Payload.self, from: Data(record.payload))
@@ -107,6 +112,8 @@ enum CoordinatorRecord: Equatable, Sendable {
             self = .compensate(transferID: payload.transfer, reason: try require(payload.reason, "reason"))
         case Self.compensatedType:
             self = .end(transferID: payload.transfer, outcome: .compensated)
+        case Self.stuckType:
+            self = .stuck(transferID: payload.transfer, reason: try require(payload.reason, "reason"))
         default:
             self = .heuristic(
                 transferID: payload.transfer, branch: try require(payload.branch, "branch"), reason: try require(payload.reason, "reason")

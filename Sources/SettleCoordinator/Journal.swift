@@ -116,6 +116,9 @@ final class Journal: Sendable {
         case .compensate(_, let reason):
             state.entries[id]?.decision = "compensate"
             state.entries[id]?.reason = reason
+        case .stuck(_, let reason):
+            state.entries[id]?.final = .stuck
+            state.entries[id]?.reason = reason
         case .heuristic(_, _, let reason):
             state.entries[id]?.final = .stuck
             state.entries[id]?.reason = reason

@@ -12,6 +12,8 @@ struct TransferDriver: Sendable {
     let links: [String: ParticipantLink]
     let table: TransferTable
     let retry: RetryPolicy
+    /// Attempts at one compensation before the transfer is declared stuck.
+    let compensationRetriesMax: Int
     let metrics: CoordinatorMetrics
     let crashPoints: CrashPoints
     let logger: Logger
@@ -24,6 +26,7 @@ struct TransferDriver: Sendable {
         case commitAnswered(Int, CommitAnswer)
         case rollbackAnswered(Int, RollbackAnswer)
         case compensateAnswered(Int, CompensateAnswer)
+        case compensationGaveUp(Int, String)
     }
 
     /// The machine in charge: the two-phase machine, then (once SAGA is sealed) the saga machine.
@@ -91,7 +94,11 @@ struct TransferDriver: Sendable {
             }
             func sendCompensate(_ branch: Int) {
                 group.addTask {
-                    if let answer = await compensate(spec, branch: branch) { sink.yield(.compensateAnswered(branch, answer)) }
+                    switch await compensate(spec, branch: branch) {
+                    case .answered(let answer): sink.yield(.compensateAnswered(branch, answer))
+                    case .gaveUp(let reason): sink.yield(.compensationGaveUp(branch, reason))
+                    case .cancelled: break
+                    }
                 }
             }
             func log(_ entry: TransferLogEntry) {
@@ -173,6 +180,12 @@ struct TransferDriver: Sendable {
                         sendRollback(branches)
                     case .compensate(let branch):
                         sendCompensate(branch)
+                    case .stuck(let reason):
+                        finishInTable(spec, phase: machines.phase, decision: reason)
+                        logger.error("transfer is stuck; an operator must resolve it", metadata: ["transfer.id": "\(spec.id)", "reason": "\(reason)"])
+                        sink.finish()
+                        group.cancelAll()
+                        return
                     case .finished(let outcome):
                         finished(outcome)
                         sink.finish()
@@ -236,7 +249,7 @@ struct TransferDriver: Sendable {
             case .logged(let entry): return .twoPhase(try machine.logged(entry))
             case .commitAnswered(let branch, let answer): return .twoPhase(try machine.commitAnswered(branch: branch, answer: answer))
             case .rollbackAnswered(let branch, let answer): return .twoPhase(try machine.rollbackAnswered(branch: branch, answer: answer))
-            case .sagaDeadlinePassed, .compensateAnswered:
+            case .sagaDeadlinePassed, .compensateAnswered, .compensationGaveUp:
                 throw TransitionError(event: "\(event)", phase: machine.phase, detail: "no saga is running")
             }
         case .saga(var saga):
@@ -249,6 +262,7 @@ struct TransferDriver: Sendable {
             case .commitAnswered(let branch, let answer): return .saga(try saga.commitAnswered(branch: branch, answer: answer))
             case .rollbackAnswered(let branch, let answer): return .saga(try saga.rollbackAnswered(branch: branch, answer: answer))
             case .compensateAnswered(let branch, let answer): return .saga(try saga.compensateAnswered(branch: branch, answer: answer))
+            case .compensationGaveUp(let branch, let reason): return .saga(try saga.compensationGaveUp(branch: branch, reason: reason))
             }
         }
     }
@@ -280,6 +294,7 @@ struct TransferDriver: Sendable {
         case .heuristic(let branch, let reason): .heuristic(transferID: transferID, branch: branch, reason: reason)
         case .saga: .saga(transferID: transferID)
         case .compensate(let reason): .compensate(transferID: transferID, reason: reason)
+        case .stuck(let reason): .stuck(transferID: transferID, reason: reason)
         }
     }
 
@@ -358,27 +373,49 @@ struct TransferDriver: Sendable {
         }
     }
 
-    /// A compensation that refuses is tried again with backoff: the decision to compensate stands.
-    private func compensate(_ spec: TransferSpec, branch: Int) async -> CompensateAnswer? {
+    private enum CompensationResult {
+        case answered(CompensateAnswer)
+        case gaveUp(String)
+        case cancelled
+    }
+
+    /// Runs a branch's compensation, retrying refusals and failures with backoff up to the retry
+    /// policy; then the transfer is stuck and an operator decides.
+    private func compensate(_ spec: TransferSpec, branch: Int) async -> CompensationResult {
         let target = spec.branches[branch]
         let payload = target.compensationPayload.isEmpty ? target.payload : target.compensationPayload
-        return await untilAnswered("compensate", spec, branch) { link, gid in
-            let response = try await link.phaseTwo.compensate(
-                .with {
-                    $0.gid = gid
-                    $0.compensation = target.compensation
-                    $0.payload = payload
-                },
-                metadata: link.metadata
-            )
-            switch response.outcome {
-            case .compensated: return .compensated
-            case .empty: return .empty
-            default:
-                logger.warning("compensation refused; retrying", metadata: ["gid": "\(gid)", "reason": "\(response.reason)"])
-                return nil
+        let gid = gid(spec, branch)
+        var lastReason = "no answer"
+        for attempt in 0..<max(1, compensationRetriesMax) {
+            if let link = links[target.participant] {
+                do {
+                    let response = try await link.phaseTwo.compensate(
+                        .with {
+                            $0.gid = gid
+                            $0.compensation = target.compensation
+                            $0.payload = payload
+                        },
+                        metadata: link.metadata
+                    )
+                    metrics.reachable(target.participant, true)
+                    switch response.outcome {
+                    case .compensated: return .answered(.compensated)
+                    case .empty: return .answered(.empty)
+                    default: lastReason = "refused: \(response.reason)"
+                    }
+                } catch {
+                    lastReason = "\(error)"
+                }
+            }
+            logger.warning("compensation failed; retrying", metadata: ["gid": "\(gid)", "attempt": "\(attempt)", "reason": "\(lastReason)"])
+            metrics.retried("compensate", participant: target.participant)
+            do {
+                try await Task.sleep(for: retry.delay(afterAttempt: attempt))
+            } catch {
+                return .cancelled
             }
         }
+        return .gaveUp("\(compensationRetriesMax) attempts; last: \(lastReason)")
     }
 
     private func rollback(_ spec: TransferSpec, branch: Int) async -> RollbackAnswer? {

@@ -13,6 +13,7 @@ enum TransferStatus: String, Codable, Sendable, CaseIterable {
         case .saga(.sealingCompensate), .saga(.compensating): self = .compensating
         case .saga(.sealingEnd(.committed)), .saga(.finished(.committed)): self = .committed
         case .saga(.sealingEnd), .saga(.finished): self = .compensated
+        case .saga(.sealingStuck), .saga(.stuck): self = .stuck
         case .sealingDecision: self = .aborting
         case .committing: self = .committing
         case .aborting: self = .aborting

@@ -40,6 +40,8 @@ public enum TransferLogEntry: Equatable, Sendable {
     case saga
     /// Give up the saga: cancel what did not commit, compensate what did, in reverse order.
     case compensate(reason: String)
+    /// A compensation kept failing past its retry policy: an operator must resolve the transfer.
+    case stuck(reason: String)
     case end(TransferOutcome)
     /// A branch contradicted the decision (re-drive refused after COMMIT, or committed despite
     /// ABORT): the transfer needs compensation or an operator.

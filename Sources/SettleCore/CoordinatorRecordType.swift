@@ -8,6 +8,7 @@ public enum CoordinatorRecordType: UInt16, CaseIterable, Sendable {
     case saga = 0x0105
     case compensate = 0x0106
     case compensated = 0x0107
+    case stuck = 0x0108
     case heuristic = 0x0109
 
     public var name: String {
@@ -19,6 +20,7 @@ public enum CoordinatorRecordType: UInt16, CaseIterable, Sendable {
         case .saga: "SAGA"
         case .compensate: "COMPENSATE"
         case .compensated: "COMPENSATED"
+        case .stuck: "STUCK"
         case .heuristic: "HEURISTIC"
         }
     }

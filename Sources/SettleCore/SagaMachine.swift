@@ -14,6 +14,10 @@ public struct SagaMachine: Sendable, Equatable {
         case compensating
         case sealingEnd(TransferOutcome)
         case finished(TransferOutcome)
+        /// STUCK was handed to the log.
+        case sealingStuck(reason: String)
+        /// Waiting for an operator's signed decision (MANUAL).
+        case stuck(reason: String)
     }
 
     public enum BranchProgress: Equatable, Sendable {
@@ -43,6 +47,8 @@ public struct SagaMachine: Sendable, Equatable {
         case sendRollback([Int])
         case compensate(Int)
         case finished(TransferOutcome)
+        /// STUCK is sealed: report the transfer stuck and stop driving it.
+        case stuck(reason: String)
         case wait
     }
 
@@ -141,7 +147,7 @@ public struct SagaMachine: Sendable, Equatable {
             return decideCompensation(
                 "saga deadline passed before branches \(late.map(String.init).joined(separator: ", ")) committed"
             )
-        case .sealingCompensate, .compensating, .sealingEnd, .finished:
+        case .sealingCompensate, .compensating, .sealingEnd, .finished, .sealingStuck, .stuck:
             return .wait
         }
     }
@@ -166,6 +172,9 @@ public struct SagaMachine: Sendable, Equatable {
         case (.sealingEnd(let pending), .end(let sealed)) where pending == sealed:
             phase = .finished(sealed)
             return .finished(sealed)
+        case (.sealingStuck(let pending), .stuck(let sealed)) where pending == sealed:
+            phase = .stuck(reason: sealed)
+            return .stuck(reason: sealed)
         default:
             throw reject("logged(\(entry))")
         }
@@ -189,6 +198,18 @@ public struct SagaMachine: Sendable, Equatable {
         }
         branches[branch] = .compensated
         return nextStep()
+    }
+
+    /// The driver's retry policy for this compensation is exhausted.
+    public mutating func compensationGaveUp(branch: Int, reason: String) throws(TransitionError) -> Action {
+        let event = "compensationGaveUp(\(branch))"
+        try checkIndex(branch, event)
+        guard phase == .compensating, branches[branch] == .compensating else {
+            throw reject(event, "branch \(branch) is \(branches[branch])")
+        }
+        let stuck = "the compensation of branch \(branch) keeps failing: \(reason)"
+        phase = .sealingStuck(reason: stuck)
+        return .log(.stuck(reason: stuck))
     }
 
     // MARK: Helpers

@@ -75,7 +75,7 @@ public struct TransferMachine: Sendable, Equatable {
         case .commit, .abort:
             machine.phase = .sealingDecision(decision)
             machine.decision = decision
-        case .end, .heuristic, .saga, .compensate:
+        case .end, .heuristic, .saga, .compensate, .stuck:
             throw TransitionError(event: "resuming", phase: .created, detail: "\(decision) is not a decision to resume")
         }
         let action = try machine.logged(decision)

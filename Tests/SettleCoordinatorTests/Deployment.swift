@@ -81,6 +81,7 @@ final class Deployment: @unchecked Sendable {
             "checkpointIntervalMilliseconds": 2000,
             "retryInitialMilliseconds": 20,
             "retryMaxMilliseconds": 300,
+            "compensationRetriesMax": 3,
         ]
         try JSONSerialization.data(withJSONObject: configuration).write(to: URL(fileURLWithPath: directory.subpath("settled.json")))
     }

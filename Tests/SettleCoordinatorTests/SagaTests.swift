@@ -107,4 +107,21 @@ struct SagaTests {
         #expect(try await deployment.totalBalance() == deployment.expectedTotal)
         try await waitUntil { try await deployment.preparedUnderPrefix().isEmpty }
     }
+
+    /// bank-a's refund always fails (fault injection): after its retry policy the transfer is
+    /// STUCK — in the log, in `settle transfer list --state stuck`, and in /metrics.
+    @Test func aCompensationThatAlwaysFailsLeavesTheTransferStuck() async throws {
+        let deployment = try await Deployment(bankArguments: [["--fault-inject-fail", "refund"], slowCredit[1]])
+        defer { Task { await deployment.tearDown() } }
+        try deployment.startSettled()
+        let transfer = try await submit(deployment, id: "stuck", saga: true, account: "nobody")
+        #expect(transfer.state == .stuck)
+        #expect(transfer.reason.contains("the compensation of branch 0 keeps failing"))
+        let listed = try run("settle", ["transfer", "list", "--coordinator", "127.0.0.1:\(deployment.apiPort)", "--token", clientToken, "--state", "stuck"])
+        #expect(listed.output.hasPrefix("stuck  stuck"), "\(listed.output)")
+        #expect(try await deployment.metrics().contains(#"settle_transfers_total{outcome="stuck"} 1"#))
+        #expect(try await deployment.preparedUnderPrefix().isEmpty, "nothing is left prepared: branch 0 committed, branch 1 cancelled")
+        let log = try dump(deployment)
+        #expect(log.contains("STUCK  {\"reason\":\"the compensation of branch 0 keeps failing"))
+    }
 }

@@ -57,6 +57,16 @@ struct SagaMachineTests {
         #expect(try saga.compensateAnswered(branch: 0, answer: .compensated) == .log(.end(.compensated)))
     }
 
+    @Test func aCompensationThatKeepsFailingLeavesTheTransferStuck() throws {
+        var (saga, _) = SagaMachine.resumingCompensation(branchCount: 1)
+        #expect(try saga.rollbackAnswered(branch: 0, answer: .alreadyCommitted) == .compensate(0))
+        let reason = "the compensation of branch 0 keeps failing: 3 attempts; last: refused: spent"
+        #expect(try saga.compensationGaveUp(branch: 0, reason: "3 attempts; last: refused: spent") == .log(.stuck(reason: reason)))
+        #expect(try saga.logged(.stuck(reason: reason)) == .stuck(reason: reason))
+        #expect(saga.phase == .stuck(reason: reason))
+        #expect(throws: TransitionError.self) { try saga.compensateAnswered(branch: 0, answer: .compensated) }
+    }
+
     @Test func aCancelThatFindsTheBranchCommittedCompensatesItInstead() throws {
         var (saga, action) = SagaMachine.resumingCompensation(branchCount: 2)
         #expect(action == .startCompensation(cancel: [0, 1], compensate: nil))
@@ -110,13 +120,23 @@ struct SagaMachineTests {
         case "finishedCompensated":
             saga = try machine(in: "sealingEndCompensated")
             _ = try saga.logged(.end(.compensated))
+        case "stuck":
+            _ = try saga.sagaDeadlinePassed()
+            _ = try saga.logged(.compensate(reason: compensateReason))
+            _ = try saga.rollbackAnswered(branch: 1, answer: .rolledBack)
+            _ = try saga.commitAnswered(branch: 2, answer: .committed)
+            let action = try saga.compensationGaveUp(branch: 2, reason: "spent")
+            guard case .log(let entry) = action else { preconditionFailure("\(action)") }
+            _ = try saga.logged(entry)
         default:
             preconditionFailure("no fixture \(phase)")
         }
         return saga
     }
 
-    static let phases = ["forward", "sealingCompensate", "compensating", "sealingEndCompensated", "sealingEndCommitted", "finishedCompensated"]
+    static let phases = [
+        "forward", "sealingCompensate", "compensating", "sealingEndCompensated", "sealingEndCommitted", "finishedCompensated", "stuck",
+    ]
 
     static let events: [String: @Sendable (inout SagaMachine) throws -> SagaMachine.Action] = [
         "prepared(1)": { try $0.prepareAnswered(branch: 1, answer: .prepared) },
@@ -130,6 +150,7 @@ struct SagaMachineTests {
         "rolledBack(1)": { try $0.rollbackAnswered(branch: 1, answer: .rolledBack) },
         "alreadyCommitted(1)": { try $0.rollbackAnswered(branch: 1, answer: .alreadyCommitted) },
         "compensated(0)": { try $0.compensateAnswered(branch: 0, answer: .compensated) },
+        "gaveUp(0)": { try $0.compensationGaveUp(branch: 0, reason: "spent") },
     ]
 
     static let accepted: [String: [String: SagaMachine.Action]] = [
@@ -153,6 +174,7 @@ struct SagaMachineTests {
         ],
         "sealingEndCommitted": ["sagaDeadline": .wait, "logged(end committed)": .finished(.committed)],
         "finishedCompensated": ["prepared(1)": .wait, "refused(1)": .wait, "sagaDeadline": .wait],
+        "stuck": ["sagaDeadline": .wait],
     ]
 
     @Test(arguments: phases)
