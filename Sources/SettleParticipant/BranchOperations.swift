@@ -80,10 +80,11 @@ struct BranchOperations: Sendable {
     // MARK: Rollback (cancel)
 
     func rollback(gid: String) async throws -> RollbackOutcome {
-        // A prepare of this gid still running is stopped, not waited for.
-        inFlightPrepares.cancel(gid: gid)
-        return try await retryingConflicts(operation: "rollback", gid: gid, retriesMax: configuration.conflictRetriesMax) {
-            try await phaseTwoPool.withConnection { connection in
+        try await retryingConflicts(operation: "rollback", gid: gid, retriesMax: configuration.conflictRetriesMax) {
+            // A prepare of this gid still running is stopped, not waited for; asked on every
+            // attempt, since the prepare may arrive after the first.
+            inFlightPrepares.cancel(gid: gid)
+            return try await phaseTwoPool.withConnection { connection in
                 do {
                     try await connection.rollbackPrepared(gid: gid)
                 } catch let error as PostgresError where error.code == .undefinedObject {
