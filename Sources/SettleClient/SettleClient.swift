@@ -78,6 +78,21 @@ public struct SettleClient: Sendable {
         return UInt32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000)
     }
 
+    /// An operator's decision for a stuck transfer (sealed as MANUAL with `operator` in it).
+    public func resolve(id: String, outcome: Settle_V1_TransferState, reason: String, operator who: String) async throws
+        -> Settle_V1_Transfer
+    {
+        try await client.resolve(
+            .with {
+                $0.transferID = id
+                $0.outcome = outcome
+                $0.reason = reason
+                $0.`operator` = who
+            },
+            metadata: metadata
+        )
+    }
+
     public func get(id: String) async throws -> Settle_V1_Transfer {
         try await client.get(.with { $0.transferID = id }, metadata: metadata)
     }

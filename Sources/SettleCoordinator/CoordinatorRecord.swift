@@ -15,6 +15,8 @@ enum CoordinatorRecord: Equatable, Sendable {
     case saga(transferID: String)
     case compensate(transferID: String, reason: String)
     case stuck(transferID: String, reason: String)
+    /// An operator's decision for a stuck transfer: its final outcome, why, and who.
+    case manual(transferID: String, outcome: TransferStatus, reason: String, operator: String)
 
     static let acceptedType = RecordType(rawValue: CoordinatorRecordType.accepted.rawValue)
     static let commitType = RecordType(rawValue: CoordinatorRecordType.commit.rawValue)
@@ -26,12 +28,13 @@ enum CoordinatorRecord: Equatable, Sendable {
     /// END with outcome `compensated` is written as its own type, COMPENSATED.
     static let compensatedType = RecordType(rawValue: CoordinatorRecordType.compensated.rawValue)
     static let stuckType = RecordType(rawValue: CoordinatorRecordType.stuck.rawValue)
+    static let manualType = RecordType(rawValue: CoordinatorRecordType.manual.rawValue)
 
     var transferID: String {
         switch self {
         case .accepted(let spec, _): spec.id
         case .commit(let id), .abort(let id, _), .end(let id, _), .heuristic(let id, _, _), .saga(let id),
-            .compensate(let id, _), .stuck(let id, _):
+            .compensate(let id, _), .stuck(let id, _), .manual(let id, _, _, _):
             id
         }
     }
@@ -43,6 +46,7 @@ enum CoordinatorRecord: Equatable, Sendable {
         var reason: String?
         var outcome: String?
         var branch: Int?
+        var `operator`: String?
     }
 
     func entry() -> LogEntry {
@@ -71,6 +75,11 @@ enum CoordinatorRecord: Equatable, Sendable {
         case .stuck(_, let reason):
             type = Self.stuckType
             payload.reason = reason
+        case .manual(_, let outcome, let reason, let who):
+            type = Self.manualType
+            payload.outcome = outcome.rawValue
+            payload.reason = reason
+            payload.operator = who
         case .heuristic(_, let branch, let reason):
             type = Self.heuristicType
             payload.branch = branch
@@ -86,7 +95,7 @@ enum CoordinatorRecord: Equatable, Sendable {
     init?(_ record: LogRecord) throws {
         let known = [
             Self.acceptedType, Self.commitType, Self.abortType, Self.endType, Self.heuristicType, Self.sagaType,
-            Self.compensateType, Self.compensatedType, Self.stuckType,
+            Self.compensateType, Self.compensatedType, Self.stuckType, Self.manualType,
         ]
         guard known.contains(record.type) else { return nil }
         let payload = try JSONDecoder().decode(Payload.self, from: Data(record.payload))
@@ -114,6 +123,14 @@ enum CoordinatorRecord: Equatable, Sendable {
             self = .end(transferID: payload.transfer, outcome: .compensated)
         case Self.stuckType:
             self = .stuck(transferID: payload.transfer, reason: try require(payload.reason, "reason"))
+        case Self.manualType:
+            guard let outcome = TransferStatus(rawValue: try require(payload.outcome, "outcome")), outcome.isFinal else {
+                throw RecordDecodingError(lsn: record.lsn, field: "outcome")
+            }
+            self = .manual(
+                transferID: payload.transfer, outcome: outcome, reason: try require(payload.reason, "reason"),
+                operator: try require(payload.operator, "operator")
+            )
         default:
             self = .heuristic(
                 transferID: payload.transfer, branch: try require(payload.branch, "branch"), reason: try require(payload.reason, "reason")

@@ -119,6 +119,10 @@ final class Journal: Sendable {
         case .stuck(_, let reason):
             state.entries[id]?.final = .stuck
             state.entries[id]?.reason = reason
+        case .manual(_, let outcome, let reason, let who):
+            state.entries[id]?.final = outcome
+            state.entries[id]?.reason = "resolved by \(who): \(reason)"
+            state.finishedOrder.append(id)
         case .heuristic(_, _, let reason):
             state.entries[id]?.final = .stuck
             state.entries[id]?.reason = reason

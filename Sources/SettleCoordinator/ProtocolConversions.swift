@@ -69,6 +69,7 @@ extension TransferEntry {
         transfer.finishedAtUnixMs = finishedAtMilliseconds ?? 0
         transfer.reason = String(reason.utf8.prefix(1024)) ?? ""
         switch status {
+        case _ where resolvedManually: transfer.path = "manual"
         case .stuck: transfer.path = "heuristic"
         case .saga, .compensating: transfer.path = "saga"
         case .compensated: transfer.path = "compensated"

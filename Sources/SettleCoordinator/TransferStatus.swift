@@ -35,6 +35,8 @@ struct TransferEntry: Codable, Sendable {
     var decision: String?
     var reason: String
     var branchStates: [String]
+    /// Finished by an operator's MANUAL decision.
+    var resolvedManually = false
 
     init(spec: TransferSpec, submittedAtMilliseconds: Int64) {
         self.spec = spec

@@ -96,6 +96,19 @@ final class TransferTable: Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
+    /// An operator's decision replaces a stuck transfer's status. Returns false unless it was stuck.
+    func resolve(_ id: String, status: TransferStatus, reason: String, atMilliseconds: Int64) -> Bool {
+        state.withLock { state in
+            guard var entry = state.entries[id], entry.status == .stuck else { return false }
+            entry.status = status
+            entry.reason = reason
+            entry.finishedAtMilliseconds = atMilliseconds
+            entry.resolvedManually = true
+            state.entries[id] = entry
+            return true
+        }
+    }
+
     func entry(_ id: String) -> TransferEntry? {
         state.withLock { $0.entries[id] }
     }

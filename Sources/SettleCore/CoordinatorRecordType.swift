@@ -10,6 +10,7 @@ public enum CoordinatorRecordType: UInt16, CaseIterable, Sendable {
     case compensated = 0x0107
     case stuck = 0x0108
     case heuristic = 0x0109
+    case manual = 0x010A
 
     public var name: String {
         switch self {
@@ -22,6 +23,7 @@ public enum CoordinatorRecordType: UInt16, CaseIterable, Sendable {
         case .compensated: "COMPENSATED"
         case .stuck: "STUCK"
         case .heuristic: "HEURISTIC"
+        case .manual: "MANUAL"
         }
     }
 }

@@ -7,7 +7,7 @@ struct TransferCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "transfer",
         abstract: "Submit and inspect transfers at a coordinator.",
-        subcommands: [TransferSubmitCommand.self, TransferShowCommand.self, TransferListCommand.self]
+        subcommands: [TransferSubmitCommand.self, TransferShowCommand.self, TransferListCommand.self, TransferResolveCommand.self]
     )
 }
 

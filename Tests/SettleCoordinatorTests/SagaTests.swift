@@ -109,8 +109,9 @@ struct SagaTests {
     }
 
     /// bank-a's refund always fails (fault injection): after its retry policy the transfer is
-    /// STUCK — in the log, in `settle transfer list --state stuck`, and in /metrics.
-    @Test func aCompensationThatAlwaysFailsLeavesTheTransferStuck() async throws {
+    /// STUCK — in the log, in `settle transfer list --state stuck`, and in /metrics; an operator's
+    /// `settle transfer resolve` moves it on with a MANUAL record, and the audit passes.
+    @Test func aCompensationThatAlwaysFailsIsStuckUntilAnOperatorResolvesIt() async throws {
         let deployment = try await Deployment(bankArguments: [["--fault-inject-fail", "refund"], slowCredit[1]])
         defer { Task { await deployment.tearDown() } }
         try deployment.startSettled()
@@ -121,7 +122,26 @@ struct SagaTests {
         #expect(listed.output.hasPrefix("stuck  stuck"), "\(listed.output)")
         #expect(try await deployment.metrics().contains(#"settle_transfers_total{outcome="stuck"} 1"#))
         #expect(try await deployment.preparedUnderPrefix().isEmpty, "nothing is left prepared: branch 0 committed, branch 1 cancelled")
+
+        // The operator refunds by hand, then records the decision.
+        let coordinator = ["--coordinator", "127.0.0.1:\(deployment.apiPort)", "--token", clientToken]
+        let early = try run("settle", ["transfer", "resolve"] + coordinator + ["e2e-none", "--outcome", "aborted", "--reason", "x", "--operator", "alice"])
+        #expect(early.status != 0, "unknown transfers cannot be resolved")
+        try await deployment.pools[0].query("UPDATE accounts SET balance = balance + 300 WHERE id = 'a7'")
+        #expect(try await deployment.totalBalance() == deployment.expectedTotal)
+        let resolved = try run("settle", ["transfer", "resolve"] + coordinator + [
+            "stuck", "--outcome", "compensated", "--reason", "refund of 300 posted by hand", "--operator", "alice",
+        ])
+        #expect(resolved.status == 0, "\(resolved.errorOutput)")
+        #expect(resolved.output.hasPrefix("transfer stuck: compensated"), "\(resolved.output)")
+        let again = try run("settle", ["transfer", "resolve"] + coordinator + ["stuck", "--outcome", "committed", "--reason", "x", "--operator", "bob"])
+        #expect(again.status != 0)
+        #expect(again.errorOutput.contains("not stuck"))
         let log = try dump(deployment)
         #expect(log.contains("STUCK  {\"reason\":\"the compensation of branch 0 keeps failing"))
+        #expect(log.contains(#"MANUAL  {"operator":"alice","outcome":"compensated","reason":"refund of 300 posted by hand","transfer":"stuck"}"#))
+        // After a restart the operator's decision stands.
+        try deployment.startSettled()
+        #expect(try await deployment.client { try await $0.get(id: "stuck") }.state == .compensated)
     }
 }

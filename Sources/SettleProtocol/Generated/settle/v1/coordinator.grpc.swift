@@ -75,11 +75,25 @@ public enum Settle_V1_Coordinator: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "Resolve" metadata.
+        public enum Resolve: Sendable {
+            /// Request type for "Resolve".
+            public typealias Input = Settle_V1_ResolveRequest
+            /// Response type for "Resolve".
+            public typealias Output = Settle_V1_Transfer
+            /// Descriptor for "Resolve".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "settle.v1.Coordinator"),
+                method: "Resolve",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "settle.v1.Coordinator" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             Submit.descriptor,
             Get.descriptor,
-            List.descriptor
+            List.descriptor,
+            Resolve.descriptor
         ]
     }
 }
@@ -160,6 +174,26 @@ extension Settle_V1_Coordinator {
             request: GRPCCore.StreamingServerRequest<Settle_V1_ListRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Settle_V1_ListResponse>
+
+        /// Handle the "Resolve" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > An operator's decision for a STUCK transfer: sealed in the log as MANUAL (with the operator's
+        /// > name), then carried out — the transfer ends with the given outcome and is driven no further.
+        /// > FAILED_PRECONDITION if the transfer is not stuck; NOT_FOUND if unknown.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Settle_V1_ResolveRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Settle_V1_Transfer` messages.
+        func resolve(
+            request: GRPCCore.StreamingServerRequest<Settle_V1_ResolveRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Settle_V1_Transfer>
     }
 
     /// Service protocol for the "settle.v1.Coordinator" service.
@@ -224,6 +258,26 @@ extension Settle_V1_Coordinator {
             request: GRPCCore.ServerRequest<Settle_V1_ListRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Settle_V1_ListResponse>
+
+        /// Handle the "Resolve" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > An operator's decision for a STUCK transfer: sealed in the log as MANUAL (with the operator's
+        /// > name), then carried out — the transfer ends with the given outcome and is driven no further.
+        /// > FAILED_PRECONDITION if the transfer is not stuck; NOT_FOUND if unknown.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Settle_V1_ResolveRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Settle_V1_Transfer` message.
+        func resolve(
+            request: GRPCCore.ServerRequest<Settle_V1_ResolveRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Settle_V1_Transfer>
     }
 
     /// Simple service protocol for the "settle.v1.Coordinator" service.
@@ -286,6 +340,26 @@ extension Settle_V1_Coordinator {
             request: Settle_V1_ListRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Settle_V1_ListResponse
+
+        /// Handle the "Resolve" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > An operator's decision for a STUCK transfer: sealed in the log as MANUAL (with the operator's
+        /// > name), then carried out — the transfer ends with the given outcome and is driven no further.
+        /// > FAILED_PRECONDITION if the transfer is not stuck; NOT_FOUND if unknown.
+        ///
+        /// - Parameters:
+        ///   - request: A `Settle_V1_ResolveRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Settle_V1_Transfer` to respond with.
+        func resolve(
+            request: Settle_V1_ResolveRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Settle_V1_Transfer
     }
 }
 
@@ -321,6 +395,17 @@ extension Settle_V1_Coordinator.StreamingServiceProtocol {
             serializer: GRPCProtobuf.ProtobufSerializer<Settle_V1_ListResponse>(),
             handler: { request, context in
                 try await self.list(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Settle_V1_Coordinator.Method.Resolve.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Settle_V1_ResolveRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Settle_V1_Transfer>(),
+            handler: { request, context in
+                try await self.resolve(
                     request: request,
                     context: context
                 )
@@ -364,6 +449,17 @@ extension Settle_V1_Coordinator.ServiceProtocol {
         )
         return GRPCCore.StreamingServerResponse(single: response)
     }
+
+    public func resolve(
+        request: GRPCCore.StreamingServerRequest<Settle_V1_ResolveRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Settle_V1_Transfer> {
+        let response = try await self.resolve(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
 }
 
 // Default implementation of methods from 'ServiceProtocol'.
@@ -401,6 +497,19 @@ extension Settle_V1_Coordinator.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Settle_V1_ListResponse> {
         return GRPCCore.ServerResponse<Settle_V1_ListResponse>(
             message: try await self.list(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func resolve(
+        request: GRPCCore.ServerRequest<Settle_V1_ResolveRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Settle_V1_Transfer> {
+        return GRPCCore.ServerResponse<Settle_V1_Transfer>(
+            message: try await self.resolve(
                 request: request.message,
                 context: context
             ),
@@ -486,6 +595,31 @@ extension Settle_V1_Coordinator {
             deserializer: some GRPCCore.MessageDeserializer<Settle_V1_ListResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Settle_V1_ListResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "Resolve" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > An operator's decision for a STUCK transfer: sealed in the log as MANUAL (with the operator's
+        /// > name), then carried out — the transfer ends with the given outcome and is driven no further.
+        /// > FAILED_PRECONDITION if the transfer is not stuck; NOT_FOUND if unknown.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Settle_V1_ResolveRequest` message.
+        ///   - serializer: A serializer for `Settle_V1_ResolveRequest` messages.
+        ///   - deserializer: A deserializer for `Settle_V1_Transfer` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func resolve<Result>(
+            request: GRPCCore.ClientRequest<Settle_V1_ResolveRequest>,
+            serializer: some GRPCCore.MessageSerializer<Settle_V1_ResolveRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Settle_V1_Transfer>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Settle_V1_Transfer>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -607,6 +741,42 @@ extension Settle_V1_Coordinator {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "Resolve" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > An operator's decision for a STUCK transfer: sealed in the log as MANUAL (with the operator's
+        /// > name), then carried out — the transfer ends with the given outcome and is driven no further.
+        /// > FAILED_PRECONDITION if the transfer is not stuck; NOT_FOUND if unknown.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Settle_V1_ResolveRequest` message.
+        ///   - serializer: A serializer for `Settle_V1_ResolveRequest` messages.
+        ///   - deserializer: A deserializer for `Settle_V1_Transfer` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func resolve<Result>(
+            request: GRPCCore.ClientRequest<Settle_V1_ResolveRequest>,
+            serializer: some GRPCCore.MessageSerializer<Settle_V1_ResolveRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Settle_V1_Transfer>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Settle_V1_Transfer>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Settle_V1_Coordinator.Method.Resolve.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -696,6 +866,37 @@ extension Settle_V1_Coordinator.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Settle_V1_ListRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Settle_V1_ListResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Resolve" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > An operator's decision for a STUCK transfer: sealed in the log as MANUAL (with the operator's
+    /// > name), then carried out — the transfer ends with the given outcome and is driven no further.
+    /// > FAILED_PRECONDITION if the transfer is not stuck; NOT_FOUND if unknown.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Settle_V1_ResolveRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func resolve<Result>(
+        request: GRPCCore.ClientRequest<Settle_V1_ResolveRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Settle_V1_Transfer>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.resolve(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Settle_V1_ResolveRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Settle_V1_Transfer>(),
             options: options,
             onResponse: handleResponse
         )
@@ -799,6 +1000,41 @@ extension Settle_V1_Coordinator.ClientProtocol {
             metadata: metadata
         )
         return try await self.list(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Resolve" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > An operator's decision for a STUCK transfer: sealed in the log as MANUAL (with the operator's
+    /// > name), then carried out — the transfer ends with the given outcome and is driven no further.
+    /// > FAILED_PRECONDITION if the transfer is not stuck; NOT_FOUND if unknown.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func resolve<Result>(
+        _ message: Settle_V1_ResolveRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Settle_V1_Transfer>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Settle_V1_ResolveRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.resolve(
             request: request,
             options: options,
             onResponse: handleResponse

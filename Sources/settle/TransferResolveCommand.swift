@@ -1,0 +1,35 @@
+import ArgumentParser
+import Foundation
+import SettleProtocol
+
+struct TransferResolveCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resolve",
+        abstract: "Record an operator's decision for a stuck transfer (sealed in the log as MANUAL).",
+        discussion: "Use it once the data is what the outcome says (for example after correcting a failed compensation by hand). The MANUAL record carries the outcome, the reason and the operator."
+    )
+
+    @OptionGroup var options: CoordinatorOptions
+
+    @Argument(help: "The stuck transfer's id.")
+    var id: String
+
+    @Option(help: "committed, compensated or aborted.")
+    var outcome: String
+
+    @Option(help: "Why, for the audit trail.")
+    var reason: String
+
+    @Option(name: .customLong("operator"), help: "Who decides (default: $USER).")
+    var operatorName: String?
+
+    func run() async throws {
+        let outcomes: [String: Settle_V1_TransferState] = ["committed": .committed, "compensated": .compensated, "aborted": .aborted]
+        guard let state = outcomes[outcome] else { throw ValidationError("--outcome is committed, compensated or aborted") }
+        guard let who = operatorName ?? ProcessInfo.processInfo.environment["USER"], !who.isEmpty else {
+            throw ValidationError("give --operator (or set USER)")
+        }
+        let transfer = try await options.withClient { try await $0.resolve(id: id, outcome: state, reason: reason, operator: who) }
+        TransferPrinter.print(transfer)
+    }
+}
