@@ -55,15 +55,16 @@ final class Journal: Sendable {
         encoder.outputFormatting = .sortedKeys
         let lsns = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[LSN], any Error>) in
             state.withLock { state in
-                // Every unfinished transfer, always; then finished ones, newest first, while they
-                // fit the budget (they only serve idempotency and Get after a restart).
-                var entries = state.entries.values.filter { $0.final == nil }.map { entry in
+                // Every unfinished or stuck transfer, always (a stuck one waits for an operator and
+                // must never be forgotten); then finished ones, newest first, while they fit the
+                // budget (they only serve idempotency and Get after a restart).
+                var entries = state.entries.values.filter { $0.final == nil || $0.final == .stuck }.map { entry in
                     // Encoding plain Codable structs of strings and integers cannot fail.
                     Checkpoint.Entry(id: entry.spec.id, state: Array(try! encoder.encode(entry)))
                 }
                 var budget = Self.checkpointBytesBudget - entries.reduce(0) { $0 + $1.state.count + $1.id.utf8.count + 6 }
                 for id in state.finishedOrder.reversed() {
-                    guard let entry = state.entries[id], entry.final != nil else { continue }
+                    guard let entry = state.entries[id], entry.final != nil, entry.final != .stuck else { continue }
                     let encoded = Array(try! encoder.encode(entry))
                     budget -= encoded.count + id.utf8.count + 6
                     if budget < 0 { break }

@@ -50,6 +50,7 @@ struct JournalTests {
         try await journal.append(.commit(transferID: "t-0"))
         try await journal.append(.end(transferID: "t-0", outcome: .committed))
         try await journal.append(.abort(transferID: "t-1", reason: "refused"))
+        try await journal.append(.stuck(transferID: "t-4", reason: "refund keeps failing"))
         _ = try await journal.appendCheckpoint()
         try await journal.append(.commit(transferID: "t-2"))
         try await journal.append(.end(transferID: "t-1", outcome: .aborted))
@@ -65,6 +66,7 @@ struct JournalTests {
         #expect(byID["t-1"]?.final == .aborted)
         #expect(byID["t-2"]?.decision == "commit")
         #expect(byID["t-3"]?.decision == nil)
+        #expect(byID["t-4"]?.final == .stuck, "a stuck transfer survives every checkpoint")
         await log.close()
     }
 }
