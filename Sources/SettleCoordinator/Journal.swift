@@ -125,7 +125,8 @@ final class Journal: Sendable {
             state.entries[id]?.reason = "resolved by \(who): \(reason)"
             state.finishedOrder.append(id)
         case .heuristic(_, _, let reason):
-            state.entries[id]?.final = .stuck
+            // A contradicted decision is undone by compensation; recovery resumes that.
+            state.entries[id]?.decision = "compensate"
             state.entries[id]?.reason = reason
         }
         if state.finishedOrder.count > rememberedMax + rememberedMax / 4 {

@@ -198,12 +198,14 @@ struct TransferDriver: Sendable {
                 if case .twoPhase(let machine) = machines, case .heuristicHazard(let branch, let reason) = machine.phase,
                     machine.hazardRecorded, !machine.hasPhaseTwoOutstanding
                 {
-                    finishInTable(spec, phase: machine.phase, decision: reason)
+                    // HEURISTIC is sealed and the other branches answered: undo the transfer.
                     logger.error(
-                        "transfer needs an operator", metadata: ["transfer.id": "\(spec.id)", "branch": "\(branch)", "reason": "\(reason)"]
+                        "heuristic outcome; compensating", metadata: ["transfer.id": "\(spec.id)", "branch": "\(branch)", "reason": "\(reason)"]
                     )
-                    group.cancelAll()
-                    return
+                    let (saga, action) = SagaMachine.compensating(after: machine.branches, reason: reason)
+                    machines = .saga(saga)
+                    step = .saga(action)
+                    continue
                 }
                 // Wait for the next event the machine accepts.
                 var next: Step?

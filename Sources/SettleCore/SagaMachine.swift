@@ -79,6 +79,26 @@ public struct SagaMachine: Sendable, Equatable {
         return (machine, .startCompensation(cancel: Array(0..<branchCount), compensate: nil))
     }
 
+    /// A branch contradicted a decision (a re-drive refused after COMMIT, or a branch committed
+    /// despite ABORT): undo the transfer. Seals COMPENSATE, then cancels what did not commit and
+    /// compensates what did.
+    public static func compensating(
+        after twoPhase: [TransferMachine.BranchProgress], reason: String
+    ) -> (SagaMachine, Action) {
+        var machine = SagaMachine(
+            branches: twoPhase.map { progress in
+                switch progress {
+                case .committed: .committed
+                case .awaitingCommit: .awaitingCommit
+                case .refused(let reason): .refused(reason: reason)
+                default: .awaitingRollback
+                }
+            }
+        )
+        machine.phase = .sealingCompensate(reason: reason)
+        return (machine, .log(.compensate(reason: reason)))
+    }
+
     private init(branches: [BranchProgress]) {
         self.branches = branches
     }

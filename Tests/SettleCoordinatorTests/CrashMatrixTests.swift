@@ -118,4 +118,29 @@ struct CrashMatrixTests {
         #expect(try await deployment.totalBalance() == deployment.expectedTotal)
         try expectAuditPasses(deployment)
     }
+
+    /// The same, but the re-drive is refused (the money moved meanwhile): HEURISTIC, then the
+    /// other branch is compensated and the transfer ends compensated with no net effect.
+    @Test func aReDriveThatIsRefusedCompensatesTheOthers() async throws {
+        let deployment = try await Deployment()
+        defer { Task { await deployment.tearDown() } }
+        try deployment.startSettled(crashAt: "after-commit-sealed")
+        let branches = Deployment.branches(amount: 40, fromA: true, account: 6)
+        _ = try? await deployment.client { try await $0.submit(id: "dba2", branches: branches, wait: true, timeout: .seconds(10)) }
+        #expect(try await deployment.settled?.waitForExit() == true)
+        let debit = "settle:\(deployment.coordinatorID):dba2:0"
+        try await deployment.pools[0].withConnection { try await $0.rollbackPrepared(gid: debit) }
+        // a6's money moves to a9, so the debit prepared again is refused (insufficient funds).
+        try await deployment.pools[0].query("UPDATE accounts SET balance = balance + 10000 WHERE id = 'a9'")
+        try await deployment.pools[0].query("UPDATE accounts SET balance = 0 WHERE id = 'a6'")
+        try deployment.startSettled()
+        try await waitUntil { try await deployment.client { try await $0.get(id: "dba2") }.state == .compensated }
+        #expect(try await deployment.postingCounts("dba2") == [0, 2], "bank-b credited, then reversed")
+        #expect(try await deployment.preparedUnderPrefix().isEmpty)
+        #expect(try await deployment.totalBalance() == deployment.expectedTotal)
+        deployment.settled?.stop()
+        let log = try run("settle", ["audit", "dump", "--log", deployment.logDirectory]).output
+        #expect(log.contains("HEURISTIC") && log.contains("COMPENSATE") && log.contains(#"COMPENSATED  {"transfer":"dba2"}"#))
+        try expectAuditPasses(deployment)
+    }
 }
