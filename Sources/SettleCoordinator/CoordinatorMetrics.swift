@@ -12,6 +12,11 @@ struct CoordinatorMetrics: Sendable {
         Counter(label: "settle_transfers_total", dimensions: [("outcome", status.rawValue)]).increment()
     }
 
+    /// By how the transfer finished: 2pc, saga-committed, compensated, heuristic or manual.
+    func finished(path: String) {
+        Counter(label: "settle_transfers_by_path_total", dimensions: [("path", path)]).increment()
+    }
+
     func retried(_ operation: String, participant: String) {
         Counter(label: "settle_participant_retries_total", dimensions: [("operation", operation), ("participant", participant)])
             .increment()

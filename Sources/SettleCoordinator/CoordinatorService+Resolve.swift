@@ -38,6 +38,7 @@ extension CoordinatorService {
             metadata: ["transfer.id": "\(entry.spec.id)", "outcome": "\(outcome.rawValue)", "operator": "\(who)"]
         )
         Counter(label: "settle_transfers_resolved_total", dimensions: [("outcome", outcome.rawValue)]).increment()
+        metrics.finished(path: "manual")
         return final.message(coordinatorID: configuration.coordinatorID)
     }
 }

@@ -68,6 +68,8 @@ struct TransferDriver: Sendable {
                 step = .twoPhase(start.firstAction)
             }
             var deadlineArmed = false
+            /// How the transfer is finishing, for the metrics by path.
+            var path = start.saga == nil ? "2pc" : "saga"
 
             func sendPrepare(_ branches: [Int], until deadline: ContinuousClock.Instant?) {
                 for branch in branches {
@@ -102,7 +104,16 @@ struct TransferDriver: Sendable {
                 }
             }
             func log(_ entry: TransferLogEntry) {
-                if case .end = entry { finishInTable(spec, phase: machines.phase, decision: decisionReason(machines)) }
+                if case .end(let outcome) = entry {
+                    finishInTable(spec, phase: machines.phase, decision: decisionReason(machines))
+                    let finalPath = switch (outcome, path) {
+                    case (.committed, "saga"): "saga-committed"
+                    case (.compensated, "heuristic"): "heuristic"
+                    case (.compensated, _): "compensated"
+                    default: "2pc"
+                    }
+                    metrics.finished(path: finalPath)
+                }
                 if entry == .commit { crashPoints.reached(.afterPrepares) }
                 group.addTask {
                     await append(record(for: entry, transferID: spec.id))
@@ -152,6 +163,7 @@ struct TransferDriver: Sendable {
                         if case .twoPhase(let machine) = machines, machine.phase == .saga(.forward) {
                             // SAGA is sealed: the saga machine takes over from what is known.
                             let (saga, action) = SagaMachine.started(after: machine.branches)
+                            path = "saga"
                             machines = .saga(saga)
                             step = .saga(action)
                             continue
@@ -203,6 +215,7 @@ struct TransferDriver: Sendable {
                         "heuristic outcome; compensating", metadata: ["transfer.id": "\(spec.id)", "branch": "\(branch)", "reason": "\(reason)"]
                     )
                     let (saga, action) = SagaMachine.compensating(after: machine.branches, reason: reason)
+                    path = "heuristic"
                     machines = .saga(saga)
                     step = .saga(action)
                     continue

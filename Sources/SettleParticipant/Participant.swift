@@ -134,7 +134,8 @@ public final class Participant: Sendable {
         )
         return ParticipantServer(
             server: server, operations: operations, metrics: metrics,
-            refreshInterval: configuration.inDoubtRefreshInterval, logger: logger
+            refreshInterval: configuration.inDoubtRefreshInterval,
+            heuristicRollbackAfter: configuration.heuristicRollbackAfter, logger: logger
         )
     }
 }

@@ -21,7 +21,14 @@ public struct ParticipantConfiguration: Sendable {
     /// that another prepared branch holds until its Commit; if Commits had to queue behind such
     /// Prepares for the same connections, the participant could starve itself.
     public var phaseTwoConnectionsMax = 4
-    /// How often the in-doubt gauges are refreshed while serving.
+    /// Off by default. When set, a branch prepared longer than this is rolled back by the
+    /// participant itself and recorded as cancelled in the barrier, so that a coordinator lost
+    /// for good cannot hold this database's locks forever. The coordinator then meets a
+    /// heuristic outcome: its Commit answers heuristic-rollback, a re-drive is refused, and the
+    /// transfer is compensated. Choose it far above any prepare deadline and any coordinator
+    /// outage you would rather wait out.
+    public var heuristicRollbackAfter: Duration?
+    /// How often the in-doubt gauges are refreshed (and `heuristicRollbackAfter` applied).
     public var inDoubtRefreshInterval: Duration = .seconds(10)
     /// Concurrent calls per coordinator connection (HTTP/2 streams). Prepares can wait on rows
     /// that only a later Commit releases, so the coordinator sends phase two over a connection

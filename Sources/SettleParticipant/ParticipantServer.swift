@@ -9,6 +9,7 @@ public struct ParticipantServer: Sendable {
     let operations: BranchOperations
     let metrics: ParticipantMetrics
     let refreshInterval: Duration
+    let heuristicRollbackAfter: Duration?
     let logger: Logger
 
     public func run() async throws {
@@ -38,11 +39,27 @@ public struct ParticipantServer: Sendable {
         server.beginGracefulShutdown()
     }
 
+    private func rollBackHeuristically(_ branches: [BranchOperations.InDoubtBranch], olderThan limit: Duration) async throws {
+        let (seconds, attoseconds) = limit.components
+        let limitMilliseconds = seconds * 1000 + attoseconds / 1_000_000_000_000_000
+        for branch in branches where branch.ageMilliseconds > limitMilliseconds {
+            _ = try await operations.rollback(gid: branch.gid)
+            metrics.recordOperation("heuristic-rollback", outcome: "rolled-back")
+            logger.warning(
+                "rolled back a branch prepared too long (heuristicRollbackAfter); its coordinator will see a heuristic outcome",
+                metadata: ["gid": "\(branch.gid)", "age_ms": "\(branch.ageMilliseconds)"]
+            )
+        }
+    }
+
     private func refreshInDoubtGauges() async {
         while !Task.isCancelled {
             do {
                 let branches = try await operations.inDoubt(gidPrefix: "settle:")
                 metrics.recordInDoubt(count: branches.count, oldestAgeMilliseconds: branches.map(\.ageMilliseconds).max() ?? 0)
+                if let heuristicRollbackAfter {
+                    try await rollBackHeuristically(branches, olderThan: heuristicRollbackAfter)
+                }
             } catch is CancellationError {
                 return
             } catch {

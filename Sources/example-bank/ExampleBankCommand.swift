@@ -32,6 +32,9 @@ struct ExampleBankCommand: AsyncParsableCommand {
     @Option(help: "Database connections, at most.")
     var poolSize = 16
 
+    @Option(help: "Roll back branches left prepared longer than this many milliseconds (off unless given).")
+    var heuristicRollbackAfterMs: Int?
+
     @Option(name: .customLong("fault-inject-delay"), help: "FAULT INJECTION (tests only): operation=milliseconds; repeatable.")
     var faultDelays: [String] = []
 
@@ -52,9 +55,9 @@ struct ExampleBankCommand: AsyncParsableCommand {
         try await BankSchema.migrate(pool)
         if let seed { try await BankSchema.seed(pool, accounts: try parseSeed(seed)) }
 
-        let participant = Participant(
-            name: name, database: pool, configuration: ParticipantConfiguration(coordinatorToken: token), logger: logger
-        )
+        var configuration = ParticipantConfiguration(coordinatorToken: token)
+        configuration.heuristicRollbackAfter = heuristicRollbackAfterMs.map { .milliseconds($0) }
+        let participant = Participant(name: name, database: pool, configuration: configuration, logger: logger)
         ExampleBank.register(on: participant, faults: faults)
         let server = try await participant.start(host: host, port: port)
         let signals = ShutdownSignals { server.beginGracefulShutdown() }

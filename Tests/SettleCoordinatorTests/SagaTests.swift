@@ -61,6 +61,7 @@ struct SagaTests {
         #expect(try await deployment.postingCounts("slow-saga") == [1, 1])
         #expect(try await deployment.preparedUnderPrefix().isEmpty)
         #expect(try await deployment.totalBalance() == deployment.expectedTotal)
+        #expect(try await deployment.metrics().contains(#"settle_transfers_by_path_total{path="saga-committed"} 1"#))
         let log = try dump(deployment)
         #expect(log.contains(#"SAGA  {"transfer":"slow-saga"}"#))
         #expect(!log.contains("COMPENSATE"))
@@ -81,6 +82,7 @@ struct SagaTests {
         #expect(try await deployment.totalBalance() == deployment.expectedTotal)
         #expect(try await BankSchema.balance(deployment.pools[0], account: "a7") == Deployment.openingBalance)
         #expect(try await deployment.preparedUnderPrefix().isEmpty)
+        #expect(try await deployment.metrics().contains(#"settle_transfers_by_path_total{path="compensated"} 1"#))
         let log = try dump(deployment)
         #expect(log.contains("SAGA") && log.contains("COMPENSATE") && log.contains(#"COMPENSATED  {"transfer":"slow-refused"}"#))
     }
@@ -121,6 +123,7 @@ struct SagaTests {
         let listed = try run("settle", ["transfer", "list", "--coordinator", "127.0.0.1:\(deployment.apiPort)", "--token", clientToken, "--state", "stuck"])
         #expect(listed.output.hasPrefix("stuck  stuck"), "\(listed.output)")
         #expect(try await deployment.metrics().contains(#"settle_transfers_total{outcome="stuck"} 1"#))
+        #expect(try await !deployment.metrics().contains(#"settle_transfers_by_path_total{path="manual"}"#))
         #expect(try await deployment.preparedUnderPrefix().isEmpty, "nothing is left prepared: branch 0 committed, branch 1 cancelled")
 
         // The operator refunds by hand, then records the decision.

@@ -259,4 +259,20 @@ struct BranchProtocolTests {
             #expect(try await bank.balance("a") == 990)
         }
     }
+
+    /// With heuristicRollbackAfter set, a branch left prepared too long is rolled back by the
+    /// participant and recorded as cancelled; its Commit then answers heuristic-rollback.
+    @Test func aBranchPreparedTooLongIsRolledBackHeuristically() async throws {
+        try await withBank(configure: {
+            $0.heuristicRollbackAfter = .milliseconds(300)
+            $0.inDoubtRefreshInterval = .milliseconds(50)
+        }) { bank throws in
+            #expect(try await bank.client.prepare(gid("forgotten"), "debit", movement("a", 100)).outcome == .prepared)
+            try await waitUntil { try await bank.prepared().isEmpty }
+            #expect(try await bank.barrier(gid("forgotten")) == ["action", "cancelled"])
+            #expect(try await bank.client.commit(gid("forgotten")) == .heuristicRollback)
+            #expect(try await bank.client.prepare(gid("forgotten"), "debit", movement("a", 100)).refusalKind == .cancelled)
+            #expect(try await bank.balance("a") == 1000)
+        }
+    }
 }
