@@ -124,10 +124,10 @@ final class Journal: Sendable {
             state.entries[id]?.final = outcome
             state.entries[id]?.reason = "resolved by \(who): \(reason)"
             state.finishedOrder.append(id)
-        case .heuristic(_, _, let reason):
-            // A contradicted decision is undone by compensation; recovery resumes that.
-            state.entries[id]?.decision = "compensate"
-            state.entries[id]?.reason = reason
+        case .heuristic:
+            // A record of what a branch did; the decision it leads to (re-drive under COMMIT, or
+            // COMPENSATE) is its own record, so recovery follows those.
+            break
         }
         if state.finishedOrder.count > rememberedMax + rememberedMax / 4 {
             let forgotten = state.finishedOrder.prefix(state.finishedOrder.count - rememberedMax)

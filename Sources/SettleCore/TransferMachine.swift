@@ -178,6 +178,8 @@ public struct TransferMachine: Sendable, Equatable {
         case (.sealingEnd(let pending), .end(let sealed)) where pending == sealed:
             phase = .finished(sealed)
             return .finished(sealed)
+        case (.committing, .heuristic(let branch, _)) where branches.indices.contains(branch) && branches[branch] == .awaitingRedrive:
+            return .sendPrepare([branch])
         case (.heuristicHazard(let branch, let reason), .heuristic(let loggedBranch, let loggedReason))
         where branch == loggedBranch && reason == loggedReason && !hazardRecorded:
             hazardRecorded = true
@@ -205,9 +207,10 @@ public struct TransferMachine: Sendable, Equatable {
             phase = .sealingEnd(.committed)
             return .log(.end(.committed))
         case .heuristicRollback:
-            // After COMMIT the transfer only moves forward: prepare the branch again, then commit it.
+            // After COMMIT the transfer only moves forward: record what happened, then prepare
+            // the branch again under the same gid and commit it.
             branches[branch] = .awaitingRedrive
-            return .sendPrepare([branch])
+            return .log(.heuristic(branch: branch, reason: "branch \(branch) was rolled back after COMMIT; re-driving it"))
         }
     }
 

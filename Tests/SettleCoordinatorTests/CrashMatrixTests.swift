@@ -116,6 +116,9 @@ struct CrashMatrixTests {
         #expect(try await deployment.postingCounts("dba") == [1, 1])
         #expect(try await deployment.preparedUnderPrefix().isEmpty)
         #expect(try await deployment.totalBalance() == deployment.expectedTotal)
+        deployment.settled?.stop()
+        let log = try run("settle", ["audit", "dump", "--log", deployment.logDirectory]).output
+        #expect(log.contains(#"HEURISTIC  {"branch":1,"reason":"branch 1 was rolled back after COMMIT; re-driving it""#), "\(log)")
         try expectAuditPasses(deployment)
     }
 

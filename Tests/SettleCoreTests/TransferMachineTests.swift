@@ -46,8 +46,10 @@ struct TransferMachineTests {
 
     @Test func aHeuristicRollbackAfterCommitIsReDriven() throws {
         var transfer = try Self.machine(in: "committing")
-        #expect(try transfer.commitAnswered(branch: 0, answer: .heuristicRollback) == .sendPrepare([0]))
+        let noted = TransferLogEntry.heuristic(branch: 0, reason: "branch 0 was rolled back after COMMIT; re-driving it")
+        #expect(try transfer.commitAnswered(branch: 0, answer: .heuristicRollback) == .log(noted))
         #expect(try transfer.commitAnswered(branch: 1, answer: .committed) == .wait)
+        #expect(try transfer.logged(noted) == .sendPrepare([0]))
         #expect(try transfer.prepareAnswered(branch: 0, answer: .prepared) == .sendCommit([0]))
         #expect(try transfer.commitAnswered(branch: 0, answer: .committed) == .log(.end(.committed)))
     }
@@ -55,6 +57,7 @@ struct TransferMachineTests {
     @Test func aRefusedReDriveIsAHazardForCompensation() throws {
         var transfer = try Self.machine(in: "committing")
         _ = try transfer.commitAnswered(branch: 0, answer: .heuristicRollback)
+        _ = try transfer.logged(.heuristic(branch: 0, reason: "branch 0 was rolled back after COMMIT; re-driving it"))
         let reason = "re-drive of branch 0 after COMMIT was refused: no funds"
         #expect(try transfer.prepareAnswered(branch: 0, answer: .refused(reason: "no funds")) == .log(.heuristic(branch: 0, reason: reason)))
         #expect(transfer.phase == .heuristicHazard(branch: 0, reason: reason))
@@ -68,6 +71,7 @@ struct TransferMachineTests {
         for branch in 0..<3 { _ = try transfer.prepareAnswered(branch: branch, answer: .prepared) }
         _ = try transfer.logged(.commit)
         _ = try transfer.commitAnswered(branch: 0, answer: .heuristicRollback)
+        _ = try transfer.logged(.heuristic(branch: 0, reason: "branch 0 was rolled back after COMMIT; re-driving it"))
         let reason = "re-drive of branch 0 after COMMIT was refused: gone"
         #expect(try transfer.prepareAnswered(branch: 0, answer: .refused(reason: "gone")) == .log(.heuristic(branch: 0, reason: reason)))
         #expect(transfer.hasPhaseTwoOutstanding)
@@ -168,7 +172,10 @@ struct TransferMachineTests {
         "sealingAbort": [
             "prepared(1)": .wait, "refused(1)": .wait, "deadline": .wait, "logged(abort)": .sendRollback([0, 1]),
         ],
-        "committing": ["deadline": .wait, "committed(0)": .wait, "heuristicRollback(0)": .sendPrepare([0])],
+        "committing": [
+            "deadline": .wait, "committed(0)": .wait,
+            "heuristicRollback(0)": .log(.heuristic(branch: 0, reason: "branch 0 was rolled back after COMMIT; re-driving it")),
+        ],
         "aborting": [
             "prepared(1)": .wait, "refused(1)": .wait, "deadline": .wait, "rolledBack(0)": .wait,
             "alreadyCommitted(0)": .log(.heuristic(branch: 0, reason: hazard)),
