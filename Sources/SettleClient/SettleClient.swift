@@ -52,7 +52,7 @@ public struct SettleClient: Sendable {
     ///     branch then needs a compensation.
     public func submit(
         id: String, branches: [Branch], prepareTimeout: Duration? = nil, sagaFallback: Bool? = nil,
-        sagaTimeout: Duration? = nil, wait: Bool = false, timeout: Duration = .seconds(60)
+        sagaTimeout: Duration? = nil, compensationRetriesMax: Int? = nil, wait: Bool = false, timeout: Duration = .seconds(60)
     ) async throws -> Settle_V1_Transfer {
         var request = Settle_V1_SubmitRequest()
         request.transferID = id
@@ -68,6 +68,7 @@ public struct SettleClient: Sendable {
         if let prepareTimeout { request.policy.prepareTimeoutMs = Self.milliseconds(prepareTimeout) }
         if let sagaTimeout { request.policy.sagaTimeoutMs = Self.milliseconds(sagaTimeout) }
         if let sagaFallback { request.policy.onPrepareTimeout = sagaFallback ? .sagaFallback : .abort }
+        if let compensationRetriesMax { request.policy.compensationRetriesMax = UInt32(clamping: compensationRetriesMax) }
         var options = CallOptions.defaults
         options.timeout = timeout
         return try await client.submit(request, metadata: metadata, options: options).transfer

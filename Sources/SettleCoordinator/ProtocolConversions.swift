@@ -23,7 +23,8 @@ extension TransferSpec {
             policy: Policy(
                 onPrepareTimeout: onPrepareTimeout,
                 prepareTimeoutMilliseconds: policy.prepareTimeoutMs == 0 ? nil : policy.prepareTimeoutMs,
-                sagaTimeoutMilliseconds: policy.sagaTimeoutMs == 0 ? nil : policy.sagaTimeoutMs
+                sagaTimeoutMilliseconds: policy.sagaTimeoutMs == 0 ? nil : policy.sagaTimeoutMs,
+                compensationRetriesMax: policy.compensationRetriesMax == 0 ? nil : policy.compensationRetriesMax
             )
         )
     }

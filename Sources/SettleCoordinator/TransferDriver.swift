@@ -401,7 +401,8 @@ struct TransferDriver: Sendable {
         let payload = target.compensationPayload.isEmpty ? target.payload : target.compensationPayload
         let gid = gid(spec, branch)
         var lastReason = "no answer"
-        for attempt in 0..<max(1, compensationRetriesMax) {
+        let attempts = spec.policy.compensationRetriesMax.map(Int.init) ?? compensationRetriesMax
+        for attempt in 0..<max(1, attempts) {
             if let link = links[target.participant] {
                 do {
                     let response = try await link.phaseTwo.compensate(
@@ -430,7 +431,7 @@ struct TransferDriver: Sendable {
                 return .cancelled
             }
         }
-        return .gaveUp("\(compensationRetriesMax) attempts; last: \(lastReason)")
+        return .gaveUp("\(attempts) attempts; last: \(lastReason)")
     }
 
     private func rollback(_ spec: TransferSpec, branch: Int) async -> RollbackAnswer? {

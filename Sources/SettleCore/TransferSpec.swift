@@ -54,11 +54,16 @@ public struct TransferSpec: Codable, Hashable, Sendable {
         public var onPrepareTimeout: OnPrepareTimeout?
         public var prepareTimeoutMilliseconds: UInt32?
         public var sagaTimeoutMilliseconds: UInt32?
+        public var compensationRetriesMax: UInt32?
 
-        public init(onPrepareTimeout: OnPrepareTimeout? = nil, prepareTimeoutMilliseconds: UInt32? = nil, sagaTimeoutMilliseconds: UInt32? = nil) {
+        public init(
+            onPrepareTimeout: OnPrepareTimeout? = nil, prepareTimeoutMilliseconds: UInt32? = nil, sagaTimeoutMilliseconds: UInt32? = nil,
+            compensationRetriesMax: UInt32? = nil
+        ) {
             self.onPrepareTimeout = onPrepareTimeout
             self.prepareTimeoutMilliseconds = prepareTimeoutMilliseconds
             self.sagaTimeoutMilliseconds = sagaTimeoutMilliseconds
+            self.compensationRetriesMax = compensationRetriesMax
         }
     }
 
@@ -112,6 +117,9 @@ public struct TransferSpec: Codable, Hashable, Sendable {
         }
         if let timeout = policy.sagaTimeoutMilliseconds, !(1...Self.sagaTimeoutMillisecondsMax).contains(timeout) {
             throw SpecError("saga timeout must be 1 to \(Self.sagaTimeoutMillisecondsMax) ms")
+        }
+        if let retries = policy.compensationRetriesMax, !(1...1000).contains(retries) {
+            throw SpecError("compensation retries must be 1 to 1000")
         }
     }
 

@@ -226,6 +226,10 @@ public nonisolated struct Settle_V1_TransferPolicy: Sendable {
   /// otherwise 1 to 86400000.
   public var sagaTimeoutMs: UInt32 = 0
 
+  /// Saga only: attempts at one compensation before the transfer is declared STUCK. 0 means the
+  /// default; otherwise 1 to 1000.
+  public var compensationRetriesMax: UInt32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -493,7 +497,7 @@ nonisolated extension Settle_V1_BranchRequest: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Settle_V1_TransferPolicy: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TransferPolicy"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}on_prepare_timeout\0\u{3}prepare_timeout_ms\0\u{3}saga_timeout_ms\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}on_prepare_timeout\0\u{3}prepare_timeout_ms\0\u{3}saga_timeout_ms\0\u{3}compensation_retries_max\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -504,6 +508,7 @@ nonisolated extension Settle_V1_TransferPolicy: SwiftProtobuf.Message, SwiftProt
       case 1: try { try decoder.decodeSingularEnumField(value: &self.onPrepareTimeout) }()
       case 2: try { try decoder.decodeSingularUInt32Field(value: &self.prepareTimeoutMs) }()
       case 3: try { try decoder.decodeSingularUInt32Field(value: &self.sagaTimeoutMs) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.compensationRetriesMax) }()
       default: break
       }
     }
@@ -519,6 +524,9 @@ nonisolated extension Settle_V1_TransferPolicy: SwiftProtobuf.Message, SwiftProt
     if self.sagaTimeoutMs != 0 {
       try visitor.visitSingularUInt32Field(value: self.sagaTimeoutMs, fieldNumber: 3)
     }
+    if self.compensationRetriesMax != 0 {
+      try visitor.visitSingularUInt32Field(value: self.compensationRetriesMax, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -526,6 +534,7 @@ nonisolated extension Settle_V1_TransferPolicy: SwiftProtobuf.Message, SwiftProt
     if lhs.onPrepareTimeout != rhs.onPrepareTimeout {return false}
     if lhs.prepareTimeoutMs != rhs.prepareTimeoutMs {return false}
     if lhs.sagaTimeoutMs != rhs.sagaTimeoutMs {return false}
+    if lhs.compensationRetriesMax != rhs.compensationRetriesMax {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
