@@ -21,28 +21,23 @@ extension Coordinator {
                 continue
             }
             let sagaTimeout = Duration.milliseconds(entry.spec.policy.sagaTimeoutMilliseconds ?? sagaTimeoutMilliseconds)
-            let placeholder = TransferMachine(branchCount: entry.spec.branches.count)
-            switch entry.decision {
-            case "saga":
-                transfer.status = .saga
+            let branchCount = entry.spec.branches.count
+            let saga: (TransferStatus, (SagaMachine, SagaMachine.Action))? =
+                switch entry.decision {
+                case "saga": (.saga, SagaMachine.resumingForward(branchCount: branchCount))
+                case "compensate": (.compensating, SagaMachine.resumingCompensation(branchCount: branchCount))
+                default: nil
+                }
+            if let (status, resumedSaga) = saga {
+                transfer.status = status
                 table.restore(transfer)
                 var start = DriverStart(
-                    spec: entry.spec, machine: placeholder, firstAction: .wait, prepareTimeout: .seconds(1), sagaTimeout: sagaTimeout
+                    spec: entry.spec, machine: TransferMachine(branchCount: branchCount), firstAction: .wait,
+                    prepareTimeout: .seconds(1), sagaTimeout: sagaTimeout
                 )
-                start.saga = SagaMachine.resumingForward(branchCount: entry.spec.branches.count)
+                start.saga = resumedSaga
                 resumed.append(start)
                 continue
-            case "compensate":
-                transfer.status = .compensating
-                table.restore(transfer)
-                var start = DriverStart(
-                    spec: entry.spec, machine: placeholder, firstAction: .wait, prepareTimeout: .seconds(1), sagaTimeout: sagaTimeout
-                )
-                start.saga = SagaMachine.resumingCompensation(branchCount: entry.spec.branches.count)
-                resumed.append(start)
-                continue
-            default:
-                break
             }
             let decision: TransferLogEntry
             switch entry.decision {

@@ -149,4 +149,27 @@ struct SagaTests {
         try deployment.startSettled()
         #expect(try await deployment.client { try await $0.get(id: "stuck") }.state == .compensated)
     }
+
+    /// settled killed with SIGKILL in the middle of a saga: after the restart it re-drives every
+    /// branch from the sealed SAGA and the transfer still commits.
+    @Test func aSagaSurvivesACoordinatorCrash() async throws {
+        let deployment = try await Deployment(bankArguments: slowCredit)
+        defer { Task { await deployment.tearDown() } }
+        try deployment.startSettled()
+        let branches = [
+            SettleClient.Branch(participant: "bank-a", action: "debit", payload: #"{"account":"a8","amount":120}"#, compensation: "refund"),
+            SettleClient.Branch(participant: "bank-b", action: "credit", payload: #"{"account":"b8","amount":120}"#, compensation: "reverse-credit"),
+        ]
+        _ = try await deployment.client {
+            try await $0.submit(id: "saga-crash", branches: branches, prepareTimeout: .milliseconds(300), sagaFallback: true)
+        }
+        try await waitUntil { try await deployment.client { try await $0.get(id: "saga-crash") }.state == .saga }
+        deployment.settled?.kill()
+        try deployment.startSettled()
+        try await waitUntil { try await deployment.client { try await $0.get(id: "saga-crash") }.state == .committed }
+        #expect(try await deployment.postingCounts("saga-crash") == [1, 1])
+        try await waitUntil { try await deployment.preparedUnderPrefix().isEmpty }
+        #expect(try await deployment.totalBalance() == deployment.expectedTotal)
+        _ = try dump(deployment)
+    }
 }
