@@ -153,7 +153,8 @@ struct SagaTests {
     /// settled killed with SIGKILL in the middle of a saga: after the restart it re-drives every
     /// branch from the sealed SAGA and the transfer still commits.
     @Test func aSagaSurvivesACoordinatorCrash() async throws {
-        let deployment = try await Deployment(bankArguments: slowCredit)
+        // Slow enough that the saga is surely still running when settled is killed.
+        let deployment = try await Deployment(bankArguments: [[], ["--fault-inject-delay", "credit=3000"]])
         defer { Task { await deployment.tearDown() } }
         try deployment.startSettled()
         let branches = [
@@ -166,7 +167,9 @@ struct SagaTests {
         try await waitUntil { try await deployment.client { try await $0.get(id: "saga-crash") }.state == .saga }
         deployment.settled?.kill()
         try deployment.startSettled()
-        try await waitUntil { try await deployment.client { try await $0.get(id: "saga-crash") }.state == .committed }
+        try await waitUntil(timeout: .seconds(60)) {
+            try await deployment.client { try await $0.get(id: "saga-crash") }.state == .committed
+        }
         #expect(try await deployment.postingCounts("saga-crash") == [1, 1])
         try await waitUntil { try await deployment.preparedUnderPrefix().isEmpty }
         #expect(try await deployment.totalBalance() == deployment.expectedTotal)

@@ -53,13 +53,14 @@ public enum TestClusters {
     public struct MissingCluster: Error {}
 }
 
-/// Polls `condition` every 20 ms for up to 10 s; records an issue if it never holds.
-public func waitUntil(_ condition: () async throws -> Bool) async throws {
-    for _ in 0..<500 {
+/// Polls `condition` every 20 ms until it holds; records an issue if it never does within `timeout`.
+public func waitUntil(timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
         if try await condition() { return }
         try await Task.sleep(for: .milliseconds(20))
     }
-    Issue.record("condition did not hold within 10 s")
+    Issue.record("condition did not hold within \(timeout)")
 }
 
 /// A value shared between tasks or threads of a test.
