@@ -164,14 +164,16 @@ struct SagaTests {
         _ = try await deployment.client {
             try await $0.submit(id: "saga-crash", branches: branches, prepareTimeout: .milliseconds(300), sagaFallback: true)
         }
-        try await waitUntil { try await deployment.client { try await $0.get(id: "saga-crash") }.state == .saga }
+        try await waitUntil(timeout: .seconds(30), "transfer in saga") {
+            try await deployment.client { try await $0.get(id: "saga-crash") }.state == .saga
+        }
         deployment.settled?.kill()
         try deployment.startSettled()
-        try await waitUntil(timeout: .seconds(60)) {
+        try await waitUntil(timeout: .seconds(60), "transfer committed after restart") {
             try await deployment.client { try await $0.get(id: "saga-crash") }.state == .committed
         }
         #expect(try await deployment.postingCounts("saga-crash") == [1, 1])
-        try await waitUntil { try await deployment.preparedUnderPrefix().isEmpty }
+        try await waitUntil(timeout: .seconds(30), "nothing prepared") { try await deployment.preparedUnderPrefix().isEmpty }
         #expect(try await deployment.totalBalance() == deployment.expectedTotal)
         _ = try dump(deployment)
     }

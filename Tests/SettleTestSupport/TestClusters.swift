@@ -54,13 +54,16 @@ public enum TestClusters {
 }
 
 /// Polls `condition` every 20 ms until it holds; records an issue if it never does within `timeout`.
-public func waitUntil(timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async throws {
+public func waitUntil(
+    timeout: Duration = .seconds(10), _ what: String = "", sourceLocation: SourceLocation = #_sourceLocation,
+    _ condition: () async throws -> Bool
+) async throws {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if try await condition() { return }
         try await Task.sleep(for: .milliseconds(20))
     }
-    Issue.record("condition did not hold within \(timeout)")
+    Issue.record("condition \(what) did not hold within \(timeout)", sourceLocation: sourceLocation)
 }
 
 /// A value shared between tasks or threads of a test.
