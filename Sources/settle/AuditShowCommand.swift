@@ -1,0 +1,46 @@
+import ArgumentParser
+import Foundation
+import SettleCore
+import SignedLog
+
+struct AuditShowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show",
+        abstract: "Show one transfer's history as the log recorded it, each record with its LSN, time and seal."
+    )
+
+    @Option(help: "The log directory.")
+    var log: String
+
+    @Option(help: "The PEM public key; without it seal signatures are not checked.")
+    var publicKey: String?
+
+    @Argument(help: "The transfer id.")
+    var transfer: String
+
+    func run() throws {
+        let key = try publicKey.map { try VerifyingKey(pemFile: $0) }
+        var found = 0
+        do {
+            try LogReader(directory: log, verifyingKey: key).forEachBatch(from: .first) { records, seal in
+                for record in records where CoordinatorRecordType(rawValue: record.type.rawValue) != nil {
+                    guard let object = try? JSONSerialization.jsonObject(with: Data(record.payload)) as? [String: Any],
+                        object["transfer"] as? String == transfer
+                    else { continue }
+                    found += 1
+                    print(
+                        "LSN \(record.lsn)  \(Timestamp.iso8601(nanoseconds: record.appendedAtNanoseconds))  "
+                            + "\(SettleCommand.typeName(record.type))  sealed by seal \(seal.number)  \(PayloadText.render(record.payload))"
+                    )
+                }
+            }
+        } catch let error as SignedLogError {
+            printError("settle audit show: \(error)")
+            throw ExitCode(1)
+        }
+        guard found > 0 else {
+            printError("settle audit show: the log holds no record of transfer \(transfer)")
+            throw ExitCode(1)
+        }
+    }
+}
