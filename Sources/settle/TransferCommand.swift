@@ -102,7 +102,10 @@ struct TransferListCommand: AsyncParsableCommand {
 
     @OptionGroup var options: CoordinatorOptions
 
-    @Option(name: .customLong("state"), help: "preparing, committing, committed, aborting, aborted or stuck; repeatable.")
+    @Option(
+        name: .customLong("state"),
+        help: "preparing, committing, committed, aborting, aborted, saga, compensating, compensated or stuck; repeatable."
+    )
     var states: [String] = []
 
     @Option(help: "At most this many (1 to 1000).")
@@ -115,7 +118,7 @@ struct TransferListCommand: AsyncParsableCommand {
         let wanted = try states.map { name -> Settle_V1_TransferState in
             let table: [String: Settle_V1_TransferState] = [
                 "preparing": .preparing, "committing": .committing, "committed": .committed, "aborting": .aborting,
-                "aborted": .aborted, "stuck": .stuck,
+                "aborted": .aborted, "stuck": .stuck, "saga": .saga, "compensating": .compensating, "compensated": .compensated,
             ]
             guard let state = table[name] else { throw ValidationError("unknown state '\(name)'") }
             return state
