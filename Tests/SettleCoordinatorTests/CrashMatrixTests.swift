@@ -41,109 +41,109 @@ struct CrashMatrixTests {
     }
 
     @Test func killedAfterPreparesBeforeTheDecisionAborts() async throws {
-        let deployment = try await Deployment()
-        defer { Task { await deployment.tearDown() } }
-        let transfer = try await crashAndRecover(at: "after-prepares", deployment)
-        #expect(transfer.state == .aborted)
-        #expect(transfer.reason.contains("restarted before deciding"))
-        #expect(try await deployment.postingCounts("crash") == [0, 0])
-        try expectAuditPasses(deployment)
+        try await withDeployment(startsSettled: false) { deployment throws in
+            let transfer = try await crashAndRecover(at: "after-prepares", deployment)
+            #expect(transfer.state == .aborted)
+            #expect(transfer.reason.contains("restarted before deciding"))
+            #expect(try await deployment.postingCounts("crash") == [0, 0])
+            try expectAuditPasses(deployment)
+        }
     }
 
     @Test func killedAfterCommitIsSealedCommits() async throws {
-        let deployment = try await Deployment()
-        defer { Task { await deployment.tearDown() } }
-        let transfer = try await crashAndRecover(at: "after-commit-sealed", deployment)
-        #expect(transfer.state == .committed)
-        #expect(try await deployment.postingCounts("crash") == [1, 1])
-        try expectAuditPasses(deployment)
+        try await withDeployment(startsSettled: false) { deployment throws in
+            let transfer = try await crashAndRecover(at: "after-commit-sealed", deployment)
+            #expect(transfer.state == .committed)
+            #expect(try await deployment.postingCounts("crash") == [1, 1])
+            try expectAuditPasses(deployment)
+        }
     }
 
     @Test func killedAfterSomeCommitsCommits() async throws {
-        let deployment = try await Deployment()
-        defer { Task { await deployment.tearDown() } }
-        let transfer = try await crashAndRecover(at: "after-first-commit", deployment)
-        #expect(transfer.state == .committed)
-        #expect(try await deployment.postingCounts("crash") == [1, 1])
-        try expectAuditPasses(deployment)
+        try await withDeployment(startsSettled: false) { deployment throws in
+            let transfer = try await crashAndRecover(at: "after-first-commit", deployment)
+            #expect(transfer.state == .committed)
+            #expect(try await deployment.postingCounts("crash") == [1, 1])
+            try expectAuditPasses(deployment)
+        }
     }
 
     @Test func killedDuringItsOwnRecoveryStillCommits() async throws {
-        let deployment = try await Deployment()
-        defer { Task { await deployment.tearDown() } }
-        let transfer = try await crashAndRecover(at: "after-commit-sealed", thenCrashAt: "during-recovery", deployment)
-        #expect(transfer.state == .committed)
-        #expect(try await deployment.postingCounts("crash") == [1, 1])
-        try expectAuditPasses(deployment)
+        try await withDeployment(startsSettled: false) { deployment throws in
+            let transfer = try await crashAndRecover(at: "after-commit-sealed", thenCrashAt: "during-recovery", deployment)
+            #expect(transfer.state == .committed)
+            #expect(try await deployment.postingCounts("crash") == [1, 1])
+            try expectAuditPasses(deployment)
+        }
     }
 
     /// bank-b is down when phase two starts: the coordinator keeps retrying (visible in
     /// /metrics) and the transfer completes when bank-b returns on the same port.
     @Test func aParticipantDownDuringCommitCompletesWhenItReturns() async throws {
-        let deployment = try await Deployment()
-        defer { Task { await deployment.tearDown() } }
-        try deployment.startSettled(crashAt: "after-commit-sealed")
-        let branches = Deployment.branches(amount: 100, fromA: true, account: 4)
-        _ = try? await deployment.client { try await $0.submit(id: "down", branches: branches, wait: true, timeout: .seconds(10)) }
-        #expect(try await deployment.settled?.waitForExit() == true)
-        deployment.banks[1].kill()
-        try deployment.startSettled()
-        try await waitUntil {
-            try await deployment.metrics().contains(#"settle_participant_retries_total{operation="commit",participant="bank-b"}"#)
+        try await withDeployment(startsSettled: false) { deployment throws in
+            try deployment.startSettled(crashAt: "after-commit-sealed")
+            let branches = Deployment.branches(amount: 100, fromA: true, account: 4)
+            _ = try? await deployment.client { try await $0.submit(id: "down", branches: branches, wait: true, timeout: .seconds(10)) }
+            #expect(try await deployment.settled?.waitForExit() == true)
+            deployment.banks[1].kill()
+            try deployment.startSettled()
+            try await waitUntil {
+                try await deployment.metrics().contains(#"settle_participant_retries_total{operation="commit",participant="bank-b"}"#)
+            }
+            #expect(try await deployment.client { try await $0.get(id: "down") }.state == .committing)
+            try deployment.startBank(1, port: deployment.bankPorts[1])
+            try await waitUntil { try await deployment.client { try await $0.get(id: "down") }.state == .committed }
+            #expect(try await deployment.postingCounts("down") == [1, 1])
+            #expect(try await deployment.preparedUnderPrefix().isEmpty)
+            #expect(try await deployment.totalBalance() == deployment.expectedTotal)
+            try expectAuditPasses(deployment)
         }
-        #expect(try await deployment.client { try await $0.get(id: "down") }.state == .committing)
-        try deployment.startBank(1, port: deployment.bankPorts[1])
-        try await waitUntil { try await deployment.client { try await $0.get(id: "down") }.state == .committed }
-        #expect(try await deployment.postingCounts("down") == [1, 1])
-        #expect(try await deployment.preparedUnderPrefix().isEmpty)
-        #expect(try await deployment.totalBalance() == deployment.expectedTotal)
-        try expectAuditPasses(deployment)
     }
 
     /// A DBA runs ROLLBACK PREPARED on a branch after the COMMIT decision: its Commit answers
     /// heuristic-rollback, the coordinator prepares it again under the same gid and commits it.
     @Test func aBranchRolledBackByHandAfterCommitIsReDriven() async throws {
-        let deployment = try await Deployment()
-        defer { Task { await deployment.tearDown() } }
-        try deployment.startSettled(crashAt: "after-commit-sealed")
-        let branches = Deployment.branches(amount: 40, fromA: true, account: 6)
-        _ = try? await deployment.client { try await $0.submit(id: "dba", branches: branches, wait: true, timeout: .seconds(10)) }
-        #expect(try await deployment.settled?.waitForExit() == true)
-        let gid = "settle:\(deployment.coordinatorID):dba:1"
-        try await deployment.pools[1].withConnection { try await $0.rollbackPrepared(gid: gid) }
-        try deployment.startSettled()
-        try await waitUntil { try await deployment.client { try await $0.get(id: "dba") }.state == .committed }
-        #expect(try await deployment.postingCounts("dba") == [1, 1])
-        #expect(try await deployment.preparedUnderPrefix().isEmpty)
-        #expect(try await deployment.totalBalance() == deployment.expectedTotal)
-        deployment.settled?.stop()
-        let log = try run("settle", ["audit", "dump", "--log", deployment.logDirectory]).output
-        #expect(log.contains(#"HEURISTIC  {"branch":1,"reason":"branch 1 was rolled back after COMMIT; re-driving it""#), "\(log)")
-        try expectAuditPasses(deployment)
+        try await withDeployment(startsSettled: false) { deployment throws in
+            try deployment.startSettled(crashAt: "after-commit-sealed")
+            let branches = Deployment.branches(amount: 40, fromA: true, account: 6)
+            _ = try? await deployment.client { try await $0.submit(id: "dba", branches: branches, wait: true, timeout: .seconds(10)) }
+            #expect(try await deployment.settled?.waitForExit() == true)
+            let gid = "settle:\(deployment.coordinatorID):dba:1"
+            try await deployment.pools[1].withConnection { try await $0.rollbackPrepared(gid: gid) }
+            try deployment.startSettled()
+            try await waitUntil { try await deployment.client { try await $0.get(id: "dba") }.state == .committed }
+            #expect(try await deployment.postingCounts("dba") == [1, 1])
+            #expect(try await deployment.preparedUnderPrefix().isEmpty)
+            #expect(try await deployment.totalBalance() == deployment.expectedTotal)
+            deployment.settled?.stop()
+            let log = try run("settle", ["audit", "dump", "--log", deployment.logDirectory]).output
+            #expect(log.contains(#"HEURISTIC  {"branch":1,"reason":"branch 1 was rolled back after COMMIT; re-driving it""#), "\(log)")
+            try expectAuditPasses(deployment)
+        }
     }
 
     /// The same, but the re-drive is refused (the money moved meanwhile): HEURISTIC, then the
     /// other branch is compensated and the transfer ends compensated with no net effect.
     @Test func aReDriveThatIsRefusedCompensatesTheOthers() async throws {
-        let deployment = try await Deployment()
-        defer { Task { await deployment.tearDown() } }
-        try deployment.startSettled(crashAt: "after-commit-sealed")
-        let branches = Deployment.branches(amount: 40, fromA: true, account: 6)
-        _ = try? await deployment.client { try await $0.submit(id: "dba2", branches: branches, wait: true, timeout: .seconds(10)) }
-        #expect(try await deployment.settled?.waitForExit() == true)
-        let debit = "settle:\(deployment.coordinatorID):dba2:0"
-        try await deployment.pools[0].withConnection { try await $0.rollbackPrepared(gid: debit) }
-        // a6's money moves to a9, so the debit prepared again is refused (insufficient funds).
-        try await deployment.pools[0].query("UPDATE accounts SET balance = balance + 10000 WHERE id = 'a9'")
-        try await deployment.pools[0].query("UPDATE accounts SET balance = 0 WHERE id = 'a6'")
-        try deployment.startSettled()
-        try await waitUntil { try await deployment.client { try await $0.get(id: "dba2") }.state == .compensated }
-        #expect(try await deployment.postingCounts("dba2") == [0, 2], "bank-b credited, then reversed")
-        #expect(try await deployment.preparedUnderPrefix().isEmpty)
-        #expect(try await deployment.totalBalance() == deployment.expectedTotal)
-        deployment.settled?.stop()
-        let log = try run("settle", ["audit", "dump", "--log", deployment.logDirectory]).output
-        #expect(log.contains("HEURISTIC") && log.contains("COMPENSATE") && log.contains(#"COMPENSATED  {"transfer":"dba2"}"#))
-        try expectAuditPasses(deployment)
+        try await withDeployment(startsSettled: false) { deployment throws in
+            try deployment.startSettled(crashAt: "after-commit-sealed")
+            let branches = Deployment.branches(amount: 40, fromA: true, account: 6)
+            _ = try? await deployment.client { try await $0.submit(id: "dba2", branches: branches, wait: true, timeout: .seconds(10)) }
+            #expect(try await deployment.settled?.waitForExit() == true)
+            let debit = "settle:\(deployment.coordinatorID):dba2:0"
+            try await deployment.pools[0].withConnection { try await $0.rollbackPrepared(gid: debit) }
+            // a6's money moves to a9, so the debit prepared again is refused (insufficient funds).
+            try await deployment.pools[0].query("UPDATE accounts SET balance = balance + 10000 WHERE id = 'a9'")
+            try await deployment.pools[0].query("UPDATE accounts SET balance = 0 WHERE id = 'a6'")
+            try deployment.startSettled()
+            try await waitUntil { try await deployment.client { try await $0.get(id: "dba2") }.state == .compensated }
+            #expect(try await deployment.postingCounts("dba2") == [0, 2], "bank-b credited, then reversed")
+            #expect(try await deployment.preparedUnderPrefix().isEmpty)
+            #expect(try await deployment.totalBalance() == deployment.expectedTotal)
+            deployment.settled?.stop()
+            let log = try run("settle", ["audit", "dump", "--log", deployment.logDirectory]).output
+            #expect(log.contains("HEURISTIC") && log.contains("COMPENSATE") && log.contains(#"COMPENSATED  {"transfer":"dba2"}"#))
+            try expectAuditPasses(deployment)
+        }
     }
 }

@@ -163,11 +163,15 @@ final class Deployment: @unchecked Sendable {
     }
 }
 
-/// Runs `body` with a deployment whose settled is started, and tears everything down after.
-func withDeployment(crashAt: String? = nil, _ body: (Deployment) async throws -> Void) async throws {
-    let deployment = try await Deployment()
+/// Runs `body` with a deployment (settled started unless asked not to) and always tears it down
+/// before returning, so no process outlives its test.
+func withDeployment(
+    bankArguments: [[String]] = [[], []], startsSettled: Bool = true, crashAt: String? = nil,
+    _ body: (Deployment) async throws -> Void
+) async throws {
+    let deployment = try await Deployment(bankArguments: bankArguments)
     do {
-        try deployment.startSettled(crashAt: crashAt)
+        if startsSettled { try deployment.startSettled(crashAt: crashAt) }
         try await body(deployment)
     } catch {
         await deployment.tearDown()

@@ -42,139 +42,139 @@ struct SagaTests {
     }
 
     @Test func abortPolicyAbortsASlowTransfer() async throws {
-        let deployment = try await Deployment(bankArguments: slowCredit)
-        defer { Task { await deployment.tearDown() } }
-        try deployment.startSettled()
-        let transfer = try await submit(deployment, id: "slow-abort", saga: false)
-        #expect(transfer.state == .aborted)
-        #expect(transfer.reason.contains("prepare deadline passed"))
-        try await waitUntil { try await deployment.preparedUnderPrefix().isEmpty }
-        #expect(try await deployment.postingCounts("slow-abort") == [0, 0])
-        #expect(try await deployment.totalBalance() == deployment.expectedTotal)
+        try await withDeployment(bankArguments: slowCredit, startsSettled: false) { deployment throws in
+            try deployment.startSettled()
+            let transfer = try await submit(deployment, id: "slow-abort", saga: false)
+            #expect(transfer.state == .aborted)
+            #expect(transfer.reason.contains("prepare deadline passed"))
+            try await waitUntil { try await deployment.preparedUnderPrefix().isEmpty }
+            #expect(try await deployment.postingCounts("slow-abort") == [0, 0])
+            #expect(try await deployment.totalBalance() == deployment.expectedTotal)
+        }
     }
 
     @Test func sagaPolicyCommitsWhenTheSlowBranchSucceeds() async throws {
-        let deployment = try await Deployment(bankArguments: slowCredit)
-        defer { Task { await deployment.tearDown() } }
-        try deployment.startSettled()
-        let transfer = try await submit(deployment, id: "slow-saga", saga: true)
-        #expect(transfer.state == .committed)
-        #expect(try await deployment.postingCounts("slow-saga") == [1, 1])
-        #expect(try await deployment.preparedUnderPrefix().isEmpty)
-        #expect(try await deployment.totalBalance() == deployment.expectedTotal)
-        #expect(try await deployment.metrics().contains(#"settle_transfers_by_path_total{path="saga-committed"} 1"#))
-        let log = try dump(deployment)
-        #expect(log.contains(#"SAGA  {"transfer":"slow-saga"}"#))
-        #expect(!log.contains("COMPENSATE"))
+        try await withDeployment(bankArguments: slowCredit, startsSettled: false) { deployment throws in
+            try deployment.startSettled()
+            let transfer = try await submit(deployment, id: "slow-saga", saga: true)
+            #expect(transfer.state == .committed)
+            #expect(try await deployment.postingCounts("slow-saga") == [1, 1])
+            #expect(try await deployment.preparedUnderPrefix().isEmpty)
+            #expect(try await deployment.totalBalance() == deployment.expectedTotal)
+            #expect(try await deployment.metrics().contains(#"settle_transfers_by_path_total{path="saga-committed"} 1"#))
+            let log = try dump(deployment)
+            #expect(log.contains(#"SAGA  {"transfer":"slow-saga"}"#))
+            #expect(!log.contains("COMPENSATE"))
+        }
     }
 
     @Test func aSlowBranchThatRefusesIsCompensatedWithNoNetEffect() async throws {
-        let deployment = try await Deployment(bankArguments: slowCredit)
-        defer { Task { await deployment.tearDown() } }
-        try deployment.startSettled()
-        // The credit goes to an account bank-b does not have: slow, then refused.
-        let transfer = try await submit(deployment, id: "slow-refused", saga: true, account: "nobody")
-        #expect(transfer.state == .compensated)
-        let prefix = "settle:\(deployment.coordinatorID):slow-refused"
-        #expect(try await barrier(deployment, bank: 0, "\(prefix):0") == ["action", "compensation"], "compensated exactly once")
-        let kinds = try await deployment.pools[0].query("SELECT kind FROM postings WHERE gid = $1 ORDER BY kind", ["\(prefix):0"])
-            .map { try $0.decode(String.self, column: "kind") }
-        #expect(kinds == ["debit", "refund"])
-        #expect(try await deployment.totalBalance() == deployment.expectedTotal)
-        #expect(try await BankSchema.balance(deployment.pools[0], account: "a7") == Deployment.openingBalance)
-        #expect(try await deployment.preparedUnderPrefix().isEmpty)
-        #expect(try await deployment.metrics().contains(#"settle_transfers_by_path_total{path="compensated"} 1"#))
-        let log = try dump(deployment)
-        #expect(log.contains("SAGA") && log.contains("COMPENSATE") && log.contains(#"COMPENSATED  {"transfer":"slow-refused"}"#))
+        try await withDeployment(bankArguments: slowCredit, startsSettled: false) { deployment throws in
+            try deployment.startSettled()
+            // The credit goes to an account bank-b does not have: slow, then refused.
+            let transfer = try await submit(deployment, id: "slow-refused", saga: true, account: "nobody")
+            #expect(transfer.state == .compensated)
+            let prefix = "settle:\(deployment.coordinatorID):slow-refused"
+            #expect(try await barrier(deployment, bank: 0, "\(prefix):0") == ["action", "compensation"], "compensated exactly once")
+            let kinds = try await deployment.pools[0].query("SELECT kind FROM postings WHERE gid = $1 ORDER BY kind", ["\(prefix):0"])
+                .map { try $0.decode(String.self, column: "kind") }
+            #expect(kinds == ["debit", "refund"])
+            #expect(try await deployment.totalBalance() == deployment.expectedTotal)
+            #expect(try await BankSchema.balance(deployment.pools[0], account: "a7") == Deployment.openingBalance)
+            #expect(try await deployment.preparedUnderPrefix().isEmpty)
+            #expect(try await deployment.metrics().contains(#"settle_transfers_by_path_total{path="compensated"} 1"#))
+            let log = try dump(deployment)
+            #expect(log.contains("SAGA") && log.contains("COMPENSATE") && log.contains(#"COMPENSATED  {"transfer":"slow-refused"}"#))
+        }
     }
 
     @Test func anUnreachableBranchPastTheSagaDeadlineIsCancelledAndTheOthersCompensated() async throws {
-        let deployment = try await Deployment()
-        defer { Task { await deployment.tearDown() } }
-        try deployment.startSettled()
-        deployment.banks[1].kill()
-        let submitted = Task {
-            try await submit(deployment, id: "unreachable", saga: true, sagaTimeout: .seconds(1))
+        try await withDeployment(startsSettled: false) { deployment throws in
+            try deployment.startSettled()
+            deployment.banks[1].kill()
+            let submitted = Task {
+                try await submit(deployment, id: "unreachable", saga: true, sagaTimeout: .seconds(1))
+            }
+            // The saga gives up after 1 s; the cancel of bank-b's branch waits for bank-b.
+            try await waitUntil {
+                (try? await deployment.client { try await $0.get(id: "unreachable") })?.state == .compensating
+            }
+            try deployment.startBank(1, port: deployment.bankPorts[1])
+            let transfer = try await submitted.value
+            #expect(transfer.state == .compensated)
+            let prefix = "settle:\(deployment.coordinatorID):unreachable"
+            #expect(try await barrier(deployment, bank: 1, "\(prefix):1") == ["action", "cancelled"], "the late branch is cancelled")
+            #expect(try await deployment.postingCounts("unreachable") == [2, 0], "bank-a debited, then refunded; bank-b never ran")
+            #expect(try await BankSchema.balance(deployment.pools[0], account: "a7") == Deployment.openingBalance)
+            #expect(try await deployment.totalBalance() == deployment.expectedTotal)
+            try await waitUntil { try await deployment.preparedUnderPrefix().isEmpty }
         }
-        // The saga gives up after 1 s; the cancel of bank-b's branch waits for bank-b.
-        try await waitUntil {
-            (try? await deployment.client { try await $0.get(id: "unreachable") })?.state == .compensating
-        }
-        try deployment.startBank(1, port: deployment.bankPorts[1])
-        let transfer = try await submitted.value
-        #expect(transfer.state == .compensated)
-        let prefix = "settle:\(deployment.coordinatorID):unreachable"
-        #expect(try await barrier(deployment, bank: 1, "\(prefix):1") == ["action", "cancelled"], "the late branch is cancelled")
-        #expect(try await deployment.postingCounts("unreachable") == [2, 0], "bank-a debited, then refunded; bank-b never ran")
-        #expect(try await BankSchema.balance(deployment.pools[0], account: "a7") == Deployment.openingBalance)
-        #expect(try await deployment.totalBalance() == deployment.expectedTotal)
-        try await waitUntil { try await deployment.preparedUnderPrefix().isEmpty }
     }
 
     /// bank-a's refund always fails (fault injection): after its retry policy the transfer is
     /// STUCK — in the log, in `settle transfer list --state stuck`, and in /metrics; an operator's
     /// `settle transfer resolve` moves it on with a MANUAL record, and the audit passes.
     @Test func aCompensationThatAlwaysFailsIsStuckUntilAnOperatorResolvesIt() async throws {
-        let deployment = try await Deployment(bankArguments: [["--fault-inject-fail", "refund"], slowCredit[1]])
-        defer { Task { await deployment.tearDown() } }
-        try deployment.startSettled()
-        // Two attempts for this transfer (the configuration says three).
-        let transfer = try await submit(deployment, id: "stuck", saga: true, account: "nobody", compensationRetriesMax: 2)
-        #expect(transfer.state == .stuck)
-        #expect(transfer.reason.contains("the compensation of branch 0 keeps failing: 2 attempts"), "\(transfer.reason)")
-        let listed = try run("settle", ["transfer", "list", "--coordinator", "127.0.0.1:\(deployment.apiPort)", "--token", clientToken, "--state", "stuck"])
-        #expect(listed.output.hasPrefix("stuck  stuck"), "\(listed.output)")
-        #expect(try await deployment.metrics().contains(#"settle_transfers_total{outcome="stuck"} 1"#))
-        #expect(try await !deployment.metrics().contains(#"settle_transfers_by_path_total{path="manual"}"#))
-        #expect(try await deployment.preparedUnderPrefix().isEmpty, "nothing is left prepared: branch 0 committed, branch 1 cancelled")
+        try await withDeployment(bankArguments: [["--fault-inject-fail", "refund"], slowCredit[1]], startsSettled: false) { deployment throws in
+            try deployment.startSettled()
+            // Two attempts for this transfer (the configuration says three).
+            let transfer = try await submit(deployment, id: "stuck", saga: true, account: "nobody", compensationRetriesMax: 2)
+            #expect(transfer.state == .stuck)
+            #expect(transfer.reason.contains("the compensation of branch 0 keeps failing: 2 attempts"), "\(transfer.reason)")
+            let listed = try run("settle", ["transfer", "list", "--coordinator", "127.0.0.1:\(deployment.apiPort)", "--token", clientToken, "--state", "stuck"])
+            #expect(listed.output.hasPrefix("stuck  stuck"), "\(listed.output)")
+            #expect(try await deployment.metrics().contains(#"settle_transfers_total{outcome="stuck"} 1"#))
+            #expect(try await !deployment.metrics().contains(#"settle_transfers_by_path_total{path="manual"}"#))
+            #expect(try await deployment.preparedUnderPrefix().isEmpty, "nothing is left prepared: branch 0 committed, branch 1 cancelled")
 
-        // The operator refunds by hand, then records the decision.
-        let coordinator = ["--coordinator", "127.0.0.1:\(deployment.apiPort)", "--token", clientToken]
-        let early = try run("settle", ["transfer", "resolve"] + coordinator + ["e2e-none", "--outcome", "aborted", "--reason", "x", "--operator", "alice"])
-        #expect(early.status != 0, "unknown transfers cannot be resolved")
-        try await deployment.pools[0].query("UPDATE accounts SET balance = balance + 300 WHERE id = 'a7'")
-        #expect(try await deployment.totalBalance() == deployment.expectedTotal)
-        let resolved = try run("settle", ["transfer", "resolve"] + coordinator + [
-            "stuck", "--outcome", "compensated", "--reason", "refund of 300 posted by hand", "--operator", "alice",
-        ])
-        #expect(resolved.status == 0, "\(resolved.errorOutput)")
-        #expect(resolved.output.hasPrefix("transfer stuck: compensated"), "\(resolved.output)")
-        let again = try run("settle", ["transfer", "resolve"] + coordinator + ["stuck", "--outcome", "committed", "--reason", "x", "--operator", "bob"])
-        #expect(again.status != 0)
-        #expect(again.errorOutput.contains("not stuck"))
-        let log = try dump(deployment)
-        #expect(log.contains("STUCK  {\"reason\":\"the compensation of branch 0 keeps failing"))
-        #expect(log.contains(#"MANUAL  {"operator":"alice","outcome":"compensated","reason":"refund of 300 posted by hand","transfer":"stuck"}"#))
-        // After a restart the operator's decision stands.
-        try deployment.startSettled()
-        #expect(try await deployment.client { try await $0.get(id: "stuck") }.state == .compensated)
+            // The operator refunds by hand, then records the decision.
+            let coordinator = ["--coordinator", "127.0.0.1:\(deployment.apiPort)", "--token", clientToken]
+            let early = try run("settle", ["transfer", "resolve"] + coordinator + ["e2e-none", "--outcome", "aborted", "--reason", "x", "--operator", "alice"])
+            #expect(early.status != 0, "unknown transfers cannot be resolved")
+            try await deployment.pools[0].query("UPDATE accounts SET balance = balance + 300 WHERE id = 'a7'")
+            #expect(try await deployment.totalBalance() == deployment.expectedTotal)
+            let resolved = try run("settle", ["transfer", "resolve"] + coordinator + [
+                "stuck", "--outcome", "compensated", "--reason", "refund of 300 posted by hand", "--operator", "alice",
+            ])
+            #expect(resolved.status == 0, "\(resolved.errorOutput)")
+            #expect(resolved.output.hasPrefix("transfer stuck: compensated"), "\(resolved.output)")
+            let again = try run("settle", ["transfer", "resolve"] + coordinator + ["stuck", "--outcome", "committed", "--reason", "x", "--operator", "bob"])
+            #expect(again.status != 0)
+            #expect(again.errorOutput.contains("not stuck"))
+            let log = try dump(deployment)
+            #expect(log.contains("STUCK  {\"reason\":\"the compensation of branch 0 keeps failing"))
+            #expect(log.contains(#"MANUAL  {"operator":"alice","outcome":"compensated","reason":"refund of 300 posted by hand","transfer":"stuck"}"#))
+            // After a restart the operator's decision stands.
+            try deployment.startSettled()
+            #expect(try await deployment.client { try await $0.get(id: "stuck") }.state == .compensated)
+        }
     }
 
     /// settled killed with SIGKILL in the middle of a saga: after the restart it re-drives every
     /// branch from the sealed SAGA and the transfer still commits.
     @Test func aSagaSurvivesACoordinatorCrash() async throws {
         // Slow enough that the saga is surely still running when settled is killed.
-        let deployment = try await Deployment(bankArguments: [[], ["--fault-inject-delay", "credit=3000"]])
-        defer { Task { await deployment.tearDown() } }
-        try deployment.startSettled()
-        let branches = [
-            SettleClient.Branch(participant: "bank-a", action: "debit", payload: #"{"account":"a8","amount":120}"#, compensation: "refund"),
-            SettleClient.Branch(participant: "bank-b", action: "credit", payload: #"{"account":"b8","amount":120}"#, compensation: "reverse-credit"),
-        ]
-        _ = try await deployment.client {
-            try await $0.submit(id: "saga-crash", branches: branches, prepareTimeout: .milliseconds(300), sagaFallback: true)
+        try await withDeployment(bankArguments: [[], ["--fault-inject-delay", "credit=3000"]], startsSettled: false) { deployment throws in
+            try deployment.startSettled()
+            let branches = [
+                SettleClient.Branch(participant: "bank-a", action: "debit", payload: #"{"account":"a8","amount":120}"#, compensation: "refund"),
+                SettleClient.Branch(participant: "bank-b", action: "credit", payload: #"{"account":"b8","amount":120}"#, compensation: "reverse-credit"),
+            ]
+            _ = try await deployment.client {
+                try await $0.submit(id: "saga-crash", branches: branches, prepareTimeout: .milliseconds(300), sagaFallback: true)
+            }
+            try await waitUntil(timeout: .seconds(30), "transfer in saga") {
+                try await deployment.client { try await $0.get(id: "saga-crash") }.state == .saga
+            }
+            deployment.settled?.kill()
+            try deployment.startSettled()
+            try await waitUntil(timeout: .seconds(60), "transfer committed after restart") {
+                try await deployment.client { try await $0.get(id: "saga-crash") }.state == .committed
+            }
+            #expect(try await deployment.postingCounts("saga-crash") == [1, 1])
+            try await waitUntil(timeout: .seconds(30), "nothing prepared") { try await deployment.preparedUnderPrefix().isEmpty }
+            #expect(try await deployment.totalBalance() == deployment.expectedTotal)
+            _ = try dump(deployment)
         }
-        try await waitUntil(timeout: .seconds(30), "transfer in saga") {
-            try await deployment.client { try await $0.get(id: "saga-crash") }.state == .saga
-        }
-        deployment.settled?.kill()
-        try deployment.startSettled()
-        try await waitUntil(timeout: .seconds(60), "transfer committed after restart") {
-            try await deployment.client { try await $0.get(id: "saga-crash") }.state == .committed
-        }
-        #expect(try await deployment.postingCounts("saga-crash") == [1, 1])
-        try await waitUntil(timeout: .seconds(30), "nothing prepared") { try await deployment.preparedUnderPrefix().isEmpty }
-        #expect(try await deployment.totalBalance() == deployment.expectedTotal)
-        _ = try dump(deployment)
     }
 }

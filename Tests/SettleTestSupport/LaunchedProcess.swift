@@ -43,6 +43,14 @@ public final class LaunchedProcess: @unchecked Sendable {
         Thread { while !handle.availableData.isEmpty {} }.start()
     }
 
+    /// A process a test forgot is still never left behind.
+    deinit {
+        if process.isRunning {
+            Foundation.kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
     /// The integer after "key=" in the ready line, or after the last colon when key is nil.
     public func port(_ key: String? = nil) -> Int? {
         if let key {
