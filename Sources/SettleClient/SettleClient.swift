@@ -1,6 +1,7 @@
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import SettleCore
 import SettleProtocol
 
 /// A client for services (and the `settle` CLI) that start and inspect transfers.
@@ -75,8 +76,7 @@ public struct SettleClient: Sendable {
     }
 
     private static func milliseconds(_ duration: Duration) -> UInt32 {
-        let (seconds, attoseconds) = duration.components
-        return UInt32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+        UInt32(clamping: duration.wholeMilliseconds)
     }
 
     /// An operator's decision for a stuck transfer (sealed as MANUAL with `operator` in it).

@@ -17,7 +17,10 @@ extension Coordinator {
     }
 
     private func sweep(_ link: ParticipantLink, table: TransferTable) async {
-        let prefix = "settle:\(coordinatorID):"
+        // Validated with the configuration before the coordinator started.
+        guard let prefix = try? BranchGID.prefix(coordinatorID: coordinatorID) else {
+            preconditionFailure("invalid coordinator id \(coordinatorID)")
+        }
         let branches: [Settle_V1_InDoubtResponse.Branch]
         do {
             branches = try await link.phaseTwo.inDoubt(.with { $0.gidPrefix = prefix }, metadata: link.metadata).branches

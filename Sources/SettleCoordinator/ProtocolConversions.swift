@@ -80,7 +80,7 @@ extension TransferEntry {
             var status = Settle_V1_BranchStatus()
             status.participant = branch.participant
             status.action = branch.action
-            status.gid = "settle:\(coordinatorID):\(spec.id):\(index)"
+            status.gid = spec.gid(ofBranch: index, coordinatorID: coordinatorID)
             status.state = index < branchStates.count ? String(branchStates[index].prefix(1024)) : "pending"
             return status
         }

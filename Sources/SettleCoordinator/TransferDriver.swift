@@ -330,7 +330,7 @@ struct TransferDriver: Sendable {
     // MARK: Participant calls
 
     private func gid(_ spec: TransferSpec, _ branch: Int) -> String {
-        "settle:\(coordinatorID):\(spec.id):\(branch)"
+        spec.gid(ofBranch: branch, coordinatorID: coordinatorID)
     }
 
     /// Prepares one branch, retrying transient failures until `deadline` (nil: until answered).

@@ -133,6 +133,17 @@ public struct TransferSpec: Codable, Hashable, Sendable {
             }
     }
 
+    /// The gid of branch `index` under `coordinatorID`, formatted by `BranchGID`. Both ids were
+    /// validated before (the spec on Submit, the coordinator id with the configuration), so a
+    /// failure here is a bug.
+    public func gid(ofBranch index: Int, coordinatorID: String) -> String {
+        do {
+            return try BranchGID(coordinatorID: coordinatorID, transferID: id, branchIndex: index).description
+        } catch {
+            preconditionFailure("transfer \(id), branch \(index): \(error)")
+        }
+    }
+
     private func quoted(_ text: String) -> String { "'" + String(text.prefix(64)) + "'" }
 }
 

@@ -1,4 +1,5 @@
 import PostgresClient
+import SettleCore
 
 /// The statements that keep every participant operation idempotent and order-safe. Every one
 /// takes the gid as a parameter; none waits on a prepared transaction for longer than the
@@ -48,7 +49,6 @@ enum BarrierSQL {
     }
 
     private static func milliseconds(_ duration: Duration) -> String {
-        let (seconds, attoseconds) = duration.components
-        return "\(max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000))ms"
+        "\(max(1, duration.wholeMilliseconds))ms"
     }
 }

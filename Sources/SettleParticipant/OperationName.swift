@@ -1,16 +1,9 @@
+import SettleCore
+
 /// Names of actions, compensations and participants: `[a-z0-9._-]{1,64}`, so that they are safe
 /// in metrics labels, logs and gids without escaping.
 enum OperationName {
-    static let bytesMax = 64
-
-    static func isValid(_ name: String) -> Bool {
-        let bytes = Array(name.utf8)
-        return !bytes.isEmpty && bytes.count <= bytesMax
-            && bytes.allSatisfy { byte in
-                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
-                    || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
-            }
-    }
+    static func isValid(_ name: String) -> Bool { TransferSpec.isValidName(name) }
 
     static func validate(_ name: String, kind: String) throws(ParticipantError) {
         guard isValid(name) else {

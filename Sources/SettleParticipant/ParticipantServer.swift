@@ -1,6 +1,7 @@
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
+import SettleCore
 
 /// A started participant's gRPC server. `run()` serves until `beginGracefulShutdown()` (or until
 /// the task is cancelled) and keeps the in-doubt gauges fresh meanwhile.
@@ -40,9 +41,7 @@ public struct ParticipantServer: Sendable {
     }
 
     private func rollBackHeuristically(_ branches: [BranchOperations.InDoubtBranch], olderThan limit: Duration) async throws {
-        let (seconds, attoseconds) = limit.components
-        let limitMilliseconds = seconds * 1000 + attoseconds / 1_000_000_000_000_000
-        for branch in branches where branch.ageMilliseconds > limitMilliseconds {
+        for branch in branches where branch.ageMilliseconds > limit.wholeMilliseconds {
             _ = try await operations.rollback(gid: branch.gid)
             metrics.recordOperation("heuristic-rollback", outcome: "rolled-back")
             logger.warning(
