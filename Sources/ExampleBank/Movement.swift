@@ -15,18 +15,14 @@ public struct Movement: Codable, Sendable, Hashable {
     public static let amountMax: Int64 = 1_000_000_000_000
     static let accountBytesMax = 64
 
+    /// An out-of-range movement is a business refusal: the coordinator records the reason.
     func validated() throws -> Movement {
         guard amount > 0, amount <= Self.amountMax else {
-            throw ExampleBankRefusal.invalid("amount must be 1 to \(Self.amountMax) minor units, not \(amount)")
+            throw Refusal(reason: "amount must be 1 to \(Self.amountMax) minor units, not \(amount)")
         }
         guard !account.isEmpty, account.utf8.count <= Self.accountBytesMax else {
-            throw ExampleBankRefusal.invalid("account id must be 1 to \(Self.accountBytesMax) bytes")
+            throw Refusal(reason: "account id must be 1 to \(Self.accountBytesMax) bytes")
         }
         return self
     }
-}
-
-/// An out-of-range movement is a business refusal: the coordinator records the reason.
-enum ExampleBankRefusal {
-    static func invalid(_ reason: String) -> Refusal { Refusal(reason: reason) }
 }

@@ -148,7 +148,7 @@ public final class Coordinator: Service, Sendable {
     private func drain(_ table: TransferTable) async {
         let deadline = ContinuousClock.now + .milliseconds(configuration.drainMilliseconds)
         while ContinuousClock.now < deadline {
-            if !table.snapshot().contains(where: { $0.status == .preparing }) { return }
+            if !table.hasUndecided { return }
             try? await Task.sleep(for: .milliseconds(20))
         }
         logger.warning("drain deadline passed with undecided transfers; recovery will abort them")

@@ -31,8 +31,6 @@ struct TransferEntry: Codable, Sendable {
     var submittedAtMilliseconds: Int64
     var finishedAtMilliseconds: Int64?
     var status: TransferStatus
-    /// Set once the decision is sealed: "commit" or "abort".
-    var decision: String?
     var reason: String
     var branchStates: [String]
     /// Finished by an operator's MANUAL decision.

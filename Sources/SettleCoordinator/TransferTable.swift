@@ -57,12 +57,6 @@ final class TransferTable: Sendable {
         }
     }
 
-    func forget(_ id: String) {
-        state.withLock { state in
-            if let entry = state.entries.removeValue(forKey: id), !entry.status.isFinal { state.inFlight -= 1 }
-        }
-    }
-
     func update(_ id: String, _ change: (inout TransferEntry) -> Void) {
         state.withLock { state in
             guard var entry = state.entries[id], !entry.status.isFinal else { return }
@@ -115,9 +109,9 @@ final class TransferTable: Sendable {
 
     var inFlightCount: Int { state.withLock { $0.inFlight } }
 
-    /// Every transfer not yet final, for checkpoints; and the remembered finished ones.
-    func snapshot() -> [TransferEntry] {
-        state.withLock { Array($0.entries.values) }
+    /// Whether some transfer has not reached a logged decision yet (what a drain waits for).
+    var hasUndecided: Bool {
+        state.withLock { $0.entries.values.contains { $0.status == .preparing } }
     }
 
     /// Suspends until the transfer is final or the task is cancelled (the call's deadline).
