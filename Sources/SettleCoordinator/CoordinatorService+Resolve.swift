@@ -21,12 +21,9 @@ extension CoordinatorService {
                 message: "transfer \(entry.spec.id) is \(entry.status.rawValue), not stuck; only stuck transfers are resolved by hand"
             )
         }
-        do {
-            try await journal.append(.manual(transferID: entry.spec.id, outcome: outcome, reason: reason, operator: who))
-        } catch {
-            logger.critical("the recovery log failed; stopping", metadata: ["error": "\(error)"])
-            fatalError("the recovery log failed: \(error); restarting settled recovers from the last seal")
-        }
+        await journal.appendOrStop(
+            .manual(transferID: entry.spec.id, outcome: outcome, reason: reason, operator: who), logger: logger
+        )
         let resolved = table.resolve(
             entry.spec.id, status: outcome, reason: "resolved by \(who): \(reason)", atMilliseconds: WallClock.nowMilliseconds()
         )

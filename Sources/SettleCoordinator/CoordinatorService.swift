@@ -54,12 +54,7 @@ struct CoordinatorService: Settle_V1_Coordinator.SimpleServiceProtocol {
             throw RPCError(code: .resourceExhausted, message: "\(table.inFlightMax) transfers are in flight; retry later")
         case .admitted:
             metrics.inFlight.record(table.inFlightCount)
-            do {
-                try await journal.append(.accepted(spec, submittedAtMilliseconds: submittedAt))
-            } catch {
-                logger.critical("the recovery log failed; stopping", metadata: ["error": "\(error)"])
-                fatalError("the recovery log failed: \(error); restarting settled recovers from the last seal")
-            }
+            await journal.appendOrStop(.accepted(spec, submittedAtMilliseconds: submittedAt), logger: logger)
             var machine = TransferMachine(branchCount: spec.branches.count, onPrepareTimeout: onPrepareTimeout)
             let first = try machine.started()
             starts.yield(

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import SettleCore
 import SignedLog
 import Synchronization
@@ -46,6 +47,17 @@ final class Journal: Sendable {
                 Self.apply(record, to: &state, rememberedMax: rememberedMax)
                 log.enqueue([entry]) { continuation.resume(with: $0) }
             }
+        }
+    }
+
+    /// `append` for the coordinator's decisions: a log that cannot be written leaves settled
+    /// unable to decide anything safely, so it stops, and a restart recovers from the last seal.
+    func appendOrStop(_ record: CoordinatorRecord, logger: Logger) async {
+        do {
+            try await append(record)
+        } catch {
+            logger.critical("the recovery log failed; stopping", metadata: ["error": "\(error)"])
+            fatalError("the recovery log failed: \(error); restarting settled recovers from the last seal")
         }
     }
 

@@ -313,17 +313,11 @@ struct TransferDriver: Sendable {
         }
     }
 
-    /// Appends and waits for the seal. A log that cannot be written leaves the coordinator unable
-    /// to decide anything safely: it stops, and recovery continues from the last seal.
+    /// Appends, waits for the seal, and times it.
     func append(_ record: CoordinatorRecord) async {
         let clock = ContinuousClock()
         let started = clock.now
-        do {
-            try await journal.append(record)
-        } catch {
-            logger.critical("the recovery log failed; stopping", metadata: ["error": "\(error)"])
-            fatalError("the recovery log failed: \(error); restarting settled recovers from the last seal")
-        }
+        await journal.appendOrStop(record, logger: logger)
         metrics.sealDuration.record(duration: clock.now - started)
     }
 
