@@ -268,7 +268,11 @@ struct BranchProtocolTests {
             $0.inDoubtRefreshInterval = .milliseconds(50)
         }) { bank throws in
             #expect(try await bank.client.prepare(gid("forgotten"), "debit", movement("a", 100)).outcome == .prepared)
-            try await waitUntil { try await bank.prepared().isEmpty }
+            // ROLLBACK PREPARED comes first, the barrier rows in a transaction right after it.
+            try await waitUntil(timeout: .seconds(30), "heuristic rollback recorded") {
+                try await bank.barrier(gid("forgotten")) == ["action", "cancelled"]
+            }
+            #expect(try await bank.prepared().isEmpty)
             #expect(try await bank.barrier(gid("forgotten")) == ["action", "cancelled"])
             #expect(try await bank.client.commit(gid("forgotten")) == .heuristicRollback)
             #expect(try await bank.client.prepare(gid("forgotten"), "debit", movement("a", 100)).refusalKind == .cancelled)
