@@ -17,6 +17,7 @@ let package = Package(
         .executable(name: "example-bank", targets: ["example-bank"]),
         .executable(name: "settle", targets: ["settle"]),
         .executable(name: "settle-bench", targets: ["settle-bench"]),
+        .executable(name: "settle-chaos", targets: ["settle-chaos"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -44,6 +45,7 @@ let package = Package(
         .target(name: "PostgresClient", dependencies: ["CLibPQ"]),
         .target(name: "SignedLog", dependencies: ["COpenSSL"]),
         .target(name: "SettleCore"),
+        .target(name: "LaunchedProcesses"),
         .target(
             name: "SettleProtocol",
             dependencies: [
@@ -115,8 +117,15 @@ let package = Package(
             name: "settle-bench",
             dependencies: ["SignedLog", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        .executableTarget(
+            name: "settle-chaos",
+            dependencies: [
+                "SettleClient", "SettleProtocol", "ExampleBank", "PostgresClient", "SignedLog", "LaunchedProcesses",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         // Shared by the test targets: clusters from tools/pg, temporary directories, built products.
-        .target(name: "SettleTestSupport", dependencies: ["PostgresClient"], path: "Tests/SettleTestSupport"),
+        .target(name: "SettleTestSupport", dependencies: ["PostgresClient", "LaunchedProcesses"], path: "Tests/SettleTestSupport"),
         .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient", "SettleTestSupport"]),
         .testTarget(name: "SignedLogTests", dependencies: ["SignedLog", "SettleTestSupport"]),
         .testTarget(name: "SettleCoreTests", dependencies: ["SettleCore"]),
@@ -125,13 +134,14 @@ let package = Package(
             name: "SettleCoordinatorTests",
             dependencies: [
                 "SettleCoordinator", "SettleClient", "SettleProtocol", "SettleCore", "ExampleBank", "PostgresClient",
-                "SignedLog", "SettleTestSupport",
+                "SignedLog", "SettleTestSupport", "LaunchedProcesses",
             ]
         ),
         .testTarget(
             name: "SettleParticipantTests",
             dependencies: [
                 "SettleParticipant", "ExampleBank", "SettleProtocol", "PostgresClient", "SettleCore", "SettleTestSupport",
+                "LaunchedProcesses",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "Logging", package: "swift-log"),

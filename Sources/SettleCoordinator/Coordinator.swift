@@ -49,6 +49,7 @@ public final class Coordinator: Service, Sendable {
             batchRecords.record(records)
             batchDuration.record(duration: duration)
         }
+        crashPoints.arm(&logConfiguration)
         let log = try await SignedLog.open(
             directory: configuration.logDirectory, signingKey: signingKey, configuration: logConfiguration
         )

@@ -1,4 +1,5 @@
 import Foundation
+import SignedLog
 
 /// FAULT INJECTION for the crash tests: when `SETTLE_CRASH_AT` names a point, the coordinator
 /// kills itself with SIGKILL the first time it reaches it, exactly as a power cut would. Unset
@@ -13,12 +14,25 @@ struct CrashPoints: Sendable {
         case afterFirstCommit = "after-first-commit"
         /// Recovery re-drove a transfer's phase two and has not finished it.
         case duringRecovery = "during-recovery"
+        /// The log writer has written half of a batch of at least two records (not synced, nobody
+        /// answered): the next open finds a torn tail.
+        case midBatch = "mid-batch"
     }
 
     let armed: Point?
 
     init(environment: [String: String] = ProcessInfo.processInfo.environment) {
         armed = environment["SETTLE_CRASH_AT"].flatMap(Point.init(rawValue:))
+    }
+
+    /// Arms the log writer for `mid-batch`; the other points are reached by the coordinator itself.
+    func arm(_ configuration: inout SignedLogConfiguration) {
+        guard armed == .midBatch else { return }
+        configuration.faultInjectionTearBatch = { records, byteCount in
+            guard records >= 2 else { return nil }
+            FileHandle.standardError.write(Data("settled: SETTLE_CRASH_AT=mid-batch reached; SIGKILL\n".utf8))
+            return byteCount / 2
+        }
     }
 
     func reached(_ point: Point) {

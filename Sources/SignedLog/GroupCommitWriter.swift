@@ -224,6 +224,10 @@ final class GroupCommitWriter: @unchecked Sendable {
         if let checkpoint { next.lastCheckpoint = checkpoint }
 
         let path = directory.segmentPath(segmentNumber)
+        if let kept = configuration.faultInjectionTearBatch?(entries.count, frames.count) {
+            try FileDescriptorIO.writeAll(segmentDescriptor, Array(frames.prefix(kept)), at: segmentByteCount, path: path)
+            kill(getpid(), SIGKILL)
+        }
         try FileDescriptorIO.writeAll(segmentDescriptor, frames, at: segmentByteCount, path: path)
         try FileDescriptorIO.syncData(segmentDescriptor, path: path)
         segmentByteCount += frames.count

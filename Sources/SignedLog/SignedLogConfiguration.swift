@@ -16,6 +16,11 @@ public struct SignedLogConfiguration: Sendable {
     public var onBatchSealed: (@Sendable (_ records: Int, _ duration: Duration) -> Void)?
     /// Wall-clock time for records and seals, in nanoseconds since the Unix epoch.
     public var nowNanoseconds: @Sendable () -> Int64 = systemNowNanoseconds
+    /// FAULT INJECTION (crash tests and tools/chaos only; nil otherwise): asked with each batch's
+    /// record count and encoded size before it is written; an answer of n writes only the batch's
+    /// first n bytes, without a sync, and then kills the process with SIGKILL, the way a crash in
+    /// the middle of a `pwrite` leaves a torn tail that no caller was ever told about.
+    public var faultInjectionTearBatch: (@Sendable (_ records: Int, _ byteCount: Int) -> Int?)?
 
     public init() {}
 }

@@ -3,6 +3,7 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import LaunchedProcesses
 import PostgresClient
 import SettleClient
 import SettleCore

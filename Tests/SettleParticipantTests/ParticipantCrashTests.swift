@@ -2,6 +2,7 @@ import ExampleBank
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import LaunchedProcesses
 import PostgresClient
 import SettleProtocol
 import SettleTestSupport

@@ -1,23 +1,36 @@
 import Foundation
 
 /// One of Settle's executables started as a real process, ready once it printed its ready line.
+/// Shared by the tests and tools/chaos, which both run settled and example-bank as real processes
+/// so that SIGKILL means what it means in production.
 public final class LaunchedProcess: @unchecked Sendable {
     public let process: Process
     /// The ready line it printed (for example "listening on 127.0.0.1:7001").
     public let readyLine: String
     public let errorLogPath: String
 
-    /// - Parameter readyPrefix: the line to wait for; nil returns as soon as the process started.
-    public init(_ product: String, _ arguments: [String], environment: [String: String] = [:], readyPrefix: String?) throws {
+    /// - Parameters:
+    ///   - readyPrefix: the line to wait for; nil returns as soon as the process started.
+    ///   - errorLogPath: where its standard error goes; a new temporary file when nil.
+    public init(
+        executable: String, _ arguments: [String], environment: [String: String] = [:], readyPrefix: String?,
+        errorLogPath: String? = nil
+    ) throws {
+        let product = URL(fileURLWithPath: executable).lastPathComponent
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: try Products.path(product))
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let output = Pipe()
         process.standardOutput = output
-        errorLogPath = NSTemporaryDirectory() + "settle-\(product)-\(UUID().uuidString).log"
-        _ = FileManager.default.createFile(atPath: errorLogPath, contents: nil)
-        process.standardError = FileHandle(forWritingAtPath: errorLogPath)
+        let errorLogPath = errorLogPath ?? NSTemporaryDirectory() + "settle-\(product)-\(UUID().uuidString).log"
+        self.errorLogPath = errorLogPath
+        if !FileManager.default.fileExists(atPath: errorLogPath) {
+            _ = FileManager.default.createFile(atPath: errorLogPath, contents: nil)
+        }
+        let errorLog = FileHandle(forWritingAtPath: errorLogPath)
+        errorLog?.seekToEndOfFile()
+        process.standardError = errorLog
         try process.run()
         var line = Data()
         while let readyPrefix {
@@ -43,6 +56,26 @@ public final class LaunchedProcess: @unchecked Sendable {
         Thread { while !handle.availableData.isEmpty {} }.start()
     }
 
+    /// Starts it on a thread of its own: waiting for the ready line blocks on a pipe, which must
+    /// never happen on one of Swift concurrency's cooperative threads.
+    public static func launch(
+        executable: String, _ arguments: [String], environment: [String: String] = [:], readyPrefix: String?,
+        errorLogPath: String? = nil
+    ) async throws -> LaunchedProcess {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                continuation.resume(
+                    with: Result {
+                        try LaunchedProcess(
+                            executable: executable, arguments, environment: environment, readyPrefix: readyPrefix,
+                            errorLogPath: errorLogPath
+                        )
+                    }
+                )
+            }.start()
+        }
+    }
+
     /// A process a test forgot is still never left behind.
     deinit {
         if process.isRunning {
@@ -57,6 +90,13 @@ public final class LaunchedProcess: @unchecked Sendable {
             return readyLine.split(separator: " ").first { $0.hasPrefix(key + "=") }.flatMap { Int($0.dropFirst(key.count + 1)) }
         }
         return readyLine.split(separator: ":").last.flatMap { Int($0) }
+    }
+
+    public var isRunning: Bool { process.isRunning }
+
+    /// Sends `signal` without waiting (pair with `waitForExit`, which does not block a thread).
+    public func send(_ signal: Int32) {
+        Foundation.kill(process.processIdentifier, signal)
     }
 
     public func kill() {

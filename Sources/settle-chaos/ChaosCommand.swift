@@ -1,0 +1,167 @@
+import ArgumentParser
+import Foundation
+import SettleClient
+import SettleProtocol
+
+/// tools/chaos: a fault storm against a real deployment, then every invariant of DESIGN.md.
+@main
+struct ChaosCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "settle-chaos",
+        abstract: "Transfers over three banks while the coordinator and the banks are killed, slowed and restarted; then every invariant.",
+        discussion: "Exits 0 only if every invariant holds. tools/chaos starts the clusters and calls this."
+    )
+
+    @Option(help: "Transfers to run.")
+    var transfers = 10_000
+
+    @Option(help: "Seed for the workload and the fault schedule (random when omitted; always printed).")
+    var seed: UInt64?
+
+    @Option(help: "Transfers in flight at once.")
+    var concurrency = 16
+
+    @Option(name: .customLong("database-urls"), help: "Three PostgreSQL URLs, one cluster per bank, separated by spaces.")
+    var databaseURLs: String
+
+    @Option(help: "Working directory (logs, keys, configuration); emptied first.")
+    var work: String
+
+    @Option(help: "Directory holding settled, example-bank and settle (default: beside this program).")
+    var executables: String?
+
+    func validate() throws {
+        guard transfers > 0, concurrency > 0 else { throw ValidationError("--transfers and --concurrency must be positive") }
+        guard databaseURLs.split(separator: " ").count == ChaosDeployment.bankNames.count else {
+            throw ValidationError("--database-urls needs exactly \(ChaosDeployment.bankNames.count) URLs")
+        }
+    }
+
+    func run() async throws {
+        let seed = seed ?? UInt64.random(in: 1...UInt64.max)
+        print("settle-chaos: \(transfers) transfers, \(concurrency) at a time, seed \(seed)")
+        print("  replay with: tools/chaos --transfers \(transfers) --seed \(seed)")
+        try? FileManager.default.removeItem(atPath: work)
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        let binaries = executables ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
+        let root = SeededGenerator(seed: seed)
+        var workloadGenerator = root.derived(1)
+        let workload = ChaosTransfer.workload(count: transfers, generator: &workloadGenerator)
+
+        let deployment = ChaosDeployment(
+            work: work, executables: binaries, databaseURLs: databaseURLs.split(separator: " ").map(String.init)
+        )
+        let passed: Bool
+        do {
+            passed = try await storm(workload, deployment: deployment, faults: FaultSchedule(deployment: deployment, generator: root.derived(2)))
+        } catch {
+            await deployment.stopEverything()
+            print("settle-chaos: FAILED: \(error)  (processes' errors are in \(work)/*.err)")
+            throw ExitCode.failure
+        }
+        await deployment.stopEverything()
+        print(passed ? "settle-chaos: every invariant holds (seed \(seed))" : "settle-chaos: FAILED (seed \(seed)); logs in \(work)")
+        if !passed { throw ExitCode.failure }
+    }
+
+    private func storm(_ workload: [ChaosTransfer], deployment: ChaosDeployment, faults: FaultSchedule) async throws -> Bool {
+        try await deployment.start()
+        let started = ContinuousClock.now
+        let apiPort = await deployment.apiPort
+        let faulting = Task { await faults.run() }
+        let step = max(1, workload.count / 10)
+        let outcomes: [WorkloadRunner.Outcome]
+        do {
+            outcomes = try await WorkloadRunner(transfers: workload, concurrency: concurrency, apiPort: apiPort).run { finished in
+                if finished % step == 0 {
+                    let tally = faults.tally.withLock { $0 }
+                    print("  \(finished)/\(workload.count) final after \(Self.seconds(since: started)); kills so far: coordinator \(tally.coordinatorKills), banks \(tally.bankKills)")
+                }
+            }
+        } catch {
+            faulting.cancel()
+            await faulting.value
+            throw error
+        }
+        faulting.cancel()
+        await faulting.value
+        try await faults.reviveEverything()
+        let tally = faults.tally.withLock { $0 }
+        print("  storm over after \(Self.seconds(since: started)): settled SIGKILLed \(tally.coordinatorKills)× (+\(tally.coordinatorSelfCrashes) mid-batch crash), banks SIGKILLed \(tally.bankKills)× (\(tally.slowBankStarts) restarts with an injected delay)")
+        for state in [Settle_V1_TransferState.committed, .aborted, .compensated, .stuck] {
+            let count = outcomes.filter { $0.state == state }.count
+            print("  \(String(describing: state).padding(toLength: 12, withPad: " ", startingAt: 0)) \(count)")
+        }
+        let resubmitted = outcomes.filter { $0.attempts > 1 }.count
+        print("  \(resubmitted) transfers needed more than one submission (idempotent resubmits after a failure)")
+
+        // Recovery: the sweep rolls back orphans, phase two finishes; give it time, then judge.
+        let quiet = ContinuousClock.now + .seconds(120)
+        while try await !deployment.preparedUnderPrefix().isEmpty, ContinuousClock.now < quiet {
+            try await Task.sleep(for: .milliseconds(250))
+        }
+
+        var results: [InvariantChecks.Result] = []
+        results.append(
+            InvariantChecks.Result(
+                name: "every transfer is final: committed, aborted or compensated, none stuck",
+                failures: zip(workload, outcomes).filter { $0.1.state == .stuck }.map { "\($0.0.id) stuck: \($0.1.reason)" },
+                detail: "\(outcomes.count) transfers"
+            )
+        )
+        results.append(try await coordinatorAgrees(workload, outcomes, apiPort: apiPort))
+        results += try await InvariantChecks(transfers: workload, outcomes: outcomes, deployment: deployment).databaseChecks()
+        await deployment.stopSettled()
+        results.append(try await tornTailRecovered(deployment))
+        results.append(try await auditVerifies(deployment))
+
+        print("\ninvariants (DESIGN.md, \"Testing and measuring\"):")
+        for result in results {
+            print("  \(result.passed ? "pass" : "FAIL")  \(result.name) (\(result.detail))")
+            for failure in result.failures.prefix(5) { print("          \(failure)") }
+            if result.failures.count > 5 { print("          … and \(result.failures.count - 5) more") }
+        }
+        return results.allSatisfy(\.passed)
+    }
+
+    /// What the coordinator says now, after all its restarts, is what each client was told.
+    private func coordinatorAgrees(
+        _ workload: [ChaosTransfer], _ outcomes: [WorkloadRunner.Outcome], apiPort: Int
+    ) async throws -> InvariantChecks.Result {
+        var failures: [String] = []
+        try await SettleClient.withClient(host: "127.0.0.1", port: apiPort, token: ChaosDeployment.clientToken) { client in
+            for (transfer, outcome) in zip(workload, outcomes) {
+                let now = try await client.get(id: transfer.id)
+                if now.state != outcome.state { failures.append("\(transfer.id): client was told \(outcome.state), coordinator says \(now.state)") }
+            }
+        }
+        return InvariantChecks.Result(
+            name: "the coordinator reports every transfer as the client was told", failures: failures, detail: "\(workload.count) asked"
+        )
+    }
+
+    private func tornTailRecovered(_ deployment: ChaosDeployment) async throws -> InvariantChecks.Result {
+        let torn = try FileManager.default.contentsOfDirectory(atPath: deployment.logDirectory).filter { $0.contains(".torn-") }
+        return InvariantChecks.Result(
+            name: "settled was killed mid-batch and recovered from the torn log tail",
+            failures: torn.isEmpty ? ["no torn tail was moved aside"] : [], detail: "\(torn.count) torn tail(s) moved aside"
+        )
+    }
+
+    private func auditVerifies(_ deployment: ChaosDeployment) async throws -> InvariantChecks.Result {
+        let audit = try await ProcessOutput.run(
+            deployment.executables + "/settle",
+            ["audit", "verify", "--log", deployment.logDirectory, "--public-key", deployment.publicKeyPath]
+        )
+        let records = audit.output.split(separator: "\n").first { $0.contains("records") }.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        return InvariantChecks.Result(
+            name: "settle audit verify passes", failures: audit.status == 0 ? [] : [audit.output + audit.errorOutput],
+            detail: records
+        )
+    }
+
+    static func seconds(since start: ContinuousClock.Instant) -> String {
+        let elapsed = ContinuousClock.now - start
+        return "\(elapsed.components.seconds) s"
+    }
+}

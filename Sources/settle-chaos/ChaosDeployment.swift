@@ -1,0 +1,159 @@
+import ExampleBank
+import Foundation
+import LaunchedProcesses
+import PostgresClient
+import SignedLog
+
+/// Three ExampleBank processes, each with its own database on its own cluster, and one settled,
+/// all on loopback, each restartable on the port it first bound (clients and settled's
+/// configuration keep pointing at it, as they would at a service address in production).
+actor ChaosDeployment {
+    static let bankNames = ["bank-a", "bank-b", "bank-c"]
+    static let accountsPerBank = 24
+    static let openingBalance: Int64 = 1_000_000
+    static let coordinatorID = "chaos"
+    static let clientToken = "chaos-client-token-0123456789"
+
+    static func account(bank: Int, _ index: Int) -> String { "\(bankNames[bank].suffix(1))\(index)" }
+    static var expectedTotal: Int64 { Int64(bankNames.count * accountsPerBank) * openingBalance }
+
+    let work: String
+    let executables: String
+    let pools: [PostgresPool]
+    private let databaseURLs: [String]
+    private var banks: [LaunchedProcess?]
+    private var bankPorts: [Int]
+    private var settled: LaunchedProcess?
+    private(set) var apiPort = 0
+
+    nonisolated var logDirectory: String { work + "/log" }
+    nonisolated var publicKeyPath: String { work + "/keys/signing-key.pub.pem" }
+    private nonisolated var configurationPath: String { work + "/settled.json" }
+
+    init(work: String, executables: String, databaseURLs: [String]) {
+        self.work = work
+        self.executables = executables
+        self.databaseURLs = databaseURLs
+        pools = databaseURLs.map { PostgresPool(configuration: .init(connectionString: $0, connectionsMax: 2)) }
+        banks = Array(repeating: nil, count: databaseURLs.count)
+        bankPorts = Array(repeating: 0, count: databaseURLs.count)
+    }
+
+    /// Fresh schema and balances, a fresh signing key and log, every process started.
+    func start() async throws {
+        try FileManager.default.createDirectory(atPath: work + "/keys", withIntermediateDirectories: true)
+        for (index, pool) in pools.enumerated() {
+            try await BankSchema.migrate(pool)
+            try await pool.query("TRUNCATE postings")
+            try await pool.query("DELETE FROM accounts")
+            try await BankSchema.seed(
+                pool, accounts: (0..<Self.accountsPerBank).map { (Self.account(bank: index, $0), Self.openingBalance) }
+            )
+        }
+        let key = try SigningKey.generate()
+        try PrivateKeyFile.create(work + "/keys/signing-key.pem", bytes: key.pkcs8PEMBytes(), mode: 0o600)
+        try PrivateKeyFile.create(publicKeyPath, bytes: key.verifyingKey.pemBytes(), mode: 0o644)
+        for index in banks.indices { try await startBank(index, faultArguments: []) }
+        try writeConfiguration()
+        try await startSettled(crashAt: nil)
+        // From now on settled comes back on the same port.
+        try writeConfiguration()
+    }
+
+    // MARK: Processes
+
+    func isBankRunning(_ index: Int) -> Bool { banks[index]?.isRunning ?? false }
+    var isSettledRunning: Bool { settled?.isRunning ?? false }
+
+    func startBank(_ index: Int, faultArguments: [String]) async throws {
+        let name = Self.bankNames[index]
+        let bank = try await LaunchedProcess.launch(
+            executable: executables + "/example-bank",
+            ["--name", name, "--database-url", databaseURLs[index], "--listen", "127.0.0.1:\(bankPorts[index])",
+             "--token", "\(name)-chaos-token-0123456789"] + faultArguments,
+            readyPrefix: "listening on ", errorLogPath: work + "/\(name).err"
+        )
+        banks[index] = bank
+        bankPorts[index] = bank.port() ?? 0
+    }
+
+    /// - Parameter crashAt: a SETTLE_CRASH_AT point; the process may die before it is ready, in
+    ///   which case this returns normally and `isSettledRunning` is false.
+    func startSettled(crashAt: String?) async throws {
+        do {
+            settled = try await LaunchedProcess.launch(
+                executable: executables + "/settled", ["--config", configurationPath],
+                environment: crashAt.map { ["SETTLE_CRASH_AT": $0] } ?? [:], readyPrefix: "settled ready",
+                errorLogPath: work + "/settled.err"
+            )
+            apiPort = settled?.port("api") ?? apiPort
+        } catch is LaunchedProcess.LaunchFailure where crashAt != nil {
+            settled = nil
+        }
+    }
+
+    func killBank(_ index: Int) async {
+        await kill(banks[index])
+    }
+
+    func killSettled() async {
+        await kill(settled)
+    }
+
+    /// SIGTERM: settled drains and exits, so the log ends on a seal and audits strictly.
+    func stopSettled() async {
+        guard let settled, settled.isRunning else { return }
+        settled.send(SIGTERM)
+        _ = try? await settled.waitForExit(timeout: .seconds(60))
+        if settled.isRunning { await kill(settled) }
+    }
+
+    func stopEverything() async {
+        await stopSettled()
+        for bank in banks { await kill(bank) }
+        for pool in pools { await pool.close() }
+    }
+
+    private func kill(_ process: LaunchedProcess?) async {
+        guard let process, process.isRunning else { return }
+        process.send(SIGKILL)
+        _ = try? await process.waitForExit(timeout: .seconds(30))
+    }
+
+    private func writeConfiguration() throws {
+        let configuration: [String: Any] = [
+            "coordinatorID": Self.coordinatorID,
+            "listen": "127.0.0.1:\(apiPort)",
+            "metricsListen": "127.0.0.1:0",
+            "logDirectory": logDirectory,
+            "signingKey": work + "/keys/signing-key.pem",
+            "clientTokens": [Self.clientToken],
+            "participants": banks.indices.map {
+                ["name": Self.bankNames[$0], "address": "127.0.0.1:\(bankPorts[$0])", "token": "\(Self.bankNames[$0])-chaos-token-0123456789"]
+            },
+            "prepareTimeoutMilliseconds": 1000,
+            "sagaTimeoutMilliseconds": 60_000,
+            "sweepIntervalMilliseconds": 1000,
+            "checkpointIntervalMilliseconds": 5000,
+            "retryInitialMilliseconds": 20,
+            "retryMaxMilliseconds": 500,
+            // Participants come back within seconds here; a compensation must outlast any outage.
+            "compensationRetriesMax": 100_000,
+        ]
+        try JSONSerialization.data(withJSONObject: configuration, options: [.prettyPrinted, .sortedKeys])
+            .write(to: URL(fileURLWithPath: configurationPath))
+    }
+
+    // MARK: What the databases hold
+
+    func preparedUnderPrefix() async throws -> [String] {
+        var gids: [String] = []
+        for pool in pools {
+            gids += try await pool.query(
+                "SELECT gid FROM pg_prepared_xacts WHERE database = current_database() AND starts_with(gid, $1)",
+                ["settle:\(Self.coordinatorID):"]
+            ).map { try $0.decode(String.self, column: "gid") }
+        }
+        return gids
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import Synchronization
+
+/// The faults of a chaos run, drawn from the seed: every 0.5–3 s one process is killed with
+/// SIGKILL (the coordinator about a third of the time, otherwise a random bank) and restarted
+/// after up to 1.5 s; a restarted bank is slow in one random operation two times in five. The
+/// first fault is always the coordinator, and its restart is armed to die in the middle of a log
+/// batch, so every run has a torn log tail to recover from.
+final class FaultSchedule: Sendable {
+    let deployment: ChaosDeployment
+    let generator: SeededGenerator
+
+    struct Tally: Sendable {
+        var coordinatorKills = 0
+        var coordinatorSelfCrashes = 0
+        var bankKills = 0
+        var slowBankStarts = 0
+    }
+
+    let tally = Mutex(Tally())
+
+    init(deployment: ChaosDeployment, generator: SeededGenerator) {
+        self.deployment = deployment
+        self.generator = generator
+    }
+
+    /// Runs until cancelled.
+    func run() async {
+        var generator = generator
+        var coordinatorKilledBefore = false
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(Int.random(in: 500...3000, using: &generator)))
+            if Task.isCancelled { return }
+            // The mid-batch crash point ends settled by itself; bring it back like any other crash.
+            if !(await deployment.isSettledRunning) {
+                tally.withLock { $0.coordinatorSelfCrashes += 1 }
+                try? await deployment.startSettled(crashAt: nil)
+                continue
+            }
+            let downtime = Duration.milliseconds(Int.random(in: 0...1500, using: &generator))
+            if !coordinatorKilledBefore || Int.random(in: 0..<3, using: &generator) == 0 {
+                await deployment.killSettled()
+                tally.withLock { $0.coordinatorKills += 1 }
+                try? await Task.sleep(for: downtime)
+                try? await deployment.startSettled(crashAt: coordinatorKilledBefore ? nil : "mid-batch")
+                coordinatorKilledBefore = true
+            } else {
+                let bank = Int.random(in: 0..<ChaosDeployment.bankNames.count, using: &generator)
+                await deployment.killBank(bank)
+                tally.withLock { $0.bankKills += 1 }
+                var faults: [String] = []
+                if Int.random(in: 0..<5, using: &generator) < 2 {
+                    let operation = ["debit", "credit", "refund", "reverse-credit"].randomElement(using: &generator)!
+                    faults = ["--fault-inject-delay", "\(operation)=\(Int.random(in: 100...1500, using: &generator))"]
+                    tally.withLock { $0.slowBankStarts += 1 }
+                }
+                try? await Task.sleep(for: downtime)
+                await restartBank(bank, faults: faults)
+            }
+        }
+    }
+
+    /// A restart right after a kill can race the old socket; try again briefly before giving up.
+    private func restartBank(_ bank: Int, faults: [String]) async {
+        for _ in 0..<50 {
+            if (try? await deployment.startBank(bank, faultArguments: faults)) != nil { return }
+            try? await Task.sleep(for: .milliseconds(200))
+        }
+    }
+
+    /// After the run: whatever is down comes back, without faults, so recovery can finish.
+    func reviveEverything() async throws {
+        if !(await deployment.isSettledRunning) { try await deployment.startSettled(crashAt: nil) }
+        for bank in ChaosDeployment.bankNames.indices where !(await deployment.isBankRunning(bank)) {
+            try await deployment.startBank(bank, faultArguments: [])
+        }
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import PostgresClient
+import SettleProtocol
+
+/// DESIGN.md's invariants ("Testing and measuring"), checked against what the databases, the
+/// coordinator and the log hold once the storm is over. Each check names its first offenders.
+struct InvariantChecks {
+    let transfers: [ChaosTransfer]
+    let outcomes: [WorkloadRunner.Outcome]
+    let deployment: ChaosDeployment
+
+    struct Result {
+        let name: String
+        let failures: [String]
+        let detail: String
+        var passed: Bool { failures.isEmpty }
+    }
+
+    /// One bank's postings: gid → kind → amount (signed, minor units).
+    typealias Postings = [String: [String: Int64]]
+
+    func databaseChecks() async throws -> [Result] {
+        var postings: [Postings] = []
+        var balances: [[String: Int64]] = []
+        for pool in deployment.pools {
+            var bank: Postings = [:]
+            for row in try await pool.query("SELECT gid, kind, amount FROM postings") {
+                bank[try row.decode(String.self, column: "gid"), default: [:]][try row.decode(String.self, column: "kind")] =
+                    try row.decode(Int64.self, column: "amount")
+            }
+            postings.append(bank)
+            var accounts: [String: Int64] = [:]
+            for row in try await pool.query("SELECT id, balance FROM accounts") {
+                accounts[try row.decode(String.self, column: "id")] = try row.decode(Int64.self, column: "balance")
+            }
+            balances.append(accounts)
+        }
+        return [
+            conservation(balances),
+            try await nothingPrepared(),
+            committedArePosted(postings),
+            abortedLeftNothing(postings),
+            ledgersAgree(postings, balances),
+            noStrangers(postings),
+        ]
+    }
+
+    private func gid(_ transfer: ChaosTransfer, _ branch: Int) -> String {
+        "settle:\(ChaosDeployment.coordinatorID):\(transfer.id):\(branch)"
+    }
+
+    private func conservation(_ balances: [[String: Int64]]) -> Result {
+        let total = balances.reduce(Int64(0)) { $0 + $1.values.reduce(0, +) }
+        return Result(
+            name: "the sum of all balances across the three banks is unchanged",
+            failures: total == ChaosDeployment.expectedTotal ? [] : ["total \(total), expected \(ChaosDeployment.expectedTotal)"],
+            detail: "\(total) minor units before and after"
+        )
+    }
+
+    private func nothingPrepared() async throws -> Result {
+        let gids = try await deployment.preparedUnderPrefix()
+        return Result(
+            name: "pg_prepared_xacts holds nothing under settle:\(ChaosDeployment.coordinatorID):", failures: gids,
+            detail: "0 prepared in 3 clusters"
+        )
+    }
+
+    private func committedArePosted(_ postings: [Postings]) -> Result {
+        var failures: [String] = []
+        var count = 0
+        for (transfer, outcome) in zip(transfers, outcomes) where outcome.state == .committed {
+            count += 1
+            for branch in 0..<2 {
+                let kinds = postings[transfer.bank(ofBranch: branch)][gid(transfer, branch)] ?? [:]
+                let signed = branch == 0 ? -transfer.amount : transfer.amount
+                if kinds != [ChaosTransfer.actionKinds[branch]: signed] {
+                    failures.append("\(transfer.id) branch \(branch): postings \(kinds)")
+                }
+            }
+        }
+        return Result(name: "every COMMITTED transfer is posted in both of its banks", failures: failures, detail: "\(count) committed")
+    }
+
+    private func abortedLeftNothing(_ postings: [Postings]) -> Result {
+        var failures: [String] = []
+        var count = 0
+        for (transfer, outcome) in zip(transfers, outcomes) where outcome.state == .aborted || outcome.state == .compensated {
+            count += 1
+            for branch in 0..<2 {
+                let kinds = postings[transfer.bank(ofBranch: branch)][gid(transfer, branch)] ?? [:]
+                let net = kinds.values.reduce(0, +)
+                // Aborted: nothing at all. Compensated: nothing, or the action and its compensation.
+                let allowed = outcome.state == .compensated
+                    ? [[:], [ChaosTransfer.actionKinds[branch]: kinds[ChaosTransfer.actionKinds[branch]] ?? 0,
+                             ChaosTransfer.compensationKinds[branch]: kinds[ChaosTransfer.compensationKinds[branch]] ?? 0]]
+                    : [[:]]
+                if net != 0 || !allowed.contains(kinds) {
+                    failures.append("\(transfer.id) (\(outcome.state)) branch \(branch): postings \(kinds)")
+                }
+            }
+        }
+        return Result(name: "every ABORTED or COMPENSATED transfer left no net effect", failures: failures, detail: "\(count) checked")
+    }
+
+    private func ledgersAgree(_ postings: [Postings], _ balances: [[String: Int64]]) -> Result {
+        var failures: [String] = []
+        for bank in balances.indices {
+            var expected = balances[bank].mapValues { _ in ChaosDeployment.openingBalance }
+            for transfer in transfers {
+                for branch in 0..<2 where transfer.bank(ofBranch: branch) == bank {
+                    let account = branch == 0 ? transfer.debitAccount : transfer.creditAccount
+                    expected[account, default: 0] += (postings[bank][gid(transfer, branch)] ?? [:]).values.reduce(0, +)
+                }
+            }
+            for (account, balance) in balances[bank] where expected[account] != balance {
+                failures.append("\(ChaosDeployment.bankNames[bank]) \(account): balance \(balance), postings say \(expected[account] ?? 0)")
+            }
+        }
+        return Result(
+            name: "every account's balance is its opening balance plus its postings", failures: failures,
+            detail: "\(balances.reduce(0) { $0 + $1.count }) accounts"
+        )
+    }
+
+    private func noStrangers(_ postings: [Postings]) -> Result {
+        var known = Set<String>()
+        for transfer in transfers { for branch in 0..<2 { known.insert(gid(transfer, branch)) } }
+        let strangers = postings.flatMap { $0.keys }.filter { !known.contains($0) }
+        return Result(
+            name: "no posting belongs to a transfer nobody submitted", failures: strangers,
+            detail: "\(postings.reduce(0) { $0 + $1.count }) posted branches"
+        )
+    }
+}
