@@ -115,7 +115,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "settle-bench",
-            dependencies: ["SignedLog", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "SignedLog", "PostgresClient", "ExampleBank", "SettleClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         .executableTarget(
             name: "settle-chaos",

@@ -38,6 +38,8 @@ struct ChaosCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // Progress must reach a log file or CI as it happens, not when the buffer fills.
+        setvbuf(stdout, nil, _IOLBF, 0)
         let seed = seed ?? UInt64.random(in: 1...UInt64.max)
         print("settle-chaos: \(transfers) transfers, \(concurrency) at a time, seed \(seed)")
         print("  replay with: tools/chaos --transfers \(transfers) --seed \(seed)")
@@ -89,8 +91,9 @@ struct ChaosCommand: AsyncParsableCommand {
         let tally = faults.tally.withLock { $0 }
         print("  storm over after \(Self.seconds(since: started)): settled SIGKILLed \(tally.coordinatorKills)× (+\(tally.coordinatorSelfCrashes) mid-batch crash), banks SIGKILLed \(tally.bankKills)× (\(tally.slowBankStarts) restarts with an injected delay)")
         for state in [Settle_V1_TransferState.committed, .aborted, .compensated, .stuck] {
-            let count = outcomes.filter { $0.state == state }.count
-            print("  \(String(describing: state).padding(toLength: 12, withPad: " ", startingAt: 0)) \(count)")
+            let ended = outcomes.filter { $0.state == state }
+            let paths = Dictionary(grouping: ended, by: \.path).map { "\($0.key) \($0.value.count)" }.sorted()
+            print("  \(String(describing: state).padding(toLength: 12, withPad: " ", startingAt: 0)) \(ended.count)\(paths.isEmpty ? "" : " (\(paths.joined(separator: ", ")))")")
         }
         let resubmitted = outcomes.filter { $0.attempts > 1 }.count
         print("  \(resubmitted) transfers needed more than one submission (idempotent resubmits after a failure)")

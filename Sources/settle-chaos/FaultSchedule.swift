@@ -3,9 +3,10 @@ import Synchronization
 
 /// The faults of a chaos run, drawn from the seed: every 0.5–3 s one process is killed with
 /// SIGKILL (the coordinator about a third of the time, otherwise a random bank) and restarted
-/// after up to 1.5 s; a restarted bank is slow in one random operation two times in five. The
-/// first fault is always the coordinator, and its restart is armed to die in the middle of a log
-/// batch, so every run has a torn log tail to recover from.
+/// after up to 1.5 s; a restarted bank is slow in one random operation (100–1500 ms, against a
+/// 1000 ms prepare deadline) two times in five, and always the first time. The first fault is
+/// always the coordinator, and its restart is armed to die in the middle of a log batch, so every
+/// run has a torn log tail to recover from.
 final class FaultSchedule: Sendable {
     let deployment: ChaosDeployment
     let generator: SeededGenerator
@@ -49,7 +50,8 @@ final class FaultSchedule: Sendable {
                 await deployment.killBank(bank)
                 tally.withLock { $0.bankKills += 1 }
                 var faults: [String] = []
-                if Int.random(in: 0..<5, using: &generator) < 2 {
+                let slowSoFar = tally.withLock { $0.slowBankStarts }
+                if slowSoFar == 0 || Int.random(in: 0..<5, using: &generator) < 2 {
                     let operation = ["debit", "credit", "refund", "reverse-credit"].randomElement(using: &generator)!
                     faults = ["--fault-inject-delay", "\(operation)=\(Int.random(in: 100...1500, using: &generator))"]
                     tally.withLock { $0.slowBankStarts += 1 }

@@ -17,6 +17,8 @@ struct WorkloadRunner: Sendable {
     struct Outcome: Sendable {
         let state: Settle_V1_TransferState
         let reason: String
+        /// "2pc", "saga", "compensated", "heuristic" or "manual".
+        let path: String
         let attempts: Int
     }
 
@@ -54,7 +56,7 @@ struct WorkloadRunner: Sendable {
                                         lastError = "still \(answer.state)"
                                         continue
                                     }
-                                    shared.outcomes.withLock { $0[index] = Outcome(state: answer.state, reason: answer.reason, attempts: attempts) }
+                                    shared.outcomes.withLock { $0[index] = Outcome(state: answer.state, reason: answer.reason, path: answer.path, attempts: attempts) }
                                     onFinal(shared.finished.add(1, ordering: .relaxed).newValue)
                                     current = claim()
                                     attempts = 0

@@ -1,0 +1,27 @@
+import ExampleBank
+import PostgresClient
+
+/// The accounts every system in the transfer benchmark moves money between: worker w debits
+/// "a<w>" in the first database and credits "b<w>" in the second, so no two workers ever wait for
+/// each other's row locks and the comparison measures each system, not lock contention (which
+/// under 2PC spans two databases and is broken only by a prepare deadline).
+enum BenchAccounts {
+    static let count = 256
+    static let openingBalance: Int64 = 1_000_000_000_000_000
+    /// One cent per transfer.
+    static let amount: Int64 = 1
+
+    static func debitAccount(_ worker: Int) -> String { "a\(worker)" }
+    static func creditAccount(_ worker: Int) -> String { "b\(worker)" }
+
+    static func seed(_ pools: [PostgresPool]) async throws {
+        for (index, pool) in pools.enumerated() {
+            try await BankSchema.migrate(pool)
+            try await pool.query("TRUNCATE postings")
+            try await BankSchema.seed(
+                pool,
+                accounts: (0..<count).map { (index == 0 ? debitAccount($0) : creditAccount($0), openingBalance) }
+            )
+        }
+    }
+}

@@ -1,0 +1,72 @@
+import ArgumentParser
+import Foundation
+import PostgresClient
+
+/// The floor: ExampleBank's own debit and credit SQL, prepared in both databases at once and then
+/// committed in both at once, straight over libpq. No coordinator, no log, no barrier, no RPC —
+/// and no recovery: a crash between the two COMMIT PREPAREDs leaves a branch prepared that
+/// nothing will ever resolve.
+struct FloorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "floor", abstract: "Transfers with PREPARE TRANSACTION / COMMIT PREPARED directly over libpq."
+    )
+
+    @OptionGroup var load: LoadOptions
+
+    @Option(name: .customLong("database-urls"), help: "The two PostgreSQL URLs, separated by a space.")
+    var databaseURLs: String
+
+    func run() async throws {
+        let pools = try TwoDatabases(databaseURLs, connections: load.concurrency).pools
+        let run = UInt32.random(in: 0...UInt32.max)
+        let result = await load.transferLoad(system: "floor").run { worker, sequence in
+            let gid = "floor:\(run):\(worker):\(sequence)"
+            async let debit: Void = Self.prepare(
+                pools[0], gid: gid, sql: "UPDATE accounts SET balance = balance - $2 WHERE id = $1 AND balance >= $2 RETURNING balance",
+                account: BenchAccounts.debitAccount(worker), kind: "debit", delta: -BenchAccounts.amount
+            )
+            async let credit: Void = Self.prepare(
+                pools[1], gid: gid, sql: "UPDATE accounts SET balance = balance + $2 WHERE id = $1 RETURNING balance",
+                account: BenchAccounts.creditAccount(worker), kind: "credit", delta: BenchAccounts.amount
+            )
+            try await debit
+            try await credit
+            async let commitDebit: Void = pools[0].withConnection { try await $0.commitPrepared(gid: gid) }
+            async let commitCredit: Void = pools[1].withConnection { try await $0.commitPrepared(gid: gid) }
+            try await commitDebit
+            try await commitCredit
+        }
+        for pool in pools { await pool.close() }
+        try TransferLoad.emit(result)
+    }
+
+    private static func prepare(
+        _ pool: PostgresPool, gid: String, sql: String, account: String, kind: String, delta: Int64
+    ) async throws {
+        try await pool.withConnection { connection in
+            try await connection.withPreparedTransaction(gid: gid) { transaction in
+                let updated = try await transaction.query(sql, [account, BenchAccounts.amount])
+                guard updated.count == 1 else { throw ValidationError("account \(account) refused the \(kind)") }
+                try await transaction.query(
+                    "INSERT INTO postings (gid, kind, account, amount) VALUES ($1, $2, $3, $4)", [gid, kind, account, delta]
+                )
+            }
+        }
+    }
+}
+
+/// Concurrency and timing, the same for every system.
+struct LoadOptions: ParsableArguments {
+    @Option(help: "Workers, each running one transfer after another.")
+    var concurrency = 32
+
+    @Option(help: "Seconds measured, after the warm-up.")
+    var seconds = 10
+
+    @Option(help: "Seconds of warm-up, not measured.")
+    var warmUp = 2
+
+    func transferLoad(system: String) -> TransferLoad {
+        TransferLoad(system: system, concurrency: concurrency, warmUp: .seconds(warmUp), measured: .seconds(seconds))
+    }
+}

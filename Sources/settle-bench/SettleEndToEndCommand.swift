@@ -1,0 +1,53 @@
+import ArgumentParser
+import Foundation
+import SettleClient
+
+/// Settle end to end: a client submits each transfer and waits until it is final (client →
+/// settled → both participants → PostgreSQL, with ACCEPTED, COMMIT and END in the sealed log).
+struct SettleEndToEndCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "settle", abstract: "Transfers submitted to a running settled and awaited until final."
+    )
+
+    @OptionGroup var load: LoadOptions
+
+    @Option(help: "settled's client API, host:port.")
+    var coordinator: String
+
+    @Option(help: "Client bearer token (default: $SETTLE_TOKEN).")
+    var token: String?
+
+    @Option(help: "Participant names of the debit and the credit.")
+    var participants = "bank-a,bank-b"
+
+    func run() async throws {
+        guard let colon = coordinator.lastIndex(of: ":"), let port = Int(coordinator[coordinator.index(after: colon)...]) else {
+            throw ValidationError("--coordinator is host:port")
+        }
+        let host = String(coordinator[..<colon])
+        let token = token ?? ProcessInfo.processInfo.environment["SETTLE_TOKEN"] ?? ""
+        let names = participants.split(separator: ",").map(String.init)
+        guard names.count == 2 else { throw ValidationError("--participants names two participants") }
+        let run = UInt32.random(in: 0...UInt32.max)
+        let result = try await SettleClient.withClient(host: host, port: port, token: token) { client in
+            await load.transferLoad(system: "settle").run { worker, sequence in
+                let transfer = try await client.submit(
+                    id: "bench-\(run)-\(worker)-\(sequence)",
+                    branches: [
+                        .init(
+                            participant: names[0], action: "debit",
+                            payload: #"{"account":"\#(BenchAccounts.debitAccount(worker))","amount":\#(BenchAccounts.amount)}"#
+                        ),
+                        .init(
+                            participant: names[1], action: "credit",
+                            payload: #"{"account":"\#(BenchAccounts.creditAccount(worker))","amount":\#(BenchAccounts.amount)}"#
+                        ),
+                    ],
+                    wait: true, timeout: .seconds(30)
+                )
+                guard transfer.state == .committed else { throw ValidationError("\(transfer.transferID): \(transfer.state) \(transfer.reason)") }
+            }
+        }
+        try TransferLoad.emit(result)
+    }
+}

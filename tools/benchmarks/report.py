@@ -1,0 +1,64 @@
+"""Turns tools/bench's JSON lines into the Markdown table (printed and written) and a PNG chart."""
+import json
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+SYSTEMS = [("floor", "floor (libpq, no coordinator)"), ("settle", "Settle end to end"), ("sqlalchemy", "SQLAlchemy twophase")]
+
+
+def main():
+    results_path, markdown_path, chart_path, heading = sys.argv[1:5]
+    results = [json.loads(line) for line in open(results_path) if line.strip()]
+    by = {(r["system"], r["concurrency"]): r for r in results}
+    concurrencies = sorted({r["concurrency"] for r in results})
+
+    lines = [heading, ""]
+    lines.append("| concurrency | system | transfers/s | p50 ms | p99 ms | errors | Settle/floor tps | Settle/floor p99 | Settle/SQLAlchemy tps |")
+    lines.append("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for concurrency in concurrencies:
+        floor, settle, sqlalchemy = (by.get((name, concurrency)) for name, _ in SYSTEMS)
+        for name, label in SYSTEMS:
+            r = by.get((name, concurrency))
+            if r is None:
+                continue
+            ratios = ["", "", ""]
+            if name == "settle":
+                ratios = [
+                    ratio(settle["transfers_per_second"], floor and floor["transfers_per_second"]),
+                    ratio(settle["p99_milliseconds"], floor and floor["p99_milliseconds"]),
+                    ratio(settle["transfers_per_second"], sqlalchemy and sqlalchemy["transfers_per_second"]),
+                ]
+            lines.append(
+                f"| {concurrency} | {label} | {r['transfers_per_second']:,.0f} | {r['p50_milliseconds']:.2f} | "
+                f"{r['p99_milliseconds']:.2f} | {r['errors']} | " + " | ".join(ratios) + " |"
+            )
+    table = "\n".join(lines) + "\n"
+    open(markdown_path, "w").write(table)
+    print(table)
+
+    figure, (throughput, latency) = plt.subplots(1, 2, figsize=(11, 4.2))
+    width = 0.27
+    for offset, (name, label) in enumerate(SYSTEMS):
+        xs = [index + (offset - 1) * width for index in range(len(concurrencies))]
+        throughput.bar(xs, [by.get((name, c), {}).get("transfers_per_second", 0) for c in concurrencies], width, label=label)
+        latency.bar(xs, [by.get((name, c), {}).get("p99_milliseconds", 0) for c in concurrencies], width, label=label)
+    for axis, title in ((throughput, "transfers per second (higher is better)"), (latency, "p99 latency, ms (lower is better)")):
+        axis.set_xticks(range(len(concurrencies)), [f"concurrency {c}" for c in concurrencies])
+        axis.set_title(title)
+        axis.grid(axis="y", alpha=0.3)
+    throughput.legend(fontsize="small")
+    figure.suptitle("Two-database transfers: PREPARE TRANSACTION / COMMIT PREPARED on two PostgreSQL clusters")
+    figure.tight_layout()
+    figure.savefig(chart_path, dpi=110)
+
+
+def ratio(numerator, denominator):
+    return f"{numerator / denominator:.2f}×" if denominator else "n/a"
+
+
+if __name__ == "__main__":
+    main()
