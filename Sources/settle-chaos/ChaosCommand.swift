@@ -38,11 +38,9 @@ struct ChaosCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        // Progress must reach a log file or CI as it happens, not when the buffer fills.
-        setvbuf(stdout, nil, _IOLBF, 0)
         let seed = seed ?? UInt64.random(in: 1...UInt64.max)
-        print("settle-chaos: \(transfers) transfers, \(concurrency) at a time, seed \(seed)")
-        print("  replay with: tools/chaos --transfers \(transfers) --seed \(seed)")
+        say("settle-chaos: \(transfers) transfers, \(concurrency) at a time, seed \(seed)")
+        say("  replay with: tools/chaos --transfers \(transfers) --seed \(seed)")
         try? FileManager.default.removeItem(atPath: work)
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         let binaries = executables ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
@@ -58,11 +56,11 @@ struct ChaosCommand: AsyncParsableCommand {
             passed = try await storm(workload, deployment: deployment, faults: FaultSchedule(deployment: deployment, generator: root.derived(2)))
         } catch {
             await deployment.stopEverything()
-            print("settle-chaos: FAILED: \(error)  (processes' errors are in \(work)/*.err)")
+            say("settle-chaos: FAILED: \(error)  (processes' errors are in \(work)/*.err)")
             throw ExitCode.failure
         }
         await deployment.stopEverything()
-        print(passed ? "settle-chaos: every invariant holds (seed \(seed))" : "settle-chaos: FAILED (seed \(seed)); logs in \(work)")
+        say(passed ? "settle-chaos: every invariant holds (seed \(seed))" : "settle-chaos: FAILED (seed \(seed)); logs in \(work)")
         if !passed { throw ExitCode.failure }
     }
 
@@ -77,7 +75,7 @@ struct ChaosCommand: AsyncParsableCommand {
             outcomes = try await WorkloadRunner(transfers: workload, concurrency: concurrency, apiPort: apiPort).run { finished in
                 if finished % step == 0 {
                     let tally = faults.tally.withLock { $0 }
-                    print("  \(finished)/\(workload.count) final after \(Self.seconds(since: started)); kills so far: coordinator \(tally.coordinatorKills), banks \(tally.bankKills)")
+                    say("  \(finished)/\(workload.count) final after \(Self.seconds(since: started)); kills so far: coordinator \(tally.coordinatorKills), banks \(tally.bankKills)")
                 }
             }
         } catch {
@@ -89,14 +87,14 @@ struct ChaosCommand: AsyncParsableCommand {
         await faulting.value
         try await faults.reviveEverything()
         let tally = faults.tally.withLock { $0 }
-        print("  storm over after \(Self.seconds(since: started)): settled SIGKILLed \(tally.coordinatorKills)× (+\(tally.coordinatorSelfCrashes) mid-batch crash), banks SIGKILLed \(tally.bankKills)× (\(tally.slowBankStarts) restarts with an injected delay)")
+        say("  storm over after \(Self.seconds(since: started)): settled SIGKILLed \(tally.coordinatorKills)× (+\(tally.coordinatorSelfCrashes) mid-batch crash), banks SIGKILLed \(tally.bankKills)× (\(tally.slowBankStarts) restarts with an injected delay)")
         for state in [Settle_V1_TransferState.committed, .aborted, .compensated, .stuck] {
             let ended = outcomes.filter { $0.state == state }
             let paths = Dictionary(grouping: ended, by: \.path).map { "\($0.key) \($0.value.count)" }.sorted()
-            print("  \(String(describing: state).padding(toLength: 12, withPad: " ", startingAt: 0)) \(ended.count)\(paths.isEmpty ? "" : " (\(paths.joined(separator: ", ")))")")
+            say("  \(String(describing: state).padding(toLength: 12, withPad: " ", startingAt: 0)) \(ended.count)\(paths.isEmpty ? "" : " (\(paths.joined(separator: ", ")))")")
         }
         let resubmitted = outcomes.filter { $0.attempts > 1 }.count
-        print("  \(resubmitted) transfers needed more than one submission (idempotent resubmits after a failure)")
+        say("  \(resubmitted) transfers needed more than one submission (idempotent resubmits after a failure)")
 
         // Recovery: the sweep rolls back orphans, phase two finishes; give it time, then judge.
         let quiet = ContinuousClock.now + .seconds(120)
@@ -118,11 +116,11 @@ struct ChaosCommand: AsyncParsableCommand {
         results.append(try await tornTailRecovered(deployment))
         results.append(try await auditVerifies(deployment))
 
-        print("\ninvariants (DESIGN.md, \"Testing and measuring\"):")
+        say("\ninvariants (DESIGN.md, \"Testing and measuring\"):")
         for result in results {
-            print("  \(result.passed ? "pass" : "FAIL")  \(result.name) (\(result.detail))")
-            for failure in result.failures.prefix(5) { print("          \(failure)") }
-            if result.failures.count > 5 { print("          … and \(result.failures.count - 5) more") }
+            say("  \(result.passed ? "pass" : "FAIL")  \(result.name) (\(result.detail))")
+            for failure in result.failures.prefix(5) { say("          \(failure)") }
+            if result.failures.count > 5 { say("          … and \(result.failures.count - 5) more") }
         }
         return results.allSatisfy(\.passed)
     }
