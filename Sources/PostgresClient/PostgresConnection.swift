@@ -142,10 +142,6 @@ public final class PostgresConnection: @unchecked Sendable {
 
     // MARK: Running work on the connection thread
 
-    func quotedLiteral(_ text: String) async throws -> String {
-        try await perform(sql: "", timeout: nil) { session throws(PostgresError) in try session.quotedLiteral(text) }
-    }
-
     /// Runs `work` on the connection thread, wiring task cancellation and `timeout` to a server-side cancel.
     func perform<Value: Sendable>(
         sql: String,
