@@ -44,8 +44,13 @@ enum BarrierSQL {
         PostgresStatement("SELECT set_config('lock_timeout', $1, true)", [milliseconds(timeout)])
     }
 
-    static func setLocalStatementTimeout(_ timeout: Duration) -> PostgresStatement {
-        PostgresStatement("SELECT set_config('statement_timeout', $1, true)", [milliseconds(timeout)])
+    /// Both bounds of a barrier transaction in one statement: every statement in the pipeline is
+    /// parsed and planned by the server, on the path every branch takes.
+    static func setLocalTimeouts(lock: Duration, statement: Duration) -> PostgresStatement {
+        PostgresStatement(
+            "SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true)",
+            [milliseconds(lock), milliseconds(statement)]
+        )
     }
 
     private static func milliseconds(_ duration: Duration) -> String {

@@ -209,8 +209,7 @@ struct BranchOperations: Sendable {
     ) async throws -> [PostgresRows] {
         let leading = [
             PostgresStatement("BEGIN"),
-            BarrierSQL.setLocalLockTimeout(configuration.barrierLockTimeout),
-            BarrierSQL.setLocalStatementTimeout(configuration.statementTimeout),
+            BarrierSQL.setLocalTimeouts(lock: configuration.barrierLockTimeout, statement: configuration.statementTimeout),
         ]
         let results = try await connection.pipeline(leading + statements)
         do {

@@ -20,6 +20,10 @@ struct TransferLoad {
         let p50Milliseconds: Double
         let p99Milliseconds: Double
         let errors: Int
+        /// Every transfer finished, warm-up included: what the processes' CPU time is divided by.
+        let transfersIncludingWarmUp: Int
+        /// This process's own CPU time (user + system) per transfer.
+        let clientCPUMillisecondsPerTransfer: Double
     }
 
     /// - Parameter transfer: one whole transfer by worker `worker`, its `sequence`-th; throws on failure.
@@ -29,27 +33,31 @@ struct TransferLoad {
         let measureFrom = start + warmUp
         let stopAt = measureFrom + measured
         let recorded = Recorded()
+        let cpuBefore = Self.processCPUMilliseconds()
         await withTaskGroup(of: Void.self) { group in
             for worker in 0..<concurrency {
                 group.addTask {
                     var sequence = 0
                     var latencies: [Duration] = []
                     var errors = 0
+                    var all = 0
                     while clock.now < stopAt {
                         let began = clock.now
                         var failed = false
                         do { try await transfer(worker, sequence) } catch { failed = true }
                         let ended = clock.now
                         sequence += 1
+                        if !failed { all += 1 }
                         // Count only transfers that both began and ended inside the interval.
                         guard began >= measureFrom, ended <= stopAt else { continue }
                         if failed { errors += 1 } else { latencies.append(ended - began) }
                     }
-                    recorded.add(latencies, errors: errors)
+                    recorded.add(latencies, errors: errors, all: all)
                 }
             }
         }
-        let (latencies, errors) = recorded.take()
+        let cpu = Self.processCPUMilliseconds() - cpuBefore
+        let (latencies, errors, all) = recorded.take()
         let sorted = latencies.sorted()
         func percentile(_ fraction: Double) -> Double {
             guard !sorted.isEmpty else { return 0 }
@@ -60,8 +68,16 @@ struct TransferLoad {
         return Result(
             system: system, concurrency: concurrency, transfers: sorted.count, seconds: seconds,
             transfersPerSecond: Double(sorted.count) / seconds, p50Milliseconds: percentile(0.50),
-            p99Milliseconds: percentile(0.99), errors: errors
+            p99Milliseconds: percentile(0.99), errors: errors, transfersIncludingWarmUp: all,
+            clientCPUMillisecondsPerTransfer: all == 0 ? 0 : cpu / Double(all)
         )
+    }
+
+    private static func processCPUMilliseconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1000
+            + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1000
     }
 
     private static func milliseconds(_ duration: Duration) -> Double {
@@ -78,14 +94,15 @@ struct TransferLoad {
 }
 
 private final class Recorded: Sendable {
-    private let state = Mutex<([Duration], Int)>(([], 0))
+    private let state = Mutex<([Duration], Int, Int)>(([], 0, 0))
 
-    func add(_ latencies: [Duration], errors: Int) {
+    func add(_ latencies: [Duration], errors: Int, all: Int) {
         state.withLock {
             $0.0 += latencies
             $0.1 += errors
+            $0.2 += all
         }
     }
 
-    func take() -> ([Duration], Int) { state.withLock { $0 } }
+    func take() -> ([Duration], Int, Int) { state.withLock { $0 } }
 }

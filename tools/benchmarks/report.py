@@ -12,7 +12,9 @@ SYSTEMS = [("floor", "floor (libpq, no coordinator)"), ("settle", "Settle end to
 
 def main():
     results_path, markdown_path, chart_path, heading = sys.argv[1:5]
-    results = [json.loads(line) for line in open(results_path) if line.strip()]
+    lines_read = [json.loads(line) for line in open(results_path) if line.strip()]
+    results = [r for r in lines_read if not r.get("cpu")]
+    cpu = {(r["system"], r["concurrency"]): r for r in lines_read if r.get("cpu")}
     by = {(r["system"], r["concurrency"]): r for r in results}
     concurrencies = sorted({r["concurrency"] for r in results})
 
@@ -36,6 +38,17 @@ def main():
                 f"| {concurrency} | {label} | {r['transfers_per_second']:,.0f} | {r['p50_milliseconds']:.2f} | "
                 f"{r['p99_milliseconds']:.2f} | {r['errors']} | " + " | ".join(ratios) + " |"
             )
+    lines += ["", "Where the CPU goes: milliseconds of CPU (user + system) per transfer, by process, over the whole run of each cell", ""]
+    lines.append("| concurrency | system | client | settled | participants (2) | PostgreSQL (2) | total |")
+    lines.append("| ---: | --- | ---: | ---: | ---: | ---: | ---: |")
+    for concurrency in concurrencies:
+        for name, label in SYSTEMS:
+            r, c = by.get((name, concurrency)), cpu.get((name, concurrency))
+            if r is None or c is None or not r.get("transfers_including_warm_up"):
+                continue
+            n = r["transfers_including_warm_up"]
+            parts = [r["client_cpu_milliseconds_per_transfer"], c["coordinator_ms"] / n, c["participants_ms"] / n, c["postgresql_ms"] / n]
+            lines.append(f"| {concurrency} | {label} | " + " | ".join(f"{p:.2f}" for p in parts) + f" | {sum(parts):.2f} |")
     table = "\n".join(lines) + "\n"
     open(markdown_path, "w").write(table)
     print(table)

@@ -41,10 +41,12 @@ def main():
     stop_at = measure_from + arguments.seconds
     latencies = []
     errors = [0]
+    completed = [0]
+    cpu_before = time.process_time()
     lock = threading.Lock()
 
     def worker(index):
-        mine, failed, sequence = [], 0, 0
+        mine, failed, sequence, finished = [], 0, 0, 0
         while time.monotonic() < stop_at:
             began = time.monotonic()
             ok = True
@@ -54,6 +56,7 @@ def main():
                 ok = False
             ended = time.monotonic()
             sequence += 1
+            finished += ok
             if began >= measure_from and ended <= stop_at:
                 if ok:
                     mine.append(ended - began)
@@ -62,6 +65,7 @@ def main():
         with lock:
             latencies.extend(mine)
             errors[0] += failed
+            completed[0] += finished
 
     threads = [threading.Thread(target=worker, args=(index,)) for index in range(arguments.concurrency)]
     for thread in threads:
@@ -69,6 +73,7 @@ def main():
     for thread in threads:
         thread.join()
     latencies.sort()
+    cpu = (time.process_time() - cpu_before) * 1000
 
     def percentile(fraction):
         if not latencies:
@@ -80,6 +85,8 @@ def main():
         "system": "sqlalchemy", "concurrency": arguments.concurrency, "transfers": len(latencies),
         "seconds": float(arguments.seconds), "transfers_per_second": len(latencies) / arguments.seconds,
         "p50_milliseconds": percentile(0.50), "p99_milliseconds": percentile(0.99), "errors": errors[0],
+        "transfers_including_warm_up": completed[0],
+        "client_cpu_milliseconds_per_transfer": cpu / completed[0] if completed[0] else 0.0,
     }))
 
 
