@@ -15,6 +15,12 @@ extension Coordinator {
             transfer.reason = entry.reason ?? ""
             if let final = entry.final {
                 transfer.status = final
+                transfer.finalPath = switch (final, entry.decision) {
+                case (.stuck, _): "heuristic"
+                case (.compensated, _): "compensated"
+                case (_, "saga"): "saga"
+                default: "2pc"
+                }
                 transfer.finishedAtMilliseconds = entry.submittedAtMilliseconds
                 transfer.branchStates = entry.spec.branches.map { _ in final.rawValue }
                 table.restore(transfer)

@@ -71,6 +71,7 @@ extension TransferEntry {
         transfer.reason = String(reason.utf8.prefix(1024)) ?? ""
         switch status {
         case _ where resolvedManually: transfer.path = "manual"
+        case _ where finalPath != nil: transfer.path = finalPath ?? ""
         case .stuck: transfer.path = "heuristic"
         case .saga, .compensating: transfer.path = "saga"
         case .compensated: transfer.path = "compensated"

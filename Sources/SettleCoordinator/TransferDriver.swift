@@ -105,14 +105,14 @@ struct TransferDriver: Sendable {
             }
             func log(_ entry: TransferLogEntry) {
                 if case .end(let outcome) = entry {
-                    finishInTable(spec, phase: machines.phase, decision: decisionReason(machines))
                     let finalPath = switch (outcome, path) {
-                    case (.committed, "saga"): "saga-committed"
+                    case (.committed, "saga"): "saga"
                     case (.compensated, "heuristic"): "heuristic"
                     case (.compensated, _): "compensated"
                     default: "2pc"
                     }
-                    metrics.finished(path: finalPath)
+                    finishInTable(spec, phase: machines.phase, path: finalPath, decision: decisionReason(machines))
+                    metrics.finished(path: finalPath == "saga" ? "saga-committed" : finalPath)
                 }
                 if entry == .commit { crashPoints.reached(.afterPrepares) }
                 group.addTask {
@@ -193,7 +193,7 @@ struct TransferDriver: Sendable {
                     case .compensate(let branch):
                         sendCompensate(branch)
                     case .stuck(let reason):
-                        finishInTable(spec, phase: machines.phase, decision: reason)
+                        finishInTable(spec, phase: machines.phase, path: path, decision: reason)
                         logger.error("transfer is stuck; an operator must resolve it", metadata: ["transfer.id": "\(spec.id)", "reason": "\(reason)"])
                         sink.finish()
                         group.cancelAll()
@@ -294,9 +294,9 @@ struct TransferDriver: Sendable {
         }
     }
 
-    private func finishInTable(_ spec: TransferSpec, phase: TransferMachine.Phase, decision reason: String?) {
+    private func finishInTable(_ spec: TransferSpec, phase: TransferMachine.Phase, path: String, decision reason: String?) {
         let status = TransferStatus(phase)
-        table.finish(spec.id, status: status, reason: reason ?? "", atMilliseconds: WallClock.nowMilliseconds())
+        table.finish(spec.id, status: status, path: path, reason: reason ?? "", atMilliseconds: WallClock.nowMilliseconds())
         metrics.finished(status)
         metrics.inFlight.record(table.inFlightCount)
     }

@@ -35,6 +35,9 @@ struct TransferEntry: Codable, Sendable {
     var branchStates: [String]
     /// Finished by an operator's MANUAL decision.
     var resolvedManually = false
+    /// How it ended, once final: "2pc", "saga", "compensated" or "heuristic" (coordinator.proto's
+    /// Transfer.path). Kept because the final status alone cannot tell a saga's commit from 2PC's.
+    var finalPath: String?
 
     init(spec: TransferSpec, submittedAtMilliseconds: Int64) {
         self.spec = spec

@@ -67,10 +67,11 @@ final class TransferTable: Sendable {
 
     /// Records the final state, wakes waiters, and forgets the oldest finished transfers beyond
     /// the remembered bound.
-    func finish(_ id: String, status: TransferStatus, reason: String, atMilliseconds: Int64) {
+    func finish(_ id: String, status: TransferStatus, path: String, reason: String, atMilliseconds: Int64) {
         let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
             guard var entry = state.entries[id], !entry.status.isFinal else { return [] }
             entry.status = status
+            entry.finalPath = path
             entry.reason = reason.isEmpty ? entry.reason : reason
             entry.finishedAtMilliseconds = atMilliseconds
             state.entries[id] = entry

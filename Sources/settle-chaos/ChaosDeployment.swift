@@ -146,13 +146,11 @@ actor ChaosDeployment {
 
     // MARK: What the databases hold
 
+    /// Cluster-wide (a gid is unique per cluster, and the prefix names only this coordinator).
     func preparedUnderPrefix() async throws -> [String] {
         var gids: [String] = []
         for pool in pools {
-            gids += try await pool.query(
-                "SELECT gid FROM pg_prepared_xacts WHERE database = current_database() AND starts_with(gid, $1)",
-                ["settle:\(Self.coordinatorID):"]
-            ).map { try $0.decode(String.self, column: "gid") }
+            gids += try await pool.withConnection { try await $0.preparedTransactions(gidPrefix: "settle:\(Self.coordinatorID):") }.map(\.gid)
         }
         return gids
     }

@@ -54,6 +54,7 @@ struct WorkloadRunner: Sendable {
                                     )
                                     guard answer.state.isFinal else {
                                         lastError = "still \(answer.state)"
+                                        try await Task.sleep(for: .milliseconds(100))
                                         continue
                                     }
                                     shared.outcomes.withLock { $0[index] = Outcome(state: answer.state, reason: answer.reason, path: answer.path, attempts: attempts) }

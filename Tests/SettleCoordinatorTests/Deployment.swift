@@ -116,13 +116,11 @@ final class Deployment: @unchecked Sendable {
 
     var expectedTotal: Int64 { 2 * Int64(Self.accountsPerBank) * Self.openingBalance }
 
+    /// Cluster-wide (a gid is unique per cluster, and the prefix names only this coordinator).
     func preparedUnderPrefix() async throws -> [String] {
         var gids: [String] = []
         for pool in pools {
-            gids += try await pool.query(
-                "SELECT gid FROM pg_prepared_xacts WHERE database = current_database() AND starts_with(gid, $1)",
-                ["settle:\(coordinatorID):"]
-            ).map { try $0.decode(String.self, column: "gid") }
+            gids += try await pool.withConnection { try await $0.preparedTransactions(gidPrefix: "settle:\(coordinatorID):") }.map(\.gid)
         }
         return gids
     }

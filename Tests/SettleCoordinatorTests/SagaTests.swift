@@ -58,6 +58,7 @@ struct SagaTests {
             try deployment.startSettled()
             let transfer = try await submit(deployment, id: "slow-saga", saga: true)
             #expect(transfer.state == .committed)
+            #expect(transfer.path == "saga", "the final state alone would say 2pc")
             #expect(try await deployment.postingCounts("slow-saga") == [1, 1])
             #expect(try await deployment.preparedUnderPrefix().isEmpty)
             #expect(try await deployment.totalBalance() == deployment.expectedTotal)
@@ -74,6 +75,7 @@ struct SagaTests {
             // The credit goes to an account bank-b does not have: slow, then refused.
             let transfer = try await submit(deployment, id: "slow-refused", saga: true, account: "nobody")
             #expect(transfer.state == .compensated)
+            #expect(transfer.path == "compensated")
             let prefix = "settle:\(deployment.coordinatorID):slow-refused"
             #expect(try await barrier(deployment, bank: 0, "\(prefix):0") == ["action", "compensation"], "compensated exactly once")
             let kinds = try await deployment.pools[0].query("SELECT kind FROM postings WHERE gid = $1 ORDER BY kind", ["\(prefix):0"])
@@ -174,6 +176,11 @@ struct SagaTests {
             #expect(try await deployment.postingCounts("saga-crash") == [1, 1])
             try await waitUntil(timeout: .seconds(30), "nothing prepared") { try await deployment.preparedUnderPrefix().isEmpty }
             #expect(try await deployment.totalBalance() == deployment.expectedTotal)
+            // Once more from the log alone: the restored transfer still says how it ended.
+            deployment.settled?.stop()
+            try deployment.startSettled()
+            let restored = try await deployment.client { try await $0.get(id: "saga-crash") }
+            #expect(restored.state == .committed && restored.path == "saga", "\(restored.state) \(restored.path)")
             _ = try dump(deployment)
         }
     }

@@ -20,7 +20,7 @@ struct TransferTableTests {
         #expect(message.contains("different branch 0"))
         guard case .admitted = table.admit(spec("b"), submittedAtMilliseconds: 4) else { Issue.record("b"); return }
         guard case .full = table.admit(spec("c"), submittedAtMilliseconds: 5) else { Issue.record("capacity"); return }
-        table.finish("a", status: .committed, reason: "", atMilliseconds: 6)
+        table.finish("a", status: .committed, path: "2pc", reason: "", atMilliseconds: 6)
         guard case .admitted = table.admit(spec("c"), submittedAtMilliseconds: 7) else { Issue.record("freed"); return }
         #expect(table.inFlightCount == 2)
     }
@@ -29,7 +29,7 @@ struct TransferTableTests {
         let table = TransferTable(inFlightMax: 100, rememberedMax: 100)
         for index in 0..<25 { _ = table.admit(spec("t\(index)"), submittedAtMilliseconds: Int64(1000 + index / 2)) }
         for index in stride(from: 0, to: 25, by: 3) {
-            table.finish("t\(index)", status: .aborted, reason: "no", atMilliseconds: 2000)
+            table.finish("t\(index)", status: .aborted, path: "2pc", reason: "no", atMilliseconds: 2000)
         }
         var seen: [String] = []
         var token: String?
@@ -52,7 +52,7 @@ struct TransferTableTests {
         let table = TransferTable(inFlightMax: 100, rememberedMax: 3)
         for index in 0..<5 {
             _ = table.admit(spec("t\(index)"), submittedAtMilliseconds: Int64(index))
-            table.finish("t\(index)", status: .committed, reason: "", atMilliseconds: Int64(index))
+            table.finish("t\(index)", status: .committed, path: "2pc", reason: "", atMilliseconds: Int64(index))
         }
         #expect(table.entry("t0") == nil && table.entry("t1") == nil)
         #expect(table.entry("t2") != nil && table.entry("t4") != nil)
@@ -63,7 +63,7 @@ struct TransferTableTests {
         _ = table.admit(spec("w"), submittedAtMilliseconds: 1)
         async let waited: Void = table.waitUntilFinal("w")
         try? await Task.sleep(for: .milliseconds(50))
-        table.finish("w", status: .committed, reason: "", atMilliseconds: 2)
+        table.finish("w", status: .committed, path: "2pc", reason: "", atMilliseconds: 2)
         await waited
         #expect(table.entry("w")?.status == .committed)
     }
