@@ -4,9 +4,10 @@ import Synchronization
 /// The faults of a chaos run, drawn from the seed: every 0.5–3 s one process is killed with
 /// SIGKILL (the coordinator about a third of the time, otherwise a random bank) and restarted
 /// after up to 1.5 s; a restarted bank is slow in one random operation (100–1500 ms, against a
-/// 1000 ms prepare deadline) two times in five, and always the first time. The first fault is
-/// always the coordinator, and its restart is armed to die in the middle of a log batch, so every
-/// run has a torn log tail to recover from.
+/// 1000 ms prepare deadline) two times in five. The first fault is always the coordinator, and
+/// its restart is armed to die in the middle of a log batch, so every run has a torn log tail to
+/// recover from; the second is always a bank that comes back slower than the prepare deadline in
+/// its debit or credit, so every run has deadline aborts and saga fallbacks.
 final class FaultSchedule: Sendable {
     let deployment: ChaosDeployment
     let generator: SeededGenerator
@@ -39,7 +40,8 @@ final class FaultSchedule: Sendable {
                 continue
             }
             let downtime = Duration.milliseconds(Int.random(in: 0...1500, using: &generator))
-            if !coordinatorKilledBefore || Int.random(in: 0..<3, using: &generator) == 0 {
+            let banksKilled = tally.withLock { $0.bankKills }
+            if !coordinatorKilledBefore || (banksKilled > 0 && Int.random(in: 0..<3, using: &generator) == 0) {
                 await deployment.killSettled()
                 tally.withLock { $0.coordinatorKills += 1 }
                 try? await Task.sleep(for: downtime)
@@ -50,12 +52,15 @@ final class FaultSchedule: Sendable {
                 await deployment.killBank(bank)
                 tally.withLock { $0.bankKills += 1 }
                 var faults: [String] = []
-                let slowSoFar = tally.withLock { $0.slowBankStarts }
-                if slowSoFar == 0 || Int.random(in: 0..<5, using: &generator) < 2 {
+                if banksKilled == 0 {
+                    // Past the prepare deadline, so saga fallback and deadline aborts happen in every run.
+                    let operation = ["debit", "credit"].randomElement(using: &generator)!
+                    faults = ["--fault-inject-delay", "\(operation)=\(Int.random(in: 1200...1500, using: &generator))"]
+                } else if Int.random(in: 0..<5, using: &generator) < 2 {
                     let operation = ["debit", "credit", "refund", "reverse-credit"].randomElement(using: &generator)!
                     faults = ["--fault-inject-delay", "\(operation)=\(Int.random(in: 100...1500, using: &generator))"]
-                    tally.withLock { $0.slowBankStarts += 1 }
                 }
+                if !faults.isEmpty { tally.withLock { $0.slowBankStarts += 1 } }
                 try? await Task.sleep(for: downtime)
                 await restartBank(bank, faults: faults)
             }
