@@ -30,22 +30,29 @@ final class FaultSchedule: Sendable {
     func run() async {
         var generator = generator
         var coordinatorKilledBefore = false
+        // settled restarted with the mid-batch crash point and not yet dead by it: never killed
+        // from outside meanwhile, or the run could end without its torn tail.
+        var armedSettledAlive = false
         while !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(Int.random(in: 500...3000, using: &generator)))
             if Task.isCancelled { return }
             // The mid-batch crash point ends settled by itself; bring it back like any other crash.
             if !(await deployment.isSettledRunning) {
-                tally.withLock { $0.coordinatorSelfCrashes += 1 }
+                if armedSettledAlive { tally.withLock { $0.coordinatorSelfCrashes += 1 } }
+                armedSettledAlive = false
                 try? await deployment.startSettled(crashAt: nil)
                 continue
             }
             let downtime = Duration.milliseconds(Int.random(in: 0...1500, using: &generator))
             let banksKilled = tally.withLock { $0.bankKills }
-            if !coordinatorKilledBefore || (banksKilled > 0 && Int.random(in: 0..<3, using: &generator) == 0) {
+            if !coordinatorKilledBefore
+                || (!armedSettledAlive && banksKilled > 0 && Int.random(in: 0..<3, using: &generator) == 0)
+            {
                 await deployment.killSettled()
                 tally.withLock { $0.coordinatorKills += 1 }
                 try? await Task.sleep(for: downtime)
                 try? await deployment.startSettled(crashAt: coordinatorKilledBefore ? nil : "mid-batch")
+                armedSettledAlive = !coordinatorKilledBefore
                 coordinatorKilledBefore = true
             } else {
                 let bank = Int.random(in: 0..<ChaosDeployment.bankNames.count, using: &generator)
