@@ -78,7 +78,10 @@ public final class Coordinator: Service, Sendable {
         )
         let api = try HostPort(parsing: configuration.listen)
         let server = GRPCServer(
-            transport: .http2NIOPosix(address: .ipv4(host: api.host, port: api.port), transportSecurity: .plaintext),
+            transport: .http2NIOPosix(
+                address: .ipv4(host: api.host, port: api.port),
+                transportSecurity: try configuration.tls?.transportSecurity() ?? .plaintext
+            ),
             services: [service],
             interceptors: [BearerTokenInterceptor(tokens: configuration.clientTokens)]
         )

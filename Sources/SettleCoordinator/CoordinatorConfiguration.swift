@@ -10,10 +10,10 @@ public struct CoordinatorConfiguration: Codable, Sendable {
         public var address: String
         /// The bearer token it expects from this coordinator.
         public var token: String
-        /// Connect with TLS (the system's trust roots verify the participant's certificate).
-        public var tls: Bool?
+        /// Plaintext unless given (see `ParticipantTLSConfiguration`).
+        public var tls: ParticipantTLSConfiguration?
 
-        public init(name: String, address: String, token: String, tls: Bool? = nil) {
+        public init(name: String, address: String, token: String, tls: ParticipantTLSConfiguration? = nil) {
             self.name = name
             self.address = address
             self.token = token
@@ -25,6 +25,8 @@ public struct CoordinatorConfiguration: Codable, Sendable {
     public var coordinatorID: String
     /// host:port of the client API (gRPC).
     public var listen: String
+    /// TLS for the client API; plaintext when absent.
+    public var tls: APITLSConfiguration?
     /// host:port of `/metrics` and `/healthz` (HTTP).
     public var metricsListen: String
     public var logDirectory: String
@@ -69,7 +71,7 @@ public struct CoordinatorConfiguration: Codable, Sendable {
         case prepareTimeoutMilliseconds, onPrepareTimeout, sagaTimeoutMilliseconds, sweepIntervalMilliseconds
         case checkpointIntervalMilliseconds, retryInitialMilliseconds, retryMaxMilliseconds, inFlightTransfersMax
         case compensationRetriesMax
-        case rememberedTransfersMax, drainMilliseconds
+        case rememberedTransfersMax, drainMilliseconds, tls
     }
 
     /// Required keys must be present; every other key falls back to its documented default.
@@ -98,6 +100,7 @@ public struct CoordinatorConfiguration: Codable, Sendable {
         try optional(.compensationRetriesMax, &compensationRetriesMax)
         try optional(.rememberedTransfersMax, &rememberedTransfersMax)
         try optional(.drainMilliseconds, &drainMilliseconds)
+        tls = try container.decodeIfPresent(APITLSConfiguration.self, forKey: .tls)
     }
 
     public static func load(from path: String) throws -> CoordinatorConfiguration {
@@ -132,6 +135,12 @@ public struct CoordinatorConfiguration: Codable, Sendable {
             }
             _ = try HostPort(parsing: participant.address)
             guard !participant.token.isEmpty else { throw ConfigurationError("participant \(participant.name): empty token") }
+        }
+        // TLS files are read when the listeners start; a missing one is named here instead.
+        let certificateFiles = [tls?.certificateChain, tls?.privateKey, tls?.clientCertificateAuthority].compactMap { $0 }
+            + participants.flatMap { $0.tls?.certificateFiles ?? [] }
+        for file in certificateFiles where !FileManager.default.isReadableFile(atPath: file) {
+            throw ConfigurationError("tls: cannot read \(file)")
         }
         guard Set(participants.map(\.name)).count == participants.count else {
             throw ConfigurationError("participants: names must be unique")

@@ -14,12 +14,10 @@ struct ParticipantLink: Sendable {
 
     init(_ configuration: CoordinatorConfiguration.Participant) throws {
         let address = try HostPort(parsing: configuration.address)
+        let security = try (configuration.tls ?? .plaintext).transportSecurity()
         func client() throws -> GRPCClient<HTTP2ClientTransport.Posix> {
             GRPCClient(
-                transport: try .http2NIOPosix(
-                    target: .dns(host: address.host, port: address.port),
-                    transportSecurity: configuration.tls == true ? .tls : .plaintext
-                )
+                transport: try .http2NIOPosix(target: connectionTarget(host: address.host, port: address.port), transportSecurity: security)
             )
         }
         let preparingClient = try client()

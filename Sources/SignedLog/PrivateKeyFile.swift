@@ -8,7 +8,7 @@ import Darwin
 public enum PrivateKeyFile {
     /// Reads `path`, checking the permissions of the very file descriptor it reads (no race
     /// between the check and the read). Any group or other permission bit refuses the file.
-    static func readOwnerOnly(_ path: String) throws -> [UInt8] {
+    public static func readOwnerOnly(_ path: String) throws -> [UInt8] {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
             throw KeyError("cannot open private key file \(path): \(String(cString: strerror(errno)))")

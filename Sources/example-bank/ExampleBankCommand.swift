@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import ExampleBank
 import Foundation
+import GRPCNIOTransportHTTP2
 import Logging
 import PostgresClient
 import SettleParticipant
@@ -28,6 +29,15 @@ struct ExampleBankCommand: AsyncParsableCommand {
 
     @Option(help: "Accounts to create or reset before serving: id=balance,… in minor units.")
     var seed: String?
+
+    @Option(help: "Serve TLS with this PEM certificate chain (with --tls-key).")
+    var tlsCertificate: String?
+
+    @Option(help: "The PEM private key of --tls-certificate.")
+    var tlsKey: String?
+
+    @Option(help: "Require the coordinator to present a client certificate issued by these PEM certificates (mutual TLS).")
+    var tlsClientCA: String?
 
     @Option(help: "Database connections, at most.")
     var poolSize = 16
@@ -59,7 +69,7 @@ struct ExampleBankCommand: AsyncParsableCommand {
         configuration.heuristicRollbackAfter = heuristicRollbackAfterMs.map { .milliseconds($0) }
         let participant = Participant(name: name, database: pool, configuration: configuration, logger: logger)
         ExampleBank.register(on: participant, faults: faults)
-        let server = try await participant.start(host: host, port: port)
+        let server = try await participant.start(host: host, port: port, transportSecurity: try transportSecurity())
         let signals = ShutdownSignals { server.beginGracefulShutdown() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await server.run() }
@@ -70,6 +80,21 @@ struct ExampleBankCommand: AsyncParsableCommand {
         }
         signals.cancel()
         await pool.close()
+    }
+
+    private func transportSecurity() throws -> HTTP2ServerTransport.Posix.TransportSecurity {
+        guard let tlsCertificate, let tlsKey else {
+            guard tlsCertificate == nil, tlsKey == nil, tlsClientCA == nil else {
+                throw ValidationError("TLS needs both --tls-certificate and --tls-key")
+            }
+            return .plaintext
+        }
+        let chain: [TLSConfig.CertificateSource] = [.file(path: tlsCertificate, format: .pem)]
+        let key = TLSConfig.PrivateKeySource.file(path: tlsKey, format: .pem)
+        guard let tlsClientCA else { return .tls(certificateChain: chain, privateKey: key) }
+        return .mTLS(certificateChain: chain, privateKey: key) { tls in
+            tls.trustRoots = .certificates([.file(path: tlsClientCA, format: .pem)])
+        }
     }
 
     private func parseListen(_ text: String) throws -> (String, Int) {

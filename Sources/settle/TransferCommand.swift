@@ -18,6 +18,29 @@ struct CoordinatorOptions: ParsableArguments {
     @Option(help: "A client token (or set SETTLE_TOKEN).")
     var token: String?
 
+    @Flag(help: "Connect with TLS, verifying settled's certificate with the system's trust roots.")
+    var tls = false
+
+    @Option(help: "Connect with TLS, verifying settled's certificate with these PEM certificates (implies --tls).")
+    var tlsCA: String?
+
+    @Option(help: "This client's PEM certificate chain, when settled requires mutual TLS (with --tls-key).")
+    var tlsCertificate: String?
+
+    @Option(help: "The PEM private key of --tls-certificate.")
+    var tlsKey: String?
+
+    func validate() throws {
+        guard (tlsCertificate == nil) == (tlsKey == nil) else {
+            throw ValidationError("--tls-certificate and --tls-key go together")
+        }
+    }
+
+    private var clientTLS: SettleClient.TLS? {
+        guard tls || tlsCA != nil || tlsCertificate != nil else { return nil }
+        return SettleClient.TLS(certificateAuthority: tlsCA, certificateChain: tlsCertificate, privateKey: tlsKey)
+    }
+
     func withClient<Result: Sendable>(_ body: (SettleClient) async throws -> Result) async throws -> Result {
         guard let colon = coordinator.lastIndex(of: ":"), let port = Int(coordinator[coordinator.index(after: colon)...]) else {
             throw ValidationError("--coordinator must be host:port")
@@ -25,7 +48,7 @@ struct CoordinatorOptions: ParsableArguments {
         guard let token = token ?? ProcessInfo.processInfo.environment["SETTLE_TOKEN"], !token.isEmpty else {
             throw ValidationError("give a client token with --token or SETTLE_TOKEN")
         }
-        return try await SettleClient.withClient(host: String(coordinator[..<colon]), port: port, token: token, body)
+        return try await SettleClient.withClient(host: String(coordinator[..<colon]), port: port, token: token, tls: clientTLS, body)
     }
 }
 

@@ -38,10 +38,17 @@ final class Deployment: @unchecked Sendable {
     var metricsPort: Int { settled?.port("metrics") ?? 0 }
 
     private let extraBankArguments: [[String]]
+    private let extraConfiguration: [String: Any]
+    private let participantTLS: Any?
 
-    /// - Parameter bankArguments: extra example-bank arguments per bank (fault injection).
-    init(bankArguments: [[String]] = [[], []]) async throws {
+    /// - Parameters:
+    ///   - bankArguments: extra example-bank arguments per bank (fault injection, TLS).
+    ///   - configuration: settled configuration keys added to the defaults below.
+    ///   - participantTLS: the `tls` value of every participant entry.
+    init(bankArguments: [[String]] = [[], []], configuration: [String: Any] = [:], participantTLS: Any? = nil) async throws {
         extraBankArguments = bankArguments
+        extraConfiguration = configuration
+        self.participantTLS = participantTLS
         directory = try TemporaryDirectory()
         databases = [try await ScratchDatabase.create(cluster: 0), try await ScratchDatabase.create(cluster: 1)]
         pools = databases.map { PostgresPool(configuration: .init(connectionString: $0.url, connectionsMax: 4)) }
@@ -77,14 +84,20 @@ final class Deployment: @unchecked Sendable {
             "logDirectory": logDirectory,
             "signingKey": directory.subpath("keys/signing-key.pem"),
             "clientTokens": [clientToken],
-            "participants": (0..<2).map { ["name": bankNames[$0], "address": "127.0.0.1:\(bankPorts[$0])", "token": bankTokens[$0]] },
+            "participants": (0..<2).map { index -> [String: Any] in
+                var participant: [String: Any] = [
+                    "name": bankNames[index], "address": "127.0.0.1:\(bankPorts[index])", "token": bankTokens[index],
+                ]
+                participant["tls"] = participantTLS
+                return participant
+            },
             "sweepIntervalMilliseconds": 500,
             "checkpointIntervalMilliseconds": 2000,
             "retryInitialMilliseconds": 20,
             "retryMaxMilliseconds": 300,
             "compensationRetriesMax": 3,
         ]
-        try JSONSerialization.data(withJSONObject: configuration).write(to: URL(fileURLWithPath: directory.subpath("settled.json")))
+        try JSONSerialization.data(withJSONObject: configuration.merging(extraConfiguration) { $1 }).write(to: URL(fileURLWithPath: directory.subpath("settled.json")))
     }
 
     /// - Parameter waitUntilReady: false for a run expected to crash before it is ready.
@@ -95,8 +108,8 @@ final class Deployment: @unchecked Sendable {
         )
     }
 
-    func client<Result: Sendable>(_ body: (SettleClient) async throws -> Result) async throws -> Result {
-        try await SettleClient.withClient(host: "127.0.0.1", port: apiPort, token: clientToken, body)
+    func client<Result: Sendable>(tls: SettleClient.TLS? = nil, _ body: (SettleClient) async throws -> Result) async throws -> Result {
+        try await SettleClient.withClient(host: "127.0.0.1", port: apiPort, token: clientToken, tls: tls, body)
     }
 
     func tearDown() async {
@@ -165,10 +178,10 @@ final class Deployment: @unchecked Sendable {
 /// Runs `body` with a deployment (settled started unless asked not to) and always tears it down
 /// before returning, so no process outlives its test.
 func withDeployment(
-    bankArguments: [[String]] = [[], []], startsSettled: Bool = true, crashAt: String? = nil,
-    _ body: (Deployment) async throws -> Void
+    bankArguments: [[String]] = [[], []], configuration: [String: Any] = [:], participantTLS: Any? = nil,
+    startsSettled: Bool = true, crashAt: String? = nil, _ body: (Deployment) async throws -> Void
 ) async throws {
-    let deployment = try await Deployment(bankArguments: bankArguments)
+    let deployment = try await Deployment(bankArguments: bankArguments, configuration: configuration, participantTLS: participantTLS)
     do {
         if startsSettled { try deployment.startSettled(crashAt: crashAt) }
         try await body(deployment)

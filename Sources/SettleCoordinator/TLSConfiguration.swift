@@ -1,0 +1,66 @@
+import Foundation
+
+/// TLS for settled's client API: the certificate it presents, and optionally the authority whose
+/// client certificates it requires (mutual TLS, on top of the bearer token).
+public struct APITLSConfiguration: Codable, Sendable, Hashable {
+    /// PEM certificate chain, leaf first.
+    public var certificateChain: String
+    /// PEM private key of the leaf; refused if group or others can read it, like the signing key.
+    public var privateKey: String
+    /// PEM certificates of the authorities that issue client certificates; when set, a client
+    /// without such a certificate cannot connect.
+    public var clientCertificateAuthority: String?
+
+    public init(certificateChain: String, privateKey: String, clientCertificateAuthority: String? = nil) {
+        self.certificateChain = certificateChain
+        self.privateKey = privateKey
+        self.clientCertificateAuthority = clientCertificateAuthority
+    }
+}
+
+/// How settled connects to one participant: `false` or absent for plaintext, `true` for TLS
+/// verified by the system's trust roots, or an object naming the authority to trust and, for
+/// mutual TLS, settled's own client certificate and key.
+public enum ParticipantTLSConfiguration: Codable, Sendable, Hashable {
+    case plaintext
+    case systemTrustRoots
+    case files(Files)
+
+    public struct Files: Codable, Sendable, Hashable {
+        /// PEM certificates that verify the participant's certificate (absent: the system's).
+        public var certificateAuthority: String?
+        /// settled's client certificate chain and key, for participants that require mutual TLS.
+        public var certificateChain: String?
+        public var privateKey: String?
+
+        public init(certificateAuthority: String? = nil, certificateChain: String? = nil, privateKey: String? = nil) {
+            self.certificateAuthority = certificateAuthority
+            self.certificateChain = certificateChain
+            self.privateKey = privateKey
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let enabled = try? container.decode(Bool.self) {
+            self = enabled ? .systemTrustRoots : .plaintext
+            return
+        }
+        let files = try container.decode(Files.self)
+        guard (files.certificateChain == nil) == (files.privateKey == nil) else {
+            throw DecodingError.dataCorruptedError(
+                in: container, debugDescription: "tls: certificateChain and privateKey go together (mutual TLS) or not at all"
+            )
+        }
+        self = .files(files)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .plaintext: try container.encode(false)
+        case .systemTrustRoots: try container.encode(true)
+        case .files(let files): try container.encode(files)
+        }
+    }
+}

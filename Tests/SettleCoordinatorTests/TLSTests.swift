@@ -1,0 +1,106 @@
+import Foundation
+import SettleClient
+import SettleCoordinator
+import SettleProtocol
+import SettleTestSupport
+import Testing
+
+/// TLS on both of settled's sides, with a throwaway authority: clients reach the API only over
+/// TLS with a certificate the API trusts, and settled reaches participants only when it can verify
+/// theirs — each direction checked by a refusal as well as by a transfer that commits.
+@Suite("TLS: the client API and the participants")
+struct TLSTests {
+    private static func files(_ certificates: TestCertificates) -> [String: String] {
+        ["certificateAuthority": certificates.authority, "certificateChain": certificates.client, "privateKey": certificates.clientKey]
+    }
+
+    @Test func mutualTLSEverywhereCommitsAndRefusesClientsWithoutTheRightCertificate() async throws {
+        let directory = try TemporaryDirectory()
+        let certificates = try TestCertificates.issue(in: directory.path)
+        let bankTLS = ["--tls-certificate", certificates.server, "--tls-key", certificates.serverKey, "--tls-client-ca", certificates.authority]
+        try await withDeployment(
+            bankArguments: [bankTLS, bankTLS],
+            configuration: [
+                "tls": [
+                    "certificateChain": certificates.server, "privateKey": certificates.serverKey,
+                    "clientCertificateAuthority": certificates.authority,
+                ]
+            ],
+            participantTLS: Self.files(certificates)
+        ) { deployment throws in
+            let trusted = SettleClient.TLS(
+                certificateAuthority: certificates.authority, certificateChain: certificates.client, privateKey: certificates.clientKey
+            )
+            let transfer = try await deployment.client(tls: trusted) {
+                try await $0.submit(
+                    id: "over-tls", branches: Deployment.branches(amount: 75, fromA: true, account: 2), wait: true, timeout: .seconds(30)
+                )
+            }
+            #expect(transfer.state == .committed, "\(transfer.reason)")
+            #expect(try await deployment.postingCounts("over-tls") == [1, 1])
+
+            await #expect(throws: (any Error).self, "a plaintext client") {
+                try await deployment.client { try await $0.get(id: "over-tls") }
+            }
+            await #expect(throws: (any Error).self, "TLS without a client certificate") {
+                try await deployment.client(tls: .init(certificateAuthority: certificates.authority)) { try await $0.get(id: "over-tls") }
+            }
+            await #expect(throws: (any Error).self, "a client that does not trust settled's authority") {
+                try await deployment.client(tls: .init(certificateChain: certificates.client, privateKey: certificates.clientKey)) {
+                    try await $0.get(id: "over-tls")
+                }
+            }
+        }
+    }
+
+    /// settled trusts only the system's roots, which do not include the test authority: it can
+    /// never prepare at a participant, so the transfer aborts at the deadline and nothing moves.
+    @Test func aParticipantWhoseCertificateCannotBeVerifiedIsNeverPrepared() async throws {
+        let directory = try TemporaryDirectory()
+        let certificates = try TestCertificates.issue(in: directory.path)
+        let bankTLS = ["--tls-certificate", certificates.server, "--tls-key", certificates.serverKey]
+        try await withDeployment(bankArguments: [bankTLS, bankTLS], participantTLS: true) { deployment throws in
+            _ = try await deployment.client {
+                try await $0.submit(
+                    id: "untrusted", branches: Deployment.branches(amount: 75, fromA: true, account: 3),
+                    prepareTimeout: .milliseconds(800)
+                )
+            }
+            // Decided ABORT at the deadline; it stays aborting, since even its Rollbacks cannot get through.
+            try await waitUntil { try await deployment.client { try await $0.get(id: "untrusted") }.state == .aborting }
+            #expect(try await deployment.postingCounts("untrusted") == [0, 0])
+            #expect(try await deployment.preparedUnderPrefix().isEmpty)
+            #expect(try await deployment.totalBalance() == deployment.expectedTotal)
+            #expect(try await deployment.metrics().contains(#"settle_participant_retries_total{operation="rollback""#))
+        }
+    }
+
+    @Test func settledRefusesAnAPIKeyOthersCanRead() async throws {
+        let directory = try TemporaryDirectory()
+        let certificates = try TestCertificates.issue(in: directory.path)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: certificates.serverKey)
+        try await withDeployment(
+            configuration: ["tls": ["certificateChain": certificates.server, "privateKey": certificates.serverKey]], startsSettled: false
+        ) { deployment throws in
+            #expect {
+                try deployment.startSettled()
+            } throws: { error in
+                "\(error)".contains("chmod 600 \(certificates.serverKey)")
+            }
+        }
+    }
+
+    @Test func participantTLSConfigurationReadsEveryForm() throws {
+        func decode(_ json: String) throws -> ParticipantTLSConfiguration {
+            try JSONDecoder().decode(ParticipantTLSConfiguration.self, from: Data(json.utf8))
+        }
+        #expect(try decode("false") == .plaintext)
+        #expect(try decode("true") == .systemTrustRoots)
+        #expect(try decode(#"{"certificateAuthority":"ca.pem"}"#) == .files(.init(certificateAuthority: "ca.pem")))
+        #expect(
+            try decode(#"{"certificateChain":"c.pem","privateKey":"c.key"}"#) == .files(.init(certificateChain: "c.pem", privateKey: "c.key"))
+        )
+        #expect(throws: DecodingError.self, "a certificate without its key") { try decode(#"{"certificateChain":"c.pem"}"#) }
+        #expect(throws: DecodingError.self) { try decode(#""yes""#) }
+    }
+}
