@@ -35,29 +35,7 @@ public struct SettleClient: Sendable {
     private let metadata: Metadata
 
     /// How to reach a coordinator whose API uses TLS (settled's `tls` setting).
-    public struct TLS: Sendable {
-        /// PEM certificates that verify settled's certificate; nil uses the system's trust roots.
-        public var certificateAuthority: String?
-        /// This client's certificate chain and key, when settled requires mutual TLS.
-        public var certificateChain: String?
-        public var privateKey: String?
-
-        public init(certificateAuthority: String? = nil, certificateChain: String? = nil, privateKey: String? = nil) {
-            self.certificateAuthority = certificateAuthority
-            self.certificateChain = certificateChain
-            self.privateKey = privateKey
-        }
-
-        var transportSecurity: HTTP2ClientTransport.Posix.TransportSecurity {
-            .tls { tls in
-                if let certificateAuthority { tls.trustRoots = .certificates([.file(path: certificateAuthority, format: .pem)]) }
-                if let certificateChain, let privateKey {
-                    tls.certificateChain = [.file(path: certificateChain, format: .pem)]
-                    tls.privateKey = .file(path: privateKey, format: .pem)
-                }
-            }
-        }
-    }
+    public typealias TLS = ClientTLS
 
     /// Connects, runs `body`, and closes the connection.
     /// - Parameter tls: nil for a plaintext API; the name settled's certificate must carry is `host`.
@@ -65,7 +43,7 @@ public struct SettleClient: Sendable {
         host: String, port: Int, token: String, tls: TLS? = nil, _ body: (SettleClient) async throws -> Result
     ) async throws -> Result {
         try await withGRPCClient(
-            transport: .http2NIOPosix(target: connectionTarget(host: host, port: port), transportSecurity: tls?.transportSecurity ?? .plaintext)
+            transport: .http2NIOPosix(target: connectionTarget(host: host, port: port), transportSecurity: tls?.transportSecurity() ?? .plaintext)
         ) { grpcClient in
             try await body(SettleClient(client: .init(wrapping: grpcClient), metadata: ["authorization": "Bearer \(token)"]))
         }

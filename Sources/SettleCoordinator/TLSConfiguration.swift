@@ -1,4 +1,5 @@
 import Foundation
+import SettleProtocol
 
 /// TLS for settled's client API: the certificate it presents, and optionally the authority whose
 /// client certificates it requires (mutual TLS, on top of the bearer token).
@@ -24,21 +25,7 @@ public struct APITLSConfiguration: Codable, Sendable, Hashable {
 public enum ParticipantTLSConfiguration: Codable, Sendable, Hashable {
     case plaintext
     case systemTrustRoots
-    case files(Files)
-
-    public struct Files: Codable, Sendable, Hashable {
-        /// PEM certificates that verify the participant's certificate (absent: the system's).
-        public var certificateAuthority: String?
-        /// settled's client certificate chain and key, for participants that require mutual TLS.
-        public var certificateChain: String?
-        public var privateKey: String?
-
-        public init(certificateAuthority: String? = nil, certificateChain: String? = nil, privateKey: String? = nil) {
-            self.certificateAuthority = certificateAuthority
-            self.certificateChain = certificateChain
-            self.privateKey = privateKey
-        }
-    }
+    case files(ClientTLS)
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
@@ -46,7 +33,7 @@ public enum ParticipantTLSConfiguration: Codable, Sendable, Hashable {
             self = enabled ? .systemTrustRoots : .plaintext
             return
         }
-        let files = try container.decode(Files.self)
+        let files = try container.decode(ClientTLS.self)
         guard (files.certificateChain == nil) == (files.privateKey == nil) else {
             throw DecodingError.dataCorruptedError(
                 in: container, debugDescription: "tls: certificateChain and privateKey go together (mutual TLS) or not at all"

@@ -1,4 +1,5 @@
 import GRPCNIOTransportHTTP2
+import SettleProtocol
 import SignedLog
 
 extension APITLSConfiguration {
@@ -22,14 +23,7 @@ extension ParticipantTLSConfiguration {
         case .systemTrustRoots:
             return .tls
         case .files(let files):
-            let key = try files.privateKey.map { TLSConfig.PrivateKeySource.bytes(try PrivateKeyFile.readOwnerOnly($0), format: .pem) }
-            return .tls { tls in
-                if let authority = files.certificateAuthority { tls.trustRoots = .certificates([.file(path: authority, format: .pem)]) }
-                if let chain = files.certificateChain, let key {
-                    tls.certificateChain = [.file(path: chain, format: .pem)]
-                    tls.privateKey = key
-                }
-            }
+            return files.transportSecurity(privateKeyBytes: try files.privateKey.map(PrivateKeyFile.readOwnerOnly))
         }
     }
 
