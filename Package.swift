@@ -102,7 +102,7 @@ let package = Package(
         .executableTarget(
             name: "example-bank",
             dependencies: [
-                "ExampleBank", "SettleParticipant", "PostgresClient",
+                "ExampleBank", "SettleParticipant", "PostgresClient", "SettleCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "Logging", package: "swift-log"),
@@ -118,7 +118,7 @@ let package = Package(
         .executableTarget(
             name: "settle-bench",
             dependencies: [
-                "SignedLog", "PostgresClient", "ExampleBank", "SettleClient",
+                "SignedLog", "PostgresClient", "ExampleBank", "SettleClient", "SettleCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

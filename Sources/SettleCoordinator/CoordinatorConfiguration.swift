@@ -151,19 +151,6 @@ public struct CoordinatorConfiguration: Codable, Sendable {
     }
 }
 
-public struct HostPort: Sendable, Hashable {
-    public let host: String
-    public let port: Int
-
-    public init(parsing text: String) throws {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
-            (0...65535).contains(port), colon > text.startIndex
-        else { throw ConfigurationError("'\(text)' is not host:port") }
-        host = String(text[..<colon])
-        self.port = port
-    }
-}
-
 public struct ConfigurationError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }

@@ -1,5 +1,6 @@
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import SettleCore
 import SettleProtocol
 
 /// The coordinator's connections to one participant. Prepares and phase two travel on separate

@@ -5,6 +5,7 @@ import Foundation
 import GRPCNIOTransportHTTP2
 import Logging
 import PostgresClient
+import SettleCore
 import SettleParticipant
 
 /// ExampleBank as a process: a real participant service for the demo, the tests and the benchmark.
@@ -56,7 +57,8 @@ struct ExampleBankCommand: AsyncParsableCommand {
         guard let token = token ?? ProcessInfo.processInfo.environment["SETTLE_PARTICIPANT_TOKEN"], !token.isEmpty else {
             throw ValidationError("give the coordinator's token with --token or SETTLE_PARTICIPANT_TOKEN")
         }
-        let (host, port) = try parseListen(listen)
+        guard let address = try? HostPort(parsing: listen) else { throw ValidationError("--listen must be host:port, not \(listen)") }
+        let (host, port) = (address.host, address.port)
         let faults = try parseFaults()
         if !faults.delays.isEmpty || !faults.failures.isEmpty {
             logger.warning("FAULT INJECTION IS ON", metadata: ["delays": "\(faults.delays)", "failures": "\(faults.failures)"])
@@ -95,13 +97,6 @@ struct ExampleBankCommand: AsyncParsableCommand {
         return .mTLS(certificateChain: chain, privateKey: key) { tls in
             tls.trustRoots = .certificates([.file(path: tlsClientCA, format: .pem)])
         }
-    }
-
-    private func parseListen(_ text: String) throws -> (String, Int) {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
-            throw ValidationError("--listen must be host:port, not \(text)")
-        }
-        return (String(text[..<colon]), port)
     }
 
     private func parseSeed(_ text: String) throws -> [(id: String, balance: Int64)] {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SettleClient
+import SettleCore
 
 /// Settle end to end: a client submits each transfer and waits until it is final (client →
 /// settled → both participants → PostgreSQL, with ACCEPTED, COMMIT and END in the sealed log).
@@ -21,15 +22,12 @@ struct SettleEndToEndCommand: AsyncParsableCommand {
     var participants = "bank-a,bank-b"
 
     func run() async throws {
-        guard let colon = coordinator.lastIndex(of: ":"), let port = Int(coordinator[coordinator.index(after: colon)...]) else {
-            throw ValidationError("--coordinator is host:port")
-        }
-        let host = String(coordinator[..<colon])
+        guard let address = try? HostPort(parsing: coordinator) else { throw ValidationError("--coordinator is host:port") }
         let token = token ?? ProcessInfo.processInfo.environment["SETTLE_TOKEN"] ?? ""
         let names = participants.split(separator: ",").map(String.init)
         guard names.count == 2 else { throw ValidationError("--participants names two participants") }
         let run = UInt32.random(in: 0...UInt32.max)
-        let result = try await SettleClient.withClient(host: host, port: port, token: token) { client in
+        let result = try await SettleClient.withClient(host: address.host, port: address.port, token: token) { client in
             await load.transferLoad(system: "settle").run { worker, sequence in
                 let transfer = try await client.submit(
                     id: "bench-\(run)-\(worker)-\(sequence)",

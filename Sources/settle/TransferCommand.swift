@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SettleClient
+import SettleCore
 import SettleProtocol
 
 struct TransferCommand: AsyncParsableCommand {
@@ -42,13 +43,11 @@ struct CoordinatorOptions: ParsableArguments {
     }
 
     func withClient<Result: Sendable>(_ body: (SettleClient) async throws -> Result) async throws -> Result {
-        guard let colon = coordinator.lastIndex(of: ":"), let port = Int(coordinator[coordinator.index(after: colon)...]) else {
-            throw ValidationError("--coordinator must be host:port")
-        }
+        guard let address = try? HostPort(parsing: coordinator) else { throw ValidationError("--coordinator must be host:port") }
         guard let token = token ?? ProcessInfo.processInfo.environment["SETTLE_TOKEN"], !token.isEmpty else {
             throw ValidationError("give a client token with --token or SETTLE_TOKEN")
         }
-        return try await SettleClient.withClient(host: String(coordinator[..<colon]), port: port, token: token, tls: clientTLS, body)
+        return try await SettleClient.withClient(host: address.host, port: address.port, token: token, tls: clientTLS, body)
     }
 }
 

@@ -1,0 +1,23 @@
+import SettleCore
+import Testing
+
+@Suite("host:port")
+struct HostPortTests {
+    @Test func theLastColonSeparatesThePort() throws {
+        let loopback = try HostPort(parsing: "127.0.0.1:7100")
+        #expect(loopback.host == "127.0.0.1" && loopback.port == 7100)
+        let address = try HostPort(parsing: "bank-b.internal:7001")
+        #expect(address.host == "bank-b.internal" && address.port == 7001)
+        let ipv6 = try HostPort(parsing: "::1:0")
+        #expect(ipv6.host == "::1" && ipv6.port == 0)
+    }
+
+    @Test(arguments: ["7100", ":7100", "host:", "host:port", "host:65536", "host:-1", ""])
+    func malformedEndpointsAreRefusedByName(_ text: String) {
+        #expect {
+            try HostPort(parsing: text)
+        } throws: { error in
+            "\(error)" == "'\(text)' is not host:port"
+        }
+    }
+}
