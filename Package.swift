@@ -102,7 +102,7 @@ let package = Package(
         .executableTarget(
             name: "example-bank",
             dependencies: [
-                "ExampleBank", "SettleParticipant", "PostgresClient", "SettleCore",
+                "ExampleBank", "SettleParticipant", "PostgresClient", "SettleCore", "SettleProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "Logging", package: "swift-log"),

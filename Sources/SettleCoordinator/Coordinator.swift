@@ -80,7 +80,7 @@ public final class Coordinator: Service, Sendable {
         let server = GRPCServer(
             transport: .http2NIOPosix(
                 address: .ipv4(host: api.host, port: api.port),
-                transportSecurity: try configuration.tls?.transportSecurity() ?? .plaintext
+                transportSecurity: try configuration.tls?.transportSecurityCheckingKey() ?? .plaintext
             ),
             services: [service],
             interceptors: [BearerTokenInterceptor(tokens: configuration.clientTokens)]

@@ -1,23 +1,9 @@
 import Foundation
 import SettleProtocol
 
-/// TLS for settled's client API: the certificate it presents, and optionally the authority whose
-/// client certificates it requires (mutual TLS, on top of the bearer token).
-public struct APITLSConfiguration: Codable, Sendable, Hashable {
-    /// PEM certificate chain, leaf first.
-    public var certificateChain: String
-    /// PEM private key of the leaf; refused if group or others can read it, like the signing key.
-    public var privateKey: String
-    /// PEM certificates of the authorities that issue client certificates; when set, a client
-    /// without such a certificate cannot connect.
-    public var clientCertificateAuthority: String?
-
-    public init(certificateChain: String, privateKey: String, clientCertificateAuthority: String? = nil) {
-        self.certificateChain = certificateChain
-        self.privateKey = privateKey
-        self.clientCertificateAuthority = clientCertificateAuthority
-    }
-}
+/// TLS for settled's client API; the key is refused if group or others can read it, like the
+/// signing key.
+public typealias APITLSConfiguration = ServerTLS
 
 /// How settled connects to one participant: `false` or absent for plaintext, `true` for TLS
 /// verified by the system's trust roots, or an object naming the authority to trust and, for

@@ -3,15 +3,10 @@ import SettleProtocol
 import SignedLog
 
 extension APITLSConfiguration {
-    /// The server side of the client API. The key goes through the same owner-only check as the
-    /// log's signing key; certificates are public and load from their paths.
-    func transportSecurity() throws -> HTTP2ServerTransport.Posix.TransportSecurity {
-        let key = TLSConfig.PrivateKeySource.bytes(try PrivateKeyFile.readOwnerOnly(privateKey), format: .pem)
-        let chain: [TLSConfig.CertificateSource] = [.file(path: certificateChain, format: .pem)]
-        guard let clientCertificateAuthority else { return .tls(certificateChain: chain, privateKey: key) }
-        return .mTLS(certificateChain: chain, privateKey: key) { tls in
-            tls.trustRoots = .certificates([.file(path: clientCertificateAuthority, format: .pem)])
-        }
+    /// The server side of the client API, its key read through the same owner-only check as the
+    /// log's signing key.
+    func transportSecurityCheckingKey() throws -> HTTP2ServerTransport.Posix.TransportSecurity {
+        transportSecurity(privateKeyBytes: try PrivateKeyFile.readOwnerOnly(privateKey))
     }
 }
 

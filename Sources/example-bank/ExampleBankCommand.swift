@@ -7,6 +7,7 @@ import Logging
 import PostgresClient
 import SettleCore
 import SettleParticipant
+import SettleProtocol
 
 /// ExampleBank as a process: a real participant service for the demo, the tests and the benchmark.
 @main
@@ -91,12 +92,7 @@ struct ExampleBankCommand: AsyncParsableCommand {
             }
             return .plaintext
         }
-        let chain: [TLSConfig.CertificateSource] = [.file(path: tlsCertificate, format: .pem)]
-        let key = TLSConfig.PrivateKeySource.file(path: tlsKey, format: .pem)
-        guard let tlsClientCA else { return .tls(certificateChain: chain, privateKey: key) }
-        return .mTLS(certificateChain: chain, privateKey: key) { tls in
-            tls.trustRoots = .certificates([.file(path: tlsClientCA, format: .pem)])
-        }
+        return ServerTLS(certificateChain: tlsCertificate, privateKey: tlsKey, clientCertificateAuthority: tlsClientCA).transportSecurity()
     }
 
     private func parseSeed(_ text: String) throws -> [(id: String, balance: Int64)] {
