@@ -125,7 +125,7 @@ let package = Package(
         .executableTarget(
             name: "settle-chaos",
             dependencies: [
-                "SettleClient", "SettleProtocol", "ExampleBank", "PostgresClient", "SignedLog", "LaunchedProcesses",
+                "SettleClient", "SettleCore", "SettleProtocol", "ExampleBank", "PostgresClient", "SignedLog", "LaunchedProcesses",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

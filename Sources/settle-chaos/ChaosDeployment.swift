@@ -2,6 +2,7 @@ import ExampleBank
 import Foundation
 import LaunchedProcesses
 import PostgresClient
+import SettleCore
 import SignedLog
 
 /// Three ExampleBank processes, each with its own database on its own cluster, and one settled,
@@ -148,9 +149,10 @@ actor ChaosDeployment {
 
     /// Cluster-wide (a gid is unique per cluster, and the prefix names only this coordinator).
     func preparedUnderPrefix() async throws -> [String] {
+        let prefix = try BranchGID.prefix(coordinatorID: Self.coordinatorID)
         var gids: [String] = []
         for pool in pools {
-            gids += try await pool.withConnection { try await $0.preparedTransactions(gidPrefix: "settle:\(Self.coordinatorID):") }.map(\.gid)
+            gids += try await pool.withConnection { try await $0.preparedTransactions(gidPrefix: prefix) }.map(\.gid)
         }
         return gids
     }

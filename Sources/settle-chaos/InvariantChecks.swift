@@ -1,5 +1,6 @@
 import Foundation
 import PostgresClient
+import SettleCore
 import SettleProtocol
 
 /// DESIGN.md's invariants ("Testing and measuring"), checked against what the databases, the
@@ -8,6 +9,19 @@ struct InvariantChecks {
     let transfers: [ChaosTransfer]
     let outcomes: [WorkloadRunner.Outcome]
     let deployment: ChaosDeployment
+    /// Each transfer's branch gids, as the coordinator names them (BranchGID), by transfer index.
+    private let gids: [[String]]
+
+    init(transfers: [ChaosTransfer], outcomes: [WorkloadRunner.Outcome], deployment: ChaosDeployment) throws {
+        self.transfers = transfers
+        self.outcomes = outcomes
+        self.deployment = deployment
+        gids = try transfers.map { transfer in
+            try (0..<2).map {
+                try BranchGID(coordinatorID: ChaosDeployment.coordinatorID, transferID: transfer.id, branchIndex: $0).description
+            }
+        }
+    }
 
     struct Result {
         let name: String
@@ -45,10 +59,6 @@ struct InvariantChecks {
         ]
     }
 
-    private func gid(_ transfer: ChaosTransfer, _ branch: Int) -> String {
-        "settle:\(ChaosDeployment.coordinatorID):\(transfer.id):\(branch)"
-    }
-
     private func conservation(_ balances: [[String: Int64]]) -> Result {
         let total = balances.reduce(Int64(0)) { $0 + $1.values.reduce(0, +) }
         return Result(
@@ -59,20 +69,20 @@ struct InvariantChecks {
     }
 
     private func nothingPrepared() async throws -> Result {
-        let gids = try await deployment.preparedUnderPrefix()
+        let prepared = try await deployment.preparedUnderPrefix()
         return Result(
-            name: "pg_prepared_xacts holds nothing under settle:\(ChaosDeployment.coordinatorID):", failures: gids,
-            detail: "0 prepared in 3 clusters"
+            name: "pg_prepared_xacts holds nothing under \(try BranchGID.prefix(coordinatorID: ChaosDeployment.coordinatorID))",
+            failures: prepared, detail: "\(prepared.count) prepared in 3 clusters"
         )
     }
 
     private func committedArePosted(_ postings: [Postings]) -> Result {
         var failures: [String] = []
         var count = 0
-        for (transfer, outcome) in zip(transfers, outcomes) where outcome.state == .committed {
+        for (index, (transfer, outcome)) in zip(transfers, outcomes).enumerated() where outcome.state == .committed {
             count += 1
             for branch in 0..<2 {
-                let kinds = postings[transfer.bank(ofBranch: branch)][gid(transfer, branch)] ?? [:]
+                let kinds = postings[transfer.bank(ofBranch: branch)][gids[index][branch]] ?? [:]
                 let signed = branch == 0 ? -transfer.amount : transfer.amount
                 if kinds != [ChaosTransfer.actionKinds[branch]: signed] {
                     failures.append("\(transfer.id) branch \(branch): postings \(kinds)")
@@ -85,10 +95,11 @@ struct InvariantChecks {
     private func abortedLeftNothing(_ postings: [Postings]) -> Result {
         var failures: [String] = []
         var count = 0
-        for (transfer, outcome) in zip(transfers, outcomes) where outcome.state == .aborted || outcome.state == .compensated {
+        for (index, (transfer, outcome)) in zip(transfers, outcomes).enumerated()
+        where outcome.state == .aborted || outcome.state == .compensated {
             count += 1
             for branch in 0..<2 {
-                let kinds = postings[transfer.bank(ofBranch: branch)][gid(transfer, branch)] ?? [:]
+                let kinds = postings[transfer.bank(ofBranch: branch)][gids[index][branch]] ?? [:]
                 let net = kinds.values.reduce(0, +)
                 // Aborted: nothing at all. Compensated: nothing, or the action and its compensation.
                 let allowed = outcome.state == .compensated
@@ -107,10 +118,10 @@ struct InvariantChecks {
         var failures: [String] = []
         for bank in balances.indices {
             var expected = balances[bank].mapValues { _ in ChaosDeployment.openingBalance }
-            for transfer in transfers {
+            for (index, transfer) in transfers.enumerated() {
                 for branch in 0..<2 where transfer.bank(ofBranch: branch) == bank {
                     let account = branch == 0 ? transfer.debitAccount : transfer.creditAccount
-                    expected[account, default: 0] += (postings[bank][gid(transfer, branch)] ?? [:]).values.reduce(0, +)
+                    expected[account, default: 0] += (postings[bank][gids[index][branch]] ?? [:]).values.reduce(0, +)
                 }
             }
             for (account, balance) in balances[bank] where expected[account] != balance {
@@ -124,8 +135,7 @@ struct InvariantChecks {
     }
 
     private func noStrangers(_ postings: [Postings]) -> Result {
-        var known = Set<String>()
-        for transfer in transfers { for branch in 0..<2 { known.insert(gid(transfer, branch)) } }
+        let known = Set(gids.joined())
         let strangers = postings.flatMap { $0.keys }.filter { !known.contains($0) }
         return Result(
             name: "no posting belongs to a transfer nobody submitted", failures: strangers,
