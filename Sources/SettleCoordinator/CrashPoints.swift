@@ -30,14 +30,18 @@ struct CrashPoints: Sendable {
         guard armed == .midBatch else { return }
         configuration.faultInjectionTearBatch = { records, byteCount in
             guard records >= 2 else { return nil }
-            FileHandle.standardError.write(Data("settled: SETTLE_CRASH_AT=mid-batch reached; SIGKILL\n".utf8))
+            Self.announce(.midBatch)
             return byteCount / 2
         }
     }
 
     func reached(_ point: Point) {
         guard point == armed else { return }
-        FileHandle.standardError.write(Data("settled: SETTLE_CRASH_AT=\(point.rawValue) reached; SIGKILL\n".utf8))
+        Self.announce(point)
         kill(getpid(), SIGKILL)
+    }
+
+    private static func announce(_ point: Point) {
+        FileHandle.standardError.write(Data("settled: SETTLE_CRASH_AT=\(point.rawValue) reached; SIGKILL\n".utf8))
     }
 }
