@@ -25,8 +25,7 @@ public enum ExampleBank {
     private static func withdraw(_ movement: Movement, kind: String, transaction: ParticipantTransaction) async throws {
         let movement = try movement.validated()
         let updated = try await transaction.query(
-            "UPDATE accounts SET balance = balance - $2 WHERE id = $1 AND balance >= $2 RETURNING balance",
-            [movement.account, movement.amount]
+            MovementSQL.withdraw, [movement.account, movement.amount]
         )
         guard updated.count == 1 else {
             let existing = try await transaction.query("SELECT balance FROM accounts WHERE id = $1", [movement.account])
@@ -42,8 +41,7 @@ public enum ExampleBank {
         let updated: PostgresRows
         do {
             updated = try await transaction.query(
-                "UPDATE accounts SET balance = balance + $2 WHERE id = $1 RETURNING balance",
-                [movement.account, movement.amount]
+                MovementSQL.deposit, [movement.account, movement.amount]
             )
         } catch let error as PostgresError where error.sqlState == "22003" {
             throw Refusal(reason: "the balance of \(movement.account) would overflow")
@@ -54,8 +52,7 @@ public enum ExampleBank {
 
     private static func post(_ movement: Movement, kind: String, delta: Int64, transaction: ParticipantTransaction) async throws {
         try await transaction.query(
-            "INSERT INTO postings (gid, kind, account, amount) VALUES ($1, $2, $3, $4)",
-            [transaction.gid, kind, movement.account, delta]
+            MovementSQL.post, [transaction.gid, kind, movement.account, delta]
         )
     }
 }

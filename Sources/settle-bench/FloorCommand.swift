@@ -1,4 +1,5 @@
 import ArgumentParser
+import ExampleBank
 import Foundation
 import PostgresClient
 
@@ -22,11 +23,11 @@ struct FloorCommand: AsyncParsableCommand {
         let result = await load.transferLoad(system: "floor").run { worker, sequence in
             let gid = "floor:\(run):\(worker):\(sequence)"
             async let debit: Void = Self.prepare(
-                pools[0], gid: gid, sql: "UPDATE accounts SET balance = balance - $2 WHERE id = $1 AND balance >= $2 RETURNING balance",
+                pools[0], gid: gid, sql: MovementSQL.withdraw,
                 account: BenchAccounts.debitAccount(worker), kind: "debit", delta: -BenchAccounts.amount
             )
             async let credit: Void = Self.prepare(
-                pools[1], gid: gid, sql: "UPDATE accounts SET balance = balance + $2 WHERE id = $1 RETURNING balance",
+                pools[1], gid: gid, sql: MovementSQL.deposit,
                 account: BenchAccounts.creditAccount(worker), kind: "credit", delta: BenchAccounts.amount
             )
             try await debit
@@ -47,9 +48,7 @@ struct FloorCommand: AsyncParsableCommand {
             try await connection.withPreparedTransaction(gid: gid) { transaction in
                 let updated = try await transaction.query(sql, [account, BenchAccounts.amount])
                 guard updated.count == 1 else { throw ValidationError("account \(account) refused the \(kind)") }
-                try await transaction.query(
-                    "INSERT INTO postings (gid, kind, account, amount) VALUES ($1, $2, $3, $4)", [gid, kind, account, delta]
-                )
+                try await transaction.query(MovementSQL.post, [gid, kind, account, delta])
             }
         }
     }
