@@ -58,7 +58,7 @@ let package = Package(
         .target(
             name: "SettleParticipant",
             dependencies: [
-                "SettleCore", "SettleProtocol", "PostgresClient",
+                "SettleCore", "SettleProtocol", "PostgresClient", "SignedLog",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "Logging", package: "swift-log"),

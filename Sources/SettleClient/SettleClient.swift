@@ -22,12 +22,15 @@ public struct SettleClient: Sendable {
         public var action: String
         public var payload: String
         public var compensation: String
+        /// Empty: the compensation runs with the action's payload.
+        public var compensationPayload: String
 
-        public init(participant: String, action: String, payload: String, compensation: String = "") {
+        public init(participant: String, action: String, payload: String, compensation: String = "", compensationPayload: String = "") {
             self.participant = participant
             self.action = action
             self.payload = payload
             self.compensation = compensation
+            self.compensationPayload = compensationPayload
         }
     }
 
@@ -68,6 +71,7 @@ public struct SettleClient: Sendable {
             message.action = branch.action
             message.payload = Data(branch.payload.utf8)
             message.compensation = branch.compensation
+            message.compensationPayload = Data(branch.compensationPayload.utf8)
             return message
         }
         if let prepareTimeout { request.policy.prepareTimeoutMs = Self.milliseconds(prepareTimeout) }

@@ -11,18 +11,13 @@ extension Coordinator {
         let entries = try journal.recover(checkpoint: checkpoint, records: records)
         var resumed: [DriverStart] = []
         for entry in entries {
-            var transfer = TransferEntry(spec: entry.spec, submittedAtMilliseconds: entry.submittedAtMilliseconds)
+            var transfer = TransferEntry(spec: entry.spec, admission: entry.admission, submittedAtMilliseconds: entry.submittedAtMilliseconds)
+            transfer.acceptedRecordBytes = CoordinatorRecord.accepted(
+                entry.spec, admission: entry.admission, submittedAtMilliseconds: entry.submittedAtMilliseconds
+            ).entry().payload.count
             transfer.reason = entry.reason ?? ""
             if let final = entry.final {
-                transfer.status = final
-                transfer.finalPath = switch (final, entry.decision) {
-                case (.stuck, _): "heuristic"
-                case (.compensated, _): "compensated"
-                case (_, "saga"): "saga"
-                default: "2pc"
-                }
-                transfer.finishedAtMilliseconds = entry.submittedAtMilliseconds
-                transfer.branchStates = entry.spec.branches.map { _ in final.rawValue }
+                transfer.apply(entry.facts ?? Self.factsOfAnOlderRecord(entry, final: final))
                 table.restore(transfer)
                 continue
             }
@@ -38,7 +33,7 @@ extension Coordinator {
                 transfer.status = status
                 table.restore(transfer)
                 var start = DriverStart(
-                    spec: entry.spec, machine: TransferMachine(branchCount: branchCount), firstAction: .wait,
+                    spec: entry.spec, admission: entry.admission, machine: TransferMachine(branchCount: branchCount), firstAction: .wait,
                     prepareTimeout: .seconds(1), sagaTimeout: sagaTimeout
                 )
                 start.saga = resumedSaga
@@ -63,7 +58,7 @@ extension Coordinator {
             table.restore(transfer)
             let (machine, action) = try TransferMachine.resuming(branchCount: entry.spec.branches.count, decision: decision)
             resumed.append(
-                DriverStart(spec: entry.spec, machine: machine, firstAction: action, prepareTimeout: .seconds(1), sagaTimeout: sagaTimeout)
+                DriverStart(spec: entry.spec, admission: entry.admission, machine: machine, firstAction: action, prepareTimeout: .seconds(1), sagaTimeout: sagaTimeout)
             )
         }
         logger.info(
@@ -74,5 +69,20 @@ extension Coordinator {
             ]
         )
         return resumed
+    }
+
+    /// The facts of a transfer finished by a record sealed before END carried them: rebuilt from
+    /// the decision, as well as that record allows.
+    private static func factsOfAnOlderRecord(_ entry: Journal.Entry, final: TransferStatus) -> FinalFacts {
+        let path = switch (final, entry.decision) {
+        case (.stuck, _): "heuristic"
+        case (.compensated, _): "compensated"
+        case (_, "saga"): "saga"
+        default: "2pc"
+        }
+        return FinalFacts(
+            status: final, path: path, reason: entry.reason ?? "", finishedAtMilliseconds: entry.submittedAtMilliseconds,
+            branchStates: entry.spec.branches.map { _ in final.rawValue }
+        )
     }
 }

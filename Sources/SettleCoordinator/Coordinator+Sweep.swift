@@ -5,13 +5,16 @@ import SettleProtocol
 
 extension Coordinator {
     /// Asks every participant for prepared branches under this coordinator's prefix and resolves
-    /// each from what the log decided: a branch of a transfer that is unknown, or finished as
+    /// each from what the log decided: a branch of an admission that is unknown, or finished as
     /// aborted, is rolled back (presumed abort); transfers still being driven are left to their
     /// driver. Runs at start and then periodically, so an orphan prepared by a slow, late request
-    /// is still found.
+    /// is still found. Participants are asked concurrently and every call is bounded, so one
+    /// that never answers delays nobody else's sweep.
     func sweepPeriodically(links: [String: ParticipantLink], table: TransferTable) async {
         while !Task.isCancelled {
-            for link in links.values { await sweep(link, table: table) }
+            await withDiscardingTaskGroup { group in
+                for link in links.values { group.addTask { await self.sweep(link, table: table) } }
+            }
             try? await Task.sleep(for: .milliseconds(sweepIntervalMilliseconds))
         }
     }
@@ -21,36 +24,57 @@ extension Coordinator {
         guard let prefix = try? BranchGID.prefix(coordinatorID: coordinatorID) else {
             preconditionFailure("invalid coordinator id \(coordinatorID)")
         }
+        var options = CallOptions.defaults
+        options.timeout = participantCallTimeout
         let branches: [Settle_V1_InDoubtResponse.Branch]
         do {
-            branches = try await link.phaseTwo.inDoubt(.with { $0.gidPrefix = prefix }, metadata: link.metadata).branches
+            branches = try await link.phaseTwo.inDoubt(.with { $0.gidPrefix = prefix }, metadata: link.metadata, options: options)
+                .branches
         } catch {
             logger.debug("in-doubt sweep could not reach a participant", metadata: ["participant": "\(link.name)", "error": "\(error)"])
             return
         }
-        for branch in branches {
+        for branch in branches.prefix(Self.sweepBranchesPerRoundMax) {
             guard let gid = try? BranchGID(parsing: branch.gid), gid.coordinatorID == coordinatorID else { continue }
-            let entry = table.entry(gid.transferID)
-            let shouldRollBack: Bool
-            switch entry?.status {
-            case nil, .aborted?, .compensated?: shouldRollBack = true
-            case .committed?:
-                // Decided and finished as committed, yet prepared: commit it.
-                _ = try? await link.phaseTwo.commit(.with { $0.gid = branch.gid }, metadata: link.metadata)
+            switch Self.sweepVerdict(for: gid, entry: table.entry(gid.transferID)) {
+            case .leave:
                 continue
-            case .preparing?, .committing?, .aborting?, .stuck?, .saga?, .compensating?:
-                shouldRollBack = false  // its driver (or an operator) owns it
-            }
-            guard shouldRollBack else { continue }
-            do {
-                _ = try await link.phaseTwo.rollback(.with { $0.gid = branch.gid }, metadata: link.metadata)
-                logger.info("rolled back an orphaned branch", metadata: ["gid": "\(branch.gid)", "age_ms": "\(branch.ageMs)"])
-            } catch {
-                logger.warning("could not roll back an orphaned branch", metadata: ["gid": "\(branch.gid)", "error": "\(error)"])
+            case .commit:
+                _ = try? await link.phaseTwo.commit(.with { $0.gid = branch.gid }, metadata: link.metadata, options: options)
+            case .rollBack:
+                do {
+                    _ = try await link.phaseTwo.rollback(.with { $0.gid = branch.gid }, metadata: link.metadata, options: options)
+                    logger.info("rolled back an orphaned branch", metadata: ["gid": "\(branch.gid)", "age_ms": "\(branch.ageMs)"])
+                } catch {
+                    logger.warning("could not roll back an orphaned branch", metadata: ["gid": "\(branch.gid)", "error": "\(error)"])
+                }
             }
         }
     }
 
+    /// One round handles at most this many branches per participant; the next round the rest.
+    static let sweepBranchesPerRoundMax = 1000
+
+    enum SweepVerdict: Equatable {
+        case leave, commit, rollBack
+    }
+
+    /// What the log says of a prepared branch. Only the admission that owns the gid counts: a
+    /// branch of an earlier admission of the same transfer id (forgotten, then submitted again)
+    /// was never decided by the current one, so presumed abort applies to it.
+    static func sweepVerdict(for gid: BranchGID, entry: TransferEntry?) -> SweepVerdict {
+        guard let entry, entry.admission == gid.admission, gid.branchIndex < entry.spec.branches.count else { return .rollBack }
+        switch entry.status {
+        case .aborted, .compensated: return .rollBack
+        // Decided and finished as committed, yet prepared: commit it.
+        case .committed: return .commit
+        // Its driver (or an operator) owns it.
+        case .preparing, .committing, .aborting, .stuck, .saga, .compensating: return .leave
+        }
+    }
+}
+
+extension Coordinator {
     /// Appends a checkpoint every interval, so that recovery reads only recent records.
     func checkpointPeriodically(journal: Journal) async {
         while !Task.isCancelled {

@@ -67,7 +67,8 @@ public final class Coordinator: Service, Sendable {
             retry: RetryPolicy(
                 initial: .milliseconds(configuration.retryInitialMilliseconds), maximum: .milliseconds(configuration.retryMaxMilliseconds)
             ),
-            compensationRetriesMax: configuration.compensationRetriesMax, metrics: metrics, crashPoints: crashPoints,
+            compensationRetriesMax: configuration.compensationRetriesMax,
+            callTimeout: .milliseconds(configuration.participantCallTimeoutMilliseconds), metrics: metrics, crashPoints: crashPoints,
             logger: logger
         )
         let (starts, startSink) = AsyncStream.makeStream(of: DriverStart.self)
@@ -147,6 +148,7 @@ public final class Coordinator: Service, Sendable {
     var sweepIntervalMilliseconds: UInt32 { configuration.sweepIntervalMilliseconds }
     var sagaTimeoutMilliseconds: UInt32 { configuration.sagaTimeoutMilliseconds }
     var checkpointIntervalMilliseconds: UInt32 { configuration.checkpointIntervalMilliseconds }
+    var participantCallTimeout: Duration { .milliseconds(configuration.participantCallTimeoutMilliseconds) }
 
     /// Waits until no transfer is still undecided, at most the drain deadline.
     private func drain(_ table: TransferTable) async {

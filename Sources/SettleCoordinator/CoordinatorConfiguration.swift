@@ -52,6 +52,15 @@ public struct CoordinatorConfiguration: Codable, Sendable {
     public var rememberedTransfersMax: Int = 50_000
     /// How long SIGTERM waits for in-flight transfers to reach a logged decision.
     public var drainMilliseconds: UInt32 = 10_000
+    /// The deadline of each Commit, Rollback, Compensate and in-doubt call to a participant. A call
+    /// that passes it counts as a failed attempt and is retried, so a participant that accepts
+    /// connections and never answers cannot hold a transfer, a compensation or the sweep for ever.
+    public var participantCallTimeoutMilliseconds: UInt32 = 10_000
+    /// A Submit whose ACCEPTED record (the transfer as logged, JSON-escaped) would be larger is
+    /// refused with INVALID_ARGUMENT before anything is logged.
+    public var acceptedRecordBytesMax: Int = 1 << 20
+    /// Largest `acceptedRecordBytesMax`: unfinished transfers travel whole in every checkpoint.
+    public static let acceptedRecordBytesMaxLimit = Journal.checkpointBytesBudget / 2
 
     public init(
         coordinatorID: String, listen: String, metricsListen: String, logDirectory: String, signingKey: String,
@@ -71,7 +80,7 @@ public struct CoordinatorConfiguration: Codable, Sendable {
         case prepareTimeoutMilliseconds, onPrepareTimeout, sagaTimeoutMilliseconds, sweepIntervalMilliseconds
         case checkpointIntervalMilliseconds, retryInitialMilliseconds, retryMaxMilliseconds, inFlightTransfersMax
         case compensationRetriesMax
-        case rememberedTransfersMax, drainMilliseconds, tls
+        case rememberedTransfersMax, drainMilliseconds, tls, participantCallTimeoutMilliseconds, acceptedRecordBytesMax
     }
 
     /// Required keys must be present; every other key falls back to its documented default.
@@ -100,6 +109,8 @@ public struct CoordinatorConfiguration: Codable, Sendable {
         try optional(.compensationRetriesMax, &compensationRetriesMax)
         try optional(.rememberedTransfersMax, &rememberedTransfersMax)
         try optional(.drainMilliseconds, &drainMilliseconds)
+        try optional(.participantCallTimeoutMilliseconds, &participantCallTimeoutMilliseconds)
+        try optional(.acceptedRecordBytesMax, &acceptedRecordBytesMax)
         tls = try container.decodeIfPresent(APITLSConfiguration.self, forKey: .tls)
     }
 
@@ -147,6 +158,18 @@ public struct CoordinatorConfiguration: Codable, Sendable {
         }
         guard (1...TransferSpec.prepareTimeoutMillisecondsMax).contains(prepareTimeoutMilliseconds) else {
             throw ConfigurationError("prepareTimeoutMilliseconds must be 1 to \(TransferSpec.prepareTimeoutMillisecondsMax)")
+        }
+        guard (1...600_000).contains(participantCallTimeoutMilliseconds) else {
+            throw ConfigurationError("participantCallTimeoutMilliseconds must be 1 to 600000")
+        }
+        guard (1024...Self.acceptedRecordBytesMaxLimit).contains(acceptedRecordBytesMax) else {
+            throw ConfigurationError("acceptedRecordBytesMax must be 1024 to \(Self.acceptedRecordBytesMaxLimit)")
+        }
+        guard inFlightTransfersMax >= 1, rememberedTransfersMax >= 1, compensationRetriesMax >= 1 else {
+            throw ConfigurationError("inFlightTransfersMax, rememberedTransfersMax and compensationRetriesMax must be at least 1")
+        }
+        guard retryInitialMilliseconds >= 1, retryMaxMilliseconds >= retryInitialMilliseconds else {
+            throw ConfigurationError("retryInitialMilliseconds must be at least 1 and at most retryMaxMilliseconds")
         }
     }
 }

@@ -17,6 +17,11 @@ struct CoordinatorMetrics: Sendable {
         Counter(label: "settle_transfers_by_path_total", dimensions: [("path", path)]).increment()
     }
 
+    /// An answer a transfer's machine could not take, dropped instead of stopping settled.
+    func rejectedEvent() {
+        Counter(label: "settle_transfer_events_rejected_total").increment()
+    }
+
     func retried(_ operation: String, participant: String) {
         Counter(label: "settle_participant_retries_total", dimensions: [("operation", operation), ("participant", participant)])
             .increment()

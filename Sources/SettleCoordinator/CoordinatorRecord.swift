@@ -7,16 +7,18 @@ import SignedLog
 enum CoordinatorRecord: Equatable, Sendable {
     /// The transfer as submitted, sealed before any branch is prepared: after a crash the
     /// coordinator still knows the id (idempotency) and what it promised to do.
-    case accepted(TransferSpec, submittedAtMilliseconds: Int64)
+    /// The admission's nonce is sealed here, before any gid that carries it is sent.
+    case accepted(TransferSpec, admission: Admission, submittedAtMilliseconds: Int64)
     case commit(transferID: String)
     case abort(transferID: String, reason: String)
-    case end(transferID: String, outcome: TransferOutcome)
+    /// `facts` is nil only in records written before they were sealed with END.
+    case end(transferID: String, outcome: TransferOutcome, facts: FinalFacts?)
     case heuristic(transferID: String, branch: Int, reason: String)
     case saga(transferID: String)
     case compensate(transferID: String, reason: String)
-    case stuck(transferID: String, reason: String)
+    case stuck(transferID: String, reason: String, facts: FinalFacts?)
     /// An operator's decision for a stuck transfer: its final outcome, why, and who.
-    case manual(transferID: String, outcome: TransferStatus, reason: String, operator: String)
+    case manual(transferID: String, outcome: TransferStatus, reason: String, operator: String, finishedAtMilliseconds: Int64?)
 
     static let acceptedType = RecordType(rawValue: CoordinatorRecordType.accepted.rawValue)
     static let commitType = RecordType(rawValue: CoordinatorRecordType.commit.rawValue)
@@ -32,9 +34,9 @@ enum CoordinatorRecord: Equatable, Sendable {
 
     var transferID: String {
         switch self {
-        case .accepted(let spec, _): spec.id
-        case .commit(let id), .abort(let id, _), .end(let id, _), .heuristic(let id, _, _), .saga(let id),
-            .compensate(let id, _), .stuck(let id, _), .manual(let id, _, _, _):
+        case .accepted(let spec, _, _): spec.id
+        case .commit(let id), .abort(let id, _), .end(let id, _, _), .heuristic(let id, _, _), .saga(let id),
+            .compensate(let id, _), .stuck(let id, _, _), .manual(let id, _, _, _, _):
             id
         }
     }
@@ -42,7 +44,10 @@ enum CoordinatorRecord: Equatable, Sendable {
     private struct Payload: Codable {
         var transfer: String
         var spec: TransferSpec?
+        var admission: Admission?
         var submittedAtMs: Int64?
+        var final: FinalFacts?
+        var finishedAtMs: Int64?
         var reason: String?
         var outcome: String?
         var branch: Int?
@@ -53,33 +58,38 @@ enum CoordinatorRecord: Equatable, Sendable {
         var payload = Payload(transfer: transferID)
         let type: RecordType
         switch self {
-        case .accepted(let spec, let submittedAt):
+        case .accepted(let spec, let admission, let submittedAt):
             type = Self.acceptedType
             payload.spec = spec
+            payload.admission = admission
             payload.submittedAtMs = submittedAt
         case .commit:
             type = Self.commitType
         case .abort(_, let reason):
             type = Self.abortType
             payload.reason = reason
-        case .end(_, .compensated):
+        case .end(_, .compensated, let facts):
             type = Self.compensatedType
-        case .end(_, let outcome):
+            payload.final = facts
+        case .end(_, let outcome, let facts):
             type = Self.endType
             payload.outcome = outcome.rawValue
+            payload.final = facts
         case .saga:
             type = Self.sagaType
         case .compensate(_, let reason):
             type = Self.compensateType
             payload.reason = reason
-        case .stuck(_, let reason):
+        case .stuck(_, let reason, let facts):
             type = Self.stuckType
             payload.reason = reason
-        case .manual(_, let outcome, let reason, let who):
+            payload.final = facts
+        case .manual(_, let outcome, let reason, let who, let finishedAt):
             type = Self.manualType
             payload.outcome = outcome.rawValue
             payload.reason = reason
             payload.operator = who
+            payload.finishedAtMs = finishedAt
         case .heuristic(_, let branch, let reason):
             type = Self.heuristicType
             payload.branch = branch
@@ -105,7 +115,10 @@ enum CoordinatorRecord: Equatable, Sendable {
         }
         switch record.type {
         case Self.acceptedType:
-            self = .accepted(try require(payload.spec, "spec"), submittedAtMilliseconds: try require(payload.submittedAtMs, "submittedAtMs"))
+            self = .accepted(
+                try require(payload.spec, "spec"), admission: try require(payload.admission, "admission"),
+                submittedAtMilliseconds: try require(payload.submittedAtMs, "submittedAtMs")
+            )
         case Self.commitType:
             self = .commit(transferID: payload.transfer)
         case Self.abortType:
@@ -114,22 +127,22 @@ enum CoordinatorRecord: Equatable, Sendable {
             guard let outcome = TransferOutcome(rawValue: try require(payload.outcome, "outcome")) else {
                 throw RecordDecodingError(lsn: record.lsn, field: "outcome")
             }
-            self = .end(transferID: payload.transfer, outcome: outcome)
+            self = .end(transferID: payload.transfer, outcome: outcome, facts: payload.final)
         case Self.sagaType:
             self = .saga(transferID: payload.transfer)
         case Self.compensateType:
             self = .compensate(transferID: payload.transfer, reason: try require(payload.reason, "reason"))
         case Self.compensatedType:
-            self = .end(transferID: payload.transfer, outcome: .compensated)
+            self = .end(transferID: payload.transfer, outcome: .compensated, facts: payload.final)
         case Self.stuckType:
-            self = .stuck(transferID: payload.transfer, reason: try require(payload.reason, "reason"))
+            self = .stuck(transferID: payload.transfer, reason: try require(payload.reason, "reason"), facts: payload.final)
         case Self.manualType:
             guard let outcome = TransferStatus(rawValue: try require(payload.outcome, "outcome")), outcome.isFinal else {
                 throw RecordDecodingError(lsn: record.lsn, field: "outcome")
             }
             self = .manual(
                 transferID: payload.transfer, outcome: outcome, reason: try require(payload.reason, "reason"),
-                operator: try require(payload.operator, "operator")
+                operator: try require(payload.operator, "operator"), finishedAtMilliseconds: payload.finishedAtMs
             )
         default:
             self = .heuristic(

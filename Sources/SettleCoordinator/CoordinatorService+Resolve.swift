@@ -12,23 +12,27 @@ extension CoordinatorService {
         guard let outcome = TransferStatus(request.outcome), [.committed, .compensated, .aborted].contains(outcome) else {
             throw RPCError(code: .invalidArgument, message: "outcome is COMMITTED, COMPENSATED or ABORTED")
         }
-        guard let entry = table.entry(request.transferID) else {
+        let entry: TransferEntry
+        switch table.claimResolution(request.transferID, outcome: outcome, by: who) {
+        case .notFound:
             throw RPCError(code: .notFound, message: "no transfer with id '\(request.transferID.prefix(128))' is known here")
+        case .refused(let standing):
+            throw RPCError(code: .failedPrecondition, message: standing)
+        case .claimed(let claimed):
+            entry = claimed
         }
-        guard entry.status == .stuck else {
-            throw RPCError(
-                code: .failedPrecondition,
-                message: "transfer \(entry.spec.id) is \(entry.status.rawValue), not stuck; only stuck transfers are resolved by hand"
-            )
-        }
+        let now = WallClock.nowMilliseconds()
+        let facts = FinalFacts(
+            status: entry.status, path: entry.finalPath ?? "", reason: entry.reason,
+            finishedAtMilliseconds: entry.finishedAtMilliseconds ?? now, branchStates: entry.branchStates
+        ).resolved(as: outcome, by: who, reason: reason, atMilliseconds: now)
         await journal.appendOrStop(
-            .manual(transferID: entry.spec.id, outcome: outcome, reason: reason, operator: who), logger: logger
+            .manual(transferID: entry.spec.id, outcome: outcome, reason: reason, operator: who, finishedAtMilliseconds: now),
+            logger: logger
         )
-        let resolved = table.resolve(
-            entry.spec.id, status: outcome, reason: "resolved by \(who): \(reason)", atMilliseconds: WallClock.nowMilliseconds()
-        )
-        guard resolved, let final = table.entry(entry.spec.id) else {
-            throw RPCError(code: .aborted, message: "transfer \(entry.spec.id) changed while being resolved; look again")
+        // The claim is this call's alone, so the entry is still stuck and claimed.
+        guard let final = table.resolve(entry.spec.id, facts) else {
+            throw RPCError(code: .internalError, message: "transfer \(entry.spec.id) lost its resolution claim; look again")
         }
         logger.notice(
             "transfer resolved by an operator",

@@ -7,6 +7,7 @@ import Synchronization
 /// A transfer the coordinator must drive: a new one, or one recovery resumes.
 struct DriverStart: Sendable {
     let spec: TransferSpec
+    let admission: Admission
     let machine: TransferMachine
     let firstAction: TransferMachine.Action
     let prepareTimeout: Duration
@@ -45,21 +46,36 @@ struct CoordinatorService: Settle_V1_Coordinator.SimpleServiceProtocol {
             throw RPCError(code: .unavailable, message: "the coordinator is shutting down and accepts no new transfers")
         }
         let submittedAt = WallClock.nowMilliseconds()
-        switch table.admit(spec, submittedAtMilliseconds: submittedAt) {
+        let admission = Admission.random()
+        let accepted = CoordinatorRecord.accepted(spec, admission: admission, submittedAtMilliseconds: submittedAt)
+        // Measured as it will be written: JSON escaping can make a record several times larger
+        // than the request's payload bytes.
+        let encoded = accepted.entry()
+        guard encoded.payload.count <= configuration.acceptedRecordBytesMax else {
+            throw RPCError(
+                code: .invalidArgument,
+                message: "the transfer's ACCEPTED record would be \(encoded.payload.count) bytes; acceptedRecordBytesMax is "
+                    + "\(configuration.acceptedRecordBytesMax) (payloads are stored as JSON strings, where a control character "
+                    + "takes six bytes)"
+            )
+        }
+        var entry = TransferEntry(spec: spec, admission: admission, submittedAtMilliseconds: submittedAt)
+        entry.acceptedRecordBytes = encoded.payload.count
+        switch table.admit(entry) {
         case .existing:
             break
         case .conflict(let difference):
             throw RPCError(code: .alreadyExists, message: difference)
-        case .full:
-            throw RPCError(code: .resourceExhausted, message: "\(table.inFlightMax) transfers are in flight; retry later")
+        case .full(let why):
+            throw RPCError(code: .resourceExhausted, message: why)
         case .admitted:
             metrics.inFlight.record(table.inFlightCount)
-            await journal.appendOrStop(.accepted(spec, submittedAtMilliseconds: submittedAt), logger: logger)
+            await journal.appendOrStop(accepted, encoded: encoded, logger: logger)
             var machine = TransferMachine(branchCount: spec.branches.count, onPrepareTimeout: onPrepareTimeout)
             let first = try machine.started()
             starts.yield(
                 DriverStart(
-                    spec: spec, machine: machine, firstAction: first,
+                    spec: spec, admission: admission, machine: machine, firstAction: first,
                     prepareTimeout: .milliseconds(spec.policy.prepareTimeoutMilliseconds ?? configuration.prepareTimeoutMilliseconds),
                     sagaTimeout: .milliseconds(spec.policy.sagaTimeoutMilliseconds ?? configuration.sagaTimeoutMilliseconds)
                 )

@@ -14,12 +14,16 @@ import Synchronization
 final class Journal: Sendable {
     struct Entry: Codable, Sendable, Equatable {
         var spec: TransferSpec
+        var admission: Admission
         var submittedAtMilliseconds: Int64
         /// "commit" or "abort", once decided.
         var decision: String?
         var reason: String?
         /// Set by END (committed, aborted) or HEURISTIC (stuck).
         var final: TransferStatus?
+        /// What END, COMPENSATED, STUCK or MANUAL sealed about the ending; nil in records written
+        /// before these facts were sealed.
+        var facts: FinalFacts?
     }
 
     private struct State {
@@ -41,7 +45,11 @@ final class Journal: Sendable {
 
     /// Applies `record` and appends it; returns once it is sealed and durable.
     func append(_ record: CoordinatorRecord) async throws {
-        let entry = record.entry()
+        try await append(record, encoded: record.entry())
+    }
+
+    /// `append` of a record the caller already encoded (Submit measures its size first).
+    func append(_ record: CoordinatorRecord, encoded entry: LogEntry) async throws {
         _ = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[LSN], any Error>) in
             state.withLock { state in
                 Self.apply(record, to: &state, rememberedMax: rememberedMax)
@@ -52,9 +60,9 @@ final class Journal: Sendable {
 
     /// `append` for the coordinator's decisions: a log that cannot be written leaves settled
     /// unable to decide anything safely, so it stops, and a restart recovers from the last seal.
-    func appendOrStop(_ record: CoordinatorRecord, logger: Logger) async {
+    func appendOrStop(_ record: CoordinatorRecord, encoded: LogEntry? = nil, logger: Logger) async {
         do {
-            try await append(record)
+            try await append(record, encoded: encoded ?? record.entry())
         } catch {
             logger.critical("the recovery log failed; stopping", metadata: ["error": "\(error)"])
             fatalError("the recovery log failed: \(error); restarting settled recovers from the last seal")
@@ -110,31 +118,40 @@ final class Journal: Sendable {
     private static func apply(_ record: CoordinatorRecord, to state: inout State, rememberedMax: Int) {
         let id = record.transferID
         switch record {
-        case .accepted(let spec, let submittedAt):
-            state.entries[id] = Entry(spec: spec, submittedAtMilliseconds: submittedAt)
+        case .accepted(let spec, let admission, let submittedAt):
+            state.entries[id] = Entry(spec: spec, admission: admission, submittedAtMilliseconds: submittedAt)
         case .commit:
             state.entries[id]?.decision = "commit"
         case .abort(_, let reason):
             state.entries[id]?.decision = "abort"
             state.entries[id]?.reason = reason
-        case .end(_, let outcome):
+        case .end(_, let outcome, let facts):
             switch outcome {
             case .committed: state.entries[id]?.final = .committed
             case .aborted: state.entries[id]?.final = .aborted
             case .compensated: state.entries[id]?.final = .compensated
             }
+            state.entries[id]?.facts = facts
             state.finishedOrder.append(id)
         case .saga:
             state.entries[id]?.decision = "saga"
         case .compensate(_, let reason):
             state.entries[id]?.decision = "compensate"
             state.entries[id]?.reason = reason
-        case .stuck(_, let reason):
+        case .stuck(_, let reason, let facts):
             state.entries[id]?.final = .stuck
             state.entries[id]?.reason = reason
-        case .manual(_, let outcome, let reason, let who):
-            state.entries[id]?.final = outcome
-            state.entries[id]?.reason = "resolved by \(who): \(reason)"
+            state.entries[id]?.facts = facts
+        case .manual(_, let outcome, let reason, let who, let finishedAt):
+            guard var entry = state.entries[id] else { break }
+            entry.final = outcome
+            entry.reason = FinalFacts.manualReason(who: who, reason: reason)
+            entry.facts = FinalFacts(
+                status: outcome, path: "manual", reason: FinalFacts.manualReason(who: who, reason: reason),
+                finishedAtMilliseconds: finishedAt ?? entry.facts?.finishedAtMilliseconds ?? entry.submittedAtMilliseconds,
+                branchStates: entry.facts?.branchStates ?? entry.spec.branches.map { _ in outcome.rawValue }, resolvedBy: who
+            )
+            state.entries[id] = entry
             state.finishedOrder.append(id)
         case .heuristic:
             // A record of what a branch did; the decision it leads to (re-drive under COMMIT, or

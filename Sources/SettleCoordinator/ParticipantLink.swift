@@ -16,9 +16,18 @@ struct ParticipantLink: Sendable {
     init(_ configuration: CoordinatorConfiguration.Participant) throws {
         let address = try HostPort(parsing: configuration.address)
         let security = try (configuration.tls ?? .plaintext).transportSecurity()
+        var transportConfiguration = HTTP2ClientTransport.Posix.Config.defaults
+        // A peer that vanished without closing (a dead host, a black-holed network) is noticed
+        // within time + timeout, not only when a call's deadline passes.
+        transportConfiguration.connection.keepalive = .init(
+            time: Self.keepaliveTime, timeout: Self.keepaliveTimeout, allowWithoutCalls: true
+        )
         func client() throws -> GRPCClient<HTTP2ClientTransport.Posix> {
             GRPCClient(
-                transport: try .http2NIOPosix(target: connectionTarget(host: address.host, port: address.port), transportSecurity: security)
+                transport: try .http2NIOPosix(
+                    target: connectionTarget(host: address.host, port: address.port), transportSecurity: security,
+                    config: transportConfiguration
+                )
             )
         }
         let preparingClient = try client()
@@ -29,6 +38,10 @@ struct ParticipantLink: Sendable {
         phaseTwo = Settle_V1_Participant.Client(wrapping: phaseTwoClient)
         metadata = ["authorization": "Bearer \(configuration.token)"]
     }
+
+    /// At least the participant server's minimum ping interval (Participant.swift: 10 s).
+    static let keepaliveTime = Duration.seconds(15)
+    static let keepaliveTimeout = Duration.seconds(10)
 
     /// Keeps the connections up until `shutDown()`.
     func run() async throws {

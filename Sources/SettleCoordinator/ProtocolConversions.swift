@@ -70,7 +70,7 @@ extension TransferEntry {
         transfer.finishedAtUnixMs = finishedAtMilliseconds ?? 0
         transfer.reason = String(reason.utf8.prefix(1024)) ?? ""
         switch status {
-        case _ where resolvedManually: transfer.path = "manual"
+        case _ where resolvedBy != nil: transfer.path = "manual"
         case _ where finalPath != nil: transfer.path = finalPath ?? ""
         case .stuck: transfer.path = "heuristic"
         case .saga, .compensating: transfer.path = "saga"
@@ -81,7 +81,7 @@ extension TransferEntry {
             var status = Settle_V1_BranchStatus()
             status.participant = branch.participant
             status.action = branch.action
-            status.gid = spec.gid(ofBranch: index, coordinatorID: coordinatorID)
+            status.gid = spec.gid(ofBranch: index, coordinatorID: coordinatorID, admission: admission)
             status.state = index < branchStates.count ? String(branchStates[index].prefix(1024)) : "pending"
             return status
         }

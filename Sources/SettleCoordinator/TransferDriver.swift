@@ -14,6 +14,8 @@ struct TransferDriver: Sendable {
     let retry: RetryPolicy
     /// Attempts at one compensation before the transfer is declared stuck.
     let compensationRetriesMax: Int
+    /// The deadline of each phase-two and compensation call; a call past it is a failed attempt.
+    let callTimeout: Duration
     let metrics: CoordinatorMetrics
     let crashPoints: CrashPoints
     let logger: Logger
@@ -74,7 +76,7 @@ struct TransferDriver: Sendable {
             func sendPrepare(_ branches: [Int], until deadline: ContinuousClock.Instant?) {
                 for branch in branches {
                     group.addTask {
-                        if let answer = await prepare(spec, branch: branch, until: deadline) {
+                        if let answer = await prepare(start, branch: branch, until: deadline) {
                             sink.yield(.prepareAnswered(branch, answer))
                         }
                     }
@@ -83,20 +85,20 @@ struct TransferDriver: Sendable {
             func sendCommit(_ branches: [Int]) {
                 for branch in branches {
                     group.addTask {
-                        if let answer = await commit(spec, branch: branch) { sink.yield(.commitAnswered(branch, answer)) }
+                        if let answer = await commit(start, branch: branch) { sink.yield(.commitAnswered(branch, answer)) }
                     }
                 }
             }
             func sendRollback(_ branches: [Int]) {
                 for branch in branches {
                     group.addTask {
-                        if let answer = await rollback(spec, branch: branch) { sink.yield(.rollbackAnswered(branch, answer)) }
+                        if let answer = await rollback(start, branch: branch) { sink.yield(.rollbackAnswered(branch, answer)) }
                     }
                 }
             }
             func sendCompensate(_ branch: Int) {
                 group.addTask {
-                    switch await compensate(spec, branch: branch) {
+                    switch await compensate(start, branch: branch) {
                     case .answered(let answer): sink.yield(.compensateAnswered(branch, answer))
                     case .gaveUp(let reason): sink.yield(.compensationGaveUp(branch, reason))
                     case .cancelled: break
@@ -104,19 +106,25 @@ struct TransferDriver: Sendable {
                 }
             }
             func log(_ entry: TransferLogEntry) {
-                if case .end(let outcome) = entry {
+                var facts: FinalFacts?
+                switch entry {
+                case .end(let outcome):
                     let finalPath = switch (outcome, path) {
                     case (.committed, "saga"): "saga"
                     case (.compensated, "heuristic"): "heuristic"
                     case (.compensated, _): "compensated"
                     default: "2pc"
                     }
-                    finishInTable(spec, phase: machines.phase, path: finalPath, decision: decisionReason(machines))
+                    facts = finish(spec, machines, path: finalPath, reason: decisionReason(machines))
                     metrics.finished(path: finalPath == "saga" ? "saga-committed" : finalPath)
+                case .stuck(let reason):
+                    facts = finish(spec, machines, path: path, reason: reason)
+                case .commit, .abort, .heuristic, .saga, .compensate:
+                    break
                 }
                 if entry == .commit { crashPoints.reached(.afterPrepares) }
                 group.addTask {
-                    await append(record(for: entry, transferID: spec.id))
+                    await append(record(for: entry, transferID: spec.id, facts: facts))
                     sink.yield(.logged(entry))
                 }
             }
@@ -193,7 +201,6 @@ struct TransferDriver: Sendable {
                     case .compensate(let branch):
                         sendCompensate(branch)
                     case .stuck(let reason):
-                        finishInTable(spec, phase: machines.phase, path: path, decision: reason)
                         logger.error("transfer is stuck; an operator must resolve it", metadata: ["transfer.id": "\(spec.id)", "reason": "\(reason)"])
                         sink.finish()
                         group.cancelAll()
@@ -232,9 +239,13 @@ struct TransferDriver: Sendable {
                             logger.debug("duplicate prepare answer in a saga", metadata: ["transfer.id": "\(spec.id)"])
                             continue
                         }
-                        // The driver fed an event the machine cannot take: a bug, reported loudly.
+                        // An answer the machine cannot take (a participant answering out of turn,
+                        // or an interleaving the machines do not model yet). It is reported and
+                        // dropped, never fatal: participants' answers must not be able to stop
+                        // settled, and a transfer left waiting shows in its state and metrics.
                         logger.critical("transfer machine rejected an event", metadata: ["transfer.id": "\(spec.id)", "error": "\(error)"])
-                        preconditionFailure("\(error)")
+                        metrics.rejectedEvent()
+                        continue
                     }
                     if case .commitAnswered = event { crashPoints.reached(.afterFirstCommit) }
                     let phase = machines.phase
@@ -294,22 +305,28 @@ struct TransferDriver: Sendable {
         }
     }
 
-    private func finishInTable(_ spec: TransferSpec, phase: TransferMachine.Phase, path: String, decision reason: String?) {
-        let status = TransferStatus(phase)
-        table.finish(spec.id, status: status, path: path, reason: reason ?? "", atMilliseconds: WallClock.nowMilliseconds())
-        metrics.finished(status)
+    /// The facts the final record seals, applied to the table from the same value.
+    private func finish(_ spec: TransferSpec, _ machines: Machines, path: String, reason: String?) -> FinalFacts {
+        let current = table.entry(spec.id)
+        let facts = FinalFacts(
+            status: TransferStatus(machines.phase), path: path, reason: reason ?? current?.reason ?? "",
+            finishedAtMilliseconds: WallClock.nowMilliseconds(), branchStates: Self.describe(machines)
+        )
+        table.finish(spec.id, facts)
+        metrics.finished(facts.status)
         metrics.inFlight.record(table.inFlightCount)
+        return facts
     }
 
-    private func record(for entry: TransferLogEntry, transferID: String) -> CoordinatorRecord {
+    private func record(for entry: TransferLogEntry, transferID: String, facts: FinalFacts?) -> CoordinatorRecord {
         switch entry {
         case .commit: .commit(transferID: transferID)
         case .abort(let reason): .abort(transferID: transferID, reason: reason)
-        case .end(let outcome): .end(transferID: transferID, outcome: outcome)
+        case .end(let outcome): .end(transferID: transferID, outcome: outcome, facts: facts)
         case .heuristic(let branch, let reason): .heuristic(transferID: transferID, branch: branch, reason: reason)
         case .saga: .saga(transferID: transferID)
         case .compensate(let reason): .compensate(transferID: transferID, reason: reason)
-        case .stuck(let reason): .stuck(transferID: transferID, reason: reason)
+        case .stuck(let reason): .stuck(transferID: transferID, reason: reason, facts: facts)
         }
     }
 
@@ -323,23 +340,26 @@ struct TransferDriver: Sendable {
 
     // MARK: Participant calls
 
-    private func gid(_ spec: TransferSpec, _ branch: Int) -> String {
-        spec.gid(ofBranch: branch, coordinatorID: coordinatorID)
+    private func gid(_ start: DriverStart, _ branch: Int) -> String {
+        start.spec.gid(ofBranch: branch, coordinatorID: coordinatorID, admission: start.admission)
     }
 
     /// Prepares one branch, retrying transient failures until `deadline` (nil: until answered).
     /// Nil when the deadline passed first; a non-transient failure is a refusal with its reason.
-    private func prepare(_ spec: TransferSpec, branch: Int, until deadline: ContinuousClock.Instant?) async -> PrepareAnswer? {
-        let target = spec.branches[branch]
+    private func prepare(_ start: DriverStart, branch: Int, until deadline: ContinuousClock.Instant?) async -> PrepareAnswer? {
+        let target = start.spec.branches[branch]
         guard let link = links[target.participant] else {
             return .refused(reason: "participant \(target.participant) is not configured")
         }
         var request = Settle_V1_PrepareRequest()
-        request.gid = gid(spec, branch)
+        request.gid = gid(start, branch)
         request.action = target.action
         request.payload = target.payload
         var attempt = 0
         while !Task.isCancelled {
+            // A re-drive (no deadline) may legitimately wait on row locks for longer than a
+            // phase-two call; the saga deadline bounds it, and the link's keepalive notices a
+            // participant that stopped answering altogether.
             var options = CallOptions.defaults
             if let deadline {
                 let remaining = deadline - ContinuousClock.now
@@ -353,7 +373,7 @@ struct TransferDriver: Sendable {
                 case .prepared: return .prepared
                 case .refused:
                     let kind = response.refusalKind == .cancelled ? "cancelled" : "refused"
-                    return .refused(reason: "\(target.participant) \(kind): \(response.reason)")
+                    return .refused(reason: Self.bounded("\(target.participant) \(kind): \(response.reason)"))
                 default:
                     return .refused(reason: "\(target.participant) answered an unknown prepare outcome")
                 }
@@ -361,7 +381,7 @@ struct TransferDriver: Sendable {
                 metrics.reachable(link.name, error.code != .unavailable)
                 metrics.retried("prepare", participant: link.name)
             } catch let error as RPCError {
-                return .refused(reason: "\(target.participant) failed: \(error.code): \(error.message)")
+                return .refused(reason: Self.bounded("\(target.participant) failed: \(error.code): \(error.message)"))
             } catch {
                 metrics.retried("prepare", participant: link.name)
             }
@@ -371,9 +391,9 @@ struct TransferDriver: Sendable {
         return nil
     }
 
-    private func commit(_ spec: TransferSpec, branch: Int) async -> CommitAnswer? {
-        await untilAnswered("commit", spec, branch) { link, gid in
-            let response = try await link.phaseTwo.commit(.with { $0.gid = gid }, metadata: link.metadata)
+    private func commit(_ start: DriverStart, branch: Int) async -> CommitAnswer? {
+        await untilAnswered("commit", start, branch) { link, gid in
+            let response = try await link.phaseTwo.commit(.with { $0.gid = gid }, metadata: link.metadata, options: callOptions)
             switch response.outcome {
             case .committed: return .committed
             case .heuristicRollback: return .heuristicRollback
@@ -390,12 +410,12 @@ struct TransferDriver: Sendable {
 
     /// Runs a branch's compensation, retrying refusals and failures with backoff up to the retry
     /// policy; then the transfer is stuck and an operator decides.
-    private func compensate(_ spec: TransferSpec, branch: Int) async -> CompensationResult {
-        let target = spec.branches[branch]
+    private func compensate(_ start: DriverStart, branch: Int) async -> CompensationResult {
+        let target = start.spec.branches[branch]
         let payload = target.compensationPayload.isEmpty ? target.payload : target.compensationPayload
-        let gid = gid(spec, branch)
+        let gid = gid(start, branch)
         var lastReason = "no answer"
-        let attempts = spec.policy.compensationRetriesMax.map(Int.init) ?? compensationRetriesMax
+        let attempts = start.spec.policy.compensationRetriesMax.map(Int.init) ?? compensationRetriesMax
         for attempt in 0..<max(1, attempts) {
             if let link = links[target.participant] {
                 do {
@@ -405,16 +425,16 @@ struct TransferDriver: Sendable {
                             $0.compensation = target.compensation
                             $0.payload = payload
                         },
-                        metadata: link.metadata
+                        metadata: link.metadata, options: callOptions
                     )
                     metrics.reachable(target.participant, true)
                     switch response.outcome {
                     case .compensated: return .answered(.compensated)
                     case .empty: return .answered(.empty)
-                    default: lastReason = "refused: \(response.reason)"
+                    default: lastReason = Self.bounded("refused: \(response.reason)")
                     }
                 } catch {
-                    lastReason = "\(error)"
+                    lastReason = Self.bounded("\(error)")
                 }
             }
             logger.warning("compensation failed; retrying", metadata: ["gid": "\(gid)", "attempt": "\(attempt)", "reason": "\(lastReason)"])
@@ -428,9 +448,9 @@ struct TransferDriver: Sendable {
         return .gaveUp("\(attempts) attempts; last: \(lastReason)")
     }
 
-    private func rollback(_ spec: TransferSpec, branch: Int) async -> RollbackAnswer? {
-        await untilAnswered("rollback", spec, branch) { link, gid in
-            let response = try await link.phaseTwo.rollback(.with { $0.gid = gid }, metadata: link.metadata)
+    private func rollback(_ start: DriverStart, branch: Int) async -> RollbackAnswer? {
+        await untilAnswered("rollback", start, branch) { link, gid in
+            let response = try await link.phaseTwo.rollback(.with { $0.gid = gid }, metadata: link.metadata, options: callOptions)
             switch response.outcome {
             case .rolledBack: return .rolledBack
             case .alreadyCommitted: return .alreadyCommitted
@@ -442,11 +462,11 @@ struct TransferDriver: Sendable {
     /// Phase two never gives up: the decision is sealed, so the only way forward is through.
     /// Returns nil only when the task is cancelled (shutdown); recovery then finishes the job.
     private func untilAnswered<Answer: Sendable>(
-        _ operation: String, _ spec: TransferSpec, _ branch: Int,
+        _ operation: String, _ start: DriverStart, _ branch: Int,
         _ call: (ParticipantLink, String) async throws -> Answer?
     ) async -> Answer? {
-        let participant = spec.branches[branch].participant
-        let gid = gid(spec, branch)
+        let participant = start.spec.branches[branch].participant
+        let gid = gid(start, branch)
         var attempt = 0
         while true {
             if let link = links[participant] {
@@ -473,6 +493,28 @@ struct TransferDriver: Sendable {
             }
             attempt += 1
         }
+    }
+
+    /// Each phase-two call is bounded, so a participant that never answers is a failed attempt.
+    private var callOptions: CallOptions {
+        var options = CallOptions.defaults
+        options.timeout = callTimeout
+        return options
+    }
+
+    /// A participant's words go into sealed records: at most this many bytes of them.
+    static let participantReasonBytesMax = 1024
+
+    static func bounded(_ reason: String) -> String {
+        guard reason.utf8.count > participantReasonBytesMax else { return reason }
+        var kept = ""
+        var keptBytes = 0
+        for character in reason {
+            keptBytes += character.utf8.count
+            guard keptBytes <= participantReasonBytesMax - 3 else { break }
+            kept.append(character)
+        }
+        return kept + "..."
     }
 
     private static func isTransient(_ code: RPCError.Code) -> Bool {

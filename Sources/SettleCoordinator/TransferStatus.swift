@@ -28,22 +28,41 @@ enum TransferStatus: String, Codable, Sendable, CaseIterable {
 /// One transfer as the coordinator remembers it: what was asked, where it stands.
 struct TransferEntry: Codable, Sendable {
     var spec: TransferSpec
+    /// Unique to this admission of `spec.id`: part of every gid of its branches.
+    var admission: Admission
     var submittedAtMilliseconds: Int64
     var finishedAtMilliseconds: Int64?
     var status: TransferStatus
     var reason: String
     var branchStates: [String]
-    /// Finished by an operator's MANUAL decision.
-    var resolvedManually = false
+    /// The operator whose MANUAL decision finished it.
+    var resolvedBy: String?
+    /// A Resolve has claimed this stuck transfer and is sealing its MANUAL decision.
+    var pendingResolution: String?
+    /// Bytes of its ACCEPTED record, counted against the unfinished-bytes budget until final.
+    var acceptedRecordBytes = 0
     /// How it ended, once final: "2pc", "saga", "compensated" or "heuristic" (coordinator.proto's
     /// Transfer.path). Kept because the final status alone cannot tell a saga's commit from 2PC's.
     var finalPath: String?
 
-    init(spec: TransferSpec, submittedAtMilliseconds: Int64) {
+    init(spec: TransferSpec, admission: Admission, submittedAtMilliseconds: Int64) {
         self.spec = spec
+        self.admission = admission
         self.submittedAtMilliseconds = submittedAtMilliseconds
         self.status = .preparing
         self.reason = ""
         self.branchStates = spec.branches.map { _ in "pending" }
+    }
+}
+
+extension TransferEntry {
+    /// Applies what the final record sealed; the same value live and on replay.
+    mutating func apply(_ facts: FinalFacts) {
+        status = facts.status
+        finalPath = facts.path
+        reason = facts.reason
+        finishedAtMilliseconds = facts.finishedAtMilliseconds
+        branchStates = facts.branchStates
+        resolvedBy = facts.resolvedBy
     }
 }

@@ -10,6 +10,8 @@ final class TransferTable: Sendable {
         var finishedOrder: [String] = []
         var finishedOrderStart = 0
         var inFlight = 0
+        /// ACCEPTED bytes of transfers every checkpoint must carry: unfinished and stuck ones.
+        var unfinishedRecordBytes = 0
         var waiters: [String: [UInt64: CheckedContinuation<Void, Never>]] = [:]
         var nextWaiterID: UInt64 = 0
     }
@@ -17,29 +19,43 @@ final class TransferTable: Sendable {
     private let state = Mutex(State())
     let inFlightMax: Int
     let rememberedMax: Int
+    /// Every checkpoint carries each unfinished transfer whole, so their ACCEPTED records together
+    /// must fit one checkpoint record; admission stops before that.
+    let unfinishedRecordBytesMax: Int
 
-    init(inFlightMax: Int, rememberedMax: Int) {
+    init(inFlightMax: Int, rememberedMax: Int, unfinishedRecordBytesMax: Int = Journal.checkpointBytesBudget / 2) {
         self.inFlightMax = inFlightMax
         self.rememberedMax = rememberedMax
+        self.unfinishedRecordBytesMax = unfinishedRecordBytesMax
     }
 
-    enum Admission {
+    enum AdmitResult {
         case admitted
         case existing(TransferEntry)
         case conflict(String)
-        case full
+        case full(String)
     }
 
     /// Admits a new transfer, or says why not: already known (same body or not), or at capacity.
-    func admit(_ spec: TransferSpec, submittedAtMilliseconds: Int64) -> Admission {
+    /// A finished id this table no longer remembers is admitted again, as a new transfer: its
+    /// admission is new, so none of its gids can be mistaken for the forgotten one's.
+    func admit(_ entry: TransferEntry) -> AdmitResult {
         state.withLock { state in
+            let spec = entry.spec
             if let existing = state.entries[spec.id] {
                 if existing.spec == spec { return .existing(existing) }
                 return .conflict(Self.difference(existing.spec, spec))
             }
-            guard state.inFlight < inFlightMax else { return .full }
-            state.entries[spec.id] = TransferEntry(spec: spec, submittedAtMilliseconds: submittedAtMilliseconds)
+            guard state.inFlight < inFlightMax else { return .full("\(inFlightMax) transfers are in flight; retry later") }
+            guard state.unfinishedRecordBytes + entry.acceptedRecordBytes <= unfinishedRecordBytesMax else {
+                return .full(
+                    "unfinished transfers already hold \(state.unfinishedRecordBytes) of \(unfinishedRecordBytesMax) bytes of "
+                        + "accepted records; retry later"
+                )
+            }
+            state.entries[spec.id] = entry
             state.inFlight += 1
+            state.unfinishedRecordBytes += entry.acceptedRecordBytes
             return .admitted
         }
     }
@@ -47,11 +63,16 @@ final class TransferTable: Sendable {
     /// Puts back what recovery read from the log.
     func restore(_ entry: TransferEntry) {
         state.withLock { state in
-            let wasKnown = state.entries[entry.spec.id] != nil
-            state.entries[entry.spec.id] = entry
-            if entry.status.isFinal {
+            let previous = state.entries.updateValue(entry, forKey: entry.spec.id)
+            if let previous, !previous.status.isFinal || previous.status == .stuck {
+                state.unfinishedRecordBytes -= previous.acceptedRecordBytes
+            }
+            if !entry.status.isFinal || entry.status == .stuck { state.unfinishedRecordBytes += entry.acceptedRecordBytes }
+            if entry.status == .stuck {
+                // Waits for an operator; never in the finished order, so never forgotten.
+            } else if entry.status.isFinal {
                 state.finishedOrder.append(entry.spec.id)
-            } else if !wasKnown {
+            } else if previous == nil {
                 state.inFlight += 1
             }
         }
@@ -67,40 +88,76 @@ final class TransferTable: Sendable {
 
     /// Records the final state, wakes waiters, and forgets the oldest finished transfers beyond
     /// the remembered bound.
-    func finish(_ id: String, status: TransferStatus, path: String, reason: String, atMilliseconds: Int64) {
+    /// Records the final facts (as sealed), wakes waiters, and forgets the oldest finished
+    /// transfers beyond the remembered bound. A stuck transfer is never forgotten: it waits for an
+    /// operator, and enters the finished order only when resolved.
+    func finish(_ id: String, _ facts: FinalFacts) {
         let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
             guard var entry = state.entries[id], !entry.status.isFinal else { return [] }
-            entry.status = status
-            entry.finalPath = path
-            entry.reason = reason.isEmpty ? entry.reason : reason
-            entry.finishedAtMilliseconds = atMilliseconds
+            entry.apply(facts)
             state.entries[id] = entry
             state.inFlight -= 1
-            state.finishedOrder.append(id)
-            while state.finishedOrder.count - state.finishedOrderStart > rememberedMax {
-                let oldest = state.finishedOrder[state.finishedOrderStart]
-                state.finishedOrderStart += 1
-                if state.entries[oldest]?.status.isFinal == true { state.entries.removeValue(forKey: oldest) }
-            }
-            if state.finishedOrderStart > 4096 && state.finishedOrderStart * 2 > state.finishedOrder.count {
-                state.finishedOrder.removeFirst(state.finishedOrderStart)
-                state.finishedOrderStart = 0
+            if facts.status != .stuck {
+                state.unfinishedRecordBytes -= entry.acceptedRecordBytes
+                Self.remember(id, in: &state, max: rememberedMax)
             }
             return Array(state.waiters.removeValue(forKey: id)?.values ?? [:].values)
         }
         for waiter in waiters { waiter.resume() }
     }
 
-    /// An operator's decision replaces a stuck transfer's status. Returns false unless it was stuck.
-    func resolve(_ id: String, status: TransferStatus, reason: String, atMilliseconds: Int64) -> Bool {
+    private static func remember(_ id: String, in state: inout State, max rememberedMax: Int) {
+        state.finishedOrder.append(id)
+        while state.finishedOrder.count - state.finishedOrderStart > rememberedMax {
+            let oldest = state.finishedOrder[state.finishedOrderStart]
+            state.finishedOrderStart += 1
+            if let entry = state.entries[oldest], entry.status.isFinal, entry.status != .stuck {
+                state.entries.removeValue(forKey: oldest)
+            }
+        }
+        if state.finishedOrderStart > 4096 && state.finishedOrderStart * 2 > state.finishedOrder.count {
+            state.finishedOrder.removeFirst(state.finishedOrderStart)
+            state.finishedOrderStart = 0
+        }
+    }
+
+    enum ResolutionClaim {
+        case claimed(TransferEntry)
+        case notFound
+        /// Not stuck, or another Resolve got there first; the message names what stands.
+        case refused(String)
+    }
+
+    /// Compare-and-set for Resolve: the first caller claims a stuck transfer; every other caller
+    /// is told what the first decided, so exactly one MANUAL record is sealed.
+    func claimResolution(_ id: String, outcome: TransferStatus, by who: String) -> ResolutionClaim {
         state.withLock { state in
-            guard var entry = state.entries[id], entry.status == .stuck else { return false }
-            entry.status = status
-            entry.reason = reason
-            entry.finishedAtMilliseconds = atMilliseconds
-            entry.resolvedManually = true
+            guard var entry = state.entries[id] else { return .notFound }
+            if let pending = entry.pendingResolution {
+                return .refused("transfer \(id) is already being resolved: \(pending)")
+            }
+            guard entry.status == .stuck else {
+                let decided = entry.resolvedBy.map { " (resolved by \($0))" } ?? ""
+                return .refused(
+                    "transfer \(id) is \(entry.status.rawValue)\(decided), not stuck; only stuck transfers are resolved by hand"
+                )
+            }
+            entry.pendingResolution = "\(outcome.rawValue) by \(who)"
             state.entries[id] = entry
-            return true
+            return .claimed(entry)
+        }
+    }
+
+    /// The sealed MANUAL decision replaces the claimed stuck transfer's facts.
+    func resolve(_ id: String, _ facts: FinalFacts) -> TransferEntry? {
+        state.withLock { state in
+            guard var entry = state.entries[id], entry.status == .stuck, entry.pendingResolution != nil else { return nil }
+            entry.apply(facts)
+            entry.pendingResolution = nil
+            state.entries[id] = entry
+            state.unfinishedRecordBytes -= entry.acceptedRecordBytes
+            Self.remember(id, in: &state, max: rememberedMax)
+            return entry
         }
     }
 

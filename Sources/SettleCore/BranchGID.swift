@@ -1,25 +1,32 @@
-/// The PostgreSQL global transaction id of one branch: `settle:<coordinator-id>:<transfer-id>:<branch-index>`.
+/// The PostgreSQL global transaction id of one branch:
+/// `settle:<coordinator-id>:<epoch>:<nonce>:<transfer-id>:<branch-index>`.
 ///
 /// The format is specified in `protocol/gid.md`. Parsing is strict and total: any string that is
 /// not exactly what `description` would produce is rejected, so a gid read from
-/// `pg_prepared_xacts` maps back to one branch or to none.
+/// `pg_prepared_xacts` maps back to one branch of one admission, or to none.
 public struct BranchGID: Hashable, Sendable, CustomStringConvertible {
     public static let scheme = "settle"
 
     public let coordinatorID: String
+    public let admission: Admission
     public let transferID: String
     public let branchIndex: Int
 
-    public init(coordinatorID: String, transferID: String, branchIndex: Int) throws(GIDError) {
+    /// The longest gid these limits admit; checked against PostgreSQL's limit by a unit test.
+    public static let bytesMax =
+        scheme.utf8.count + 1 + Limits.coordinatorIDBytesMax + 1 + Admission.epochDigitsMax + 1 + Admission.nonceHexDigits + 1
+        + Limits.transferIDBytesMax + 1 + String(Limits.branchesPerTransferMax - 1).utf8.count
+
+    public init(coordinatorID: String, admission: Admission, transferID: String, branchIndex: Int) throws(GIDError) {
         try Self.validateCoordinatorID(coordinatorID)
         try Self.validateTransferID(transferID)
         guard (0..<Limits.branchesPerTransferMax).contains(branchIndex) else {
             throw GIDError("branch index \(branchIndex) is outside 0..<\(Limits.branchesPerTransferMax)")
         }
         self.coordinatorID = coordinatorID
+        self.admission = admission
         self.transferID = transferID
         self.branchIndex = branchIndex
-        precondition(description.utf8.count <= Limits.gidBytesMax, "limits admit a gid longer than PostgreSQL's")
     }
 
     /// Parses a gid; throws for anything that is not a well-formed Settle gid.
@@ -28,15 +35,20 @@ public struct BranchGID: Hashable, Sendable, CustomStringConvertible {
             throw GIDError("gid is \(text.utf8.count) bytes; at most \(Limits.gidBytesMax)")
         }
         let parts = text.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count == 4, parts[0] == Self.scheme else {
-            throw GIDError("gid \"\(text)\" is not of the form settle:<coordinator-id>:<transfer-id>:<branch-index>")
+        guard parts.count == 6, parts[0] == Self.scheme else {
+            throw GIDError(
+                "gid \"\(text)\" is not of the form settle:<coordinator-id>:<epoch>:<nonce>:<transfer-id>:<branch-index>"
+            )
         }
-        let index = parts[3]
+        let index = parts[5]
         // Canonical decimal only: no sign, no leading zero, so each branch has exactly one gid.
         guard let branchIndex = Int(index), String(branchIndex) == index else {
             throw GIDError("gid \"\(text)\" has branch index \"\(index)\", not a canonical decimal")
         }
-        try self.init(coordinatorID: String(parts[1]), transferID: String(parts[2]), branchIndex: branchIndex)
+        try self.init(
+            coordinatorID: String(parts[1]), admission: try Admission(epochText: parts[2], nonceText: parts[3]),
+            transferID: String(parts[4]), branchIndex: branchIndex
+        )
     }
 
     /// The prefix shared by every gid of one coordinator; what the in-doubt sweep asks for.
@@ -45,7 +57,7 @@ public struct BranchGID: Hashable, Sendable, CustomStringConvertible {
         return "\(scheme):\(coordinatorID):"
     }
 
-    public var description: String { "\(Self.scheme):\(coordinatorID):\(transferID):\(branchIndex)" }
+    public var description: String { "\(Self.scheme):\(coordinatorID):\(admission):\(transferID):\(branchIndex)" }
 
     /// `[a-z0-9-]`, starting with a letter or digit.
     public static func validateCoordinatorID(_ id: String) throws(GIDError) {

@@ -133,6 +133,11 @@ public struct TransferMachine: Sendable, Equatable {
                 phase = .heuristicHazard(branch: branch, reason: hazard)
                 return .log(.heuristic(branch: branch, reason: hazard))
             }
+        case (.heuristicHazard, .awaitingRedrive):
+            // Another branch's re-drive answered after the hazard: the compensation that follows
+            // cancels it if prepared, and undoes nothing if refused.
+            branches[branch] = answer == .prepared ? .prepared : .refused(reason: "\(answer)")
+            return .wait
         default:
             throw reject(event, "branch \(branch) is \(branches[branch])")
         }
@@ -183,6 +188,11 @@ public struct TransferMachine: Sendable, Equatable {
         case (.heuristicHazard(let branch, let reason), .heuristic(let loggedBranch, let loggedReason))
         where branch == loggedBranch && reason == loggedReason && !hazardRecorded:
             hazardRecorded = true
+            return .wait
+        case (.heuristicHazard(let branch, _), .heuristic(let other, _)) where other != branch && branches.indices.contains(other):
+            // Another branch's heuristic rollback, sealed after the hazard: it is not re-driven,
+            // since the transfer is to be compensated; the compensation's cancel settles it.
+            if branches[other] == .awaitingRedrive { branches[other] = .rolledBack }
             return .wait
         default:
             throw reject("logged(\(entry))")

@@ -106,10 +106,10 @@ public struct TransferSpec: Codable, Hashable, Sendable {
             guard branch.payload.count <= Self.payloadBytesMax, branch.compensationPayload.count <= Self.payloadBytesMax else {
                 throw SpecError("branch \(index): payloads are at most \(Self.payloadBytesMax) bytes")
             }
-            guard String(validating: branch.payload, as: UTF8.self) != nil,
-                String(validating: branch.compensationPayload, as: UTF8.self) != nil
+            guard JSONObjectCheck.isObject(branch.payload),
+                branch.compensationPayload.isEmpty || JSONObjectCheck.isObject(branch.compensationPayload)
             else {
-                throw SpecError("branch \(index): payloads must be UTF-8 JSON")
+                throw SpecError("branch \(index): a payload must be a UTF-8 JSON object (compensation_payload may be empty)")
             }
         }
         if let timeout = policy.prepareTimeoutMilliseconds, !(1...Self.prepareTimeoutMillisecondsMax).contains(timeout) {
@@ -136,9 +136,9 @@ public struct TransferSpec: Codable, Hashable, Sendable {
     /// The gid of branch `index` under `coordinatorID`, formatted by `BranchGID`. Both ids were
     /// validated before (the spec on Submit, the coordinator id with the configuration), so a
     /// failure here is a bug.
-    public func gid(ofBranch index: Int, coordinatorID: String) -> String {
+    public func gid(ofBranch index: Int, coordinatorID: String, admission: Admission) -> String {
         do {
-            return try BranchGID(coordinatorID: coordinatorID, transferID: id, branchIndex: index).description
+            return try BranchGID(coordinatorID: coordinatorID, admission: admission, transferID: id, branchIndex: index).description
         } catch {
             preconditionFailure("transfer \(id), branch \(index): \(error)")
         }

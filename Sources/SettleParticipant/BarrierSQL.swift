@@ -8,8 +8,8 @@ enum BarrierSQL {
     /// Claims the action's barrier row unless the gid is already prepared (then nothing is
     /// inserted and nothing waits). A conflict means the action already ran, or was cancelled.
     static let claimAction = """
-        INSERT INTO settle_barrier (gid, op)
-        SELECT $1, 'action'
+        INSERT INTO settle_barrier (gid, op, digest)
+        SELECT $1, 'action', $2
         WHERE NOT EXISTS (SELECT 1 FROM pg_prepared_xacts WHERE gid = $1 AND database = current_database())
         ON CONFLICT DO NOTHING
         RETURNING op
@@ -17,7 +17,13 @@ enum BarrierSQL {
 
     static let insertActionIfAbsent = "INSERT INTO settle_barrier (gid, op) VALUES ($1, 'action') ON CONFLICT DO NOTHING RETURNING op"
     static let insertCancelledIfAbsent = "INSERT INTO settle_barrier (gid, op) VALUES ($1, 'cancelled') ON CONFLICT DO NOTHING RETURNING op"
-    static let insertCompensationIfAbsent = "INSERT INTO settle_barrier (gid, op) VALUES ($1, 'compensation') ON CONFLICT DO NOTHING RETURNING op"
+    static let insertCompensationIfAbsent = """
+        INSERT INTO settle_barrier (gid, op, digest) VALUES ($1, 'compensation', $2) ON CONFLICT DO NOTHING RETURNING op
+        """
+
+    /// The digest sealed with a committed barrier row; NULL for rows written before schema
+    /// version 2 and for rows that a cancellation wrote in the action's place.
+    static let digest = "SELECT digest FROM settle_barrier WHERE gid = $1 AND op = $2"
 
     static let state = """
         SELECT EXISTS (SELECT 1 FROM pg_prepared_xacts WHERE gid = $1 AND database = current_database()) AS prepared,

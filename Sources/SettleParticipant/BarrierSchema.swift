@@ -5,7 +5,7 @@ import PostgresClient
 /// Versioned through `settle_schema`, under a transaction-scoped advisory lock, so several
 /// instances of one service starting together migrate once and never half-way.
 enum BarrierSchema {
-    static let version = 1
+    static let version = 2
     /// Arbitrary but fixed: the advisory lock that serialises Settle's migrations in a database.
     private static let migrationLockKey: Int64 = 0x5E77_1E00_0000_0001
 
@@ -43,6 +43,11 @@ enum BarrierSchema {
                     )
                     """
                 )
+            }
+            if installed < 2 {
+                // The digest of (operation name, payload) that the row's gid stands for. Nullable:
+                // rows of version 1 stay valid, and a cancellation's rows carry no work.
+                try await transaction.query("ALTER TABLE settle_barrier ADD COLUMN IF NOT EXISTS digest bytea")
             }
             try await transaction.query(
                 """

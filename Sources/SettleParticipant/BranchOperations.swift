@@ -11,35 +11,33 @@ struct BranchOperations: Sendable {
     let phaseTwoPool: PostgresPool
     let configuration: ParticipantConfiguration
     let inFlightPrepares = PrepareCancellation()
+    let preparedWork = PreparedWork()
 
     // MARK: Prepare
 
-    func prepare(gid: String, work: @escaping HandlerRegistry.BoundWork) async throws -> PrepareOutcome {
+    func prepare(gid: String, digest: WorkDigest, work: @escaping HandlerRegistry.BoundWork) async throws -> PrepareOutcome {
         try await inFlightPrepares.run(gid: gid) { [self] in
             try await retryingConflicts(operation: "prepare", gid: gid, retriesMax: configuration.conflictRetriesMax) {
-                try await pool.withConnection { connection in try await prepareOnce(connection, gid: gid, work: work) }
+                try await pool.withConnection { connection in
+                    try await prepareOnce(connection, gid: gid, digest: digest, work: work)
+                }
             }
         }
     }
 
     private func prepareOnce(
-        _ connection: PostgresConnection, gid: String, work: HandlerRegistry.BoundWork
+        _ connection: PostgresConnection, gid: String, digest: WorkDigest, work: HandlerRegistry.BoundWork
     ) async throws -> PrepareOutcome {
         let claimed = try await begin(
             connection,
             then: [
-                PostgresStatement(BarrierSQL.claimAction, [gid]),
+                PostgresStatement(BarrierSQL.claimAction, [gid, digest.bytes]),
                 BarrierSQL.setLocalLockTimeout(configuration.actionLockTimeout),
             ]
         )[0].count == 1
         guard claimed else {
             await connection.rollbackIgnoringCancellation()
-            let state = try await barrierState(connection, gid: gid)
-            if state.isPrepared { return .prepared }
-            if state.isCancelled { return .cancelled }
-            // The action committed earlier: a following Commit answers COMMITTED.
-            if state.actionRecorded { return .prepared }
-            throw RetryOperation(reason: "the barrier of \(gid) changed while it was read")
+            return try await duplicatePrepare(connection, gid: gid, digest: digest)
         }
         do {
             try await work(ParticipantTransaction(connection: connection, gid: gid))
@@ -50,13 +48,53 @@ struct BranchOperations: Sendable {
             await connection.rollbackIgnoringCancellation()
             throw Self.failure(error, doing: "action", gid: gid, lockTimeout: configuration.actionLockTimeout)
         }
+        // Recorded before PREPARE: a duplicate that races the answer must find it.
+        preparedWork.record(gid, digest)
         do {
             try await connection.prepareTransaction(gid: gid)
         } catch {
+            preparedWork.forget(gid)
             await connection.rollbackIgnoringCancellation()
             throw error
         }
         return .prepared
+    }
+
+    /// A Prepare of a gid whose barrier row exists: the same work answers as the first did; other
+    /// work, or work that cannot be compared, is refused without touching anything.
+    private func duplicatePrepare(_ connection: PostgresConnection, gid: String, digest: WorkDigest) async throws -> PrepareOutcome {
+        let state = try await barrierState(connection, gid: gid)
+        if state.isCancelled { return .cancelled }
+        if state.isPrepared {
+            switch preparedWork.compare(gid, digest) {
+            case .same: return .prepared
+            case .different: throw Self.mismatch(gid, "another action or payload")
+            case .unknown:
+                throw ParticipantError(
+                    .workMismatch,
+                    "\(gid) was prepared before this process started and PostgreSQL hides a prepared transaction's rows, "
+                        + "so this Prepare's work cannot be compared with it; nothing was done (roll the branch back, or commit it)"
+                )
+            }
+        }
+        guard state.actionRecorded else { throw RetryOperation(reason: "the barrier of \(gid) changed while it was read") }
+        // The action committed earlier: a following Commit answers COMMITTED, if this is its work.
+        try await requireSameWork(connection, gid: gid, op: "action", digest: digest)
+        return .prepared
+    }
+
+    /// Throws unless the committed barrier row carries `digest`; a row without one (written
+    /// before schema version 2) is taken as it was before.
+    private func requireSameWork(_ connection: PostgresConnection, gid: String, op: String, digest: WorkDigest) async throws {
+        let rows = try await connection.query(BarrierSQL.digest, [gid, op])
+        guard let row = rows.first, let stored: [UInt8] = try row.decode(column: "digest") else { return }
+        guard WorkDigest(storedBytes: stored) == digest else {
+            throw Self.mismatch(gid, op == "action" ? "another action or payload" : "another compensation or payload")
+        }
+    }
+
+    private static func mismatch(_ gid: String, _ what: String) -> ParticipantError {
+        ParticipantError(.workMismatch, "\(gid) already stands for \(what); this request was refused and nothing was done")
     }
 
     // MARK: Commit
@@ -66,8 +104,10 @@ struct BranchOperations: Sendable {
             try await phaseTwoPool.withConnection { connection in
                 do {
                     try await connection.commitPrepared(gid: gid)
+                    preparedWork.forget(gid)
                     return .committed
                 } catch let error as PostgresError where error.code == .undefinedObject {
+                    preparedWork.forget(gid)
                     let state = try await barrierState(connection, gid: gid)
                     if state.isPrepared { throw RetryOperation(reason: "\(gid) was prepared again meanwhile") }
                     // Cancelled, or never recorded: the prepared work is gone without committing.
@@ -87,6 +127,7 @@ struct BranchOperations: Sendable {
             return try await phaseTwoPool.withConnection { connection in
                 do {
                     try await connection.rollbackPrepared(gid: gid)
+                    preparedWork.forget(gid)
                 } catch let error as PostgresError where error.code == .undefinedObject {
                     // Not prepared (never, or no longer): the barrier rows below decide.
                 }
@@ -114,20 +155,22 @@ struct BranchOperations: Sendable {
 
     // MARK: Compensate
 
-    func compensate(gid: String, work: @escaping HandlerRegistry.BoundWork) async throws -> CompensateOutcome {
+    func compensate(gid: String, digest: WorkDigest, work: @escaping HandlerRegistry.BoundWork) async throws -> CompensateOutcome {
         try await retryingConflicts(operation: "compensate", gid: gid, retriesMax: configuration.conflictRetriesMax) {
-            try await pool.withConnection { connection in try await compensateOnce(connection, gid: gid, work: work) }
+            try await pool.withConnection { connection in
+                try await compensateOnce(connection, gid: gid, digest: digest, work: work)
+            }
         }
     }
 
     private func compensateOnce(
-        _ connection: PostgresConnection, gid: String, work: HandlerRegistry.BoundWork
+        _ connection: PostgresConnection, gid: String, digest: WorkDigest, work: HandlerRegistry.BoundWork
     ) async throws -> CompensateOutcome {
         let results = try await begin(
             connection,
             then: [
                 PostgresStatement(BarrierSQL.state, [gid]),
-                PostgresStatement(BarrierSQL.insertCompensationIfAbsent, [gid]),
+                PostgresStatement(BarrierSQL.insertCompensationIfAbsent, [gid, digest.bytes]),
             ]
         )
         let state = try Self.decodeState(results[0])
@@ -140,6 +183,7 @@ struct BranchOperations: Sendable {
         }
         guard firstCompensation else {
             await connection.rollbackIgnoringCancellation()
+            try await requireSameWork(connection, gid: gid, op: "compensation", digest: digest)
             return state.isCancelled ? .empty : .compensated
         }
         if state.isCancelled {

@@ -125,6 +125,10 @@ public final class Participant: Sendable {
         var transportConfiguration = HTTP2ServerTransport.Posix.Config.defaults
         transportConfiguration.rpc.maxRequestPayloadSize = configuration.messageBytesMax
         transportConfiguration.http2.maxConcurrentStreams = configuration.concurrentCallsPerConnectionMax
+        // The coordinator pings its links (ParticipantLink) to notice a dead connection; allow it.
+        transportConfiguration.connection.keepalive.clientBehavior = .init(
+            minPingIntervalWithoutCalls: .seconds(10), allowWithoutCalls: true
+        )
         let server = GRPCServer(
             transport: .http2NIOPosix(
                 address: .ipv4(host: host, port: port), transportSecurity: transportSecurity, config: transportConfiguration

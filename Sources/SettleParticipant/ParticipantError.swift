@@ -4,7 +4,7 @@ public struct ParticipantError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String, Hashable, Sendable {
             case invalidArgument, unknownOperation, conflict, branchPrepared, operationFailed, databaseUnavailable,
-                startupRefused
+                startupRefused, workMismatch
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -20,6 +20,9 @@ public struct ParticipantError: Error, Sendable, CustomStringConvertible {
         /// The action or compensation failed with an error that is not a refusal.
         public static let operationFailed = Code(.operationFailed)
         public static let databaseUnavailable = Code(.databaseUnavailable)
+        /// The gid already stands for other work (another operation or payload), or for work this
+        /// process cannot compare; nothing was done.
+        public static let workMismatch = Code(.workMismatch)
         /// Start-up checks failed: the message says what to change.
         public static let startupRefused = Code(.startupRefused)
 

@@ -20,7 +20,8 @@ struct ParticipantService: Settle_V1_Participant.SimpleServiceProtocol {
             try limits.validatePayload(request.payload, for: request.action)
             let work = try registry.bind(.action, name: request.action, payload: Array(request.payload))
             let started = ContinuousClock.now
-            let outcome = try await operations.prepare(gid: request.gid, work: work)
+            let digest = WorkDigest(name: request.action, payload: request.payload)
+            let outcome = try await operations.prepare(gid: request.gid, digest: digest, work: work)
             metrics.prepareDuration.record(duration: ContinuousClock.now - started)
             var response = Settle_V1_PrepareResponse()
             switch outcome {
@@ -69,7 +70,8 @@ struct ParticipantService: Settle_V1_Participant.SimpleServiceProtocol {
             try limits.validateGID(request.gid)
             try limits.validatePayload(request.payload, for: request.compensation)
             let work = try registry.bind(.compensation, name: request.compensation, payload: Array(request.payload))
-            let outcome = try await operations.compensate(gid: request.gid, work: work)
+            let digest = WorkDigest(name: request.compensation, payload: request.payload)
+            let outcome = try await operations.compensate(gid: request.gid, digest: digest, work: work)
             var response = Settle_V1_CompensateResponse()
             switch outcome {
             case .compensated: response.outcome = .compensated
@@ -141,7 +143,7 @@ struct ParticipantService: Settle_V1_Participant.SimpleServiceProtocol {
             case .invalidArgument: return RPCError(code: .invalidArgument, message: error.message)
             case .unknownOperation: return RPCError(code: .notFound, message: error.message)
             case .conflict: return RPCError(code: .aborted, message: error.message)
-            case .branchPrepared: return RPCError(code: .failedPrecondition, message: error.message)
+            case .branchPrepared, .workMismatch: return RPCError(code: .failedPrecondition, message: error.message)
             case .databaseUnavailable: return RPCError(code: .unavailable, message: error.message)
             default: return RPCError(code: .internalError, message: error.message)
             }

@@ -9,18 +9,14 @@ struct InvariantChecks {
     let transfers: [ChaosTransfer]
     let outcomes: [WorkloadRunner.Outcome]
     let deployment: ChaosDeployment
-    /// Each transfer's branch gids, as the coordinator names them (BranchGID), by transfer index.
+    /// Each transfer's branch gids, as the coordinator reported them, by transfer index.
     private let gids: [[String]]
 
-    init(transfers: [ChaosTransfer], outcomes: [WorkloadRunner.Outcome], deployment: ChaosDeployment) throws {
+    init(transfers: [ChaosTransfer], outcomes: [WorkloadRunner.Outcome], deployment: ChaosDeployment) {
         self.transfers = transfers
         self.outcomes = outcomes
         self.deployment = deployment
-        gids = try transfers.map { transfer in
-            try (0..<2).map {
-                try BranchGID(coordinatorID: ChaosDeployment.coordinatorID, transferID: transfer.id, branchIndex: $0).description
-            }
-        }
+        gids = outcomes.map(\.gids)
     }
 
     struct Result {
@@ -56,7 +52,30 @@ struct InvariantChecks {
             abortedLeftNothing(postings),
             ledgersAgree(postings, balances),
             noStrangers(postings),
+            gidsAreUnique(),
         ]
+    }
+
+    /// Each gid names one branch of one admission: none is shared by two transfers, and each is
+    /// well formed, under this coordinator, and names its own transfer and branch.
+    private func gidsAreUnique() -> Result {
+        var owner: [String: String] = [:]
+        var failures: [String] = []
+        for (transfer, branchGIDs) in zip(transfers, gids) {
+            if branchGIDs.count != 2 { failures.append("\(transfer.id): \(branchGIDs.count) gids reported") }
+            for (index, gid) in branchGIDs.enumerated() {
+                if let other = owner.updateValue(transfer.id, forKey: gid) {
+                    failures.append("\(gid) is reported by \(other) and by \(transfer.id)")
+                }
+                let parsed = try? BranchGID(parsing: gid)
+                if parsed?.transferID != transfer.id || parsed?.branchIndex != index
+                    || parsed?.coordinatorID != ChaosDeployment.coordinatorID
+                {
+                    failures.append("\(transfer.id) branch \(index): gid \(gid) does not name it")
+                }
+            }
+        }
+        return Result(name: "no gid appears in two transfers", failures: failures, detail: "\(owner.count) gids")
     }
 
     private func conservation(_ balances: [[String: Int64]]) -> Result {

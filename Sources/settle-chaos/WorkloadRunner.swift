@@ -20,6 +20,8 @@ struct WorkloadRunner: Sendable {
         /// "2pc", "saga", "compensated", "heuristic" or "manual".
         let path: String
         let attempts: Int
+        /// Its branches' gids, as the coordinator named them: unique to this admission.
+        let gids: [String]
     }
 
     struct TransferDidNotFinish: Error, CustomStringConvertible {
@@ -57,7 +59,10 @@ struct WorkloadRunner: Sendable {
                                         try await Task.sleep(for: .milliseconds(100))
                                         continue
                                     }
-                                    shared.outcomes.withLock { $0[index] = Outcome(state: answer.state, reason: answer.reason, path: answer.path, attempts: attempts) }
+                                    shared.outcomes.withLock { $0[index] = Outcome(
+                                            state: answer.state, reason: answer.reason, path: answer.path, attempts: attempts,
+                                            gids: answer.branches.map(\.gid)
+                                        ) }
                                     onFinal(shared.finished.add(1, ordering: .relaxed).newValue)
                                     current = claim()
                                     attempts = 0

@@ -138,17 +138,39 @@ final class Deployment: @unchecked Sendable {
         return gids
     }
 
-    /// How many postings each bank holds for the transfer's branches.
+    /// How many postings each bank holds for the transfer's branches, under any admission of its
+    /// id (gid parts 5 and 6 are the transfer id and the branch index; protocol/gid.md).
     func postingCounts(_ transferID: String) async throws -> [Int64] {
         var counts: [Int64] = []
         for (index, pool) in pools.enumerated() {
             counts.append(
                 try await pool.query(
-                    "SELECT count(*)::bigint AS n FROM postings WHERE gid = $1", ["settle:\(coordinatorID):\(transferID):\(index)"]
+                    """
+                    SELECT count(*)::bigint AS n FROM postings
+                    WHERE starts_with(gid, $1) AND split_part(gid, ':', 5) = $2 AND split_part(gid, ':', 6) = $3
+                    """,
+                    ["settle:\(coordinatorID):", transferID, "\(index)"]
                 )[0].decode(column: "n")
             )
         }
         return counts
+    }
+
+    /// The gids settled reports for the transfer's branches.
+    func gids(_ transferID: String) async throws -> [String] {
+        try await client { try await $0.get(id: transferID) }.branches.map(\.gid)
+    }
+
+    /// The gid of a transfer's branch that is prepared now, found in pg_prepared_xacts.
+    func preparedGID(_ transferID: String, branch: Int) async throws -> String {
+        let matching = try await preparedUnderPrefix().filter { gid in
+            let parts = gid.split(separator: ":", omittingEmptySubsequences: false)
+            return parts.count == 6 && parts[4] == transferID && parts[5] == "\(branch)"
+        }
+        guard matching.count == 1 else {
+            throw TestFailure("expected one prepared branch \(branch) of \(transferID), found \(matching)")
+        }
+        return matching[0]
     }
 
     func auditVerify() throws -> Finished {
@@ -175,6 +197,18 @@ final class Deployment: @unchecked Sendable {
     }
 }
 
+/// Whether `settle audit dump` output has a record of `type` whose JSON holds every fragment.
+func hasRecord(_ dump: String, _ type: String, _ fragments: String...) -> Bool {
+    dump.split(separator: "\n").contains { line in
+        line.contains("\(type)  {") && fragments.allSatisfy { line.contains($0) }
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
 /// Runs `body` with a deployment (settled started unless asked not to) and always tears it down
 /// before returning, so no process outlives its test.
 func withDeployment(
@@ -190,4 +224,46 @@ func withDeployment(
         throw error
     }
     await deployment.tearDown()
+}
+
+/// The invariants every end-to-end test checks when it finishes (DESIGN.md, "Testing and
+/// measuring"), from the banks' databases and the log: money is conserved; nothing is left
+/// prepared under this coordinator's prefix; every transfer settled reports COMMITTED is posted
+/// in every participant, and every ABORTED or COMPENSATED one left no net effect; the log
+/// verifies. Stops settled (the audit reads a closed log).
+func expectEveryInvariant(_ deployment: Deployment, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    try await waitUntil(timeout: .seconds(30), "nothing prepared under the prefix", sourceLocation: sourceLocation) {
+        try await deployment.preparedUnderPrefix().isEmpty
+    }
+    #expect(try await deployment.totalBalance() == deployment.expectedTotal, "money is conserved", sourceLocation: sourceLocation)
+    var transfers: [Settle_V1_Transfer] = []
+    var token = ""
+    repeat {
+        let page = try await deployment.client { try await $0.list(pageSize: 1000, pageToken: token) }
+        transfers += page.transfers
+        token = page.nextPageToken
+    } while !token.isEmpty
+    var net: [String: (count: Int64, sum: Int64)] = [:]
+    for pool in deployment.pools {
+        for row in try await pool.query("SELECT gid, count(*)::bigint AS n, sum(amount)::bigint AS total FROM postings GROUP BY gid") {
+            net[try row.decode(String.self, column: "gid")] = (try row.decode(column: "n"), try row.decode(column: "total"))
+        }
+    }
+    for transfer in transfers {
+        for branch in transfer.branches {
+            let posted = net[branch.gid]
+            switch transfer.state {
+            case .committed:
+                #expect(posted?.count == 1, "\(transfer.transferID) is committed: \(branch.gid) is posted once", sourceLocation: sourceLocation)
+            case .aborted where transfer.path != "manual", .compensated where transfer.path != "manual":
+                // An operator's decision is backed by what the operator did by hand, not by postings.
+                #expect((posted?.sum ?? 0) == 0, "\(transfer.transferID) (\(transfer.state)): \(branch.gid) nets to zero", sourceLocation: sourceLocation)
+            default:
+                break
+            }
+        }
+    }
+    deployment.settled?.stop()
+    let audit = try deployment.auditVerify()
+    #expect(audit.status == 0, "settle audit verify: \(audit.errorOutput)", sourceLocation: sourceLocation)
 }

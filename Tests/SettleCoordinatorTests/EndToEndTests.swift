@@ -1,5 +1,6 @@
 import Foundation
 import SettleClient
+import SettleCore
 import SettleProtocol
 import SettleTestSupport
 import Synchronization
@@ -75,7 +76,10 @@ struct EndToEndTests {
                 }
             }
             let shown = try await deployment.client { try await $0.get(id: "same") }
-            #expect(shown.branches.map(\.gid) == ["settle:\(deployment.coordinatorID):same:0", "settle:\(deployment.coordinatorID):same:1"])
+            let gids = try shown.branches.map { try BranchGID(parsing: $0.gid) }
+            #expect(gids.map(\.transferID) == ["same", "same"] && gids.map(\.branchIndex) == [0, 1])
+            #expect(gids.allSatisfy { $0.coordinatorID == deployment.coordinatorID && $0.admission == gids[0].admission })
+            #expect(shown.branches.map(\.gid) == first.branches.map(\.gid), "an idempotent resubmission keeps its admission")
             let listed = try await deployment.client { try await $0.list(states: [.committed]) }
             #expect(listed.transfers.map(\.transferID) == ["same"])
         }

@@ -11,16 +11,29 @@ struct JournalTests {
         id: "t-1", branches: [.init(participant: "bank-a", action: "debit", payload: Data(#"{"amount":5}"#.utf8))]
     )
 
+    let admission = try! Admission(epoch: 1, nonce: 0x1234)
+    let facts = FinalFacts(
+        status: .committed, path: "saga", reason: "", finishedAtMilliseconds: 1_795_000_000_100,
+        branchStates: ["committed"], resolvedBy: nil
+    )
+
     @Test func everyRecordRoundTripsThroughTheLog() throws {
+        let stuck = FinalFacts(
+            status: .stuck, path: "saga", reason: "refund keeps failing", finishedAtMilliseconds: 1_795_000_000_200,
+            branchStates: ["compensating"], resolvedBy: nil
+        )
         let records: [CoordinatorRecord] = [
-            .accepted(spec, submittedAtMilliseconds: 1_795_000_000_000),
+            .accepted(spec, admission: admission, submittedAtMilliseconds: 1_795_000_000_000),
             .commit(transferID: "t-1"),
             .abort(transferID: "t-1", reason: "branch 0 refused: no funds"),
-            .end(transferID: "t-1", outcome: .committed),
+            .end(transferID: "t-1", outcome: .committed, facts: facts),
+            .end(transferID: "t-1", outcome: .aborted, facts: nil),
             .heuristic(transferID: "t-1", branch: 0, reason: "re-drive refused"),
             .saga(transferID: "t-1"),
             .compensate(transferID: "t-1", reason: "saga deadline passed"),
-            .end(transferID: "t-1", outcome: .compensated),
+            .end(transferID: "t-1", outcome: .compensated, facts: nil),
+            .stuck(transferID: "t-1", reason: "refund keeps failing", facts: stuck),
+            .manual(transferID: "t-1", outcome: .compensated, reason: "refunded by hand", operator: "alice", finishedAtMilliseconds: 9),
         ]
         for record in records {
             let entry = record.entry()
@@ -45,15 +58,15 @@ struct JournalTests {
         for index in 0..<5 {
             var transfer = spec
             transfer.id = "t-\(index)"
-            try await journal.append(.accepted(transfer, submittedAtMilliseconds: Int64(index)))
+            try await journal.append(.accepted(transfer, admission: Admission.random(), submittedAtMilliseconds: Int64(index)))
         }
         try await journal.append(.commit(transferID: "t-0"))
-        try await journal.append(.end(transferID: "t-0", outcome: .committed))
+        try await journal.append(.end(transferID: "t-0", outcome: .committed, facts: facts))
         try await journal.append(.abort(transferID: "t-1", reason: "refused"))
-        try await journal.append(.stuck(transferID: "t-4", reason: "refund keeps failing"))
+        try await journal.append(.stuck(transferID: "t-4", reason: "refund keeps failing", facts: nil))
         _ = try await journal.appendCheckpoint()
         try await journal.append(.commit(transferID: "t-2"))
-        try await journal.append(.end(transferID: "t-1", outcome: .aborted))
+        try await journal.append(.end(transferID: "t-1", outcome: .aborted, facts: nil))
 
         let (checkpoint, afterCheckpoint) = try await log.recoveryRecords()
         #expect(checkpoint != nil)
@@ -63,6 +76,7 @@ struct JournalTests {
         #expect(fromCheckpoint.sorted { $0.spec.id < $1.spec.id } == fromStart.sorted { $0.spec.id < $1.spec.id })
         let byID = Dictionary(uniqueKeysWithValues: fromCheckpoint.map { ($0.spec.id, $0) })
         #expect(byID["t-0"]?.final == .committed)
+        #expect(byID["t-0"]?.facts == facts, "the sealed facts of an ending survive a checkpoint")
         #expect(byID["t-1"]?.final == .aborted)
         #expect(byID["t-2"]?.decision == "commit")
         #expect(byID["t-3"]?.decision == nil)

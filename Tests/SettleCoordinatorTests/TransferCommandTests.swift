@@ -14,7 +14,8 @@ struct TransferCommandTests {
             ])
             #expect(submitted.status == 0, "\(submitted.errorOutput)")
             #expect(submitted.output.hasPrefix("transfer cli-1: committed"), "\(submitted.output)")
-            #expect(submitted.output.contains("settle:\(deployment.coordinatorID):cli-1:0  bank-a/debit  committed"))
+            let gidPrefix = "settle:\(deployment.coordinatorID):1:"
+            #expect(submitted.output.contains(gidPrefix) && submitted.output.contains(":cli-1:0  bank-a/debit  committed"))
             #expect(try await deployment.postingCounts("cli-1") == [1, 1])
 
             let refused = try run("settle", ["transfer", "submit"] + coordinator + [

@@ -85,6 +85,29 @@ struct TransferMachineTests {
         #expect(throws: TransitionError.self) { try transfer.commitAnswered(branch: 1, answer: .committed) }
     }
 
+    /// Found by review: two branches rolled back by hand after COMMIT. The second one's HEURISTIC
+    /// record, sealed after the first one's re-drive was refused, and its re-drive answer were
+    /// both rejected, and the driver stopped settled, again after every restart.
+    @Test func twoHeuristicBranchesEndInOneHazardWithNothingOutstanding() throws {
+        var transfer = TransferMachine(branchCount: 3)
+        _ = try transfer.started()
+        for branch in 0..<3 { _ = try transfer.prepareAnswered(branch: branch, answer: .prepared) }
+        _ = try transfer.logged(.commit)
+        let rolledBack = { (branch: Int) in "branch \(branch) was rolled back after COMMIT; re-driving it" }
+        _ = try transfer.commitAnswered(branch: 0, answer: .heuristicRollback)
+        _ = try transfer.commitAnswered(branch: 1, answer: .heuristicRollback)
+        _ = try transfer.commitAnswered(branch: 2, answer: .heuristicRollback)
+        #expect(try transfer.logged(.heuristic(branch: 0, reason: rolledBack(0))) == .sendPrepare([0]))
+        #expect(try transfer.logged(.heuristic(branch: 1, reason: rolledBack(1))) == .sendPrepare([1]))
+        let hazard = "re-drive of branch 0 after COMMIT was refused: cancelled"
+        #expect(try transfer.prepareAnswered(branch: 0, answer: .refused(reason: "cancelled")) == .log(.heuristic(branch: 0, reason: hazard)))
+        #expect(try transfer.prepareAnswered(branch: 1, answer: .prepared) == .wait, "branch 1's re-drive answers after the hazard")
+        #expect(try transfer.logged(.heuristic(branch: 2, reason: rolledBack(2))) == .wait, "branch 2 is not re-driven")
+        #expect(try transfer.logged(.heuristic(branch: 0, reason: hazard)) == .wait)
+        #expect(transfer.hazardRecorded && !transfer.hasPhaseTwoOutstanding)
+        #expect(transfer.branches == [.refused(reason: "cancelled"), .prepared, .rolledBack])
+    }
+
     @Test func recoveryResumesPhaseTwoFromTheSealedDecision() throws {
         let (committing, commitAction) = try TransferMachine.resuming(branchCount: 3, decision: .commit)
         #expect(commitAction == .sendCommit([0, 1, 2]))

@@ -31,7 +31,7 @@ struct TransferSpecTests {
     }
 
     @Test func branchBoundsAreChecked() throws {
-        let valid = TransferSpec.Branch(participant: "bank-a", action: "debit", payload: Data())
+        let valid = TransferSpec.Branch(participant: "bank-a", action: "debit", payload: Data("{}".utf8))
         #expect(throws: SpecError.self) { try spec(branches: []).validate(participants: participants) }
         #expect(throws: SpecError.self) { try spec(branches: Array(repeating: valid, count: 33)).validate(participants: participants) }
         try spec(branches: Array(repeating: valid, count: 32)).validate(participants: participants)
@@ -50,5 +50,18 @@ struct TransferSpecTests {
         #expect(throws: SpecError.self) {
             try spec(policy: .init(prepareTimeoutMilliseconds: 600_001)).validate(participants: participants)
         }
+    }
+
+    /// The protocol says payloads are JSON objects; anything else is refused before it is logged.
+    @Test(arguments: ["", "[1]", "42", "\"text\"", "{", "{\"a\":1} trailing", "{\"a\":\u{1}}", String(repeating: "[", count: 10_000)])
+    func payloadsThatAreNotJSONObjectsAreRefused(_ payload: String) {
+        let branch = TransferSpec.Branch(participant: "bank-a", action: "debit", payload: Data(payload.utf8))
+        let error = #expect(throws: SpecError.self) { try spec(branches: [branch]).validate(participants: participants) }
+        #expect(error?.message.contains("JSON object") == true)
+        let badCompensation = TransferSpec.Branch(
+            participant: "bank-a", action: "debit", payload: Data("{}".utf8), compensation: "refund",
+            compensationPayload: Data((payload.isEmpty ? "[]" : payload).utf8)
+        )
+        #expect(throws: SpecError.self) { try spec(branches: [badCompensation]).validate(participants: participants) }
     }
 }

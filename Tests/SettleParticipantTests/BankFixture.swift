@@ -99,10 +99,17 @@ func withBank(
     }
 }
 
-func gid(_ transfer: String, _ branch: Int = 0) -> String { "settle:test-coordinator:\(transfer):\(branch)" }
+/// A well-formed gid (protocol/gid.md) of the test coordinator's first admission of `transfer`.
+func gid(_ transfer: String, _ branch: Int = 0, nonce: String = "0000000000000001") -> String {
+    "settle:test-coordinator:1:\(nonce):\(transfer):\(branch)"
+}
 
+/// Sorted keys: JSONEncoder's key order can differ between two encodings of one value, and the
+/// participant binds a gid to the exact payload bytes (a retry must send the same bytes).
 func movement(_ account: String, _ amount: Int64) -> Data {
-    try! JSONEncoder().encode(Movement(account: account, amount: amount))
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = .sortedKeys
+    return try! encoder.encode(Movement(account: account, amount: amount))
 }
 
 extension Settle_V1_Participant.Client where Transport == HTTP2ClientTransport.Posix {

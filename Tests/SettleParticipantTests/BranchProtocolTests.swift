@@ -169,7 +169,7 @@ struct BranchProtocolTests {
             _ = try await bank.client.prepare(gid("t13", 0), "debit", movement("a", 1))
             _ = try await bank.client.prepare(gid("t13", 1), "credit", movement("b", 1))
             try await bank.pool.query("INSERT INTO accounts (id, balance) VALUES ('c', 10)")
-            _ = try await bank.client.prepare("settle:other-coordinator:t13:0", "credit", movement("c", 1))
+            _ = try await bank.client.prepare("settle:other-coordinator:1:0000000000000001:t13:0", "credit", movement("c", 1))
             try await Task.sleep(for: .milliseconds(50))
             let branches = try await bank.client.inDoubt("settle:test-coordinator:")
             #expect(branches.map(\.gid) == [gid("t13", 0), gid("t13", 1)])

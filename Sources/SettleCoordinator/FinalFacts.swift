@@ -1,0 +1,28 @@
+import SettleCore
+
+/// Everything a client is told about a transfer once it is final, sealed into the record that
+/// makes it final (END, COMPENSATED, STUCK, MANUAL) and applied from that same value live and on
+/// replay, so a restart can never report a finished transfer differently from before.
+struct FinalFacts: Codable, Sendable, Equatable {
+    var status: TransferStatus
+    /// "2pc", "saga", "compensated", "heuristic" or "manual" (coordinator.proto's Transfer.path).
+    var path: String
+    var reason: String
+    var finishedAtMilliseconds: Int64
+    var branchStates: [String]
+    /// The operator whose MANUAL decision finished it.
+    var resolvedBy: String?
+}
+
+extension FinalFacts {
+    /// The reason a MANUAL decision reports, live and on replay.
+    static func manualReason(who: String, reason: String) -> String { "resolved by \(who): \(reason)" }
+
+    /// What an operator's decision makes of a stuck transfer's facts.
+    func resolved(as outcome: TransferStatus, by who: String, reason: String, atMilliseconds: Int64) -> FinalFacts {
+        FinalFacts(
+            status: outcome, path: "manual", reason: Self.manualReason(who: who, reason: reason),
+            finishedAtMilliseconds: atMilliseconds, branchStates: branchStates, resolvedBy: who
+        )
+    }
+}
