@@ -104,8 +104,12 @@ public final class LaunchedProcess: @unchecked Sendable {
         process.waitUntilExit()
     }
 
+    /// SIGTERM, then SIGCONT: a process a test stopped (SIGSTOP) must still get to exit.
     public func stop() {
-        if process.isRunning { process.terminate() }
+        if process.isRunning {
+            process.terminate()
+            Foundation.kill(process.processIdentifier, SIGCONT)
+        }
         process.waitUntilExit()
     }
 

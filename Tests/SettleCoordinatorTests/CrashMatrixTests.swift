@@ -189,4 +189,34 @@ struct CrashMatrixTests {
             try expectAuditPasses(deployment)
         }
     }
+
+    /// Found by review: both branches rolled back by hand after COMMIT, and the first re-drive
+    /// refused. The second branch's re-drive answered after the hazard and its HEURISTIC record
+    /// was sealed after it; the driver took either for a bug and stopped settled, again after
+    /// every restart. Now the transfer is compensated and settled keeps serving.
+    @Test func twoBranchesRolledBackByHandWithARefusedReDriveAreCompensated() async throws {
+        try await withDeployment(startsSettled: false) { deployment throws in
+            try deployment.startSettled(crashAt: "after-commit-sealed")
+            let branches = Deployment.branches(amount: 40, fromA: true, account: 8)
+            _ = try? await deployment.client { try await $0.submit(id: "dba3", branches: branches, wait: true, timeout: .seconds(10)) }
+            #expect(try await deployment.settled?.waitForExit() == true)
+            let debit = try await deployment.preparedGID("dba3", branch: 0)
+            let credit = try await deployment.preparedGID("dba3", branch: 1)
+            try await deployment.pools[0].withConnection { try await $0.rollbackPrepared(gid: debit) }
+            try await deployment.pools[1].withConnection { try await $0.rollbackPrepared(gid: credit) }
+            try await deployment.pools[0].query("UPDATE accounts SET balance = balance + 10000 WHERE id = 'a9'")
+            try await deployment.pools[0].query("UPDATE accounts SET balance = 0 WHERE id = 'a8'")
+            try deployment.startSettled()
+            try await waitUntil(timeout: .seconds(30), "dba3 compensated") {
+                try await deployment.client { try await $0.get(id: "dba3") }.state == .compensated
+            }
+            #expect(deployment.settled?.isRunning == true)
+            #expect(try await deployment.metrics().contains("settle_transfer_events_rejected_total") == false, "no answer was dropped")
+            let after = try await deployment.client {
+                try await $0.submit(id: "after-dba3", branches: Deployment.branches(amount: 5, fromA: true, account: 1), wait: true)
+            }
+            #expect(after.state == .committed)
+            try await expectEveryInvariant(deployment)
+        }
+    }
 }

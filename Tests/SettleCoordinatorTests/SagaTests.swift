@@ -158,21 +158,27 @@ struct SagaTests {
     /// settled killed with SIGKILL in the middle of a saga: after the restart it re-drives every
     /// branch from the sealed SAGA and the transfer still commits.
     @Test func aSagaSurvivesACoordinatorCrash() async throws {
-        // Slow enough that the saga is surely still running when settled is killed.
-        try await withDeployment(bankArguments: [[], ["--fault-inject-delay", "credit=3000"]], startsSettled: false) { deployment throws in
+        try await withDeployment(startsSettled: false) { deployment throws in
             try deployment.startSettled()
             let branches = [
                 SettleClient.Branch(participant: "bank-a", action: "debit", payload: #"{"account":"a8","amount":120}"#, compensation: "refund"),
                 SettleClient.Branch(participant: "bank-b", action: "credit", payload: #"{"account":"b8","amount":120}"#, compensation: "reverse-credit"),
             ]
-            _ = try await deployment.client {
-                try await $0.submit(id: "saga-crash", branches: branches, prepareTimeout: .milliseconds(300), sagaFallback: true)
+            // The credit waits on b8, locked here, so the saga is surely running when settled is
+            // killed (ordered by the lock, not by a delay).
+            try await deployment.pools[1].withConnection { blocker in
+                try await blocker.query("BEGIN")
+                try await blocker.query("SELECT 1 FROM accounts WHERE id = 'b8' FOR UPDATE")
+                _ = try await deployment.client {
+                    try await $0.submit(id: "saga-crash", branches: branches, prepareTimeout: .milliseconds(300), sagaFallback: true)
+                }
+                try await waitUntil(timeout: .seconds(30), "transfer in saga") {
+                    try await deployment.client { try await $0.get(id: "saga-crash") }.state == .saga
+                }
+                deployment.settled?.kill()
+                try deployment.startSettled()
+                try await blocker.query("COMMIT")
             }
-            try await waitUntil(timeout: .seconds(30), "transfer in saga") {
-                try await deployment.client { try await $0.get(id: "saga-crash") }.state == .saga
-            }
-            deployment.settled?.kill()
-            try deployment.startSettled()
             try await waitUntil(timeout: .seconds(60), "transfer committed after restart") {
                 try await deployment.client { try await $0.get(id: "saga-crash") }.state == .committed
             }

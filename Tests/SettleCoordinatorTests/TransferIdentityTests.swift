@@ -175,23 +175,43 @@ struct TransferIdentityTests {
 
     /// A participant that accepts connections and never answers (SIGSTOP: the kernel still
     /// accepts) must not hold a compensation for ever: each call has a deadline, a timed-out call
-    /// is a failed attempt, and the transfer reaches STUCK.
+    /// is a failed attempt, and the transfer reaches STUCK. The order is forced, not timed: the
+    /// credit at bank-b waits on a row this test holds, so bank-a is surely stopped before the
+    /// credit is refused and the compensation starts.
     @Test func aCompensationAgainstAHungParticipantReachesStuck() async throws {
         try await withDeployment(
-            bankArguments: [[], Self.slowCredit],
             configuration: ["participantCallTimeoutMilliseconds": 500, "compensationRetriesMax": 2]
         ) { deployment throws in
-            let submitted = Task { try await submitSlowSaga(deployment, id: "hung-1", debitAccount: "a6", creditAccount: "nobody") }
-            try await waitUntil(timeout: .seconds(20), "bank-a's debit committed by the saga") {
-                // NOT_FOUND until the submission above is admitted.
-                let transfer = try? await deployment.client { try await $0.get(id: "hung-1") }
-                return transfer?.state == .saga && transfer?.branches.first?.state == "committed"
+            let stuck = try await deployment.pools[1].withConnection { blocker in
+                try await blocker.query("BEGIN")
+                // The credit's UPDATE waits for this row, then finds it gone: a refusal.
+                try await blocker.query("UPDATE accounts SET id = 'b5-moved' WHERE id = 'b5'")
+                let submitted = Task { try await submitSlowSaga(deployment, id: "hung-1", debitAccount: "a6", creditAccount: "b5") }
+                try await waitUntil(timeout: .seconds(8), "bank-a's debit committed by the saga") {
+                    // NOT_FOUND until the submission above is admitted.
+                    let transfer = try? await deployment.client { try await $0.get(id: "hung-1") }
+                    return transfer?.state == .saga && transfer?.branches.first?.state == "committed"
+                }
+                deployment.banks[0].send(SIGSTOP)
+                try await blocker.query("COMMIT")
+                return try await submitted.value
             }
-            deployment.banks[0].send(SIGSTOP)
-            defer { deployment.banks[0].send(SIGCONT) }
-            let transfer = try await submitted.value
-            #expect(transfer.state == .stuck, "\(transfer.state): \(transfer.reason)")
-            #expect(transfer.reason.contains("deadline") || transfer.reason.contains("timed out"), "\(transfer.reason)")
+            #expect(stuck.state == .stuck, "\(stuck.state): \(stuck.reason)")
+            #expect(stuck.reason.contains("keeps failing: 2 attempts") && stuck.reason.contains("deadline"), "\(stuck.reason)")
+            // The operator puts things right. bank-a never read the compensation calls queued in
+            // its socket (it was stopped before the first): killed now, they die with it, so the
+            // refund is the operator's to post.
+            #expect(try await deployment.pools[0].query(
+                "SELECT 1 FROM settle_barrier WHERE gid = $1 AND op = 'compensation'", [stuck.branches[0].gid]
+            ).isEmpty)
+            deployment.banks[0].kill()
+            try deployment.startBank(0, port: deployment.bankPorts[0])
+            try await deployment.pools[1].query("UPDATE accounts SET id = 'b5' WHERE id = 'b5-moved'")
+            try await deployment.pools[0].query("UPDATE accounts SET balance = balance + 300 WHERE id = 'a6'")
+            _ = try await deployment.client {
+                try await $0.resolve(id: "hung-1", outcome: .compensated, reason: "refunded by hand", operator: "alice")
+            }
+            try await expectEveryInvariant(deployment)
         }
     }
 

@@ -308,7 +308,7 @@ public nonisolated struct Settle_V1_BranchStatus: Sendable {
 
   public var action: String = String()
 
-  /// The branch gid: settle:<coordinator-id>:<transfer-id>:<index>.
+  /// The branch gid: settle:<coordinator-id>:<epoch>:<nonce>:<transfer-id>:<index> (protocol/gid.md).
   public var gid: String = String()
 
   /// prepared, refused, timed-out, committed, rolled-back, compensated, heuristic-rollback, ...

@@ -160,7 +160,25 @@ extension Settle_V1_Participant {
         /// > Runs the named action in a local transaction together with the barrier row (gid, 'action'),
         /// > then PREPARE TRANSACTION '<gid>'. Already prepared: PREPARED without running the action
         /// > again. Already cancelled (a Rollback came first): REFUSED with kind CANCELLED, the action
-        /// > never runs. Already committed: PREPARED (a following Commit answers COMMITTED).
+        /// > never runs. Already committed: PREPARED (a following Commit answers COMMITTED). The barrier
+        /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+        /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+       /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+       /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+      /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+      /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+     /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+     /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+    /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+    /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+   /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+   /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+  /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+  /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+ /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+ /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+/// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+/// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Settle_V1_PrepareRequest` messages.
@@ -222,7 +240,16 @@ extension Settle_V1_Participant {
         /// > Runs the named compensation of a committed branch, exactly once, recorded by the barrier row
         /// > (gid, 'compensation'). Before the action ever ran, or after it was cancelled: recorded, the
         /// > closure does not run (EMPTY). A second Compensate: COMPENSATED, the closure does not run
-        /// > again. A branch still prepared: FAILED_PRECONDITION (commit or roll it back first).
+        /// > again. A branch still prepared: FAILED_PRECONDITION (commit or roll it back first). A second
+        /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+       /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+      /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+     /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+    /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+   /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+  /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+ /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+/// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Settle_V1_CompensateRequest` messages.
@@ -288,7 +315,25 @@ extension Settle_V1_Participant {
         /// > Runs the named action in a local transaction together with the barrier row (gid, 'action'),
         /// > then PREPARE TRANSACTION '<gid>'. Already prepared: PREPARED without running the action
         /// > again. Already cancelled (a Rollback came first): REFUSED with kind CANCELLED, the action
-        /// > never runs. Already committed: PREPARED (a following Commit answers COMMITTED).
+        /// > never runs. Already committed: PREPARED (a following Commit answers COMMITTED). The barrier
+        /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+        /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+       /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+       /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+      /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+      /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+     /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+     /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+    /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+    /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+   /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+   /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+  /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+  /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+ /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+ /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+/// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+/// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Settle_V1_PrepareRequest` message.
@@ -350,7 +395,16 @@ extension Settle_V1_Participant {
         /// > Runs the named compensation of a committed branch, exactly once, recorded by the barrier row
         /// > (gid, 'compensation'). Before the action ever ran, or after it was cancelled: recorded, the
         /// > closure does not run (EMPTY). A second Compensate: COMPENSATED, the closure does not run
-        /// > again. A branch still prepared: FAILED_PRECONDITION (commit or roll it back first).
+        /// > again. A branch still prepared: FAILED_PRECONDITION (commit or roll it back first). A second
+        /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+       /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+      /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+     /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+    /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+   /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+  /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+ /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+/// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Settle_V1_CompensateRequest` message.
@@ -414,7 +468,25 @@ extension Settle_V1_Participant {
         /// > Runs the named action in a local transaction together with the barrier row (gid, 'action'),
         /// > then PREPARE TRANSACTION '<gid>'. Already prepared: PREPARED without running the action
         /// > again. Already cancelled (a Rollback came first): REFUSED with kind CANCELLED, the action
-        /// > never runs. Already committed: PREPARED (a following Commit answers COMMITTED).
+        /// > never runs. Already committed: PREPARED (a following Commit answers COMMITTED). The barrier
+        /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+        /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+       /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+       /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+      /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+      /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+     /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+     /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+    /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+    /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+   /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+   /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+  /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+  /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+ /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+ /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+/// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+/// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION.
         ///
         /// - Parameters:
         ///   - request: A `Settle_V1_PrepareRequest` message.
@@ -476,7 +548,16 @@ extension Settle_V1_Participant {
         /// > Runs the named compensation of a committed branch, exactly once, recorded by the barrier row
         /// > (gid, 'compensation'). Before the action ever ran, or after it was cancelled: recorded, the
         /// > closure does not run (EMPTY). A second Compensate: COMPENSATED, the closure does not run
-        /// > again. A branch still prepared: FAILED_PRECONDITION (commit or roll it back first).
+        /// > again. A branch still prepared: FAILED_PRECONDITION (commit or roll it back first). A second
+        /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+       /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+      /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+     /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+    /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+   /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+  /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+ /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+/// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION.
         ///
         /// - Parameters:
         ///   - request: A `Settle_V1_CompensateRequest` message.
@@ -769,7 +850,25 @@ extension Settle_V1_Participant {
         /// > Runs the named action in a local transaction together with the barrier row (gid, 'action'),
         /// > then PREPARE TRANSACTION '<gid>'. Already prepared: PREPARED without running the action
         /// > again. Already cancelled (a Rollback came first): REFUSED with kind CANCELLED, the action
-        /// > never runs. Already committed: PREPARED (a following Commit answers COMMITTED).
+        /// > never runs. Already committed: PREPARED (a following Commit answers COMMITTED). The barrier
+        /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+        /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+       /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+       /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+      /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+      /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+     /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+     /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+    /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+    /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+   /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+   /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+  /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+  /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+ /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+ /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+/// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+/// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Settle_V1_PrepareRequest` message.
@@ -846,7 +945,16 @@ extension Settle_V1_Participant {
         /// > Runs the named compensation of a committed branch, exactly once, recorded by the barrier row
         /// > (gid, 'compensation'). Before the action ever ran, or after it was cancelled: recorded, the
         /// > closure does not run (EMPTY). A second Compensate: COMPENSATED, the closure does not run
-        /// > again. A branch still prepared: FAILED_PRECONDITION (commit or roll it back first).
+        /// > again. A branch still prepared: FAILED_PRECONDITION (commit or roll it back first). A second
+        /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+       /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+      /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+     /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+    /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+   /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+  /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+ /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+/// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Settle_V1_CompensateRequest` message.
@@ -935,7 +1043,25 @@ extension Settle_V1_Participant {
         /// > Runs the named action in a local transaction together with the barrier row (gid, 'action'),
         /// > then PREPARE TRANSACTION '<gid>'. Already prepared: PREPARED without running the action
         /// > again. Already cancelled (a Rollback came first): REFUSED with kind CANCELLED, the action
-        /// > never runs. Already committed: PREPARED (a following Commit answers COMMITTED).
+        /// > never runs. Already committed: PREPARED (a following Commit answers COMMITTED). The barrier
+        /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+        /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+       /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+       /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+      /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+      /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+     /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+     /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+    /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+    /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+   /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+   /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+  /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+  /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+ /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+ /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+/// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+/// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Settle_V1_PrepareRequest` message.
@@ -1045,7 +1171,16 @@ extension Settle_V1_Participant {
         /// > Runs the named compensation of a committed branch, exactly once, recorded by the barrier row
         /// > (gid, 'compensation'). Before the action ever ran, or after it was cancelled: recorded, the
         /// > closure does not run (EMPTY). A second Compensate: COMPENSATED, the closure does not run
-        /// > again. A branch still prepared: FAILED_PRECONDITION (commit or roll it back first).
+        /// > again. A branch still prepared: FAILED_PRECONDITION (commit or roll it back first). A second
+        /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+       /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+      /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+     /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+    /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+   /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+  /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+ /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+/// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Settle_V1_CompensateRequest` message.
@@ -1155,7 +1290,17 @@ extension Settle_V1_Participant.ClientProtocol {
     /// > Runs the named action in a local transaction together with the barrier row (gid, 'action'),
     /// > then PREPARE TRANSACTION '<gid>'. Already prepared: PREPARED without running the action
     /// > again. Already cancelled (a Rollback came first): REFUSED with kind CANCELLED, the action
-    /// > never runs. Already committed: PREPARED (a following Commit answers COMMITTED).
+    /// > never runs. Already committed: PREPARED (a following Commit answers COMMITTED). The barrier
+    /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+    /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+   /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+   /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+  /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+  /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+ /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+ /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+/// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+/// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Settle_V1_PrepareRequest` message.
@@ -1250,7 +1395,12 @@ extension Settle_V1_Participant.ClientProtocol {
     /// > Runs the named compensation of a committed branch, exactly once, recorded by the barrier row
     /// > (gid, 'compensation'). Before the action ever ran, or after it was cancelled: recorded, the
     /// > closure does not run (EMPTY). A second Compensate: COMPENSATED, the closure does not run
-    /// > again. A branch still prepared: FAILED_PRECONDITION (commit or roll it back first).
+    /// > again. A branch still prepared: FAILED_PRECONDITION (commit or roll it back first). A second
+    /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+   /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+  /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+ /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+/// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Settle_V1_CompensateRequest` message.
@@ -1344,7 +1494,17 @@ extension Settle_V1_Participant.ClientProtocol {
     /// > Runs the named action in a local transaction together with the barrier row (gid, 'action'),
     /// > then PREPARE TRANSACTION '<gid>'. Already prepared: PREPARED without running the action
     /// > again. Already cancelled (a Rollback came first): REFUSED with kind CANCELLED, the action
-    /// > never runs. Already committed: PREPARED (a following Commit answers COMMITTED).
+    /// > never runs. Already committed: PREPARED (a following Commit answers COMMITTED). The barrier
+    /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+    /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+   /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+   /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+  /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+  /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+ /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+ /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
+/// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
+/// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -1451,7 +1611,12 @@ extension Settle_V1_Participant.ClientProtocol {
     /// > Runs the named compensation of a committed branch, exactly once, recorded by the barrier row
     /// > (gid, 'compensation'). Before the action ever ran, or after it was cancelled: recorded, the
     /// > closure does not run (EMPTY). A second Compensate: COMPENSATED, the closure does not run
-    /// > again. A branch still prepared: FAILED_PRECONDITION (commit or roll it back first).
+    /// > again. A branch still prepared: FAILED_PRECONDITION (commit or roll it back first). A second
+    /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+   /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+  /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+ /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
+/// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION.
     ///
     /// - Parameters:
     ///   - message: request message to send.

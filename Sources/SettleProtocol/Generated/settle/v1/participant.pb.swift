@@ -51,7 +51,7 @@ public nonisolated struct Settle_V1_PrepareRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The branch gid, `settle:<coordinator-id>:<transfer-id>:<branch-index>` (protocol/gid.md):
+  /// The branch gid, `settle:<coordinator-id>:<epoch>:<nonce>:<transfer-id>:<branch-index>` (protocol/gid.md):
   /// at most 199 bytes of printable ASCII.
   public var gid: String = String()
 
