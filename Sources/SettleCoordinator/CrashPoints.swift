@@ -20,9 +20,14 @@ struct CrashPoints: Sendable {
     }
 
     let armed: Point?
+    /// FAULT INJECTION for the storm's own test: `SETTLE_BREAK=refuse-every-prepare` makes the
+    /// coordinator take every PREPARED answer for a refusal, a deliberately broken build (every
+    /// transfer aborts) under which tools/chaos must fail rather than report that all is well.
+    let refusesEveryPrepare: Bool
 
     init(environment: [String: String] = ProcessInfo.processInfo.environment) {
         armed = environment["SETTLE_CRASH_AT"].flatMap(Point.init(rawValue:))
+        refusesEveryPrepare = environment["SETTLE_BREAK"] == "refuse-every-prepare"
     }
 
     /// Arms the log writer for `mid-batch`; the other points are reached by the coordinator itself.

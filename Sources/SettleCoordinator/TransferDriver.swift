@@ -370,6 +370,8 @@ struct TransferDriver: Sendable {
                 let response = try await link.preparing.prepare(request, metadata: link.metadata, options: options)
                 metrics.reachable(link.name, true)
                 switch response.outcome {
+                case .prepared where crashPoints.refusesEveryPrepare:
+                    return .refused(reason: "deliberately broken build (SETTLE_BREAK=refuse-every-prepare)")
                 case .prepared: return .prepared
                 case .refused:
                     let kind = response.refusalKind == .cancelled ? "cancelled" : "refused"

@@ -110,6 +110,7 @@ struct ChaosCommand: AsyncParsableCommand {
                 detail: "\(outcomes.count) transfers"
             )
         )
+        results.append(StormCoverage(outcomes: outcomes, tally: tally, transfers: workload.count).result())
         results.append(try await coordinatorAgrees(workload, outcomes, apiPort: apiPort))
         results += try await InvariantChecks(transfers: workload, outcomes: outcomes, deployment: deployment).databaseChecks()
         await deployment.stopSettled()
@@ -125,7 +126,8 @@ struct ChaosCommand: AsyncParsableCommand {
         return results.allSatisfy(\.passed)
     }
 
-    /// What the coordinator says now, after all its restarts, is what each client was told.
+    /// What the coordinator says now, after all its restarts, is what each client was told; and
+    /// what it says of the path each took, too.
     private func coordinatorAgrees(
         _ workload: [ChaosTransfer], _ outcomes: [WorkloadRunner.Outcome], apiPort: Int
     ) async throws -> InvariantChecks.Result {
@@ -133,7 +135,11 @@ struct ChaosCommand: AsyncParsableCommand {
         try await SettleClient.withClient(host: "127.0.0.1", port: apiPort, token: ChaosDeployment.clientToken) { client in
             for (transfer, outcome) in zip(workload, outcomes) {
                 let now = try await client.get(id: transfer.id)
-                if now.state != outcome.state { failures.append("\(transfer.id): client was told \(outcome.state), coordinator says \(now.state)") }
+                if now.state != outcome.state || now.path != outcome.path || now.branches.map(\.gid) != outcome.gids {
+                    failures.append(
+                        "\(transfer.id): client was told \(outcome.state) by \(outcome.path), coordinator says \(now.state) by \(now.path)"
+                    )
+                }
             }
         }
         return InvariantChecks.Result(

@@ -119,13 +119,12 @@ struct InvariantChecks {
             count += 1
             for branch in 0..<2 {
                 let kinds = postings[transfer.bank(ofBranch: branch)][gids[index][branch]] ?? [:]
-                let net = kinds.values.reduce(0, +)
-                // Aborted: nothing at all. Compensated: nothing, or the action and its compensation.
-                let allowed = outcome.state == .compensated
-                    ? [[:], [ChaosTransfer.actionKinds[branch]: kinds[ChaosTransfer.actionKinds[branch]] ?? 0,
-                             ChaosTransfer.compensationKinds[branch]: kinds[ChaosTransfer.compensationKinds[branch]] ?? 0]]
-                    : [[:]]
-                if net != 0 || !allowed.contains(kinds) {
+                // Aborted: nothing at all. Compensated: nothing, or exactly this transfer's action
+                // and its compensation, each of this transfer's own amount.
+                let signed = branch == 0 ? -transfer.amount : transfer.amount
+                let undone = [ChaosTransfer.actionKinds[branch]: signed, ChaosTransfer.compensationKinds[branch]: -signed]
+                let allowed = outcome.state == .compensated ? [[:], undone] : [[:]]
+                if !allowed.contains(kinds) {
                     failures.append("\(transfer.id) (\(outcome.state)) branch \(branch): postings \(kinds)")
                 }
             }
