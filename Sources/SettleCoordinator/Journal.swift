@@ -28,7 +28,18 @@ final class Journal: Sendable {
 
     private struct State {
         var entries: [String: Entry] = [:]
-        var finishedOrder: [String] = []
+        /// Finished transfers, oldest first, each with the sequence number of its finishing, so
+        /// that an id finished again (a MANUAL after STUCK, a forgotten id admitted anew) is never
+        /// forgotten by its older place in the order.
+        var finishedOrder: [(id: String, sequence: UInt64)] = []
+        var finishedSequence: [String: UInt64] = [:]
+        var nextSequence: UInt64 = 0
+
+        mutating func finished(_ id: String) {
+            nextSequence += 1
+            finishedOrder.append((id, nextSequence))
+            finishedSequence[id] = nextSequence
+        }
     }
 
     private let state = Mutex(State())
@@ -83,7 +94,7 @@ final class Journal: Sendable {
                     Checkpoint.Entry(id: entry.spec.id, state: Array(try! encoder.encode(entry)))
                 }
                 var budget = Self.checkpointBytesBudget - entries.reduce(0) { $0 + $1.state.count + $1.id.utf8.count + 6 }
-                for id in state.finishedOrder.reversed() {
+                for (id, sequence) in state.finishedOrder.reversed() where state.finishedSequence[id] == sequence {
                     guard let entry = state.entries[id], entry.final != nil, entry.final != .stuck else { continue }
                     let encoded = Array(try! encoder.encode(entry))
                     budget -= encoded.count + id.utf8.count + 6
@@ -105,7 +116,8 @@ final class Journal: Sendable {
             for item in checkpoint?.unfinished ?? [] {
                 let entry = try JSONDecoder().decode(Entry.self, from: Data(item.state))
                 state.entries[entry.spec.id] = entry
-                if entry.final != nil { state.finishedOrder.append(entry.spec.id) }
+                // A stuck transfer waits for its MANUAL record, which finishes it.
+                if entry.final != nil && entry.final != .stuck { state.finished(entry.spec.id) }
             }
             for record in records {
                 guard let coordinatorRecord = try CoordinatorRecord(record) else { continue }
@@ -132,7 +144,7 @@ final class Journal: Sendable {
             case .compensated: state.entries[id]?.final = .compensated
             }
             state.entries[id]?.facts = facts
-            state.finishedOrder.append(id)
+            state.finished(id)
         case .saga:
             state.entries[id]?.decision = "saga"
         case .compensate(_, let reason):
@@ -152,7 +164,7 @@ final class Journal: Sendable {
                 branchStates: entry.facts?.branchStates ?? entry.spec.branches.map { _ in outcome.rawValue }, resolvedBy: who
             )
             state.entries[id] = entry
-            state.finishedOrder.append(id)
+            state.finished(id)
         case .heuristic:
             // A record of what a branch did; the decision it leads to (re-drive under COMMIT, or
             // COMPENSATE) is its own record, so recovery follows those.
@@ -160,8 +172,9 @@ final class Journal: Sendable {
         }
         if state.finishedOrder.count > rememberedMax + rememberedMax / 4 {
             let forgotten = state.finishedOrder.prefix(state.finishedOrder.count - rememberedMax)
-            for old in forgotten where state.entries[old]?.final.map({ $0 != .stuck }) == true {
-                state.entries.removeValue(forKey: old)
+            for (old, sequence) in forgotten where state.finishedSequence[old] == sequence {
+                state.finishedSequence[old] = nil
+                if let final = state.entries[old]?.final, final != .stuck { state.entries.removeValue(forKey: old) }
             }
             state.finishedOrder.removeFirst(forgotten.count)
         }

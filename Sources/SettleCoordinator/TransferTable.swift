@@ -167,6 +167,9 @@ final class TransferTable: Sendable {
 
     var inFlightCount: Int { state.withLock { $0.inFlight } }
 
+    /// Callers suspended in `waitUntilFinal(id)`.
+    func waiterCount(_ id: String) -> Int { state.withLock { $0.waiters[id]?.count ?? 0 } }
+
     /// Whether some transfer has not reached a logged decision yet (what a drain waits for).
     var hasUndecided: Bool {
         state.withLock { $0.entries.values.contains { $0.status == .preparing } }

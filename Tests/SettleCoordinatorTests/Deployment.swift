@@ -182,6 +182,12 @@ final class Deployment: @unchecked Sendable {
         return String(decoding: data, as: UTF8.self)
     }
 
+    /// The HTTP status of settled's `/healthz`.
+    func healthStatus() async throws -> Int {
+        let (_, response) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(metricsPort)/healthz")!)
+        return (response as? HTTPURLResponse)?.statusCode ?? 0
+    }
+
     /// Debit `from` (bank-a or bank-b) and credit the other bank.
     static func branches(amount: Int64, fromA: Bool, account: Int) -> [SettleClient.Branch] {
         let debit = SettleClient.Branch(

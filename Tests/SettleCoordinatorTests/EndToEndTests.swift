@@ -1,4 +1,5 @@
 import Foundation
+import GRPCCore
 import SettleClient
 import SettleCore
 import SettleProtocol
@@ -67,14 +68,17 @@ struct EndToEndTests {
             #expect(again.submittedAtUnixMs == first.submittedAtUnixMs)
             #expect(try await deployment.postingCounts("same") == [1, 1], "the second submit did nothing")
             let conflicting = Deployment.branches(amount: 11, fromA: true, account: 1)
-            await #expect(throws: (any Error).self) {
+            let conflict = await #expect(throws: RPCError.self) {
                 _ = try await deployment.client { try await $0.submit(id: "same", branches: conflicting) }
             }
-            await #expect(throws: (any Error).self) {
+            #expect(conflict?.code == .alreadyExists)
+            #expect(conflict?.message.contains("different branch 0") == true, "names the difference: \(conflict?.message ?? "")")
+            let unauthenticated = await #expect(throws: RPCError.self) {
                 try await SettleClient.withClient(host: "127.0.0.1", port: deployment.apiPort, token: "wrong-token-0123456789") {
                     _ = try await $0.get(id: "same")
                 }
             }
+            #expect(unauthenticated?.code == .unauthenticated)
             let shown = try await deployment.client { try await $0.get(id: "same") }
             let gids = try shown.branches.map { try BranchGID(parsing: $0.gid) }
             #expect(gids.map(\.transferID) == ["same", "same"] && gids.map(\.branchIndex) == [0, 1])

@@ -1,4 +1,5 @@
 import Foundation
+import GRPCCore
 import SettleClient
 import SettleCoordinator
 import SettleProtocol
@@ -39,17 +40,21 @@ struct TLSTests {
             #expect(transfer.state == .committed, "\(transfer.reason)")
             #expect(try await deployment.postingCounts("over-tls") == [1, 1])
 
-            await #expect(throws: (any Error).self, "a plaintext client") {
+            // Each refusal is the handshake failing (UNAVAILABLE, no call made); the trusted client
+            // still getting its answer afterwards shows it was not settled going away.
+            let plaintext = await #expect(throws: RPCError.self, "a plaintext client") {
                 try await deployment.client { try await $0.get(id: "over-tls") }
             }
-            await #expect(throws: (any Error).self, "TLS without a client certificate") {
+            let withoutCertificate = await #expect(throws: RPCError.self, "TLS without a client certificate") {
                 try await deployment.client(tls: .init(certificateAuthority: certificates.authority)) { try await $0.get(id: "over-tls") }
             }
-            await #expect(throws: (any Error).self, "a client that does not trust settled's authority") {
+            let untrusting = await #expect(throws: RPCError.self, "a client that does not trust settled's authority") {
                 try await deployment.client(tls: .init(certificateChain: certificates.client, privateKey: certificates.clientKey)) {
                     try await $0.get(id: "over-tls")
                 }
             }
+            #expect([plaintext?.code, withoutCertificate?.code, untrusting?.code] == [.unavailable, .unavailable, .unavailable])
+            #expect(try await deployment.client(tls: trusted) { try await $0.get(id: "over-tls") }.state == .committed)
         }
     }
 

@@ -187,7 +187,9 @@ struct TransferIdentityTests {
                 // The credit's UPDATE waits for this row, then finds it gone: a refusal.
                 try await blocker.query("UPDATE accounts SET id = 'b5-moved' WHERE id = 'b5'")
                 let submitted = Task { try await submitSlowSaga(deployment, id: "hung-1", debitAccount: "a6", creditAccount: "b5") }
-                try await waitUntil(timeout: .seconds(8), "bank-a's debit committed by the saga") {
+                // The credit waits on the row (re-driven if its lock wait times out) for as long as
+                // this takes.
+                try await waitUntil(timeout: .seconds(60), "bank-a's debit committed by the saga") {
                     // NOT_FOUND until the submission above is admitted.
                     let transfer = try? await deployment.client { try await $0.get(id: "hung-1") }
                     return transfer?.state == .saga && transfer?.branches.first?.state == "committed"
@@ -229,12 +231,13 @@ struct TransferIdentityTests {
                     try await transaction.query("INSERT INTO settle_barrier (gid, op) VALUES ($1, 'action')", [orphan])
                 }
             }
-            #expect(try await deployment.preparedUnderPrefix() == [orphan])
             try await waitUntil(timeout: .seconds(10), "the orphan is rolled back") {
                 try await deployment.preparedUnderPrefix().isEmpty
             }
             let ops = try await deployment.pools[1].query("SELECT op FROM settle_barrier WHERE gid = $1 ORDER BY op", [orphan])
                 .map { try $0.decode(String.self, column: "op") }
+            // The 'cancelled' row proves the sweep's Rollback reached bank-b (a DBA's ROLLBACK
+            // PREPARED would leave no row at all).
             #expect(ops == ["action", "cancelled"], "rolled back through the participant, which cancels it for good")
         }
     }

@@ -68,11 +68,12 @@ struct TransferTableTests {
         #expect(table.entry("t2") != nil && table.entry("t4") != nil)
     }
 
-    @Test func waitersWakeWhenTheTransferFinishes() async {
+    @Test(.timeLimit(.minutes(1))) func waitersWakeWhenTheTransferFinishes() async {
         let table = TransferTable(inFlightMax: 10, rememberedMax: 10)
         _ = admit(table, spec("w"), at: 1)
         async let waited: Void = table.waitUntilFinal("w")
-        try? await Task.sleep(for: .milliseconds(50))
+        // Finish only once the waiter is suspended: finishing first would test nothing.
+        while table.waiterCount("w") == 0 { await Task.yield() }
         table.finish("w", facts(.committed, at: 2))
         await waited
         #expect(table.entry("w")?.status == .committed)

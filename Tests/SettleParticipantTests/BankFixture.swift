@@ -39,6 +39,21 @@ struct Bank: Sendable {
         try await BankSchema.balance(pool, account: account)
     }
 
+    /// Other sessions of this bank's database in `state` (pg_stat_activity).
+    func sessions(inState state: String) async throws -> Int64 {
+        try await pool.query(
+            "SELECT count(*)::int8 AS n FROM pg_stat_activity WHERE datname = current_database() AND state = $1 AND pid <> pg_backend_pid()",
+            [state]
+        )[0].decode(column: "n")
+    }
+
+    /// Sessions of this bank's database waiting for a lock.
+    func sessionsWaitingOnALock() async throws -> Int64 {
+        try await pool.query(
+            "SELECT count(*)::int8 AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )[0].decode(column: "n")
+    }
+
     func postings(_ gid: String) async throws -> [String] {
         try await pool.query("SELECT kind FROM postings WHERE gid = $1 ORDER BY kind", [gid])
             .map { try $0.decode(String.self, column: "kind") }

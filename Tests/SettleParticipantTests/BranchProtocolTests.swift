@@ -197,7 +197,11 @@ struct BranchProtocolTests {
     @Test func aRollbackDuringASlowPrepareCancelsIt() async throws {
         try await withBank(faults: FaultInjection(delays: ["debit": .seconds(5)])) { bank throws in
             async let slowPrepare = bank.client.prepare(gid("race"), "debit", movement("a", 100))
-            try await Task.sleep(for: .milliseconds(100))
+            // The prepare holds its barrier row and sleeps in its transaction: the rollback must
+            // meet it there, not before it started (which would pass by another path).
+            try await waitUntil(timeout: .seconds(10), "the prepare is inside its transaction") {
+                try await bank.sessions(inState: "idle in transaction") == 1
+            }
             #expect(try await bank.phaseTwoClient.rollback(gid("race")) == .rolledBack)
             #expect(try await slowPrepare.refusalKind == .cancelled)
             #expect(try await bank.prepared().isEmpty)
@@ -245,11 +249,11 @@ struct BranchProtocolTests {
         try await withBank(configure: { $0.actionLockTimeout = .seconds(60) }) { bank throws in
             #expect(try await bank.client.prepare(gid("holder"), "debit", movement("a", 10)).outcome == .prepared)
             async let waiting = bank.client.prepare(gid("waiter"), "debit", movement("a", 20))
-            try await Task.sleep(for: .milliseconds(300))
-            let started = ContinuousClock.now
+            try await waitUntil(timeout: .seconds(10), "the second prepare waits on the row lock") {
+                try await bank.sessionsWaitingOnALock() == 1
+            }
             #expect(try await bank.phaseTwoClient.rollback(gid("waiter")) == .rolledBack)
-            // Far below the 60 s lock timeout the prepare would otherwise have waited.
-            #expect(ContinuousClock.now - started < .seconds(15))
+            // Cancelled: had it waited out the 60 s lock timeout, it would have failed (ABORTED).
             let answer = try await waiting
             #expect(answer.outcome == .refused)
             #expect(answer.refusalKind == .cancelled)

@@ -35,7 +35,9 @@ struct ConcurrencyTests {
                                 #expect(try await bank.phaseTwoClient.commit(branch) == .committed)
                                 committed.value.withLock { $0[account, default: 0] += isDebit ? -amount : amount }
                                 return
-                            } catch let error as RPCError where error.code == .aborted {
+                            } catch let error as RPCError where error.code == .aborted || error.code == .unavailable {
+                                // Both mean "nothing was done; retry", as the coordinator does (UNAVAILABLE
+                                // here: every pool connection held by prepares queued on the hot rows).
                                 retries.value.withLock { $0 += 1 }
                             }
                         }
