@@ -9,6 +9,10 @@ public final class LaunchedProcess: @unchecked Sendable {
     public let readyLine: String
     public let errorLogPath: String
 
+    /// How long a process may take to print its ready line before it is killed and its launch
+    /// fails: a hung start must fail a test, not stall the suite.
+    public static let readyTimeout = Duration.seconds(120)
+
     /// - Parameters:
     ///   - readyPrefix: the line to wait for; nil returns as soon as the process started.
     ///   - errorLogPath: where its standard error goes; a new temporary file when nil.
@@ -32,6 +36,12 @@ public final class LaunchedProcess: @unchecked Sendable {
         errorLog?.seekToEndOfFile()
         process.standardError = errorLog
         try process.run()
+        let isReady = ReadyFlag()
+        let pid = process.processIdentifier
+        DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(Int(Self.readyTimeout.components.seconds))) {
+            if !isReady.isSet { Foundation.kill(pid, SIGKILL) }
+        }
+        defer { isReady.set() }
         var line = Data()
         while let readyPrefix {
             let byte = output.fileHandleForReading.readData(ofLength: 1)
@@ -47,7 +57,10 @@ public final class LaunchedProcess: @unchecked Sendable {
         guard text.hasPrefix(readyPrefix ?? "") else {
             process.waitUntilExit()
             let log = (try? String(contentsOfFile: errorLogPath, encoding: .utf8)) ?? ""
-            throw LaunchFailure(description: "\(product) exited before '\(readyPrefix ?? "")': \(log.suffix(2000))")
+            throw LaunchFailure(
+                description: "\(product) exited before '\(readyPrefix ?? "")' (or printed nothing within \(Self.readyTimeout) and was "
+                    + "killed): \(log.suffix(2000))"
+            )
         }
         self.process = process
         self.readyLine = text
@@ -126,4 +139,13 @@ public final class LaunchedProcess: @unchecked Sendable {
     public struct LaunchFailure: Error, CustomStringConvertible {
         public let description: String
     }
+}
+
+/// Set once the ready line arrived; the launch watchdog kills the process only if it was not.
+private final class ReadyFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+
+    var isSet: Bool { lock.withLock { value } }
+    func set() { lock.withLock { value = true } }
 }

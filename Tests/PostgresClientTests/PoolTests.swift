@@ -41,8 +41,15 @@ struct PoolTests {
         let pool = PostgresPool(
             configuration: .init(connectionString: try TestClusters.url(), connectionsMax: 1, acquireTimeout: .seconds(10))
         )
-        async let slow = pool.query("SELECT pg_sleep(0.3)")
-        try await Task.sleep(for: .milliseconds(50))
+        let marker = TestClusters.uniqueName("waiter_marker")
+        async let slow = pool.query("SELECT pg_sleep(3), '\(marker)'")
+        // The one session is surely lent out before the second query asks for it.
+        let admin = try await TestClusters.connect()
+        try await waitUntil(timeout: .seconds(10), "the slow query running") {
+            try await admin.query(
+                "SELECT count(*)::int8 FROM pg_stat_activity WHERE query LIKE $1 AND pid <> pg_backend_pid()", ["%\(marker)%"]
+            )[0].decode(Int64.self, column: 0) == 1
+        }
         let value = try await pool.query("SELECT 9::int4")[0].decode(Int32.self, column: 0)
         _ = try await slow
         #expect(value == 9)
@@ -84,35 +91,36 @@ struct PoolTests {
         await pool.close()
     }
 
-    @Test func twoHundredQueriesThroughTenSessionsLeaveTheCooperativePoolFree() async throws {
+    /// More sessions than the cooperative pool has threads (one per core) all sit in a blocking
+    /// libpq call at once; the test's own async code must still run meanwhile, which it could not
+    /// if those calls held cooperative threads. Nothing here is timed: the sleeps are ended by
+    /// cancelling them once they are all seen in pg_stat_activity.
+    @Test(.timeLimit(.minutes(1)))
+    func sessionsBlockedInLibpqLeaveTheCooperativePoolFree() async throws {
+        let sessions = ProcessInfo.processInfo.activeProcessorCount + 2
         let pool = PostgresPool(
-            configuration: .init(connectionString: try TestClusters.url(), connectionsMax: 10, acquireTimeout: .seconds(60))
+            configuration: .init(connectionString: try TestClusters.url(), connectionsMax: sessions, acquireTimeout: .seconds(60))
         )
-        let ticks = Shared(0)
-        let querying = Shared(true)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                while querying.value.withLock({ $0 }) {
-                    try await Task.sleep(for: .milliseconds(5))
-                    ticks.value.withLock { $0 += 1 }
+        let admin = try await TestClusters.connect()
+        try await withThrowingTaskGroup(of: Void.self) { queries in
+            for _ in 0..<sessions {
+                queries.addTask {
+                    // Ends when the test cancels it (57014), never by its own 60 s.
+                    _ = try? await pool.query("SELECT pg_sleep(60) /* cooperative-pool-test */")
                 }
             }
-            let values = try await withThrowingTaskGroup(of: Int64.self) { queries in
-                for index in 0..<200 {
-                    queries.addTask {
-                        try await pool.query("SELECT $1::int8 FROM pg_sleep(0.05)", [index])[0].decode(Int64.self, column: 0)
-                    }
-                }
-                return try await queries.reduce(into: [Int64]()) { $0.append($1) }
+            let sleeping = "SELECT count(*)::int8 FROM pg_stat_activity WHERE query LIKE '%cooperative-pool-test */' AND state = 'active'"
+            try await waitUntil(timeout: .seconds(30), "every session asleep in the server") {
+                try await admin.query(sleeping)[0].decode(Int64.self, column: 0) >= Int64(sessions)
             }
-            querying.value.withLock { $0 = false }
-            try await group.waitForAll()
-            #expect(values.sorted() == (0..<200).map(Int64.init))
+            // Reaching this line needed a cooperative thread while all of them slept.
+            #expect(pool.openCount == sessions)
+            try await admin.query(
+                "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE '%cooperative-pool-test */' AND pid <> pg_backend_pid()"
+            )
+            try await queries.waitForAll()
         }
-        // 200 × 50 ms over 10 sessions is at least one second of waiting on the server; a ticker
-        // that shared threads with blocked queries would barely have moved.
-        #expect(ticks.value.withLock { $0 } >= 50)
-        #expect(pool.openCount <= 10)
+        #expect(try await pool.query("SELECT 7::int4")[0].decode(Int32.self, column: 0) == 7)
         await pool.close()
     }
 

@@ -3,7 +3,7 @@ import SignedLog
 import SettleTestSupport
 import Testing
 
-@Suite("settle keygen and settle audit")
+@Suite("settle keygen and settle audit", .timeLimit(.minutes(5)))
 struct AuditCommandTests {
     let directory: TemporaryDirectory
     let keys: String
@@ -119,5 +119,44 @@ struct AuditCommandTests {
         openssl.waitUntilExit()
         #expect(openssl.terminationStatus == 0)
         #expect(text.contains("Signature Verified Successfully"))
+    }
+
+    /// A live log may end in bytes no seal covers yet: `verify` refuses them unless asked to
+    /// audit a live log, and then says how many bytes it did not trust.
+    @Test func anUnsealedTailFailsUnlessAllowedAndIsThenReported() async throws {
+        _ = try await makeKeysAndLog(records: 3)
+        let segment = logPath + "/00000000000000000000.segment"
+        try writeBytes(try readBytes(segment) + Array(repeating: 0xA5, count: 40), to: segment)
+        let arguments = ["audit", "verify", "--log", logPath, "--public-key", keys + "/signing-key.pub.pem"]
+        let strict = try run("settle", arguments)
+        #expect(strict.status == 1, "\(strict.output)")
+        #expect(strict.errorOutput.contains("00000000000000000000.segment"), "names the segment: \(strict.errorOutput)")
+        let live = try run("settle", arguments + ["--allow-unsealed-tail"])
+        #expect(live.status == 0, "\(live.errorOutput)")
+        #expect(live.output.contains("unsealed tail 40 bytes after the last seal (not trusted)"), "\(live.output)")
+        #expect(live.output.contains("records       4 (1 checkpoints)"), "every sealed record is still verified: \(live.output)")
+    }
+
+    /// `settle audit show` prints one transfer's records, in order, each with its seal; an
+    /// unknown transfer is an error that says so.
+    @Test func showPrintsOneTransfersSealedHistory() async throws {
+        let keygen = try run("settle", ["keygen", "--out", keys])
+        #expect(keygen.status == 0, "\(keygen.errorOutput)")
+        let key = try SigningKey(pemFile: keys + "/signing-key.pem")
+        let log = try await SignedLog.open(directory: logPath, signingKey: key)
+        for (type, transfer) in [(0x0101, "t-1"), (0x0101, "t-2"), (0x0102, "t-1"), (0x0104, "t-2"), (0x0104, "t-1")] {
+            _ = try await log.append(LogEntry(type: RecordType(rawValue: UInt16(type)), payload: Array(#"{"transfer":"\#(transfer)"}"#.utf8)))
+        }
+        await log.close()
+        let shown = try run("settle", ["audit", "show", "--log", logPath, "--public-key", keys + "/signing-key.pub.pem", "t-1"])
+        #expect(shown.status == 0, "\(shown.errorOutput)")
+        let lines = shown.output.split(separator: "\n")
+        #expect(lines.count == 3, "\(shown.output)")
+        #expect(lines.map { $0.hasPrefix("LSN ") } == [true, true, true])
+        #expect(lines[0].contains("ACCEPTED") && lines[1].contains("COMMIT") && lines[2].contains("END"), "\(shown.output)")
+        #expect(lines.allSatisfy { $0.contains("sealed by seal") && $0.contains(#""transfer":"t-1""#) })
+        let unknown = try run("settle", ["audit", "show", "--log", logPath, "t-404"])
+        #expect(unknown.status == 1)
+        #expect(unknown.errorOutput.contains("the log holds no record of transfer t-404"))
     }
 }

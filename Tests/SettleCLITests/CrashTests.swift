@@ -3,7 +3,7 @@ import SignedLog
 import SettleTestSupport
 import Testing
 
-@Suite("SIGKILL of a writer mid-batch")
+@Suite("SIGKILL of a writer mid-batch", .timeLimit(.minutes(5)))
 struct CrashTests {
     /// Kills a busy writer with SIGKILL several times. After each kill, reopening must succeed and
     /// keep every record the writer acknowledged (printed) before it died, and the chain continues

@@ -8,7 +8,7 @@ import Testing
 /// settled killed with SIGKILL at each step of the protocol (SETTLE_CRASH_AT, test-only fault
 /// injection), then restarted: every transfer reaches the final state the log dictates, nothing
 /// stays prepared, money is conserved, and the log verifies.
-@Suite("coordinator crash matrix")
+@Suite("coordinator crash matrix", .timeLimit(.minutes(5)))
 struct CrashMatrixTests {
     /// Submits one transfer to a settled armed to crash, waits for the crash, restarts it.
     /// Checks, after the crash, that settled said it reached `point` (an earlier crash would end
@@ -17,7 +17,7 @@ struct CrashMatrixTests {
         at point: String, withPrepared prepared: ClosedRange<Int>, _ deployment: Deployment,
         sourceLocation: SourceLocation = #_sourceLocation
     ) async throws {
-        let exited = try await deployment.settled?.waitForExit()
+        let exited = try await deployment.settled?.waitForExit(timeout: .seconds(120))
         #expect(exited == true, "settled did not crash at \(point)", sourceLocation: sourceLocation)
         let errors = try String(contentsOfFile: deployment.settled?.errorLogPath ?? "", encoding: .utf8)
         #expect(errors.contains("SETTLE_CRASH_AT=\(point) reached"), "settled's own output: \(errors.suffix(500))", sourceLocation: sourceLocation)
@@ -32,7 +32,10 @@ struct CrashMatrixTests {
     ) async throws -> Settle_V1_Transfer {
         try deployment.startSettled(crashAt: point)
         let branches = Deployment.branches(amount: 250, fromA: true, account: 3)
-        _ = try? await deployment.client { try await $0.submit(id: "crash", branches: branches, wait: true, timeout: .seconds(10)) }
+        // A deadline no loaded machine reaches: an abort would never reach the later points.
+        _ = try? await deployment.client {
+            try await $0.submit(id: "crash", branches: branches, prepareTimeout: .seconds(120), wait: true, timeout: .seconds(10))
+        }
         try await expectCrashed(at: point, withPrepared: preparedAtCrash, deployment)
         if let second {
             try deployment.startSettled(crashAt: second, waitUntilReady: false)
@@ -139,8 +142,10 @@ struct CrashMatrixTests {
         try await withDeployment(startsSettled: false) { deployment throws in
             try deployment.startSettled(crashAt: "after-commit-sealed")
             let branches = Deployment.branches(amount: 100, fromA: true, account: 4)
-            _ = try? await deployment.client { try await $0.submit(id: "down", branches: branches, wait: true, timeout: .seconds(10)) }
-            #expect(try await deployment.settled?.waitForExit() == true)
+            _ = try? await deployment.client {
+                try await $0.submit(id: "down", branches: branches, prepareTimeout: .seconds(120), wait: true, timeout: .seconds(10))
+            }
+            #expect(try await deployment.settled?.waitForExit(timeout: .seconds(120)) == true)
             deployment.banks[1].kill()
             try deployment.startSettled()
             try await waitUntil {
@@ -162,8 +167,10 @@ struct CrashMatrixTests {
         try await withDeployment(startsSettled: false) { deployment throws in
             try deployment.startSettled(crashAt: "after-commit-sealed")
             let branches = Deployment.branches(amount: 40, fromA: true, account: 6)
-            _ = try? await deployment.client { try await $0.submit(id: "dba", branches: branches, wait: true, timeout: .seconds(10)) }
-            #expect(try await deployment.settled?.waitForExit() == true)
+            _ = try? await deployment.client {
+                try await $0.submit(id: "dba", branches: branches, prepareTimeout: .seconds(120), wait: true, timeout: .seconds(10))
+            }
+            #expect(try await deployment.settled?.waitForExit(timeout: .seconds(120)) == true)
             let gid = try await deployment.preparedGID("dba", branch: 1)
             try await deployment.pools[1].withConnection { try await $0.rollbackPrepared(gid: gid) }
             try deployment.startSettled()
@@ -183,8 +190,10 @@ struct CrashMatrixTests {
         try await withDeployment(startsSettled: false) { deployment throws in
             try deployment.startSettled(crashAt: "after-commit-sealed")
             let branches = Deployment.branches(amount: 40, fromA: true, account: 6)
-            _ = try? await deployment.client { try await $0.submit(id: "dba2", branches: branches, wait: true, timeout: .seconds(10)) }
-            #expect(try await deployment.settled?.waitForExit() == true)
+            _ = try? await deployment.client {
+                try await $0.submit(id: "dba2", branches: branches, prepareTimeout: .seconds(120), wait: true, timeout: .seconds(10))
+            }
+            #expect(try await deployment.settled?.waitForExit(timeout: .seconds(120)) == true)
             let debit = try await deployment.preparedGID("dba2", branch: 0)
             try await deployment.pools[0].withConnection { try await $0.rollbackPrepared(gid: debit) }
             // a6's money moves to a9, so the debit prepared again is refused (insufficient funds).
@@ -209,8 +218,10 @@ struct CrashMatrixTests {
         try await withDeployment(startsSettled: false) { deployment throws in
             try deployment.startSettled(crashAt: "after-commit-sealed")
             let branches = Deployment.branches(amount: 40, fromA: true, account: 8)
-            _ = try? await deployment.client { try await $0.submit(id: "dba3", branches: branches, wait: true, timeout: .seconds(10)) }
-            #expect(try await deployment.settled?.waitForExit() == true)
+            _ = try? await deployment.client {
+                try await $0.submit(id: "dba3", branches: branches, prepareTimeout: .seconds(120), wait: true, timeout: .seconds(10))
+            }
+            #expect(try await deployment.settled?.waitForExit(timeout: .seconds(120)) == true)
             let debit = try await deployment.preparedGID("dba3", branch: 0)
             let credit = try await deployment.preparedGID("dba3", branch: 1)
             try await deployment.pools[0].withConnection { try await $0.rollbackPrepared(gid: debit) }

@@ -7,7 +7,7 @@ import SettleTestSupport
 import Synchronization
 import Testing
 
-@Suite("coordinator end to end: real settled, real ExampleBanks, real PostgreSQL")
+@Suite("coordinator end to end: real settled, real ExampleBanks, real PostgreSQL", .timeLimit(.minutes(5)))
 struct EndToEndTests {
     /// 1,000 concurrent random transfers, some of them refused for insufficient funds. Every
     /// invariant of DESIGN.md holds afterwards.

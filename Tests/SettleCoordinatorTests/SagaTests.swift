@@ -7,7 +7,7 @@ import SettleTestSupport
 import Testing
 
 /// bank-b is slow (ExampleBank's fault injection delays its credit past the prepare deadline).
-@Suite("saga fallback against a slow participant")
+@Suite("saga fallback against a slow participant", .timeLimit(.minutes(5)))
 struct SagaTests {
     let slowCredit = [[], ["--fault-inject-delay", "credit=1500"]]
 

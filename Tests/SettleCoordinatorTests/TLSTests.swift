@@ -9,7 +9,7 @@ import Testing
 /// TLS on both of settled's sides, with a throwaway authority: clients reach the API only over
 /// TLS with a certificate the API trusts, and settled reaches participants only when it can verify
 /// theirs — each direction checked by a refusal as well as by a transfer that commits.
-@Suite("TLS: the client API and the participants")
+@Suite("TLS: the client API and the participants", .timeLimit(.minutes(5)))
 struct TLSTests {
     private static func files(_ certificates: TestCertificates) -> [String: String] {
         ["certificateAuthority": certificates.authority, "certificateChain": certificates.client, "privateKey": certificates.clientKey]

@@ -2,7 +2,7 @@ import Foundation
 import SettleTestSupport
 import Testing
 
-@Suite("settle transfer submit|show|list")
+@Suite("settle transfer submit|show|list", .timeLimit(.minutes(5)))
 struct TransferCommandTests {
     @Test func operatorsSubmitShowAndListFromTheCommandLine() async throws {
         try await withDeployment { deployment throws in

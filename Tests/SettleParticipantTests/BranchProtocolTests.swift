@@ -8,7 +8,7 @@ import Testing
 
 /// Each behaviour of protocol/settle/v1/participant.proto, over real gRPC against a real
 /// database, asserting both the answer and what the database holds afterwards.
-@Suite("participant protocol behaviours")
+@Suite("participant protocol behaviours", .timeLimit(.minutes(5)))
 struct BranchProtocolTests {
     @Test func prepareHoldsTheWorkAndCommitApplies() async throws {
         try await withBank { bank throws in

@@ -6,7 +6,7 @@ import SettleTestSupport
 import Synchronization
 import Testing
 
-@Suite("participant under contention")
+@Suite("participant under contention", .timeLimit(.minutes(5)))
 struct ConcurrencyTests {
     /// 200 concurrent Prepare+Commit pairs on four hot accounts. Every answer is prepared, a
     /// business refusal, or ABORTED (retried, as the coordinator does); balances end exact.

@@ -10,7 +10,7 @@ import Testing
 
 /// Authentication, request bounds and start-up refusals: bad input gets a clear error and
 /// touches nothing.
-@Suite("participant guards")
+@Suite("participant guards", .timeLimit(.minutes(5)))
 struct GuardTests {
     @Test func callsWithoutTheRightTokenAreUnauthenticated() async throws {
         try await withBank { bank throws in
@@ -107,6 +107,36 @@ struct GuardTests {
             let timer = try bank.metrics.expectTimer("settle_participant_prepare_duration", [("participant", "bank-test")])
             #expect(timer.values.count == 2)
             #expect(timer.values.allSatisfy { $0 > 0 })
+        }
+    }
+
+    /// ExampleBank refuses an amount outside 1...amountMax as a business answer that names the
+    /// bound, before touching a row.
+    @Test(arguments: [Int64(0), -5, Movement.amountMax + 1, .min, .max])
+    func amountsOutOfBoundsAreRefused(_ amount: Int64) async throws {
+        try await withBank { bank throws in
+            for action in ["debit", "credit"] {
+                let answer = try await bank.client.prepare(gid("amount-\(action)"), action, movement("a", amount))
+                #expect(answer.outcome == .refused && answer.refusalKind == .business, "\(action) \(amount)")
+                #expect(answer.reason.contains("amount must be 1 to \(Movement.amountMax) minor units"), "\(answer.reason)")
+            }
+            #expect(try await bank.balance("a") == 1000)
+            #expect(try await bank.prepared().isEmpty)
+        }
+    }
+
+    /// A request larger than `messageBytesMax` is refused by the transport before it is decoded.
+    @Test func aMessageOverMessageBytesMaxIsRefused() async throws {
+        try await withBank(configure: { $0.messageBytesMax = 4096 }) { bank throws in
+            let padded = Data(#"{"account":"a","amount":1,"pad":""#.utf8) + Data(repeating: 0x61, count: 8192) + Data(#""}"#.utf8)
+            let failure = await rpcFailure { _ = try await bank.client.prepare(gid("huge"), "debit", padded) }
+            // grpc-swift resets the stream of an oversized message (RST_STREAM): the client sees
+            // UNAVAILABLE rather than RESOURCE_EXHAUSTED, and nothing reached the handler.
+            #expect(failure?.code == .unavailable, "\(String(describing: failure))")
+            #expect(failure?.message.contains("RST_STREAM") == true, "\(String(describing: failure))")
+            #expect(try await bank.pool.query("SELECT count(*)::bigint AS n FROM settle_barrier")[0].decode(Int64.self, column: "n") == 0)
+            #expect(try await bank.client.prepare(gid("small"), "debit", movement("a", 1)).outcome == .prepared, "the connection still serves")
+            #expect(try await bank.client.rollback(gid("small")) == .rolledBack)
         }
     }
 }

@@ -36,7 +36,7 @@ struct ExampleBankProcess: Sendable {
     }
 }
 
-@Suite("participant process crash")
+@Suite("participant process crash", .timeLimit(.minutes(5)))
 struct ParticipantCrashTests {
     /// SIGKILL right after PREPARE: the prepared transaction survives in PostgreSQL, the restarted
     /// service reports it in doubt, and Commit completes it.

@@ -28,8 +28,9 @@ public struct Finished: Sendable {
     public let errorOutput: String
 }
 
-/// Runs a product to completion and returns its exit status and output.
-public func run(_ product: String, _ arguments: [String]) throws -> Finished {
+/// Runs a product to completion and returns its exit status and output. One that has not exited
+/// within `timeout` is killed (its status then says so), so a hung command fails its test.
+public func run(_ product: String, _ arguments: [String], timeout: Duration = .seconds(120)) throws -> Finished {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: try Products.path(product))
     process.arguments = arguments
@@ -38,6 +39,10 @@ public func run(_ product: String, _ arguments: [String]) throws -> Finished {
     process.standardOutput = output
     process.standardError = errorOutput
     try process.run()
+    let pid = process.processIdentifier
+    let watchdog = DispatchWorkItem { Foundation.kill(pid, SIGKILL) }
+    DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(Int(timeout.components.seconds)), execute: watchdog)
+    defer { watchdog.cancel() }
     // Read both pipes concurrently so neither fills and stalls the child.
     let errorData = Shared<Data>(Data())
     let errorReader = Thread {
