@@ -237,7 +237,9 @@ func withDeployment(
 /// prepared under this coordinator's prefix; every transfer settled reports COMMITTED is posted
 /// in every participant, and every ABORTED or COMPENSATED one left no net effect; the log
 /// verifies. Stops settled (the audit reads a closed log).
-func expectEveryInvariant(_ deployment: Deployment, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+func expectEveryInvariant(
+    _ deployment: Deployment, tls: SettleClient.TLS? = nil, sourceLocation: SourceLocation = #_sourceLocation
+) async throws {
     try await waitUntil(timeout: .seconds(30), "nothing prepared under the prefix", sourceLocation: sourceLocation) {
         try await deployment.preparedUnderPrefix().isEmpty
     }
@@ -245,7 +247,7 @@ func expectEveryInvariant(_ deployment: Deployment, sourceLocation: SourceLocati
     var transfers: [Settle_V1_Transfer] = []
     var token = ""
     repeat {
-        let page = try await deployment.client { try await $0.list(pageSize: 1000, pageToken: token) }
+        let page = try await deployment.client(tls: tls) { try await $0.list(pageSize: 1000, pageToken: token) }
         transfers += page.transfers
         token = page.nextPageToken
     } while !token.isEmpty

@@ -12,7 +12,9 @@ struct LifecycleTests {
     /// restart finishes it. Each step waits for the previous one's visible effect, never a delay.
     @Test(.timeLimit(.minutes(2)))
     func sigtermDrainsInFlightTransfersToADecision() async throws {
-        try await withDeployment(configuration: ["prepareTimeoutMilliseconds": 60_000]) { deployment throws in
+        // Deadlines no loaded machine reaches: the drain must end by the decision, which comes only
+        // when this test releases the row, never by its own deadline.
+        try await withDeployment(configuration: ["prepareTimeoutMilliseconds": 120_000, "drainMilliseconds": 120_000]) { deployment throws in
             #expect(try await deployment.healthStatus() == 200)
             // bank-b's credit waits on b2, locked here until the drain has been seen.
             try await deployment.pools[1].withConnection { blocker in

@@ -34,10 +34,9 @@ struct SagaTests {
             .map { try $0.decode(String.self, column: "op") }
     }
 
-    func dump(_ deployment: Deployment) throws -> String {
-        deployment.settled?.stop()
-        let audit = try deployment.auditVerify()
-        #expect(audit.status == 0, "\(audit.errorOutput)")
+    /// Every invariant (which stops settled and verifies the log), then the log as text.
+    func dump(_ deployment: Deployment, sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
+        try await expectEveryInvariant(deployment, sourceLocation: sourceLocation)
         return try run("settle", ["audit", "dump", "--log", deployment.logDirectory]).output
     }
 
@@ -49,7 +48,7 @@ struct SagaTests {
             #expect(transfer.reason.contains("prepare deadline passed"))
             try await waitUntil { try await deployment.preparedUnderPrefix().isEmpty }
             #expect(try await deployment.postingCounts("slow-abort") == [0, 0])
-            #expect(try await deployment.totalBalance() == deployment.expectedTotal)
+            try await expectEveryInvariant(deployment)
         }
     }
 
@@ -63,7 +62,7 @@ struct SagaTests {
             #expect(try await deployment.preparedUnderPrefix().isEmpty)
             #expect(try await deployment.totalBalance() == deployment.expectedTotal)
             #expect(try await deployment.metrics().contains(#"settle_transfers_by_path_total{path="saga-committed"} 1"#))
-            let log = try dump(deployment)
+            let log = try await dump(deployment)
             #expect(log.contains(#"SAGA  {"transfer":"slow-saga"}"#))
             #expect(!log.contains("COMPENSATE"))
         }
@@ -85,7 +84,7 @@ struct SagaTests {
             #expect(try await BankSchema.balance(deployment.pools[0], account: "a7") == Deployment.openingBalance)
             #expect(try await deployment.preparedUnderPrefix().isEmpty)
             #expect(try await deployment.metrics().contains(#"settle_transfers_by_path_total{path="compensated"} 1"#))
-            let log = try dump(deployment)
+            let log = try await dump(deployment)
             #expect(log.contains("SAGA") && log.contains("COMPENSATE") && hasRecord(log, "COMPENSATED", #""path":"compensated""#, #""transfer":"slow-refused"}"#))
         }
     }
@@ -109,8 +108,7 @@ struct SagaTests {
             )
             #expect(try await deployment.postingCounts("unreachable") == [2, 0], "bank-a debited, then refunded; bank-b never ran")
             #expect(try await BankSchema.balance(deployment.pools[0], account: "a7") == Deployment.openingBalance)
-            #expect(try await deployment.totalBalance() == deployment.expectedTotal)
-            try await waitUntil { try await deployment.preparedUnderPrefix().isEmpty }
+            try await expectEveryInvariant(deployment)
         }
     }
 
@@ -133,7 +131,8 @@ struct SagaTests {
             // The operator refunds by hand, then records the decision.
             let coordinator = ["--coordinator", "127.0.0.1:\(deployment.apiPort)", "--token", clientToken]
             let early = try run("settle", ["transfer", "resolve"] + coordinator + ["e2e-none", "--outcome", "aborted", "--reason", "x", "--operator", "alice"])
-            #expect(early.status != 0, "unknown transfers cannot be resolved")
+            #expect(early.status == 1, "unknown transfers cannot be resolved")
+            #expect(early.errorOutput.contains("no transfer with id 'e2e-none'"), "\(early.errorOutput)")
             try await deployment.pools[0].query("UPDATE accounts SET balance = balance + 300 WHERE id = 'a7'")
             #expect(try await deployment.totalBalance() == deployment.expectedTotal)
             let resolved = try run("settle", ["transfer", "resolve"] + coordinator + [
@@ -142,9 +141,9 @@ struct SagaTests {
             #expect(resolved.status == 0, "\(resolved.errorOutput)")
             #expect(resolved.output.hasPrefix("transfer stuck: compensated"), "\(resolved.output)")
             let again = try run("settle", ["transfer", "resolve"] + coordinator + ["stuck", "--outcome", "committed", "--reason", "x", "--operator", "bob"])
-            #expect(again.status != 0)
-            #expect(again.errorOutput.contains("not stuck"))
-            let log = try dump(deployment)
+            #expect(again.status == 1)
+            #expect(again.errorOutput.contains("is compensated (resolved by alice), not stuck"), "\(again.errorOutput)")
+            let log = try await dump(deployment)
             #expect(hasRecord(log, "STUCK", #""reason":"the compensation of branch 0 keeps failing"#))
             #expect(
                 hasRecord(log, "MANUAL", #""operator":"alice","outcome":"compensated","reason":"refund of 300 posted by hand","transfer":"stuck"}"#)
@@ -190,7 +189,7 @@ struct SagaTests {
             try deployment.startSettled()
             let restored = try await deployment.client { try await $0.get(id: "saga-crash") }
             #expect(restored.state == .committed && restored.path == "saga", "\(restored.state) \(restored.path)")
-            _ = try dump(deployment)
+            _ = try await dump(deployment)
         }
     }
 }

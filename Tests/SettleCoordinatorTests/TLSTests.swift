@@ -55,6 +55,7 @@ struct TLSTests {
             }
             #expect([plaintext?.code, withoutCertificate?.code, untrusting?.code] == [.unavailable, .unavailable, .unavailable])
             #expect(try await deployment.client(tls: trusted) { try await $0.get(id: "over-tls") }.state == .committed)
+            try await expectEveryInvariant(deployment, tls: trusted)
         }
     }
 
@@ -77,6 +78,57 @@ struct TLSTests {
             #expect(try await deployment.preparedUnderPrefix().isEmpty)
             #expect(try await deployment.totalBalance() == deployment.expectedTotal)
             #expect(try await deployment.metrics().contains(#"settle_participant_retries_total{operation="rollback""#))
+            try await expectEveryInvariant(deployment)
+        }
+    }
+
+    enum BadParticipantTLS: String, CaseIterable, Sendable {
+        case expired, notYetValid, otherAddress, coordinatorWithoutClientCertificate
+    }
+
+    /// A participant link settled must refuse, or that must refuse settled: an expired or not yet
+    /// valid certificate, one for another address, and a participant requiring mutual TLS from a
+    /// coordinator that presents no certificate. Nothing is ever prepared; the transfer aborts at
+    /// its deadline and no money moves.
+    @Test(arguments: BadParticipantTLS.allCases)
+    func aParticipantLinkThatFailsVerificationIsNeverPrepared(_ bad: BadParticipantTLS) async throws {
+        let directory = try TemporaryDirectory()
+        let certificates = try TestCertificates.issue(in: directory.path)
+        let server: (certificate: String, key: String)
+        switch bad {
+        case .expired:
+            server = try certificates.issueServer(
+                named: "expired", in: directory.path, from: "20200101000000Z", until: "20200201000000Z", subjectAltName: "IP:127.0.0.1"
+            )
+        case .notYetValid:
+            server = try certificates.issueServer(
+                named: "future", in: directory.path, from: "20990101000000Z", until: "20990201000000Z", subjectAltName: "IP:127.0.0.1"
+            )
+        case .otherAddress:
+            server = try certificates.issueServer(
+                named: "elsewhere", in: directory.path, from: "20200101000000Z", until: "20990101000000Z",
+                subjectAltName: "IP:10.9.9.9,DNS:elsewhere.invalid"
+            )
+        case .coordinatorWithoutClientCertificate:
+            server = (certificates.server, certificates.serverKey)
+        }
+        var bankTLS = ["--tls-certificate", server.certificate, "--tls-key", server.key]
+        var participantTLS: Any = ["certificateAuthority": certificates.authority]
+        if bad == .coordinatorWithoutClientCertificate {
+            bankTLS += ["--tls-client-ca", certificates.authority]
+        } else {
+            participantTLS = Self.files(certificates)
+        }
+        try await withDeployment(bankArguments: [bankTLS, bankTLS], participantTLS: participantTLS) { deployment throws in
+            _ = try await deployment.client {
+                try await $0.submit(id: "refused-link", branches: Deployment.branches(amount: 75, fromA: true, account: 3), prepareTimeout: .milliseconds(800))
+            }
+            try await waitUntil(timeout: .seconds(30), "decided ABORT at the deadline (its Rollbacks cannot get through either)") {
+                try await deployment.client { try await $0.get(id: "refused-link") }.state == .aborting
+            }
+            #expect(try await deployment.postingCounts("refused-link") == [0, 0], "\(bad)")
+            #expect(try await deployment.metrics().contains(#"settle_participant_reachable{participant="bank-a"} 0"#), "\(bad)")
+            try await expectEveryInvariant(deployment)
         }
     }
 

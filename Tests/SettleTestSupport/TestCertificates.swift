@@ -38,7 +38,52 @@ public struct TestCertificates: Sendable {
         )
     }
 
+    /// A server certificate from this authority valid only between two dates (UTC,
+    /// `YYYYMMDDHHMMSSZ`), for the names in `subjectAltName` (e.g. `IP:127.0.0.1`); for the tests of
+    /// expired, not yet valid and misaddressed certificates. `openssl ca` is the command that takes
+    /// explicit dates.
+    public func issueServer(named name: String, in directory: String, from start: String, until end: String, subjectAltName: String)
+        throws -> (certificate: String, key: String)
+    {
+        func path(_ file: String) -> String { directory + "/" + file }
+        let authorityKey = URL(fileURLWithPath: authority).deletingLastPathComponent().appendingPathComponent("authority.key").path
+        let database = path("\(name)-index.txt")
+        _ = FileManager.default.createFile(atPath: database, contents: nil)
+        try Data("01\n".utf8).write(to: URL(fileURLWithPath: path("\(name)-serial")))
+        let configuration = """
+            [ca]
+            default_ca = test
+            [test]
+            database = \(database)
+            new_certs_dir = \(directory)
+            serial = \(path("\(name)-serial"))
+            default_md = sha256
+            policy = anything
+            unique_subject = no
+            [anything]
+            commonName = supplied
+            [server]
+            subjectAltName = \(subjectAltName)
+            extendedKeyUsage = serverAuth
+            """
+        try Data(configuration.utf8).write(to: URL(fileURLWithPath: path("\(name)-ca.cnf")))
+        try Self.openssl(
+            "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=settle-test-\(name)",
+            "-keyout", path("\(name).key"), "-out", path("\(name).csr")
+        )
+        try Self.openssl(
+            "ca", "-batch", "-notext", "-config", path("\(name)-ca.cnf"), "-extensions", "server", "-cert", authority,
+            "-keyfile", authorityKey, "-in", path("\(name).csr"), "-out", path("\(name).pem"), "-startdate", start, "-enddate", end
+        )
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path("\(name).key"))
+        return (path("\(name).pem"), path("\(name).key"))
+    }
+
     private static func openssl(_ arguments: String...) throws {
+        try openssl(arguments)
+    }
+
+    private static func openssl(_ arguments: [String]) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
         process.arguments = arguments
