@@ -49,9 +49,13 @@ final class Journal: Sendable {
     /// Checkpoint payloads stay below this, well under the log's 16 MiB record limit.
     static let checkpointBytesBudget = 12 << 20
 
-    init(log: SignedLog, rememberedMax: Int) {
+    /// What one checkpoint may hold; finished transfers beyond it are left out, oldest first.
+    private let checkpointBytesBudget: Int
+
+    init(log: SignedLog, rememberedMax: Int, checkpointBytesBudget: Int = Journal.checkpointBytesBudget) {
         self.log = log
         self.rememberedMax = rememberedMax
+        self.checkpointBytesBudget = checkpointBytesBudget
     }
 
     /// Applies `record` and appends it; returns once it is sealed and durable.
@@ -93,7 +97,7 @@ final class Journal: Sendable {
                     // Encoding plain Codable structs of strings and integers cannot fail.
                     Checkpoint.Entry(id: entry.spec.id, state: Array(try! encoder.encode(entry)))
                 }
-                var budget = Self.checkpointBytesBudget - entries.reduce(0) { $0 + $1.state.count + $1.id.utf8.count + 6 }
+                var budget = checkpointBytesBudget - entries.reduce(0) { $0 + $1.state.count + $1.id.utf8.count + 6 }
                 for (id, sequence) in state.finishedOrder.reversed() where state.finishedSequence[id] == sequence {
                     guard let entry = state.entries[id], entry.final != nil, entry.final != .stuck else { continue }
                     let encoded = Array(try! encoder.encode(entry))

@@ -83,4 +83,30 @@ struct JournalTests {
         #expect(byID["t-4"]?.final == .stuck, "a stuck transfer survives every checkpoint")
         await log.close()
     }
+
+    /// A checkpoint keeps every unfinished and stuck transfer, then finished ones newest first
+    /// while they fit its byte budget; the oldest finished ones are left out, never an unfinished one.
+    @Test func aCheckpointKeepsTheNewestFinishedTransfersWithinItsBudget() async throws {
+        let directory = try TemporaryDirectory()
+        let log = try await SignedLog.open(directory: directory.subpath("log"), signingKey: try SigningKey.generate())
+        let journal = Journal(log: log, rememberedMax: 1000, checkpointBytesBudget: 4096)
+        for index in 0..<20 {
+            var transfer = spec
+            transfer.id = "done-\(index)"
+            try await journal.append(.accepted(transfer, admission: Admission.random(), submittedAtMilliseconds: Int64(index)))
+            try await journal.append(.end(transferID: transfer.id, outcome: .committed, facts: facts))
+        }
+        var open = spec
+        open.id = "open"
+        try await journal.append(.accepted(open, admission: Admission.random(), submittedAtMilliseconds: 99))
+        _ = try await journal.appendCheckpoint()
+        let (checkpoint, _) = try await log.recoveryRecords()
+        let ids = try #require(checkpoint).unfinished.map(\.id)
+        #expect(ids.first == "open", "the unfinished transfer comes first, whatever the budget")
+        let kept = ids.dropFirst()
+        #expect(!kept.isEmpty && kept.count < 20, "some finished ones fit, not all: \(kept.count)")
+        #expect(Array(kept) == (0..<20).reversed().prefix(kept.count).map { "done-\($0)" }, "newest first: \(kept)")
+        #expect(try #require(checkpoint).encoded().count <= 4096 + 64)
+        await log.close()
+    }
 }

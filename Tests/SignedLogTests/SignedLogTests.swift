@@ -146,6 +146,22 @@ struct SignedLogTests {
         #expect(closed?.code == .closed)
     }
 
+    /// More records than may wait for the writer are refused as a whole with queueFull, at once
+    /// and deterministically (the count is checked before anything is queued); the log goes on.
+    @Test func moreRecordsThanMayWaitAreRefusedWithQueueFull() async throws {
+        let directory = try TemporaryDirectory()
+        var configuration = SignedLogConfiguration()
+        configuration.batchRecordsMax = 8
+        configuration.queuedRecordsMax = 3
+        let log = try await SignedLog.open(
+            directory: directory.subpath("log"), signingKey: SigningKey.generate(), configuration: configuration
+        )
+        let full = await #expect(throws: SignedLogError.self) { try await log.append(contentsOf: (0..<4).map { entry("\($0)") }) }
+        #expect(full?.code == .queueFull)
+        #expect(try await log.append(contentsOf: (0..<3).map { entry("\($0)") }) == [1, 2, 3], "nothing of the refused four was written")
+        await log.close()
+    }
+
     @Test func aLogSealedByAnotherKeyIsRefused() async throws {
         let built = try await BatchedLog.make(batches: [["a"], ["b"]])
         let error = await #expect(throws: SignedLogError.self) {
