@@ -34,7 +34,8 @@ extension Coordinator {
             logger.debug("in-doubt sweep could not reach a participant", metadata: ["participant": "\(link.name)", "error": "\(error)"])
             return
         }
-        for branch in branches.prefix(Self.sweepBranchesPerRoundMax) {
+        // Bounded by the participant's max_prepared_transactions: every branch is looked at.
+        for branch in branches {
             guard let gid = try? BranchGID(parsing: branch.gid), gid.coordinatorID == coordinatorID else { continue }
             switch Self.sweepVerdict(for: gid, entry: table.entry(gid.transferID)) {
             case .leave:
@@ -51,9 +52,6 @@ extension Coordinator {
             }
         }
     }
-
-    /// One round handles at most this many branches per participant; the next round the rest.
-    static let sweepBranchesPerRoundMax = 1000
 
     enum SweepVerdict: Equatable {
         case leave, commit, rollBack

@@ -62,6 +62,7 @@ public final class Coordinator: Service, Sendable {
             uniqueKeysWithValues: try configuration.participants.map { ($0.name, try ParticipantLink($0)) }
         )
         let metrics = CoordinatorMetrics()
+        let abortRequests = AbortRequests()
         let driver = TransferDriver(
             coordinatorID: configuration.coordinatorID, journal: journal, links: links, table: table,
             retry: RetryPolicy(
@@ -69,7 +70,7 @@ public final class Coordinator: Service, Sendable {
             ),
             compensationRetriesMax: configuration.compensationRetriesMax,
             callTimeout: .milliseconds(configuration.participantCallTimeoutMilliseconds), metrics: metrics, crashPoints: crashPoints,
-            logger: logger
+            abortRequests: abortRequests, logger: logger
         )
         let (starts, startSink) = AsyncStream.makeStream(of: DriverStart.self)
         let resumed = try await recover(log: log, journal: journal, table: table)
@@ -115,6 +116,14 @@ public final class Coordinator: Service, Sendable {
             if !resumed.isEmpty { crashPoints.reached(.duringRecovery) }
             group.addTask { await self.sweepPeriodically(links: links, table: table) }
             group.addTask { await self.checkpointPeriodically(journal: journal) }
+            if configuration.deadlockCheckIntervalMilliseconds > 0 {
+                let detector = DeadlockDetector(
+                    coordinatorID: configuration.coordinatorID, links: links, table: table, abortRequests: abortRequests,
+                    interval: .milliseconds(configuration.deadlockCheckIntervalMilliseconds), callTimeout: participantCallTimeout,
+                    logger: logger
+                )
+                group.addTask { await detector.run() }
+            }
 
             let apiPort = try await server.listeningPort
             var boundMetricsPort = 0

@@ -59,6 +59,9 @@ public struct CoordinatorConfiguration: Codable, Sendable {
     /// A Submit whose ACCEPTED record (the transfer as logged, JSON-escaped) would be larger is
     /// refused with INVALID_ARGUMENT before anything is logged.
     public var acceptedRecordBytesMax: Int = 1 << 20
+    /// How often, while transfers prepare, participants are asked who waits for whom, to break
+    /// deadlocks across databases (0 turns the detector off).
+    public var deadlockCheckIntervalMilliseconds: UInt32 = 100
     /// Largest `acceptedRecordBytesMax`: unfinished transfers travel whole in every checkpoint.
     public static let acceptedRecordBytesMaxLimit = Journal.checkpointBytesBudget / 2
 
@@ -81,6 +84,7 @@ public struct CoordinatorConfiguration: Codable, Sendable {
         case checkpointIntervalMilliseconds, retryInitialMilliseconds, retryMaxMilliseconds, inFlightTransfersMax
         case compensationRetriesMax
         case rememberedTransfersMax, drainMilliseconds, tls, participantCallTimeoutMilliseconds, acceptedRecordBytesMax
+        case deadlockCheckIntervalMilliseconds
     }
 
     /// Required keys must be present; every other key falls back to its documented default.
@@ -111,6 +115,7 @@ public struct CoordinatorConfiguration: Codable, Sendable {
         try optional(.drainMilliseconds, &drainMilliseconds)
         try optional(.participantCallTimeoutMilliseconds, &participantCallTimeoutMilliseconds)
         try optional(.acceptedRecordBytesMax, &acceptedRecordBytesMax)
+        try optional(.deadlockCheckIntervalMilliseconds, &deadlockCheckIntervalMilliseconds)
         tls = try container.decodeIfPresent(APITLSConfiguration.self, forKey: .tls)
     }
 
@@ -164,6 +169,9 @@ public struct CoordinatorConfiguration: Codable, Sendable {
         }
         guard (1024...Self.acceptedRecordBytesMaxLimit).contains(acceptedRecordBytesMax) else {
             throw ConfigurationError("acceptedRecordBytesMax must be 1024 to \(Self.acceptedRecordBytesMaxLimit)")
+        }
+        guard deadlockCheckIntervalMilliseconds <= 60_000 else {
+            throw ConfigurationError("deadlockCheckIntervalMilliseconds must be 0 (off) to 60000")
         }
         guard inFlightTransfersMax >= 1, rememberedTransfersMax >= 1, compensationRetriesMax >= 1 else {
             throw ConfigurationError("inFlightTransfersMax, rememberedTransfersMax and compensationRetriesMax must be at least 1")

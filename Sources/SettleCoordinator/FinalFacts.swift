@@ -12,6 +12,9 @@ struct FinalFacts: Codable, Sendable, Equatable {
     var branchStates: [String]
     /// The operator whose MANUAL decision finished it.
     var resolvedBy: String?
+    /// The admission this ending belongs to: an id forgotten and admitted again must never take
+    /// an earlier admission's END for its own. Nil in records from before it was sealed.
+    var admission: Admission? = nil
 }
 
 extension FinalFacts {
@@ -22,7 +25,7 @@ extension FinalFacts {
     func resolved(as outcome: TransferStatus, by who: String, reason: String, atMilliseconds: Int64) -> FinalFacts {
         FinalFacts(
             status: outcome, path: "manual", reason: Self.manualReason(who: who, reason: reason),
-            finishedAtMilliseconds: atMilliseconds, branchStates: branchStates, resolvedBy: who
+            finishedAtMilliseconds: atMilliseconds, branchStates: branchStates, resolvedBy: who, admission: admission
         )
     }
 }

@@ -117,18 +117,35 @@ final class Journal: Sendable {
     func recover(checkpoint: Checkpoint?, records: [LogRecord]) throws -> [Entry] {
         try state.withLock { state in
             state = State()
+            var finished: [Entry] = []
             for item in checkpoint?.unfinished ?? [] {
                 let entry = try JSONDecoder().decode(Entry.self, from: Data(item.state))
                 state.entries[entry.spec.id] = entry
                 // A stuck transfer waits for its MANUAL record, which finishes it.
-                if entry.final != nil && entry.final != .stuck { state.finished(entry.spec.id) }
+                if entry.final != nil && entry.final != .stuck { finished.append(entry) }
             }
+            // The checkpoint lists finished transfers newest first; they are remembered oldest
+            // first, so that the next to be forgotten are the oldest, as before the restart.
+            for entry in finished.sorted(by: Self.finishedEarlier) { state.finished(entry.spec.id) }
             for record in records {
                 guard let coordinatorRecord = try CoordinatorRecord(record) else { continue }
                 Self.apply(coordinatorRecord, to: &state, rememberedMax: rememberedMax)
             }
-            return Array(state.entries.values)
+            // In finishing order, oldest first, so the table remembers them as the journal does.
+            let unfinished = state.entries.values.filter { $0.final == nil || $0.final == .stuck }
+            let finishedEntries = state.finishedOrder.compactMap { id, sequence in
+                state.finishedSequence[id] == sequence ? state.entries[id] : nil
+            }
+            return unfinished + finishedEntries
         }
+    }
+
+    /// Finishing order as sealed: by the finishing time the final record carries, else by
+    /// submission (records from before final facts were sealed).
+    static func finishedEarlier(_ first: Entry, _ second: Entry) -> Bool {
+        let firstTime = first.facts?.finishedAtMilliseconds ?? first.submittedAtMilliseconds
+        let secondTime = second.facts?.finishedAtMilliseconds ?? second.submittedAtMilliseconds
+        return (firstTime, first.spec.id) < (secondTime, second.spec.id)
     }
 
     private static func apply(_ record: CoordinatorRecord, to state: inout State, rememberedMax: Int) {
@@ -141,6 +158,9 @@ final class Journal: Sendable {
         case .abort(_, let reason):
             state.entries[id]?.decision = "abort"
             state.entries[id]?.reason = reason
+        case .end(_, _, let facts) where facts?.admission != nil && facts?.admission != state.entries[id]?.admission:
+            // The END of an earlier admission of this id, sealed after the id was admitted again.
+            break
         case .end(_, let outcome, let facts):
             switch outcome {
             case .committed: state.entries[id]?.final = .committed
@@ -154,6 +174,8 @@ final class Journal: Sendable {
         case .compensate(_, let reason):
             state.entries[id]?.decision = "compensate"
             state.entries[id]?.reason = reason
+        case .stuck(_, _, let facts) where facts?.admission != nil && facts?.admission != state.entries[id]?.admission:
+            break
         case .stuck(_, let reason, let facts):
             state.entries[id]?.final = .stuck
             state.entries[id]?.reason = reason

@@ -18,6 +18,7 @@ struct TransferDriver: Sendable {
     let callTimeout: Duration
     let metrics: CoordinatorMetrics
     let crashPoints: CrashPoints
+    let abortRequests: AbortRequests
     let logger: Logger
 
     private enum Event: Sendable {
@@ -29,6 +30,8 @@ struct TransferDriver: Sendable {
         case rollbackAnswered(Int, RollbackAnswer)
         case compensateAnswered(Int, CompensateAnswer)
         case compensationGaveUp(Int, String)
+        /// The deadlock detector chose this transfer as a cycle's victim.
+        case abortRequested(String)
     }
 
     /// The machine in charge: the two-phase machine, then (once SAGA is sealed) the saga machine.
@@ -55,6 +58,8 @@ struct TransferDriver: Sendable {
     func drive(_ start: DriverStart) async {
         let spec = start.spec
         let (events, sink) = AsyncStream.makeStream(of: Event.self)
+        abortRequests.register(spec.id, start.admission) { reason in sink.yield(.abortRequested(reason)) }
+        defer { abortRequests.unregister(spec.id, start.admission) }
         let clock = ContinuousClock()
         let started = clock.now
         let prepareDeadline = started + start.prepareTimeout
@@ -70,6 +75,8 @@ struct TransferDriver: Sendable {
                 step = .twoPhase(start.firstAction)
             }
             var deadlineArmed = false
+            /// Computed when STUCK is handed to the log, applied once it is sealed.
+            var stuckFacts: FinalFacts?
             /// How the transfer is finishing, for the metrics by path.
             var path = start.saga == nil ? "2pc" : "saga"
 
@@ -115,10 +122,16 @@ struct TransferDriver: Sendable {
                     case (.compensated, _): "compensated"
                     default: "2pc"
                     }
-                    facts = finish(spec, machines, path: finalPath, reason: decisionReason(machines))
+                    // Reported at once: the decision is sealed, and END only records that every
+                    // branch answered; a restart before END is sealed re-drives to the same end.
+                    facts = finalFacts(start, machines, path: finalPath, reason: decisionReason(machines))
+                    finishInTable(spec, facts)
                     metrics.finished(path: finalPath == "saga" ? "saga-committed" : finalPath)
                 case .stuck(let reason):
-                    facts = finish(spec, machines, path: path, reason: reason)
+                    // Reported only once sealed (the `.stuck` action): an operator may resolve a
+                    // stuck transfer, and MANUAL must never reach the log before STUCK.
+                    facts = finalFacts(start, machines, path: path, reason: reason)
+                    stuckFacts = facts
                 case .commit, .abort, .heuristic, .saga, .compensate:
                     break
                 }
@@ -201,6 +214,7 @@ struct TransferDriver: Sendable {
                     case .compensate(let branch):
                         sendCompensate(branch)
                     case .stuck(let reason):
+                        finishInTable(spec, stuckFacts)
                         logger.error("transfer is stuck; an operator must resolve it", metadata: ["transfer.id": "\(spec.id)", "reason": "\(reason)"])
                         sink.finish()
                         group.cancelAll()
@@ -272,6 +286,7 @@ struct TransferDriver: Sendable {
             switch event {
             case .prepareAnswered(let branch, let answer): return .twoPhase(try machine.prepareAnswered(branch: branch, answer: answer))
             case .prepareDeadlinePassed: return .twoPhase(try machine.prepareDeadlinePassed())
+            case .abortRequested(let reason): return .twoPhase(machine.abortRequested(reason: reason))
             case .logged(let entry): return .twoPhase(try machine.logged(entry))
             case .commitAnswered(let branch, let answer): return .twoPhase(try machine.commitAnswered(branch: branch, answer: answer))
             case .rollbackAnswered(let branch, let answer): return .twoPhase(try machine.rollbackAnswered(branch: branch, answer: answer))
@@ -282,7 +297,7 @@ struct TransferDriver: Sendable {
             defer { machines = .saga(saga) }
             switch event {
             case .prepareAnswered(let branch, let answer): return .saga(try saga.prepareAnswered(branch: branch, answer: answer))
-            case .prepareDeadlinePassed: return .saga(.wait)
+            case .prepareDeadlinePassed, .abortRequested: return .saga(.wait)
             case .sagaDeadlinePassed: return .saga(try saga.sagaDeadlinePassed())
             case .logged(let entry): return .saga(try saga.logged(entry))
             case .commitAnswered(let branch, let answer): return .saga(try saga.commitAnswered(branch: branch, answer: answer))
@@ -305,17 +320,21 @@ struct TransferDriver: Sendable {
         }
     }
 
-    /// The facts the final record seals, applied to the table from the same value.
-    private func finish(_ spec: TransferSpec, _ machines: Machines, path: String, reason: String?) -> FinalFacts {
-        let current = table.entry(spec.id)
-        let facts = FinalFacts(
+    /// The facts the final record seals; the table gets the same value.
+    private func finalFacts(_ start: DriverStart, _ machines: Machines, path: String, reason: String?) -> FinalFacts {
+        let current = table.entry(start.spec.id)
+        return FinalFacts(
             status: TransferStatus(machines.phase), path: path, reason: reason ?? current?.reason ?? "",
-            finishedAtMilliseconds: WallClock.nowMilliseconds(), branchStates: Self.describe(machines)
+            finishedAtMilliseconds: WallClock.nowMilliseconds(), branchStates: Self.describe(machines).map(Self.bounded),
+            admission: start.admission
         )
+    }
+
+    private func finishInTable(_ spec: TransferSpec, _ facts: FinalFacts?) {
+        guard let facts else { return }
         table.finish(spec.id, facts)
         metrics.finished(facts.status)
         metrics.inFlight.record(table.inFlightCount)
-        return facts
     }
 
     private func record(for entry: TransferLogEntry, transferID: String, facts: FinalFacts?) -> CoordinatorRecord {

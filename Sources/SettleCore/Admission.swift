@@ -9,8 +9,9 @@
 /// unique when a log is restored from a backup, recreated, or (misconfigured) shared by two
 /// daemons with one coordinator id.
 ///
-/// The epoch is 1 until coordinator failover raises it: a standby that takes over an id seals a
-/// higher epoch, and a participant can then refuse a Prepare from an older one.
+/// The epoch is 1 until coordinator failover raises it: a standby that takes over an id will seal
+/// a higher epoch, so that a participant can refuse a Prepare from an older one (not yet built;
+/// the format leaves the room).
 public struct Admission: Hashable, Sendable, Codable, CustomStringConvertible {
     public let epoch: UInt32
     public let nonce: UInt64

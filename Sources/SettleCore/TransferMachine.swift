@@ -165,6 +165,18 @@ public struct TransferMachine: Sendable, Equatable {
         }
     }
 
+    /// Someone outside the protocol asks to abort (the deadlock detector chose this transfer as a
+    /// cycle's victim). Only an undecided transfer can still be aborted; after the decision the
+    /// request means nothing.
+    public mutating func abortRequested(reason: String) -> Action {
+        switch phase {
+        case .preparing:
+            return decide(.abort(reason: reason))
+        case .created, .sealingDecision, .committing, .aborting, .sealingEnd, .finished, .heuristicHazard, .saga:
+            return .wait
+        }
+    }
+
     /// The log reports `entry` appended (and, for decisions, sealed).
     public mutating func logged(_ entry: TransferLogEntry) throws(TransitionError) -> Action {
         switch (phase, entry) {

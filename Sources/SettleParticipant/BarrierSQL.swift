@@ -40,6 +40,23 @@ enum BarrierSQL {
         ORDER BY prepared, gid
         """
 
+    /// For each backend in $1 (a `{pid,...}` array literal) that waits for a lock: the prepared
+    /// transaction it waits for, by gid, or the live backends blocking it. A row lock held by a
+    /// prepared transaction is waited for as that transaction's id; pg_blocking_pids shows a
+    /// prepared holder as 0, so those are named through pg_prepared_xacts instead.
+    static let waitsFor = """
+        WITH waiting AS (SELECT unnest($1::int4[]) AS pid)
+        SELECT w.pid AS waiting_pid, px.gid AS blocking_gid, NULL::int4 AS blocking_pid
+          FROM waiting w
+          JOIN pg_locks l ON l.pid = w.pid AND NOT l.granted AND l.locktype = 'transactionid'
+          JOIN pg_prepared_xacts px ON px.transaction = l.transactionid AND px.database = current_database()
+        UNION ALL
+        SELECT w.pid, NULL, b.pid
+          FROM waiting w, unnest(pg_blocking_pids(w.pid)) AS b(pid)
+         WHERE b.pid <> 0
+        LIMIT 4096
+        """
+
     static let preparedCount = """
         SELECT current_setting('max_prepared_transactions')::int AS max_prepared,
                (SELECT count(*)::int FROM pg_prepared_xacts) AS prepared

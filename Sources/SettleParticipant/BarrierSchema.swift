@@ -46,8 +46,20 @@ enum BarrierSchema {
             }
             if installed < 2 {
                 // The digest of (operation name, payload) that the row's gid stands for. Nullable:
-                // rows of version 1 stay valid, and a cancellation's rows carry no work.
-                try await transaction.query("ALTER TABLE settle_barrier ADD COLUMN IF NOT EXISTS digest bytea")
+                // rows of version 1 stay valid, and a cancellation's rows carry no work. A branch
+                // still prepared holds a lock on the table that only this (not yet serving)
+                // participant could release: bounded, and refused by name, never waited for.
+                try await transaction.query("SELECT set_config('lock_timeout', '5s', true)")
+                do {
+                    try await transaction.query("ALTER TABLE settle_barrier ADD COLUMN IF NOT EXISTS digest bytea")
+                } catch let error as PostgresError where error.code == .lockNotAvailable {
+                    throw ParticipantError(
+                        .startupRefused,
+                        "settle_barrier cannot be upgraded to schema version 2 while branches are prepared (they lock it); "
+                            + "let the coordinator finish them with the previous version, or end them by hand with COMMIT PREPARED "
+                            + "or ROLLBACK PREPARED (see pg_prepared_xacts), then start again"
+                    )
+                }
             }
             try await transaction.query(
                 """

@@ -12,6 +12,7 @@ struct BranchOperations: Sendable {
     let configuration: ParticipantConfiguration
     let inFlightPrepares = PrepareCancellation()
     let preparedWork = PreparedWork()
+    let runningPrepares = RunningPrepares()
 
     // MARK: Prepare
 
@@ -19,7 +20,9 @@ struct BranchOperations: Sendable {
         try await inFlightPrepares.run(gid: gid) { [self] in
             try await retryingConflicts(operation: "prepare", gid: gid, retriesMax: configuration.conflictRetriesMax) {
                 try await pool.withConnection { connection in
-                    try await prepareOnce(connection, gid: gid, digest: digest, work: work)
+                    try await runningPrepares.run(gid: gid, backend: connection.backendProcessID) {
+                        try await prepareOnce(connection, gid: gid, digest: digest, work: work)
+                    }
                 }
             }
         }
@@ -107,9 +110,9 @@ struct BranchOperations: Sendable {
                     preparedWork.forget(gid)
                     return .committed
                 } catch let error as PostgresError where error.code == .undefinedObject {
-                    preparedWork.forget(gid)
                     let state = try await barrierState(connection, gid: gid)
                     if state.isPrepared { throw RetryOperation(reason: "\(gid) was prepared again meanwhile") }
+                    preparedWork.forget(gid)
                     // Cancelled, or never recorded: the prepared work is gone without committing.
                     return state.actionRecorded && !state.isCancelled ? .committed : .heuristicRollback
                 }
@@ -130,6 +133,7 @@ struct BranchOperations: Sendable {
                     preparedWork.forget(gid)
                 } catch let error as PostgresError where error.code == .undefinedObject {
                     // Not prepared (never, or no longer): the barrier rows below decide.
+                    preparedWork.forget(gid)
                 }
                 // A lock timeout here means a Prepare of this gid is running or just prepared;
                 // the retry rolls that back first.
@@ -235,6 +239,34 @@ struct BranchOperations: Sendable {
             )
         }
     }
+
+    struct WaitEdge: Sendable, Equatable {
+        let waitingGID: String
+        let blockingGID: String
+    }
+
+    /// Edges from each running Prepare under `gidPrefix` that waits for a lock to the branch
+    /// holding it (prepared, or another running Prepare); other holders are not Settle's.
+    func waitsFor(gidPrefix: String) async throws -> [WaitEdge] {
+        let running = runningPrepares.snapshot.filter { $0.value.hasPrefix(gidPrefix) }
+        guard !running.isEmpty else { return [] }
+        let backends = "{" + running.keys.map(String.init).joined(separator: ",") + "}"
+        let rows = try await phaseTwoPool.query(BarrierSQL.waitsFor, [backends])
+        var edges: [WaitEdge] = []
+        for row in rows {
+            let waitingBackend: Int32 = try row.decode(column: "waiting_pid")
+            guard let waiting = running[waitingBackend] else { continue }
+            let holder: String? = try row.decode(column: "blocking_gid")
+            let holderBackend: Int32? = try row.decode(column: "blocking_pid")
+            guard let blocking = holder ?? holderBackend.flatMap({ running[$0] }), blocking != waiting else { continue }
+            edges.append(WaitEdge(waitingGID: waiting, blockingGID: blocking))
+            if edges.count == Self.waitEdgesMax { break }
+        }
+        return edges
+    }
+
+    /// At most this many edges per answer (the protocol's bound).
+    static let waitEdgesMax = 1024
 
     func preparedCapacity() async throws -> (maxPrepared: Int, prepared: Int) {
         let rows = try await phaseTwoPool.query(BarrierSQL.preparedCount)

@@ -100,6 +100,21 @@ struct ParticipantService: Settle_V1_Participant.SimpleServiceProtocol {
         }
     }
 
+    func waitsFor(request: Settle_V1_WaitsForRequest, context: ServerContext) async throws -> Settle_V1_WaitsForResponse {
+        try await answering("waits-for", gid: request.gidPrefix) {
+            try limits.validateGIDPrefix(request.gidPrefix)
+            let edges = try await operations.waitsFor(gidPrefix: request.gidPrefix)
+            var response = Settle_V1_WaitsForResponse()
+            response.edges = edges.map { edge in
+                var message = Settle_V1_WaitsForResponse.Edge()
+                message.waitingGid = edge.waitingGID
+                message.blockingGid = edge.blockingGID
+                return message
+            }
+            return (response, "listed")
+        }
+    }
+
     func health(request: Settle_V1_HealthRequest, context: ServerContext) async throws -> Settle_V1_HealthResponse {
         try await answering("health", gid: "") {
             let capacity = try await operations.preparedCapacity()

@@ -11,6 +11,10 @@ enum BenchAccounts {
     /// One cent per transfer.
     static let amount: Int64 = 1
 
+    /// The hot-merchant workload: this many payers, and one merchant everyone pays.
+    static let payerCount = 64
+    static let merchant = "b0"
+
     static func debitAccount(_ worker: Int) -> String { "a\(worker)" }
     static func creditAccount(_ worker: Int) -> String { "b\(worker)" }
 

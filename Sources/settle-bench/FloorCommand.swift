@@ -22,16 +22,29 @@ struct FloorCommand: AsyncParsableCommand {
         let run = UInt32.random(in: 0...UInt32.max)
         let result = await load.transferLoad(system: "floor").run { worker, sequence in
             let gid = "floor:\(run):\(worker):\(sequence)"
-            async let debit: Void = Self.prepare(
-                pools[0], gid: gid, sql: MovementSQL.withdraw,
-                account: BenchAccounts.debitAccount(worker), kind: "debit", delta: -BenchAccounts.amount
-            )
-            async let credit: Void = Self.prepare(
-                pools[1], gid: gid, sql: MovementSQL.deposit,
-                account: BenchAccounts.creditAccount(worker), kind: "credit", delta: BenchAccounts.amount
-            )
-            try await debit
-            try await credit
+            let accounts = load.accounts(worker: worker)
+            let debit = {
+                try await Self.prepare(
+                    pools[0], gid: gid, sql: MovementSQL.withdraw, account: accounts.debit, kind: "debit", delta: -BenchAccounts.amount
+                )
+            }
+            let credit = {
+                try await Self.prepare(
+                    pools[1], gid: gid, sql: MovementSQL.deposit, account: accounts.credit, kind: "credit", delta: BenchAccounts.amount
+                )
+            }
+            if load.hotMerchant {
+                // One after the other, as the floor of the contention issue did: holding the merchant
+                // implies the payer is already prepared, so no cycle can form (and nothing would
+                // break one here).
+                try await debit()
+                try await credit()
+            } else {
+                async let debited: Void = debit()
+                async let credited: Void = credit()
+                try await debited
+                try await credited
+            }
             async let commitDebit: Void = pools[0].withConnection { try await $0.commitPrepared(gid: gid) }
             async let commitCredit: Void = pools[1].withConnection { try await $0.commitPrepared(gid: gid) }
             try await commitDebit
@@ -64,6 +77,15 @@ struct LoadOptions: ParsableArguments {
 
     @Option(help: "Seconds of warm-up, not measured.")
     var warmUp = 2
+
+    @Flag(help: "Many payers, one merchant: each transfer debits one of \(BenchAccounts.payerCount) payers at the first bank, picked at random, and credits the one merchant at the second.")
+    var hotMerchant = false
+
+    /// The accounts of one transfer: a worker's own pair, or a random payer and the merchant.
+    func accounts(worker: Int) -> (debit: String, credit: String) {
+        guard hotMerchant else { return (BenchAccounts.debitAccount(worker), BenchAccounts.creditAccount(worker)) }
+        return (BenchAccounts.debitAccount(Int.random(in: 0..<BenchAccounts.payerCount)), BenchAccounts.merchant)
+    }
 
     func transferLoad(system: String) -> TransferLoad {
         TransferLoad(system: system, concurrency: concurrency, warmUp: .seconds(warmUp), measured: .seconds(seconds))

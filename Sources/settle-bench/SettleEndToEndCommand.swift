@@ -29,16 +29,17 @@ struct SettleEndToEndCommand: AsyncParsableCommand {
         let run = UInt32.random(in: 0...UInt32.max)
         let result = try await SettleClient.withClient(host: address.host, port: address.port, token: token) { client in
             await load.transferLoad(system: "settle").run { worker, sequence in
+                let accounts = load.accounts(worker: worker)
                 let transfer = try await client.submit(
                     id: "bench-\(run)-\(worker)-\(sequence)",
                     branches: [
                         .init(
                             participant: names[0], action: "debit",
-                            payload: #"{"account":"\#(BenchAccounts.debitAccount(worker))","amount":\#(BenchAccounts.amount)}"#
+                            payload: #"{"account":"\#(accounts.debit)","amount":\#(BenchAccounts.amount)}"#
                         ),
                         .init(
                             participant: names[1], action: "credit",
-                            payload: #"{"account":"\#(BenchAccounts.creditAccount(worker))","amount":\#(BenchAccounts.amount)}"#
+                            payload: #"{"account":"\#(accounts.credit)","amount":\#(BenchAccounts.amount)}"#
                         ),
                     ],
                     wait: true, timeout: .seconds(30)

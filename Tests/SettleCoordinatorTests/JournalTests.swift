@@ -109,4 +109,64 @@ struct JournalTests {
         #expect(try #require(checkpoint).encoded().count <= 4096 + 64)
         await log.close()
     }
+
+    /// Found by review: recovery restored finished transfers in dictionary order, so the table
+    /// forgot a random set of them first and a client's retry of a recently finished id could be
+    /// admitted again and move money twice. They come back in the order they finished.
+    @Test func recoveryRemembersFinishedTransfersInTheOrderTheyFinished() async throws {
+        let directory = try TemporaryDirectory()
+        let log = try await SignedLog.open(directory: directory.subpath("log"), signingKey: try SigningKey.generate())
+        let journal = Journal(log: log, rememberedMax: 100)
+        func finish(_ index: Int) async throws {
+            var transfer = spec
+            transfer.id = "t-\(index)"
+            let admission = Admission.random()
+            try await journal.append(.accepted(transfer, admission: admission, submittedAtMilliseconds: 1000))
+            var ended = facts
+            ended.finishedAtMilliseconds = 2000 + Int64(index)
+            ended.admission = admission
+            try await journal.append(.end(transferID: transfer.id, outcome: .committed, facts: ended))
+        }
+        for index in 0..<10 { try await finish(index) }
+        _ = try await journal.appendCheckpoint()
+        for index in 10..<12 { try await finish(index) }
+        let (checkpoint, records) = try await log.recoveryRecords()
+        let recovered = try Journal(log: log, rememberedMax: 100).recover(checkpoint: checkpoint, records: records)
+        #expect(recovered.map(\.spec.id) == (0..<12).map { "t-\($0)" })
+
+        let table = TransferTable(inFlightMax: 10, rememberedMax: 5)
+        for entry in recovered {
+            var restored = TransferEntry(spec: entry.spec, admission: entry.admission, submittedAtMilliseconds: entry.submittedAtMilliseconds)
+            if let facts = entry.facts { restored.apply(facts) }
+            table.restore(restored)
+        }
+        var next = spec
+        next.id = "after"
+        _ = table.admit(TransferEntry(spec: next, admission: Admission.random(), submittedAtMilliseconds: 3000))
+        table.finish("after", facts)
+        let remembered = (0..<12).filter { table.entry("t-\($0)") != nil }
+        #expect(remembered == [8, 9, 10, 11], "the newest are remembered, the oldest forgotten: \(remembered)")
+        await log.close()
+    }
+
+    /// An earlier admission's END, sealed after its id was forgotten and admitted again, must not
+    /// finish the new admission.
+    @Test func anEarlierAdmissionsEndDoesNotFinishTheNewOne() async throws {
+        let directory = try TemporaryDirectory()
+        let log = try await SignedLog.open(directory: directory.subpath("log"), signingKey: try SigningKey.generate())
+        let journal = Journal(log: log, rememberedMax: 100)
+        let first = Admission.random()
+        let second = Admission.random()
+        try await journal.append(.accepted(spec, admission: first, submittedAtMilliseconds: 1))
+        try await journal.append(.accepted(spec, admission: second, submittedAtMilliseconds: 2))
+        var late = facts
+        late.admission = first
+        try await journal.append(.end(transferID: spec.id, outcome: .committed, facts: late))
+        let (checkpoint, records) = try await log.recoveryRecords()
+        let recovered = try Journal(log: log, rememberedMax: 100).recover(checkpoint: checkpoint, records: records)
+        #expect(recovered.count == 1)
+        #expect(recovered.first?.admission == second)
+        #expect(recovered.first?.final == nil, "the second admission is still unfinished and will be resumed")
+        await log.close()
+    }
 }

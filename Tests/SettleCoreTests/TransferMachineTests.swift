@@ -108,6 +108,24 @@ struct TransferMachineTests {
         #expect(transfer.branches == [.refused(reason: "cancelled"), .prepared, .rolledBack])
     }
 
+    /// The deadlock detector's victim aborts while undecided; once decided the request is moot.
+    @Test func anAbortRequestAbortsOnlyAnUndecidedTransfer() throws {
+        var waiting = TransferMachine(branchCount: 2)
+        _ = try waiting.started()
+        _ = try waiting.prepareAnswered(branch: 0, answer: .prepared)
+        let reason = "deadlock with transfer t-7"
+        #expect(waiting.abortRequested(reason: reason) == .log(.abort(reason: reason)))
+        #expect(waiting.decision == .abort(reason: reason))
+        #expect(waiting.abortRequested(reason: "again") == .wait, "a second request changes nothing")
+        #expect(try waiting.logged(.abort(reason: reason)) == .sendRollback([0, 1]))
+
+        var decided = TransferMachine(branchCount: 1)
+        _ = try decided.started()
+        _ = try decided.prepareAnswered(branch: 0, answer: .prepared)
+        #expect(decided.abortRequested(reason: reason) == .wait, "COMMIT is being sealed: too late to abort")
+        #expect(decided.decision == .commit)
+    }
+
     @Test func recoveryResumesPhaseTwoFromTheSealedDecision() throws {
         let (committing, commitAction) = try TransferMachine.resuming(branchCount: 3, decision: .commit)
         #expect(commitAction == .sendCommit([0, 1, 2]))

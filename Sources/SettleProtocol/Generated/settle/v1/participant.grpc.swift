@@ -119,6 +119,19 @@ public enum Settle_V1_Participant: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "WaitsFor" metadata.
+        public enum WaitsFor: Sendable {
+            /// Request type for "WaitsFor".
+            public typealias Input = Settle_V1_WaitsForRequest
+            /// Response type for "WaitsFor".
+            public typealias Output = Settle_V1_WaitsForResponse
+            /// Descriptor for "WaitsFor".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "settle.v1.Participant"),
+                method: "WaitsFor",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "settle.v1.Participant" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             Prepare.descriptor,
@@ -126,7 +139,8 @@ public enum Settle_V1_Participant: Sendable {
             Rollback.descriptor,
             Compensate.descriptor,
             InDoubt.descriptor,
-            Health.descriptor
+            Health.descriptor,
+            WaitsFor.descriptor
         ]
     }
 }
@@ -162,23 +176,7 @@ extension Settle_V1_Participant {
         /// > again. Already cancelled (a Rollback came first): REFUSED with kind CANCELLED, the action
         /// > never runs. Already committed: PREPARED (a following Commit answers COMMITTED). The barrier
         /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-        /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
-       /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-       /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
-      /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-      /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
-     /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-     /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
-    /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-    /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
-   /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-   /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
-  /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-  /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
- /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
- /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
-/// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-/// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION.
+        /// > with work this process cannot compare (prepared elsewhere or before a restart), is FAILED_PRECONDITION.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Settle_V1_PrepareRequest` messages.
@@ -241,15 +239,7 @@ extension Settle_V1_Participant {
         /// > (gid, 'compensation'). Before the action ever ran, or after it was cancelled: recorded, the
         /// > closure does not run (EMPTY). A second Compensate: COMPENSATED, the closure does not run
         /// > again. A branch still prepared: FAILED_PRECONDITION (commit or roll it back first). A second
-        /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
-       /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
-      /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
-     /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
-    /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
-   /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
-  /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
- /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
-/// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION.
+        /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Settle_V1_CompensateRequest` messages.
@@ -298,6 +288,27 @@ extension Settle_V1_Participant {
             request: GRPCCore.StreamingServerRequest<Settle_V1_HealthRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Settle_V1_HealthResponse>
+
+        /// Handle the "WaitsFor" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Which branch each Prepare now running here waits for: the wait-for edges between branches
+        /// > of this database, for the coordinator's deadlock detector (a cycle through two databases is
+        /// > one no single PostgreSQL can see). Only edges whose waiting gid starts with `gid_prefix`.
+        /// > Cheap enough to ask every ~100 ms while transfers prepare.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Settle_V1_WaitsForRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Settle_V1_WaitsForResponse` messages.
+        func waitsFor(
+            request: GRPCCore.StreamingServerRequest<Settle_V1_WaitsForRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Settle_V1_WaitsForResponse>
     }
 
     /// Service protocol for the "settle.v1.Participant" service.
@@ -317,23 +328,7 @@ extension Settle_V1_Participant {
         /// > again. Already cancelled (a Rollback came first): REFUSED with kind CANCELLED, the action
         /// > never runs. Already committed: PREPARED (a following Commit answers COMMITTED). The barrier
         /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-        /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
-       /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-       /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
-      /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-      /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
-     /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-     /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
-    /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-    /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
-   /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-   /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
-  /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-  /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
- /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
- /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
-/// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-/// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION.
+        /// > with work this process cannot compare (prepared elsewhere or before a restart), is FAILED_PRECONDITION.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Settle_V1_PrepareRequest` message.
@@ -396,15 +391,7 @@ extension Settle_V1_Participant {
         /// > (gid, 'compensation'). Before the action ever ran, or after it was cancelled: recorded, the
         /// > closure does not run (EMPTY). A second Compensate: COMPENSATED, the closure does not run
         /// > again. A branch still prepared: FAILED_PRECONDITION (commit or roll it back first). A second
-        /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
-       /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
-      /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
-     /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
-    /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
-   /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
-  /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
- /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
-/// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION.
+        /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Settle_V1_CompensateRequest` message.
@@ -453,6 +440,27 @@ extension Settle_V1_Participant {
             request: GRPCCore.ServerRequest<Settle_V1_HealthRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Settle_V1_HealthResponse>
+
+        /// Handle the "WaitsFor" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Which branch each Prepare now running here waits for: the wait-for edges between branches
+        /// > of this database, for the coordinator's deadlock detector (a cycle through two databases is
+        /// > one no single PostgreSQL can see). Only edges whose waiting gid starts with `gid_prefix`.
+        /// > Cheap enough to ask every ~100 ms while transfers prepare.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Settle_V1_WaitsForRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Settle_V1_WaitsForResponse` message.
+        func waitsFor(
+            request: GRPCCore.ServerRequest<Settle_V1_WaitsForRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Settle_V1_WaitsForResponse>
     }
 
     /// Simple service protocol for the "settle.v1.Participant" service.
@@ -470,23 +478,7 @@ extension Settle_V1_Participant {
         /// > again. Already cancelled (a Rollback came first): REFUSED with kind CANCELLED, the action
         /// > never runs. Already committed: PREPARED (a following Commit answers COMMITTED). The barrier
         /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-        /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
-       /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-       /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
-      /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-      /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
-     /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-     /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
-    /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-    /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
-   /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-   /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
-  /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-  /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
- /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
- /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
-/// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-/// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION.
+        /// > with work this process cannot compare (prepared elsewhere or before a restart), is FAILED_PRECONDITION.
         ///
         /// - Parameters:
         ///   - request: A `Settle_V1_PrepareRequest` message.
@@ -549,15 +541,7 @@ extension Settle_V1_Participant {
         /// > (gid, 'compensation'). Before the action ever ran, or after it was cancelled: recorded, the
         /// > closure does not run (EMPTY). A second Compensate: COMPENSATED, the closure does not run
         /// > again. A branch still prepared: FAILED_PRECONDITION (commit or roll it back first). A second
-        /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
-       /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
-      /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
-     /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
-    /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
-   /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
-  /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
- /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
-/// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION.
+        /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION.
         ///
         /// - Parameters:
         ///   - request: A `Settle_V1_CompensateRequest` message.
@@ -606,6 +590,27 @@ extension Settle_V1_Participant {
             request: Settle_V1_HealthRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Settle_V1_HealthResponse
+
+        /// Handle the "WaitsFor" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Which branch each Prepare now running here waits for: the wait-for edges between branches
+        /// > of this database, for the coordinator's deadlock detector (a cycle through two databases is
+        /// > one no single PostgreSQL can see). Only edges whose waiting gid starts with `gid_prefix`.
+        /// > Cheap enough to ask every ~100 ms while transfers prepare.
+        ///
+        /// - Parameters:
+        ///   - request: A `Settle_V1_WaitsForRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Settle_V1_WaitsForResponse` to respond with.
+        func waitsFor(
+            request: Settle_V1_WaitsForRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Settle_V1_WaitsForResponse
     }
 }
 
@@ -679,6 +684,17 @@ extension Settle_V1_Participant.StreamingServiceProtocol {
                 )
             }
         )
+        router.registerHandler(
+            forMethod: Settle_V1_Participant.Method.WaitsFor.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Settle_V1_WaitsForRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Settle_V1_WaitsForResponse>(),
+            handler: { request, context in
+                try await self.waitsFor(
+                    request: request,
+                    context: context
+                )
+            }
+        )
     }
 }
 
@@ -745,6 +761,17 @@ extension Settle_V1_Participant.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Settle_V1_HealthResponse> {
         let response = try await self.health(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func waitsFor(
+        request: GRPCCore.StreamingServerRequest<Settle_V1_WaitsForRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Settle_V1_WaitsForResponse> {
+        let response = try await self.waitsFor(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -832,6 +859,19 @@ extension Settle_V1_Participant.SimpleServiceProtocol {
             metadata: [:]
         )
     }
+
+    public func waitsFor(
+        request: GRPCCore.ServerRequest<Settle_V1_WaitsForRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Settle_V1_WaitsForResponse> {
+        return GRPCCore.ServerResponse<Settle_V1_WaitsForResponse>(
+            message: try await self.waitsFor(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
 }
 
 // MARK: settle.v1.Participant (client)
@@ -852,23 +892,7 @@ extension Settle_V1_Participant {
         /// > again. Already cancelled (a Rollback came first): REFUSED with kind CANCELLED, the action
         /// > never runs. Already committed: PREPARED (a following Commit answers COMMITTED). The barrier
         /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-        /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
-       /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-       /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
-      /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-      /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
-     /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-     /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
-    /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-    /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
-   /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-   /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
-  /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-  /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
- /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
- /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
-/// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-/// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION.
+        /// > with work this process cannot compare (prepared elsewhere or before a restart), is FAILED_PRECONDITION.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Settle_V1_PrepareRequest` message.
@@ -946,15 +970,7 @@ extension Settle_V1_Participant {
         /// > (gid, 'compensation'). Before the action ever ran, or after it was cancelled: recorded, the
         /// > closure does not run (EMPTY). A second Compensate: COMPENSATED, the closure does not run
         /// > again. A branch still prepared: FAILED_PRECONDITION (commit or roll it back first). A second
-        /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
-       /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
-      /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
-     /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
-    /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
-   /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
-  /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
- /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
-/// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION.
+        /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Settle_V1_CompensateRequest` message.
@@ -1018,6 +1034,32 @@ extension Settle_V1_Participant {
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Settle_V1_HealthResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
+
+        /// Call the "WaitsFor" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Which branch each Prepare now running here waits for: the wait-for edges between branches
+        /// > of this database, for the coordinator's deadlock detector (a cycle through two databases is
+        /// > one no single PostgreSQL can see). Only edges whose waiting gid starts with `gid_prefix`.
+        /// > Cheap enough to ask every ~100 ms while transfers prepare.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Settle_V1_WaitsForRequest` message.
+        ///   - serializer: A serializer for `Settle_V1_WaitsForRequest` messages.
+        ///   - deserializer: A deserializer for `Settle_V1_WaitsForResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func waitsFor<Result>(
+            request: GRPCCore.ClientRequest<Settle_V1_WaitsForRequest>,
+            serializer: some GRPCCore.MessageSerializer<Settle_V1_WaitsForRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Settle_V1_WaitsForResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Settle_V1_WaitsForResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
     }
 
     /// Generated client for the "settle.v1.Participant" service.
@@ -1045,23 +1087,7 @@ extension Settle_V1_Participant {
         /// > again. Already cancelled (a Rollback came first): REFUSED with kind CANCELLED, the action
         /// > never runs. Already committed: PREPARED (a following Commit answers COMMITTED). The barrier
         /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-        /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
-       /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-       /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
-      /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-      /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
-     /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-     /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
-    /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-    /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
-   /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-   /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
-  /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-  /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
- /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
- /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
-/// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-/// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION.
+        /// > with work this process cannot compare (prepared elsewhere or before a restart), is FAILED_PRECONDITION.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Settle_V1_PrepareRequest` message.
@@ -1172,15 +1198,7 @@ extension Settle_V1_Participant {
         /// > (gid, 'compensation'). Before the action ever ran, or after it was cancelled: recorded, the
         /// > closure does not run (EMPTY). A second Compensate: COMPENSATED, the closure does not run
         /// > again. A branch still prepared: FAILED_PRECONDITION (commit or roll it back first). A second
-        /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
-       /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
-      /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
-     /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
-    /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
-   /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
-  /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
- /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
-/// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION.
+        /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Settle_V1_CompensateRequest` message.
@@ -1277,6 +1295,43 @@ extension Settle_V1_Participant {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "WaitsFor" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Which branch each Prepare now running here waits for: the wait-for edges between branches
+        /// > of this database, for the coordinator's deadlock detector (a cycle through two databases is
+        /// > one no single PostgreSQL can see). Only edges whose waiting gid starts with `gid_prefix`.
+        /// > Cheap enough to ask every ~100 ms while transfers prepare.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Settle_V1_WaitsForRequest` message.
+        ///   - serializer: A serializer for `Settle_V1_WaitsForRequest` messages.
+        ///   - deserializer: A deserializer for `Settle_V1_WaitsForResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func waitsFor<Result>(
+            request: GRPCCore.ClientRequest<Settle_V1_WaitsForRequest>,
+            serializer: some GRPCCore.MessageSerializer<Settle_V1_WaitsForRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Settle_V1_WaitsForResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Settle_V1_WaitsForResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Settle_V1_Participant.Method.WaitsFor.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -1292,15 +1347,7 @@ extension Settle_V1_Participant.ClientProtocol {
     /// > again. Already cancelled (a Rollback came first): REFUSED with kind CANCELLED, the action
     /// > never runs. Already committed: PREPARED (a following Commit answers COMMITTED). The barrier
     /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-    /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
-   /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-   /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
-  /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-  /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
- /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
- /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
-/// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-/// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION.
+    /// > with work this process cannot compare (prepared elsewhere or before a restart), is FAILED_PRECONDITION.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Settle_V1_PrepareRequest` message.
@@ -1396,11 +1443,7 @@ extension Settle_V1_Participant.ClientProtocol {
     /// > (gid, 'compensation'). Before the action ever ran, or after it was cancelled: recorded, the
     /// > closure does not run (EMPTY). A second Compensate: COMPENSATED, the closure does not run
     /// > again. A branch still prepared: FAILED_PRECONDITION (commit or roll it back first). A second
-    /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
-   /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
-  /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
- /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
-/// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION.
+    /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Settle_V1_CompensateRequest` message.
@@ -1482,6 +1525,38 @@ extension Settle_V1_Participant.ClientProtocol {
             onResponse: handleResponse
         )
     }
+
+    /// Call the "WaitsFor" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Which branch each Prepare now running here waits for: the wait-for edges between branches
+    /// > of this database, for the coordinator's deadlock detector (a cycle through two databases is
+    /// > one no single PostgreSQL can see). Only edges whose waiting gid starts with `gid_prefix`.
+    /// > Cheap enough to ask every ~100 ms while transfers prepare.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Settle_V1_WaitsForRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func waitsFor<Result>(
+        request: GRPCCore.ClientRequest<Settle_V1_WaitsForRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Settle_V1_WaitsForResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.waitsFor(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Settle_V1_WaitsForRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Settle_V1_WaitsForResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
 }
 
 // Helpers providing sugared APIs for 'ClientProtocol' methods.
@@ -1496,15 +1571,7 @@ extension Settle_V1_Participant.ClientProtocol {
     /// > again. Already cancelled (a Rollback came first): REFUSED with kind CANCELLED, the action
     /// > never runs. Already committed: PREPARED (a following Commit answers COMMITTED). The barrier
     /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-    /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
-   /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-   /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
-  /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-  /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
- /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
- /// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION. The barrier
-/// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-/// > with work this process cannot compare (prepared before it restarted), is FAILED_PRECONDITION.
+    /// > with work this process cannot compare (prepared elsewhere or before a restart), is FAILED_PRECONDITION.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -1612,11 +1679,7 @@ extension Settle_V1_Participant.ClientProtocol {
     /// > (gid, 'compensation'). Before the action ever ran, or after it was cancelled: recorded, the
     /// > closure does not run (EMPTY). A second Compensate: COMPENSATED, the closure does not run
     /// > again. A branch still prepared: FAILED_PRECONDITION (commit or roll it back first). A second
-    /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
-   /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
-  /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
- /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION. A second
-/// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION.
+    /// > Compensate of the gid with another compensation or payload: FAILED_PRECONDITION.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -1705,6 +1768,42 @@ extension Settle_V1_Participant.ClientProtocol {
             metadata: metadata
         )
         return try await self.health(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "WaitsFor" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Which branch each Prepare now running here waits for: the wait-for edges between branches
+    /// > of this database, for the coordinator's deadlock detector (a cycle through two databases is
+    /// > one no single PostgreSQL can see). Only edges whose waiting gid starts with `gid_prefix`.
+    /// > Cheap enough to ask every ~100 ms while transfers prepare.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func waitsFor<Result>(
+        _ message: Settle_V1_WaitsForRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Settle_V1_WaitsForResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Settle_V1_WaitsForRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.waitsFor(
             request: request,
             options: options,
             onResponse: handleResponse

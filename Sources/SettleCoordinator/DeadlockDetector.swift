@@ -1,0 +1,110 @@
+import GRPCCore
+import Logging
+import Metrics
+import SettleCore
+import SettleProtocol
+
+/// Breaks deadlocks across participants, as Citus does: while transfers prepare, it asks every
+/// participant which of this coordinator's branches wait for which, builds the wait-for graph of
+/// transfers, and aborts the youngest transfer of every cycle. No single PostgreSQL sees such a
+/// cycle (each database holds only its own edge), and a prepared branch never lets go by itself.
+///
+/// What it cannot see: cycles through another coordinator's branches or through rows locked
+/// outside Settle. The participant's `actionLockTimeout` and the transfer's prepare deadline
+/// bound those.
+struct DeadlockDetector: Sendable {
+    let coordinatorID: String
+    let links: [String: ParticipantLink]
+    let table: TransferTable
+    let abortRequests: AbortRequests
+    let interval: Duration
+    let callTimeout: Duration
+    let logger: Logger
+    private let broken = Counter(label: "settle_deadlocks_broken_total")
+
+    init(
+        coordinatorID: String, links: [String: ParticipantLink], table: TransferTable, abortRequests: AbortRequests,
+        interval: Duration, callTimeout: Duration, logger: Logger
+    ) {
+        self.coordinatorID = coordinatorID
+        self.links = links
+        self.table = table
+        self.abortRequests = abortRequests
+        self.interval = interval
+        self.callTimeout = callTimeout
+        self.logger = logger
+    }
+
+    /// Looks every `interval` while some transfer is preparing, until cancelled.
+    func run() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            guard table.hasUndecided else { continue }
+            await look()
+        }
+    }
+
+    private struct TransferKey: Hashable {
+        let transferID: String
+        let admission: Admission
+    }
+
+    func look() async {
+        let edges = await waitEdges()
+        guard !edges.isEmpty else { return }
+        var graph = WaitForGraph<TransferKey>()
+        var submittedAt: [TransferKey: Int64] = [:]
+        for (waiting, blocking) in edges {
+            guard let from = transfer(of: waiting, &submittedAt), let to = transfer(of: blocking, &submittedAt) else { continue }
+            graph.add(waiting: from, holder: to)
+        }
+        let victims = graph.victims { first, second in
+            // Younger: submitted later; the transfer id orders two of the same millisecond.
+            ((submittedAt[first] ?? 0), first.transferID) > ((submittedAt[second] ?? 0), second.transferID)
+        }
+        for victim in victims {
+            let others = Set(edges.compactMap { waiting, blocking -> String? in
+                guard let parsed = try? BranchGID(parsing: waiting), parsed.transferID == victim.transferID else { return nil }
+                return (try? BranchGID(parsing: blocking))?.transferID
+            }).subtracting([victim.transferID]).sorted()
+            let reason = others.isEmpty
+                ? "deadlock: a branch waits for another branch of this transfer"
+                : "deadlock with transfer \(others.joined(separator: ", ")) across participants; this, the younger, was aborted"
+            if abortRequests.request(victim.transferID, victim.admission, reason: reason) {
+                broken.increment()
+                logger.notice("deadlock broken", metadata: ["transfer.id": "\(victim.transferID)", "reason": "\(reason)"])
+            }
+        }
+    }
+
+    /// The transfer a gid of this coordinator names, if the table knows that admission.
+    private func transfer(of gid: String, _ submittedAt: inout [TransferKey: Int64]) -> TransferKey? {
+        guard let parsed = try? BranchGID(parsing: gid), parsed.coordinatorID == coordinatorID,
+            let entry = table.entry(parsed.transferID), entry.admission == parsed.admission
+        else { return nil }
+        let key = TransferKey(transferID: parsed.transferID, admission: parsed.admission)
+        submittedAt[key] = entry.submittedAtMilliseconds
+        return key
+    }
+
+    /// Every participant's edges under this coordinator's prefix, asked concurrently, each call
+    /// bounded: one that does not answer contributes nothing this time.
+    private func waitEdges() async -> [(String, String)] {
+        guard let prefix = try? BranchGID.prefix(coordinatorID: coordinatorID) else { return [] }
+        var options = CallOptions.defaults
+        options.timeout = callTimeout
+        let prefixToAsk = prefix
+        let callOptions = options
+        return await withTaskGroup(of: [(String, String)].self) { group in
+            for link in links.values {
+                group.addTask {
+                    let prefix = prefixToAsk
+                    let options = callOptions
+                    let response = try? await link.phaseTwo.waitsFor(.with { $0.gidPrefix = prefix }, metadata: link.metadata, options: options)
+                    return (response?.edges ?? []).map { ($0.waitingGid, $0.blockingGid) }
+                }
+            }
+            return await group.reduce(into: []) { $0 += $1 }
+        }
+    }
+}
