@@ -8,26 +8,28 @@ import Testing
 /// Deadlocks across the two databases, built on purpose, broken by settled's detector.
 @Suite("deadlocks across databases", .timeLimit(.minutes(3)))
 struct DeadlockTests {
-    /// T1 moves a1 → b1 and T2 moves b1 → a1. Both debits prepare first (each credit is held back
-    /// a second by fault injection), so T1 holds a1 and waits for b1 at bank-b while T2 holds b1
-    /// and waits for a1 at bank-a: a cycle neither PostgreSQL can see. The prepare deadline is a
-    /// minute, so only the detector can end it: it aborts the younger, and the other commits.
+    /// T1 moves a1 → b1, then T2 moves b1 → a1. Each credit is held back ten seconds by fault
+    /// injection, and T2 is submitted only once T1's debit is prepared; the cycle forms when the
+    /// credits run: T1 holds a1 and waits for b1 at bank-b while T2 holds b1 and waits for a1 at
+    /// bank-a, which neither PostgreSQL can see. The prepare deadline is two minutes, so only the
+    /// detector can end it: it aborts the younger, T2, naming T1, and T1 commits.
     @Test func oppositeTransfersOnTheSameRowsDeadlockAndTheYoungerIsAborted() async throws {
-        let slowCredit = ["--fault-inject-delay", "credit=1000"]
-        try await withDeployment(bankArguments: [slowCredit, slowCredit], configuration: ["prepareTimeoutMilliseconds": 60_000]) { deployment throws in
-            let started = ContinuousClock.now
+        let slowCredit = ["--fault-inject-delay", "credit=10000"]
+        try await withDeployment(bankArguments: [slowCredit, slowCredit], configuration: ["prepareTimeoutMilliseconds": 120_000]) { deployment throws in
+            func debitPrepared(_ id: String, branch: Int) async -> Bool {
+                (try? await deployment.client { try await $0.get(id: id) })?.branches[branch].state == "prepared"
+            }
             async let first = deployment.client {
                 try await $0.submit(id: "deadlock-1", branches: Deployment.branches(amount: 10, fromA: true, account: 1), wait: true)
             }
-            // Submitted later, so the younger of the two.
-            try await waitUntil(timeout: .seconds(10), "deadlock-1 admitted") {
-                (try? await deployment.client { try await $0.get(id: "deadlock-1") }) != nil
-            }
+            try await waitUntil(timeout: .seconds(8), "deadlock-1's debit prepared") { await debitPrepared("deadlock-1", branch: 0) }
             async let second = deployment.client {
                 try await $0.submit(id: "deadlock-2", branches: Deployment.branches(amount: 10, fromA: false, account: 1), wait: true)
             }
+            try await waitUntil(timeout: .seconds(8), "deadlock-2's debit prepared") { await debitPrepared("deadlock-2", branch: 1) }
+            let cycleForms = ContinuousClock.now
             let (older, younger) = try await (first, second)
-            print("deadlock across databases broken; both transfers final after \(ContinuousClock.now - started)")
+            print("deadlock across databases: both transfers final \(ContinuousClock.now - cycleForms) after both debits prepared")
             #expect(older.state == .committed, "\(older.state): \(older.reason)")
             #expect(younger.state == .aborted, "\(younger.state): \(younger.reason)")
             #expect(younger.reason.contains("deadlock with transfer deadlock-1"), "\(younger.reason)")
@@ -41,7 +43,7 @@ struct DeadlockTests {
     /// A transfer with two branches at one bank, the second needing the row the first holds: it
     /// waits for itself, which no database resolves either. The detector aborts it.
     @Test func aTransferWaitingForItsOwnPreparedBranchIsAborted() async throws {
-        try await withDeployment(bankArguments: [["--fault-inject-delay", "credit=1000"], []], configuration: ["prepareTimeoutMilliseconds": 60_000]) {
+        try await withDeployment(bankArguments: [["--fault-inject-delay", "credit=1000"], []], configuration: ["prepareTimeoutMilliseconds": 120_000]) {
             deployment throws in
             let branches = [
                 SettleClient.Branch(participant: "bank-a", action: "debit", payload: #"{"account":"a2","amount":5}"#, compensation: "refund"),
