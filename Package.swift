@@ -127,6 +127,8 @@ let package = Package(
             dependencies: [
                 "SettleClient", "SettleCore", "SettleProtocol", "ExampleBank", "PostgresClient", "SignedLog", "LaunchedProcesses",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
             ]
         ),
         // Shared by the test targets: clusters from tools/pg, temporary directories, built products.

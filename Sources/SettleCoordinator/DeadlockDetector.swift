@@ -20,26 +20,13 @@ struct DeadlockDetector: Sendable {
     let interval: Duration
     let callTimeout: Duration
     let logger: Logger
-    private let broken = Counter(label: "settle_deadlocks_broken_total")
-
-    init(
-        coordinatorID: String, links: [String: ParticipantLink], table: TransferTable, abortRequests: AbortRequests,
-        interval: Duration, callTimeout: Duration, logger: Logger
-    ) {
-        self.coordinatorID = coordinatorID
-        self.links = links
-        self.table = table
-        self.abortRequests = abortRequests
-        self.interval = interval
-        self.callTimeout = callTimeout
-        self.logger = logger
-    }
 
     /// Looks every `interval` while some transfer is preparing, until cancelled.
     func run() async {
         while !Task.isCancelled {
             try? await Task.sleep(for: interval)
-            guard table.hasUndecided else { continue }
+            // Only a transfer in flight can be waiting (a cheap count, not a scan of the table).
+            guard table.inFlightCount > 0 else { continue }
             await look()
         }
     }
@@ -71,7 +58,7 @@ struct DeadlockDetector: Sendable {
                 ? "deadlock: a branch waits for another branch of this transfer"
                 : "deadlock with transfer \(others.joined(separator: ", ")) across participants; this, the younger, was aborted"
             if abortRequests.request(victim.transferID, victim.admission, reason: reason) {
-                broken.increment()
+                Counter(label: "settle_deadlocks_broken_total").increment()
                 logger.notice("deadlock broken", metadata: ["transfer.id": "\(victim.transferID)", "reason": "\(reason)"])
             }
         }

@@ -64,6 +64,7 @@ actor ChaosDeployment {
     // MARK: Processes
 
     func isBankRunning(_ index: Int) -> Bool { banks[index]?.isRunning ?? false }
+    func bankPort(_ index: Int) -> Int { bankPorts[index] }
     var isSettledRunning: Bool { settled?.isRunning ?? false }
 
     func startBank(_ index: Int, faultArguments: [String]) async throws {

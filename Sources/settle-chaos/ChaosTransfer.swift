@@ -33,14 +33,20 @@ struct ChaosTransfer: Sendable {
 
     static func workload(count: Int, generator: inout SeededGenerator) -> [ChaosTransfer] {
         (0..<count).map { index in
-            let debitBank = Int.random(in: 0..<ChaosDeployment.bankNames.count, using: &generator)
-            let creditBank = (debitBank + Int.random(in: 1..<ChaosDeployment.bankNames.count, using: &generator))
-                % ChaosDeployment.bankNames.count
+            // The hot phase: a tenth of the run, in its middle, where every transfer pays one
+            // merchant (b0 at bank-b) from a payer at bank-a or bank-c, the shape in which
+            // transfers wait for each other across databases and deadlock.
+            let isHot = (count * 4 / 10..<count / 2).contains(index)
+            let debitBank = isHot
+                ? [0, 2][Int.random(in: 0..<2, using: &generator)] : Int.random(in: 0..<ChaosDeployment.bankNames.count, using: &generator)
+            let creditBank = isHot
+                ? 1 : (debitBank + Int.random(in: 1..<ChaosDeployment.bankNames.count, using: &generator)) % ChaosDeployment.bankNames.count
+            let creditIndex = isHot ? 0 : Int.random(in: 0..<ChaosDeployment.accountsPerBank, using: &generator)
             return ChaosTransfer(
                 id: "t\(index)",
                 debitBank: debitBank, creditBank: creditBank,
                 debitAccount: ChaosDeployment.account(bank: debitBank, Int.random(in: 0..<ChaosDeployment.accountsPerBank, using: &generator)),
-                creditAccount: ChaosDeployment.account(bank: creditBank, Int.random(in: 0..<ChaosDeployment.accountsPerBank, using: &generator)),
+                creditAccount: ChaosDeployment.account(bank: creditBank, creditIndex),
                 // Up to 40% of an opening balance: accounts drain and some debits are refused.
                 amount: Int64.random(in: 1...(ChaosDeployment.openingBalance * 2 / 5), using: &generator),
                 sagaFallback: Int.random(in: 0..<4, using: &generator) == 0
