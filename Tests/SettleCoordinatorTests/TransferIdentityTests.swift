@@ -234,11 +234,12 @@ struct TransferIdentityTests {
             try await waitUntil(timeout: .seconds(10), "the orphan is rolled back") {
                 try await deployment.preparedUnderPrefix().isEmpty
             }
-            let ops = try await deployment.pools[1].query("SELECT op FROM settle_barrier WHERE gid = $1 ORDER BY op", [orphan])
-                .map { try $0.decode(String.self, column: "op") }
             // The 'cancelled' row proves the sweep's Rollback reached bank-b (a DBA's ROLLBACK
-            // PREPARED would leave no row at all).
-            #expect(ops == ["action", "cancelled"], "rolled back through the participant, which cancels it for good")
+            // PREPARED would leave no row at all); it is written just after ROLLBACK PREPARED.
+            try await waitUntil(timeout: .seconds(10), "the orphan cancelled for good through the participant") {
+                try await deployment.pools[1].query("SELECT op FROM settle_barrier WHERE gid = $1 ORDER BY op", [orphan])
+                    .map { try $0.decode(String.self, column: "op") } == ["action", "cancelled"]
+            }
         }
     }
 
