@@ -139,4 +139,20 @@ struct GuardTests {
             #expect(try await bank.client.rollback(gid("small")) == .rolledBack)
         }
     }
+
+    /// With `concurrentCallsPerConnectionMax` 1, a second call on the same connection waits for
+    /// the first instead of running beside it: two prepares that each sleep two seconds in their
+    /// transaction take at least four. (A lower bound: load can only make it longer.)
+    @Test func callsBeyondTheLimitPerConnectionWaitTheirTurn() async throws {
+        try await withBank(faults: FaultInjection(delays: ["debit": .seconds(2)]), configure: { $0.concurrentCallsPerConnectionMax = 1 }) {
+            bank throws in
+            let started = ContinuousClock.now
+            async let first = bank.client.prepare(gid("turn", 0), "debit", movement("a", 1))
+            async let second = bank.client.prepare(gid("turn", 1), "debit", movement("b", 1))
+            let answers = try await [first, second]
+            #expect(answers.map(\.outcome) == [.prepared, .prepared])
+            #expect(ContinuousClock.now - started >= .seconds(4), "the two ran one after the other")
+            for branch in 0..<2 { #expect(try await bank.phaseTwoClient.rollback(gid("turn", branch)) == .rolledBack) }
+        }
+    }
 }
