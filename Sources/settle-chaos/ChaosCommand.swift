@@ -3,7 +3,7 @@ import Foundation
 import SettleClient
 import SettleProtocol
 
-/// tools/chaos: a fault storm against a real deployment, then every invariant of DESIGN.md.
+/// tools/chaos: a fault storm against a real deployment, then every invariant of docs/design.md.
 @main
 struct ChaosCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -126,7 +126,7 @@ struct ChaosCommand: AsyncParsableCommand {
         results.append(try await tornTailRecovered(deployment))
         results.append(try await auditVerifies(deployment))
 
-        say("\ninvariants (DESIGN.md, \"Testing and measuring\"):")
+        say("\ninvariants (docs/design.md, \"Testing and measuring\"):")
         for result in results {
             say("  \(result.passed ? "pass" : "FAIL")  \(result.name) (\(result.detail))")
             for failure in result.failures.prefix(5) { say("          \(failure)") }

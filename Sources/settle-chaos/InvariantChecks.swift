@@ -3,7 +3,7 @@ import PostgresClient
 import SettleCore
 import SettleProtocol
 
-/// DESIGN.md's invariants ("Testing and measuring"), checked against what the databases, the
+/// docs/design.md's invariants ("Testing and measuring"), checked against what the databases, the
 /// coordinator and the log hold once the storm is over. Each check names its first offenders.
 struct InvariantChecks {
     let transfers: [ChaosTransfer]

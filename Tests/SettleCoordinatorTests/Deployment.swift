@@ -119,7 +119,7 @@ final class Deployment: @unchecked Sendable {
         for database in databases { await database.drop() }
     }
 
-    // MARK: Invariants (DESIGN.md, "Testing and measuring")
+    // MARK: Invariants (docs/design.md, "Testing and measuring")
 
     func totalBalance() async throws -> Int64 {
         var total: Int64 = 0
@@ -232,7 +232,7 @@ func withDeployment(
     await deployment.tearDown()
 }
 
-/// The invariants every end-to-end test checks when it finishes (DESIGN.md, "Testing and
+/// The invariants every end-to-end test checks when it finishes (docs/design.md, "Testing and
 /// measuring"), from the banks' databases and the log: money is conserved; nothing is left
 /// prepared under this coordinator's prefix; every transfer settled reports COMMITTED is posted
 /// in every participant, and every ABORTED or COMPENSATED one left no net effect; the log

@@ -10,7 +10,7 @@ import Testing
 @Suite("coordinator end to end: real settled, real ExampleBanks, real PostgreSQL", .timeLimit(.minutes(5)))
 struct EndToEndTests {
     /// 1,000 concurrent random transfers, some of them refused for insufficient funds. Every
-    /// invariant of DESIGN.md holds afterwards.
+    /// invariant of docs/design.md holds afterwards.
     @Test func aThousandConcurrentTransfersConserveMoney() async throws {
         try await withDeployment { deployment throws in
             var generator = SystemRandomNumberGenerator()
