@@ -12,9 +12,13 @@ extension Coordinator {
         var resumed: [DriverStart] = []
         for entry in entries {
             var transfer = TransferEntry(spec: entry.spec, admission: entry.admission, submittedAtMilliseconds: entry.submittedAtMilliseconds)
-            transfer.acceptedRecordBytes = CoordinatorRecord.accepted(
-                entry.spec, admission: entry.admission, submittedAtMilliseconds: entry.submittedAtMilliseconds
-            ).entry().payload.count
+            if entry.final == nil || entry.final == .stuck {
+                // Only what every checkpoint must carry counts against the budget; measured as
+                // Submit measured it (finished transfers, most of what is restored, skip it).
+                transfer.acceptedRecordBytes = CoordinatorRecord.accepted(
+                    entry.spec, admission: entry.admission, submittedAtMilliseconds: entry.submittedAtMilliseconds
+                ).entry().payload.count
+            }
             transfer.reason = entry.reason ?? ""
             if let final = entry.final {
                 transfer.apply(entry.facts ?? Self.factsOfAnOlderRecord(entry, final: final))

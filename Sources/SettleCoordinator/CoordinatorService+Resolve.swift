@@ -24,7 +24,7 @@ extension CoordinatorService {
         let now = WallClock.nowMilliseconds()
         let facts = FinalFacts(
             status: entry.status, path: entry.finalPath ?? "", reason: entry.reason,
-            finishedAtMilliseconds: entry.finishedAtMilliseconds ?? now, branchStates: entry.branchStates
+            finishedAtMilliseconds: entry.finishedAtMilliseconds ?? now, branchStates: entry.branchStates, admission: entry.admission
         ).resolved(as: outcome, by: who, reason: reason, atMilliseconds: now)
         await journal.appendOrStop(
             .manual(transferID: entry.spec.id, outcome: outcome, reason: reason, operator: who, finishedAtMilliseconds: now),

@@ -41,19 +41,18 @@ struct DeadlockDetector: Sendable {
         guard !edges.isEmpty else { return }
         var graph = WaitForGraph<TransferKey>()
         var submittedAt: [TransferKey: Int64] = [:]
+        var holders: [TransferKey: Set<String>] = [:]
         for (waiting, blocking) in edges {
             guard let from = transfer(of: waiting, &submittedAt), let to = transfer(of: blocking, &submittedAt) else { continue }
             graph.add(waiting: from, holder: to)
+            if to != from { holders[from, default: []].insert(to.transferID) }
         }
         let victims = graph.victims { first, second in
             // Younger: submitted later; the transfer id orders two of the same millisecond.
             ((submittedAt[first] ?? 0), first.transferID) > ((submittedAt[second] ?? 0), second.transferID)
         }
         for victim in victims {
-            let others = Set(edges.compactMap { waiting, blocking -> String? in
-                guard let parsed = try? BranchGID(parsing: waiting), parsed.transferID == victim.transferID else { return nil }
-                return (try? BranchGID(parsing: blocking))?.transferID
-            }).subtracting([victim.transferID]).sorted()
+            let others = (holders[victim] ?? []).sorted()
             let reason = others.isEmpty
                 ? "deadlock: a branch waits for another branch of this transfer"
                 : "deadlock with transfer \(others.joined(separator: ", ")) across participants; this, the younger, was aborted"

@@ -148,6 +148,13 @@ final class Journal: Sendable {
         return (firstTime, first.spec.id) < (secondTime, second.spec.id)
     }
 
+    /// Whether a final record names an admission other than the one the journal holds for its id
+    /// (records from before admissions were sealed in them name none, and always apply).
+    private static func isOfAnotherAdmission(_ facts: FinalFacts?, _ entry: Entry?) -> Bool {
+        guard let sealed = facts?.admission else { return false }
+        return sealed != entry?.admission
+    }
+
     private static func apply(_ record: CoordinatorRecord, to state: inout State, rememberedMax: Int) {
         let id = record.transferID
         switch record {
@@ -158,7 +165,7 @@ final class Journal: Sendable {
         case .abort(_, let reason):
             state.entries[id]?.decision = "abort"
             state.entries[id]?.reason = reason
-        case .end(_, _, let facts) where facts?.admission != nil && facts?.admission != state.entries[id]?.admission:
+        case .end(_, _, let facts) where isOfAnotherAdmission(facts, state.entries[id]):
             // The END of an earlier admission of this id, sealed after the id was admitted again.
             break
         case .end(_, let outcome, let facts):
@@ -174,7 +181,7 @@ final class Journal: Sendable {
         case .compensate(_, let reason):
             state.entries[id]?.decision = "compensate"
             state.entries[id]?.reason = reason
-        case .stuck(_, _, let facts) where facts?.admission != nil && facts?.admission != state.entries[id]?.admission:
+        case .stuck(_, _, let facts) where isOfAnotherAdmission(facts, state.entries[id]):
             break
         case .stuck(_, let reason, let facts):
             state.entries[id]?.final = .stuck
@@ -182,13 +189,14 @@ final class Journal: Sendable {
             state.entries[id]?.facts = facts
         case .manual(_, let outcome, let reason, let who, let finishedAt):
             guard var entry = state.entries[id] else { break }
-            entry.final = outcome
-            entry.reason = FinalFacts.manualReason(who: who, reason: reason)
-            entry.facts = FinalFacts(
-                status: outcome, path: "manual", reason: FinalFacts.manualReason(who: who, reason: reason),
-                finishedAtMilliseconds: finishedAt ?? entry.facts?.finishedAtMilliseconds ?? entry.submittedAtMilliseconds,
-                branchStates: entry.facts?.branchStates ?? entry.spec.branches.map { _ in outcome.rawValue }, resolvedBy: who
+            let stuck = entry.facts ?? FinalFacts(
+                status: .stuck, path: "", reason: entry.reason ?? "", finishedAtMilliseconds: entry.submittedAtMilliseconds,
+                branchStates: entry.spec.branches.map { _ in outcome.rawValue }, admission: entry.admission
             )
+            let facts = stuck.resolved(as: outcome, by: who, reason: reason, atMilliseconds: finishedAt ?? stuck.finishedAtMilliseconds)
+            entry.final = outcome
+            entry.reason = facts.reason
+            entry.facts = facts
             state.entries[id] = entry
             state.finished(id)
         case .heuristic:

@@ -68,7 +68,7 @@ extension TransferEntry {
         transfer.state = status.message
         transfer.submittedAtUnixMs = submittedAtMilliseconds
         transfer.finishedAtUnixMs = finishedAtMilliseconds ?? 0
-        transfer.reason = String(reason.utf8.prefix(1024)) ?? ""
+        transfer.reason = reason.truncated(toUTF8Bytes: 1024)
         switch status {
         case _ where resolvedBy != nil: transfer.path = "manual"
         case _ where finalPath != nil: transfer.path = finalPath ?? ""
@@ -82,7 +82,7 @@ extension TransferEntry {
             status.participant = branch.participant
             status.action = branch.action
             status.gid = spec.gid(ofBranch: index, coordinatorID: coordinatorID, admission: admission)
-            status.state = index < branchStates.count ? String(branchStates[index].prefix(1024)) : "pending"
+            status.state = index < branchStates.count ? branchStates[index].truncated(toUTF8Bytes: 1024) : "pending"
             return status
         }
         return transfer

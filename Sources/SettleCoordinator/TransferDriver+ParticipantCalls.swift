@@ -175,14 +175,7 @@ extension TransferDriver {
 
     static func bounded(_ reason: String) -> String {
         guard reason.utf8.count > participantReasonBytesMax else { return reason }
-        var kept = ""
-        var keptBytes = 0
-        for character in reason {
-            keptBytes += character.utf8.count
-            guard keptBytes <= participantReasonBytesMax - 3 else { break }
-            kept.append(character)
-        }
-        return kept + "..."
+        return reason.truncated(toUTF8Bytes: participantReasonBytesMax - 3) + "..."
     }
 
     static func isTransient(_ code: RPCError.Code) -> Bool {

@@ -86,8 +86,6 @@ final class TransferTable: Sendable {
         }
     }
 
-    /// Records the final state, wakes waiters, and forgets the oldest finished transfers beyond
-    /// the remembered bound.
     /// Records the final facts (as sealed), wakes waiters, and forgets the oldest finished
     /// transfers beyond the remembered bound. A stuck transfer is never forgotten: it waits for an
     /// operator, and enters the finished order only when resolved.

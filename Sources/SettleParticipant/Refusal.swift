@@ -1,3 +1,5 @@
+import SettleCore
+
 /// A business "no" from an action or compensation: insufficient funds, an unknown account.
 ///
 /// Throwing it rolls the local transaction back and answers the coordinator `refused` with the
@@ -12,10 +14,5 @@ public struct Refusal: Error, Sendable, CustomStringConvertible {
 
     static let reasonBytesMax = 1024
 
-    var boundedReason: String {
-        var bytes = Array(reason.utf8.prefix(Self.reasonBytesMax))
-        // Never cut a UTF-8 sequence in half.
-        while String(validating: bytes, as: UTF8.self) == nil { bytes.removeLast() }
-        return String(decoding: bytes, as: UTF8.self)
-    }
+    var boundedReason: String { reason.truncated(toUTF8Bytes: Self.reasonBytesMax) }
 }
