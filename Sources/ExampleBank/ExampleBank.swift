@@ -24,9 +24,13 @@ public enum ExampleBank {
 
     private static func withdraw(_ movement: Movement, kind: String, transaction: ParticipantTransaction) async throws {
         let movement = try movement.validated()
-        let updated = try await transaction.query(
-            MovementSQL.withdraw, [movement.account, movement.amount]
-        )
+        let updated: PostgresRows
+        do {
+            try await transaction.query(MovementSQL.fold, [movement.account])
+            updated = try await transaction.query(MovementSQL.withdraw, [movement.account, movement.amount])
+        } catch let error as PostgresError where error.sqlState == "22003" {
+            throw Refusal(reason: "the balance of \(movement.account) would overflow")
+        }
         guard updated.count == 1 else {
             let existing = try await transaction.query("SELECT balance FROM accounts WHERE id = $1", [movement.account])
             guard let row = existing.first else { throw Refusal(reason: "unknown account \(movement.account)") }
@@ -40,9 +44,7 @@ public enum ExampleBank {
         let movement = try movement.validated()
         let updated: PostgresRows
         do {
-            updated = try await transaction.query(
-                MovementSQL.deposit, [movement.account, movement.amount]
-            )
+            updated = try await transaction.query(MovementSQL.deposit, [movement.account, movement.amount, transaction.gid, kind])
         } catch let error as PostgresError where error.sqlState == "22003" {
             throw Refusal(reason: "the balance of \(movement.account) would overflow")
         }

@@ -60,7 +60,8 @@ public struct SettleClient: Sendable {
     ///     branch then needs a compensation.
     public func submit(
         id: String, branches: [Branch], prepareTimeout: Duration? = nil, sagaFallback: Bool? = nil,
-        sagaTimeout: Duration? = nil, compensationRetriesMax: Int? = nil, wait: Bool = false, timeout: Duration = .seconds(60)
+        sagaTimeout: Duration? = nil, compensationRetriesMax: Int? = nil, prepareOrder: TransferSpec.PrepareOrder? = nil,
+        wait: Bool = false, timeout: Duration = .seconds(60)
     ) async throws -> Settle_V1_Transfer {
         var request = Settle_V1_SubmitRequest()
         request.transferID = id
@@ -77,6 +78,7 @@ public struct SettleClient: Sendable {
         if let prepareTimeout { request.policy.prepareTimeoutMs = Self.milliseconds(prepareTimeout) }
         if let sagaTimeout { request.policy.sagaTimeoutMs = Self.milliseconds(sagaTimeout) }
         if let sagaFallback { request.policy.onPrepareTimeout = sagaFallback ? .sagaFallback : .abort }
+        if let prepareOrder { request.policy.prepareOrder = prepareOrder == .ordered ? .ordered : .parallel }
         if let compensationRetriesMax { request.policy.compensationRetriesMax = UInt32(clamping: compensationRetriesMax) }
         var options = CallOptions.defaults
         options.timeout = timeout

@@ -37,6 +37,8 @@ public struct CoordinatorConfiguration: Codable, Sendable {
     public var participants: [Participant]
     public var prepareTimeoutMilliseconds: UInt32 = 5000
     public var onPrepareTimeout: TransferSpec.OnPrepareTimeout = .abort
+    /// `parallel` or `ordered` (see `TransferSpec.PrepareOrder`), for transfers that do not choose.
+    public var prepareOrder: TransferSpec.PrepareOrder = .parallel
     public var sagaTimeoutMilliseconds: UInt32 = 60_000
     /// How often every participant is asked for in-doubt branches under this coordinator's prefix.
     public var sweepIntervalMilliseconds: UInt32 = 5000
@@ -84,7 +86,7 @@ public struct CoordinatorConfiguration: Codable, Sendable {
         case checkpointIntervalMilliseconds, retryInitialMilliseconds, retryMaxMilliseconds, inFlightTransfersMax
         case compensationRetriesMax
         case rememberedTransfersMax, drainMilliseconds, tls, participantCallTimeoutMilliseconds, acceptedRecordBytesMax
-        case deadlockCheckIntervalMilliseconds
+        case deadlockCheckIntervalMilliseconds, prepareOrder
     }
 
     /// Required keys must be present; every other key falls back to its documented default.
@@ -104,6 +106,7 @@ public struct CoordinatorConfiguration: Codable, Sendable {
         }
         try optional(.prepareTimeoutMilliseconds, &prepareTimeoutMilliseconds)
         try optional(.onPrepareTimeout, &onPrepareTimeout)
+        try optional(.prepareOrder, &prepareOrder)
         try optional(.sagaTimeoutMilliseconds, &sagaTimeoutMilliseconds)
         try optional(.sweepIntervalMilliseconds, &sweepIntervalMilliseconds)
         try optional(.checkpointIntervalMilliseconds, &checkpointIntervalMilliseconds)

@@ -71,7 +71,11 @@ struct CoordinatorService: Settle_V1_Coordinator.SimpleServiceProtocol {
         case .admitted:
             metrics.inFlight.record(table.inFlightCount)
             await journal.appendOrStop(accepted, encoded: encoded, logger: logger)
-            var machine = TransferMachine(branchCount: spec.branches.count, onPrepareTimeout: onPrepareTimeout)
+            let ordered = (spec.policy.prepareOrder ?? configuration.prepareOrder) == .ordered
+            var machine = TransferMachine(
+                branchCount: spec.branches.count, onPrepareTimeout: onPrepareTimeout,
+                prepareSequence: ordered ? spec.canonicalPrepareOrder : nil
+            )
             let first = try machine.started()
             starts.yield(
                 DriverStart(

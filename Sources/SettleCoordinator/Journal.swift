@@ -16,10 +16,10 @@ final class Journal: Sendable {
         var spec: TransferSpec
         var admission: Admission
         var submittedAtMilliseconds: Int64
-        /// "commit" or "abort", once decided.
+        /// The latest decision: "commit", "abort", "saga" or "compensate"; nil while undecided.
         var decision: String?
         var reason: String?
-        /// Set by END (committed, aborted) or HEURISTIC (stuck).
+        /// Set by END or COMPENSATED (committed, aborted, compensated), STUCK (stuck) or MANUAL.
         var final: TransferStatus?
         /// What END, COMPENSATED, STUCK or MANUAL sealed about the ending; nil in records written
         /// before these facts were sealed.

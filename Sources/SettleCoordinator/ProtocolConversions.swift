@@ -12,6 +12,13 @@ extension TransferSpec {
         case .sagaFallback: onPrepareTimeout = .saga
         case .UNRECOGNIZED(let value): throw SpecError("unknown on_prepare_timeout \(value)")
         }
+        let prepareOrder: PrepareOrder?
+        switch policy.prepareOrder {
+        case .unspecified: prepareOrder = nil
+        case .parallel: prepareOrder = .parallel
+        case .ordered: prepareOrder = .ordered
+        case .UNRECOGNIZED(let value): throw SpecError("unknown prepare_order \(value)")
+        }
         self.init(
             id: request.transferID,
             branches: request.branches.map { branch in
@@ -24,7 +31,8 @@ extension TransferSpec {
                 onPrepareTimeout: onPrepareTimeout,
                 prepareTimeoutMilliseconds: policy.prepareTimeoutMs == 0 ? nil : policy.prepareTimeoutMs,
                 sagaTimeoutMilliseconds: policy.sagaTimeoutMs == 0 ? nil : policy.sagaTimeoutMs,
-                compensationRetriesMax: policy.compensationRetriesMax == 0 ? nil : policy.compensationRetriesMax
+                compensationRetriesMax: policy.compensationRetriesMax == 0 ? nil : policy.compensationRetriesMax,
+                prepareOrder: prepareOrder
             )
         )
     }

@@ -1,5 +1,5 @@
-/// Capped exponential backoff with full jitter, for phase-two commands that must eventually
-/// reach every branch.
+/// Capped exponential backoff with equal jitter (a random delay between half the cap and the
+/// cap), for phase-two commands that must eventually reach every branch.
 struct RetryPolicy: Sendable {
     let initial: Duration
     let maximum: Duration

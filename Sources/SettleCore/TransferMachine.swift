@@ -1,10 +1,10 @@
 /// One transfer's two-phase commit as a pure state machine: events in (answers, deadlines, log
 /// seals), one action out. No I/O, no clocks, no continuations: the coordinator is the driver.
 ///
-/// Presumed abort: only COMMIT must be sealed before anyone acts on it; ABORT is logged for the
-/// audit trail. Once COMMIT is logged, the transfer only moves forward. An event that cannot
-/// happen in the current state is rejected with `TransitionError`, never ignored: it means the
-/// driver is wrong.
+/// Presumed abort: only COMMIT (and SAGA, which also leads to commits) must be sealed before anyone
+/// acts on it; ABORT is logged for the audit trail. Once COMMIT is logged, the transfer only moves
+/// forward. An event that cannot happen in the current state is rejected with `TransitionError`,
+/// never ignored: it means the driver is wrong.
 public struct TransferMachine: Sendable, Equatable {
     public enum Phase: Equatable, Sendable {
         case created
@@ -47,7 +47,7 @@ public struct TransferMachine: Sendable, Equatable {
 
     public private(set) var phase: Phase = .created
     public private(set) var branches: [BranchProgress]
-    /// COMMIT or ABORT, from the moment it is handed to the log.
+    /// COMMIT, ABORT or SAGA, from the moment it is handed to the log (COMPENSATE is `SagaMachine`'s).
     public private(set) var decision: TransferLogEntry?
     /// In a hazard: the HEURISTIC record is sealed.
     public private(set) var hazardRecorded = false
@@ -61,10 +61,17 @@ public struct TransferMachine: Sendable, Equatable {
     /// What the prepare deadline leads to: abort (the default), or a saga.
     public let onPrepareTimeout: TransferSpec.OnPrepareTimeout
 
-    public init(branchCount: Int, onPrepareTimeout: TransferSpec.OnPrepareTimeout = .abort) {
+    /// Prepares are sent one at a time in this order, each once the one before it is prepared;
+    /// nil sends every prepare at once.
+    public let prepareSequence: [Int]?
+
+    /// `prepareSequence` must be a permutation of the branch indices (`TransferSpec.canonicalPrepareOrder`).
+    public init(branchCount: Int, onPrepareTimeout: TransferSpec.OnPrepareTimeout = .abort, prepareSequence: [Int]? = nil) {
         precondition((1...Limits.branchesPerTransferMax).contains(branchCount), "\(branchCount) branches")
+        precondition(prepareSequence.map { $0.sorted() == Array(0..<branchCount) } ?? true, "not a permutation of the branches")
         branches = Array(repeating: .notSent, count: branchCount)
         self.onPrepareTimeout = onPrepareTimeout
+        self.prepareSequence = prepareSequence
     }
 
     /// After a restart: a transfer whose decision is sealed and whose END is not resumes phase two
@@ -92,8 +99,17 @@ public struct TransferMachine: Sendable, Equatable {
     public mutating func started() throws(TransitionError) -> Action {
         guard phase == .created else { throw reject("started") }
         phase = .preparing
-        branches = branches.map { _ in .awaitingPrepare }
-        return .sendPrepare(Array(branches.indices))
+        guard let first = prepareSequence?.first else {
+            branches = branches.map { _ in .awaitingPrepare }
+            return .sendPrepare(Array(branches.indices))
+        }
+        branches[first] = .awaitingPrepare
+        return .sendPrepare([first])
+    }
+
+    /// In an ordered prepare, the next branch not yet sent.
+    private var nextInSequence: Int? {
+        prepareSequence?.first { branches[$0] == .notSent }
     }
 
     public mutating func prepareAnswered(branch: Int, answer: PrepareAnswer) throws(TransitionError) -> Action {
@@ -112,9 +128,15 @@ public struct TransferMachine: Sendable, Equatable {
             switch answer {
             case .prepared:
                 branches[branch] = .prepared
+                if let next = nextInSequence {
+                    branches[next] = .awaitingPrepare
+                    return .sendPrepare([next])
+                }
                 guard branches.allSatisfy({ $0 == .prepared }) else { return .wait }
                 return decide(.commit)
             case .refused(let reason):
+                // In an ordered prepare the branches not yet sent are rolled back with the rest:
+                // the rollback leaves a marker that refuses any later prepare of their gids.
                 branches[branch] = .refused(reason: reason)
                 return decide(.abort(reason: "branch \(branch) refused: \(reason)"))
             }

@@ -49,21 +49,41 @@ public struct TransferSpec: Codable, Hashable, Sendable {
         case saga
     }
 
+    /// All branches prepared at once, or one after another in `canonicalPrepareOrder` (a transfer
+    /// then never holds a row in a later database while waiting in an earlier one, so transfers of
+    /// one coordinator cannot deadlock across databases).
+    public enum PrepareOrder: String, Codable, Hashable, Sendable {
+        case parallel
+        case ordered
+    }
+
     public struct Policy: Codable, Hashable, Sendable {
         /// nil means the coordinator's default, resolved when the transfer starts.
         public var onPrepareTimeout: OnPrepareTimeout?
         public var prepareTimeoutMilliseconds: UInt32?
         public var sagaTimeoutMilliseconds: UInt32?
         public var compensationRetriesMax: UInt32?
+        /// Absent from ACCEPTED records written before the policy existed: those prepared in parallel.
+        public var prepareOrder: PrepareOrder?
 
         public init(
             onPrepareTimeout: OnPrepareTimeout? = nil, prepareTimeoutMilliseconds: UInt32? = nil, sagaTimeoutMilliseconds: UInt32? = nil,
-            compensationRetriesMax: UInt32? = nil
+            compensationRetriesMax: UInt32? = nil, prepareOrder: PrepareOrder? = nil
         ) {
             self.onPrepareTimeout = onPrepareTimeout
             self.prepareTimeoutMilliseconds = prepareTimeoutMilliseconds
             self.sagaTimeoutMilliseconds = sagaTimeoutMilliseconds
             self.compensationRetriesMax = compensationRetriesMax
+            self.prepareOrder = prepareOrder
+        }
+    }
+
+    /// Branch indices by participant name, then by index: one order every transfer shares, so
+    /// ordered prepares take the databases' locks in the same order everywhere.
+    public var canonicalPrepareOrder: [Int] {
+        branches.indices.sorted { left, right in
+            let (a, b) = (branches[left].participant, branches[right].participant)
+            return a == b ? left < right : Array(a.utf8).lexicographicallyPrecedes(Array(b.utf8))
         }
     }
 

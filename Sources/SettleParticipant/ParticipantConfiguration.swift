@@ -7,7 +7,8 @@ public struct ParticipantConfiguration: Sendable {
     public var payloadBytesMax = 64 * 1024
     /// How long a barrier-row insert waits on another transaction of the same gid before the
     /// operation re-checks the branch's state. Short: the other transaction may be a prepared one
-    /// that only the coordinator will end, and the DESIGN never waits on those.
+    /// that only the coordinator will end, and the barrier never waits on those (docs/design.md,
+    /// "Barrier table").
     public var barrierLockTimeout: Duration = .milliseconds(100)
     /// How long an action's statements wait for row locks (a hot account held by another
     /// prepared branch waits for its commit, which normally takes a round trip).

@@ -11,7 +11,8 @@ enum BenchAccounts {
     /// One cent per transfer.
     static let amount: Int64 = 1
 
-    /// The hot-merchant workload: this many payers, and one merchant everyone pays.
+    /// The hot-merchant workload: this many payers, and one merchant everyone pays. The merchant is
+    /// a pooled account (credited by appending deposits, `MovementSQL`), as a bank would keep it.
     static let payerCount = 64
     static let merchant = "b0"
 
@@ -24,7 +25,8 @@ enum BenchAccounts {
             try await pool.query("TRUNCATE postings")
             try await BankSchema.seed(
                 pool,
-                accounts: (0..<count).map { (index == 0 ? debitAccount($0) : creditAccount($0), openingBalance) }
+                accounts: (0..<count).map { (index == 0 ? debitAccount($0) : creditAccount($0), openingBalance) },
+                pooled: index == 0 ? [] : [merchant]
             )
         }
     }

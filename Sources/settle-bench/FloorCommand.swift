@@ -24,14 +24,15 @@ struct FloorCommand: AsyncParsableCommand {
             let gid = "floor:\(run):\(worker):\(sequence)"
             let accounts = load.accounts(worker: worker)
             let debit = {
-                try await Self.prepare(
-                    pools[0], gid: gid, sql: MovementSQL.withdraw, account: accounts.debit, kind: "debit", delta: -BenchAccounts.amount
-                )
+                try await Self.prepare(pools[0], gid: gid, account: accounts.debit, kind: "debit", delta: -BenchAccounts.amount) {
+                    try await $0.query(MovementSQL.fold, [accounts.debit])
+                    return try await $0.query(MovementSQL.withdraw, [accounts.debit, BenchAccounts.amount])
+                }
             }
             let credit = {
-                try await Self.prepare(
-                    pools[1], gid: gid, sql: MovementSQL.deposit, account: accounts.credit, kind: "credit", delta: BenchAccounts.amount
-                )
+                try await Self.prepare(pools[1], gid: gid, account: accounts.credit, kind: "credit", delta: BenchAccounts.amount) {
+                    try await $0.query(MovementSQL.deposit, [accounts.credit, BenchAccounts.amount, gid, "credit"])
+                }
             }
             if load.hotMerchant {
                 // One after the other, as the floor of the contention issue did: holding the merchant
@@ -54,12 +55,14 @@ struct FloorCommand: AsyncParsableCommand {
         try TransferLoad.emit(result)
     }
 
+    /// ExampleBank's movement (`apply`, whose rows say whether it applied) and its posting, prepared.
     private static func prepare(
-        _ pool: PostgresPool, gid: String, sql: String, account: String, kind: String, delta: Int64
+        _ pool: PostgresPool, gid: String, account: String, kind: String, delta: Int64,
+        apply: (PostgresConnection) async throws -> PostgresRows
     ) async throws {
         try await pool.withConnection { connection in
             try await connection.withPreparedTransaction(gid: gid) { transaction in
-                let updated = try await transaction.query(sql, [account, BenchAccounts.amount])
+                let updated = try await apply(transaction)
                 guard updated.count == 1 else { throw ValidationError("account \(account) refused the \(kind)") }
                 try await transaction.query(MovementSQL.post, [gid, kind, account, delta])
             }

@@ -21,6 +21,9 @@ struct SettleEndToEndCommand: AsyncParsableCommand {
     @Option(help: "Participant names of the debit and the credit.")
     var participants = "bank-a,bank-b"
 
+    @Option(help: "parallel or ordered (default: the coordinator's).")
+    var prepareOrder: TransferSpec.PrepareOrder?
+
     func run() async throws {
         guard let address = try? HostPort(parsing: coordinator) else { throw ValidationError("--coordinator is host:port") }
         let token = token ?? ProcessInfo.processInfo.environment["SETTLE_TOKEN"] ?? ""
@@ -28,7 +31,7 @@ struct SettleEndToEndCommand: AsyncParsableCommand {
         guard names.count == 2 else { throw ValidationError("--participants names two participants") }
         let run = UInt32.random(in: 0...UInt32.max)
         let result = try await SettleClient.withClient(host: address.host, port: address.port, token: token) { client in
-            await load.transferLoad(system: "settle").run { worker, sequence in
+            await load.transferLoad(system: prepareOrder == .ordered ? "settle-ordered" : "settle").run { worker, sequence in
                 let accounts = load.accounts(worker: worker)
                 let transfer = try await client.submit(
                     id: "bench-\(run)-\(worker)-\(sequence)",
@@ -42,7 +45,7 @@ struct SettleEndToEndCommand: AsyncParsableCommand {
                             payload: #"{"account":"\#(accounts.credit)","amount":\#(BenchAccounts.amount)}"#
                         ),
                     ],
-                    wait: true, timeout: .seconds(30)
+                    prepareOrder: prepareOrder, wait: true, timeout: .seconds(30)
                 )
                 guard transfer.state == .committed else { throw ValidationError("\(transfer.transferID): \(transfer.state) \(transfer.reason)") }
             }
@@ -50,3 +53,5 @@ struct SettleEndToEndCommand: AsyncParsableCommand {
         try TransferLoad.emit(result)
     }
 }
+
+extension TransferSpec.PrepareOrder: ExpressibleByArgument {}

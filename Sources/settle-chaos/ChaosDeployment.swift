@@ -15,6 +15,11 @@ actor ChaosDeployment {
     static let coordinatorID = "chaos"
     static let clientToken = "chaos-client-token-0123456789"
 
+    /// The account every transfer of the hot phase credits: pooled, so its credits append deposits
+    /// (and its debits and reverse-credits fold them), while the other accounts update in place.
+    static let merchantBank = 1
+    static var merchant: String { account(bank: merchantBank, 0) }
+
     static func account(bank: Int, _ index: Int) -> String { "\(bankNames[bank].suffix(1))\(index)" }
     static var expectedTotal: Int64 { Int64(bankNames.count * accountsPerBank) * openingBalance }
 
@@ -46,9 +51,11 @@ actor ChaosDeployment {
         for (index, pool) in pools.enumerated() {
             try await BankSchema.migrate(pool)
             try await pool.query("TRUNCATE postings")
+            try await pool.query("TRUNCATE deposits")
             try await pool.query("DELETE FROM accounts")
             try await BankSchema.seed(
-                pool, accounts: (0..<Self.accountsPerBank).map { (Self.account(bank: index, $0), Self.openingBalance) }
+                pool, accounts: (0..<Self.accountsPerBank).map { (Self.account(bank: index, $0), Self.openingBalance) },
+                pooled: index == Self.merchantBank ? [Self.merchant] : []
             )
         }
         let key = try SigningKey.generate()

@@ -1,3 +1,4 @@
+import ExampleBank
 import Foundation
 import PostgresClient
 import SettleCore
@@ -39,11 +40,7 @@ struct InvariantChecks {
                     try row.decode(Int64.self, column: "amount")
             }
             postings.append(bank)
-            var accounts: [String: Int64] = [:]
-            for row in try await pool.query("SELECT id, balance FROM accounts") {
-                accounts[try row.decode(String.self, column: "id")] = try row.decode(Int64.self, column: "balance")
-            }
-            balances.append(accounts)
+            balances.append(try await BankSchema.balances(pool))
         }
         return [
             conservation(balances),

@@ -52,7 +52,8 @@ struct WorkloadRunner: Sendable {
                                     attempts += 1
                                     let answer = try await client.submit(
                                         id: transfers[index].id, branches: transfers[index].branches,
-                                        sagaFallback: transfers[index].sagaFallback, wait: true, timeout: .seconds(20)
+                                        sagaFallback: transfers[index].sagaFallback,
+                                        prepareOrder: transfers[index].ordered ? .ordered : .parallel, wait: true, timeout: .seconds(20)
                                     )
                                     guard answer.state.isFinal else {
                                         lastError = "still \(answer.state)"

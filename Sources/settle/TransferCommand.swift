@@ -78,6 +78,9 @@ struct TransferSubmitCommand: AsyncParsableCommand {
     @Option(help: "Saga only: how long late branches are re-driven before compensation, in milliseconds.")
     var sagaTimeoutMs: Int?
 
+    @Option(help: "parallel (every branch at once) or ordered (one after another, by participant name; cannot deadlock across databases). Default: the coordinator's.")
+    var prepareOrder: TransferSpec.PrepareOrder?
+
     @Flag(help: "Wait for the final state.")
     var wait = false
 
@@ -86,7 +89,8 @@ struct TransferSubmitCommand: AsyncParsableCommand {
         let transfer = try await options.withClient { client in
             try await client.submit(
                 id: id, branches: parsed, prepareTimeout: prepareTimeoutMs.map { .milliseconds($0) },
-                sagaFallback: sagaFallback ? true : nil, sagaTimeout: sagaTimeoutMs.map { .milliseconds($0) }, wait: wait
+                sagaFallback: sagaFallback ? true : nil, sagaTimeout: sagaTimeoutMs.map { .milliseconds($0) },
+                prepareOrder: prepareOrder, wait: wait
             )
         }
         TransferPrinter.print(transfer)
@@ -177,3 +181,5 @@ enum TransferPrinter {
         }
     }
 }
+
+extension TransferSpec.PrepareOrder: ExpressibleByArgument {}

@@ -14,7 +14,7 @@ struct SettledCommand: AsyncParsableCommand {
         abstract: "The Settle coordinator: two-phase commit over PostgreSQL participants, with a signed recovery log."
     )
 
-    @Option(help: "The JSON configuration file (see README, 'Configuring settled').")
+    @Option(help: "The JSON configuration file (see README, 'Running the coordinator: settled').")
     var config: String
 
     @Option(help: "Override: coordinator id.")

@@ -40,6 +40,36 @@ struct DeadlockTests {
         }
     }
 
+    /// The same two opposite transfers, prepared in order (bank-a, then bank-b): T2's first
+    /// prepare waits at bank-a for T1's debit, holding nothing at bank-b, so T1's credit goes
+    /// through and no cycle forms. Both commit, one after the other, and the detector finds nothing.
+    @Test func orderedPreparesOfOppositeTransfersDoNotDeadlock() async throws {
+        let slowCredit = ["--fault-inject-delay", "credit=1000"]
+        try await withDeployment(bankArguments: [slowCredit, slowCredit], configuration: ["prepareTimeoutMilliseconds": 120_000]) { deployment throws in
+            async let first = deployment.client {
+                try await $0.submit(
+                    id: "ordered-1", branches: Deployment.branches(amount: 10, fromA: true, account: 1), prepareOrder: .ordered, wait: true
+                )
+            }
+            try await waitUntil(timeout: .seconds(30), "ordered-1's debit prepared") {
+                (try? await deployment.client { try await $0.get(id: "ordered-1") })?.branches[0].state == "prepared"
+            }
+            async let second = deployment.client {
+                try await $0.submit(
+                    id: "ordered-2", branches: Deployment.branches(amount: 10, fromA: false, account: 1), prepareOrder: .ordered, wait: true
+                )
+            }
+            let (older, younger) = try await (first, second)
+            #expect(older.state == .committed, "\(older.state): \(older.reason)")
+            #expect(younger.state == .committed, "\(younger.state): \(younger.reason)")
+            let broken = try await deployment.metrics().split(separator: "\n").filter { $0.hasPrefix("settle_deadlocks_broken_total") }
+            #expect(broken.allSatisfy { $0.hasSuffix(" 0") }, "the detector broke a cycle: \(broken)")
+            #expect(try await deployment.postingCounts("ordered-1") == [1, 1])
+            #expect(try await deployment.postingCounts("ordered-2") == [1, 1])
+            try await expectEveryInvariant(deployment)
+        }
+    }
+
     /// A transfer with two branches at one bank, the second needing the row the first holds: it
     /// waits for itself, which no database resolves either. The detector aborts it.
     @Test func aTransferWaitingForItsOwnPreparedBranchIsAborted() async throws {

@@ -7,7 +7,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-SYSTEMS = [("floor", "floor (libpq, no coordinator)"), ("settle", "Settle end to end"), ("sqlalchemy", "SQLAlchemy twophase")]
+SYSTEMS = [
+    ("floor", "floor (libpq, no coordinator)"),
+    ("settle", "Settle end to end"),
+    ("settle-ordered", "Settle, ordered prepares"),
+    ("sqlalchemy", "SQLAlchemy twophase"),
+]
 
 
 def main():
@@ -22,13 +27,14 @@ def main():
     lines.append("| concurrency | system | transfers/s | p50 ms | p99 ms | errors | Settle/floor tps | Settle/floor p99 | Settle/SQLAlchemy tps |")
     lines.append("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for concurrency in concurrencies:
-        floor, settle, sqlalchemy = (by.get((name, concurrency)) for name, _ in SYSTEMS)
+        floor, sqlalchemy = by.get(("floor", concurrency)), by.get(("sqlalchemy", concurrency))
         for name, label in SYSTEMS:
             r = by.get((name, concurrency))
             if r is None:
                 continue
             ratios = ["", "", ""]
-            if name == "settle":
+            if name.startswith("settle"):
+                settle = r
                 ratios = [
                     ratio(settle["transfers_per_second"], floor and floor["transfers_per_second"]),
                     ratio(settle["p99_milliseconds"], floor and floor["p99_milliseconds"]),
@@ -54,9 +60,10 @@ def main():
     print(table)
 
     figure, (throughput, latency) = plt.subplots(1, 2, figsize=(11, 4.2))
-    width = 0.27
-    for offset, (name, label) in enumerate(SYSTEMS):
-        xs = [index + (offset - 1) * width for index in range(len(concurrencies))]
+    shown = [(name, label) for name, label in SYSTEMS if any((name, c) in by for c in concurrencies)]
+    width = 0.8 / len(shown)
+    for offset, (name, label) in enumerate(shown):
+        xs = [index + (offset - (len(shown) - 1) / 2) * width for index in range(len(concurrencies))]
         throughput.bar(xs, [by.get((name, c), {}).get("transfers_per_second", 0) for c in concurrencies], width, label=label)
         latency.bar(xs, [by.get((name, c), {}).get("p99_milliseconds", 0) for c in concurrencies], width, label=label)
     for axis, title in ((throughput, "transfers per second (higher is better)"), (latency, "p99 latency, ms (lower is better)")):

@@ -165,6 +165,55 @@ public nonisolated enum Settle_V1_OnPrepareTimeout: SwiftProtobuf.Enum, Swift.Ca
 
 }
 
+/// How a transfer's branches are prepared.
+public nonisolated enum Settle_V1_PrepareOrder: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+
+  /// the coordinator's configured default
+  case unspecified // = 0
+
+  /// Every branch at once: the lowest latency. Transfers that lock the same rows in two databases
+  /// in opposite orders can deadlock; the coordinator's detector breaks each cycle by aborting one.
+  case parallel // = 1
+
+  /// One branch after another, in the order of participant names (then branch index), each only
+  /// once the one before it is prepared. A transfer then never holds a row in a later database
+  /// while waiting in an earlier one, so transfers cannot deadlock across databases; a transfer
+  /// takes the sum of its branches' prepare times. For hot rows (many payers, one merchant).
+  case ordered // = 2
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .parallel
+    case 2: self = .ordered
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .parallel: return 1
+    case .ordered: return 2
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Settle_V1_PrepareOrder] = [
+    .unspecified,
+    .parallel,
+    .ordered,
+  ]
+
+}
+
 public nonisolated struct Settle_V1_ResolveRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -229,6 +278,8 @@ public nonisolated struct Settle_V1_TransferPolicy: Sendable {
   /// Saga only: attempts at one compensation before the transfer is declared STUCK. 0 means the
   /// default; otherwise 1 to 1000.
   public var compensationRetriesMax: UInt32 = 0
+
+  public var prepareOrder: Settle_V1_PrepareOrder = .unspecified
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -400,6 +451,10 @@ nonisolated extension Settle_V1_OnPrepareTimeout: SwiftProtobuf._ProtoNameProvid
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ON_PREPARE_TIMEOUT_UNSPECIFIED\0\u{1}ABORT\0\u{1}SAGA_FALLBACK\0")
 }
 
+nonisolated extension Settle_V1_PrepareOrder: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0PREPARE_ORDER_UNSPECIFIED\0\u{1}PARALLEL\0\u{1}ORDERED\0")
+}
+
 nonisolated extension Settle_V1_ResolveRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ResolveRequest"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}transfer_id\0\u{1}outcome\0\u{1}reason\0\u{1}operator\0")
@@ -497,7 +552,7 @@ nonisolated extension Settle_V1_BranchRequest: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Settle_V1_TransferPolicy: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TransferPolicy"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}on_prepare_timeout\0\u{3}prepare_timeout_ms\0\u{3}saga_timeout_ms\0\u{3}compensation_retries_max\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}on_prepare_timeout\0\u{3}prepare_timeout_ms\0\u{3}saga_timeout_ms\0\u{3}compensation_retries_max\0\u{3}prepare_order\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -509,6 +564,7 @@ nonisolated extension Settle_V1_TransferPolicy: SwiftProtobuf.Message, SwiftProt
       case 2: try { try decoder.decodeSingularUInt32Field(value: &self.prepareTimeoutMs) }()
       case 3: try { try decoder.decodeSingularUInt32Field(value: &self.sagaTimeoutMs) }()
       case 4: try { try decoder.decodeSingularUInt32Field(value: &self.compensationRetriesMax) }()
+      case 5: try { try decoder.decodeSingularEnumField(value: &self.prepareOrder) }()
       default: break
       }
     }
@@ -527,6 +583,9 @@ nonisolated extension Settle_V1_TransferPolicy: SwiftProtobuf.Message, SwiftProt
     if self.compensationRetriesMax != 0 {
       try visitor.visitSingularUInt32Field(value: self.compensationRetriesMax, fieldNumber: 4)
     }
+    if self.prepareOrder != .unspecified {
+      try visitor.visitSingularEnumField(value: self.prepareOrder, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -535,6 +594,7 @@ nonisolated extension Settle_V1_TransferPolicy: SwiftProtobuf.Message, SwiftProt
     if lhs.prepareTimeoutMs != rhs.prepareTimeoutMs {return false}
     if lhs.sagaTimeoutMs != rhs.sagaTimeoutMs {return false}
     if lhs.compensationRetriesMax != rhs.compensationRetriesMax {return false}
+    if lhs.prepareOrder != rhs.prepareOrder {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
