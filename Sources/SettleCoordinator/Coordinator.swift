@@ -95,12 +95,14 @@ public final class Coordinator: Service, Sendable {
         )
 
         try await withThrowingDiscardingTaskGroup { group in
-            for link in links.values { group.addTask { try await link.run() } }
-            group.addTask { try await server.serve() }
+            for link in links.values { group.addTask { try await self.untilStopping { try await link.run() } } }
+            group.addTask { try await self.untilStopping { try await server.serve() } }
             group.addTask {
-                try await metricsServer.run { port in
-                    metricsPortSink.yield(port)
-                    metricsPortSink.finish()
+                try await self.untilStopping {
+                    try await metricsServer.run { port in
+                        metricsPortSink.yield(port)
+                        metricsPortSink.finish()
+                    }
                 }
             }
             group.addTask {
@@ -159,14 +161,31 @@ public final class Coordinator: Service, Sendable {
     var checkpointIntervalMilliseconds: UInt32 { configuration.checkpointIntervalMilliseconds }
     var participantCallTimeout: Duration { .milliseconds(configuration.participantCallTimeoutMilliseconds) }
 
-    /// Waits until no transfer is still undecided, at most the drain deadline.
+    /// Waits until no transfer is still undecided, at most the drain deadline, and says how it went
+    /// in one line.
     private func drain(_ table: TransferTable) async {
+        let undecidedAtStart = table.undecidedCount
         let deadline = ContinuousClock.now + .milliseconds(configuration.drainMilliseconds)
-        while ContinuousClock.now < deadline {
-            if !table.hasUndecided { return }
+        var undecided = undecidedAtStart
+        while undecided > 0, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
+            undecided = table.undecidedCount
         }
-        logger.warning("drain deadline passed with undecided transfers; recovery will abort them")
+        let decided = undecidedAtStart - min(undecided, undecidedAtStart)
+        let summary = "drained: \(decided) transfer\(decided == 1 ? "" : "s") decided, "
+            + (undecided == 0 ? "none left undecided" : "\(undecided) left undecided (recovery will abort them)")
+        if undecided == 0 { logger.notice("\(summary)") } else { logger.warning("\(summary)") }
+    }
+
+    /// Runs a long-lived part of the daemon. Once the drain is over the parts are cancelled, and
+    /// the error a cancelled server throws is the expected end of a clean shutdown, not a failure
+    /// to report (an operator's supervisor would count the exit status as one).
+    private func untilStopping(_ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch where isDraining {
+            logger.debug("stopped", metadata: ["error": "\(error)"])
+        }
     }
 }
 

@@ -168,9 +168,9 @@ final class TransferTable: Sendable {
     /// Callers suspended in `waitUntilFinal(id)`.
     func waiterCount(_ id: String) -> Int { state.withLock { $0.waiters[id]?.count ?? 0 } }
 
-    /// Whether some transfer has not reached a logged decision yet (what a drain waits for).
-    var hasUndecided: Bool {
-        state.withLock { $0.entries.values.contains { $0.status == .preparing } }
+    /// Transfers that have not reached a logged decision yet (what a drain waits for).
+    var undecidedCount: Int {
+        state.withLock { $0.entries.values.count { $0.status == .preparing } }
     }
 
     /// Suspends until the transfer is final or the task is cancelled (the call's deadline).

@@ -42,6 +42,11 @@ struct LifecycleTests {
             }
             #expect(try await deployment.settled?.waitForExit(timeout: .seconds(20)) == true)
             #expect(deployment.settled?.process.terminationReason == .exit)
+            // systemd and Kubernetes count any other status as a failure.
+            #expect(deployment.settled?.process.terminationStatus == 0, "a completed drain exits 0")
+            let stderr = (try? String(contentsOfFile: deployment.settled?.errorLogPath ?? "", encoding: .utf8)) ?? ""
+            #expect(stderr.contains("drained: 1 transfer decided, none left undecided"), "\(stderr.suffix(2000))")
+            #expect(!stderr.contains("Error:"), "\(stderr.suffix(2000))")
             let dump = try run("settle", ["audit", "dump", "--log", deployment.logDirectory])
             #expect(dump.output.contains(#"COMMIT  {"transfer":"slow"}"#), "COMMIT of 'slow' is in the log:\n\(dump.output)")
             try deployment.startSettled()
