@@ -90,7 +90,9 @@ public struct SettleClient: Sendable {
     }
 
     /// An operator's decision for a stuck transfer (sealed as MANUAL with `operator` in it).
-    public func resolve(id: String, outcome: Settle_V1_TransferState, reason: String, operator who: String) async throws
+    public func resolve(
+        id: String, outcome: Settle_V1_TransferState, reason: String, operator who: String
+    ) async throws
         -> Settle_V1_Transfer
     {
         try await client.resolve(

@@ -15,9 +15,10 @@ extension Coordinator {
             if entry.final == nil || entry.final == .stuck {
                 // Only what every checkpoint must carry counts against the budget; measured as
                 // Submit measured it (finished transfers, most of what is restored, skip it).
-                transfer.acceptedRecordBytes = CoordinatorRecord.accepted(
-                    entry.spec, admission: entry.admission, submittedAtMilliseconds: entry.submittedAtMilliseconds
-                ).entry().payload.count
+                transfer.acceptedRecordBytes =
+                    CoordinatorRecord.accepted(
+                        entry.spec, admission: entry.admission, submittedAtMilliseconds: entry.submittedAtMilliseconds
+                    ).entry().payload.count
             }
             transfer.reason = entry.reason ?? ""
             if let final = entry.final {
@@ -62,7 +63,9 @@ extension Coordinator {
             table.restore(transfer)
             let (machine, action) = try TransferMachine.resuming(branchCount: entry.spec.branches.count, decision: decision)
             resumed.append(
-                DriverStart(spec: entry.spec, admission: entry.admission, machine: machine, firstAction: action, prepareTimeout: .seconds(1), sagaTimeout: sagaTimeout)
+                DriverStart(
+                    spec: entry.spec, admission: entry.admission, machine: machine, firstAction: action, prepareTimeout: .seconds(1),
+                    sagaTimeout: sagaTimeout)
             )
         }
         logger.info(
@@ -78,12 +81,13 @@ extension Coordinator {
     /// The facts of a transfer finished by a record sealed before END carried them: rebuilt from
     /// the decision, as well as that record allows.
     private static func factsOfAnOlderRecord(_ entry: Journal.Entry, final: TransferStatus) -> FinalFacts {
-        let path = switch (final, entry.decision) {
-        case (.stuck, _): "heuristic"
-        case (.compensated, _): "compensated"
-        case (_, "saga"): "saga"
-        default: "2pc"
-        }
+        let path =
+            switch (final, entry.decision) {
+            case (.stuck, _): "heuristic"
+            case (.compensated, _): "compensated"
+            case (_, "saga"): "saga"
+            default: "2pc"
+            }
         return FinalFacts(
             status: final, path: path, reason: entry.reason ?? "", finishedAtMilliseconds: entry.submittedAtMilliseconds,
             branchStates: entry.spec.branches.map { _ in final.rawValue }

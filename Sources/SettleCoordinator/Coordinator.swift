@@ -172,7 +172,8 @@ public final class Coordinator: Service, Sendable {
             undecided = table.undecidedCount
         }
         let decided = undecidedAtStart - min(undecided, undecidedAtStart)
-        let summary = "drained: \(decided) transfer\(decided == 1 ? "" : "s") decided, "
+        let summary =
+            "drained: \(decided) transfer\(decided == 1 ? "" : "s") decided, "
             + (undecided == 0 ? "none left undecided" : "\(undecided) left undecided (recovery will abort them)")
         if undecided == 0 { logger.notice("\(summary)") } else { logger.warning("\(summary)") }
     }
@@ -183,7 +184,7 @@ public final class Coordinator: Service, Sendable {
     private func untilStopping(_ body: () async throws -> Void) async throws {
         do {
             try await body()
-        } catch where isDraining {
+        } catch  where isDraining {
             logger.debug("stopped", metadata: ["error": "\(error)"])
         }
     }

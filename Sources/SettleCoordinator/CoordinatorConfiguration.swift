@@ -156,7 +156,8 @@ public struct CoordinatorConfiguration: Codable, Sendable {
             guard !participant.token.isEmpty else { throw ConfigurationError("participant \(participant.name): empty token") }
         }
         // TLS files are read when the listeners start; a missing one is named here instead.
-        let certificateFiles = [tls?.certificateChain, tls?.privateKey, tls?.clientCertificateAuthority].compactMap { $0 }
+        let certificateFiles =
+            [tls?.certificateChain, tls?.privateKey, tls?.clientCertificateAuthority].compactMap { $0 }
             + participants.flatMap { $0.tls?.certificateFiles ?? [] }
         for file in certificateFiles where !FileManager.default.isReadableFile(atPath: file) {
             throw ConfigurationError("tls: cannot read \(file)")

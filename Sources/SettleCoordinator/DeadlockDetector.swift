@@ -53,7 +53,8 @@ struct DeadlockDetector: Sendable {
         }
         for victim in victims {
             let others = (holders[victim] ?? []).sorted()
-            let reason = others.isEmpty
+            let reason =
+                others.isEmpty
                 ? "deadlock: a branch waits for another branch of this transfer"
                 : "deadlock with transfer \(others.joined(separator: ", ")) across participants; this, the younger, was aborted"
             if abortRequests.request(victim.transferID, victim.admission, reason: reason) {

@@ -189,10 +189,12 @@ final class Journal: Sendable {
             state.entries[id]?.facts = facts
         case .manual(_, let outcome, let reason, let who, let finishedAt):
             guard var entry = state.entries[id] else { break }
-            let stuck = entry.facts ?? FinalFacts(
-                status: .stuck, path: "", reason: entry.reason ?? "", finishedAtMilliseconds: entry.submittedAtMilliseconds,
-                branchStates: entry.spec.branches.map { _ in outcome.rawValue }, admission: entry.admission
-            )
+            let stuck =
+                entry.facts
+                ?? FinalFacts(
+                    status: .stuck, path: "", reason: entry.reason ?? "", finishedAtMilliseconds: entry.submittedAtMilliseconds,
+                    branchStates: entry.spec.branches.map { _ in outcome.rawValue }, admission: entry.admission
+                )
             let facts = stuck.resolved(as: outcome, by: who, reason: reason, atMilliseconds: finishedAt ?? stuck.finishedAtMilliseconds)
             entry.final = outcome
             entry.reason = facts.reason

@@ -116,12 +116,13 @@ struct TransferDriver: Sendable {
                 var facts: FinalFacts?
                 switch entry {
                 case .end(let outcome):
-                    let finalPath = switch (outcome, path) {
-                    case (.committed, "saga"): "saga"
-                    case (.compensated, "heuristic"): "heuristic"
-                    case (.compensated, _): "compensated"
-                    default: "2pc"
-                    }
+                    let finalPath =
+                        switch (outcome, path) {
+                        case (.committed, "saga"): "saga"
+                        case (.compensated, "heuristic"): "heuristic"
+                        case (.compensated, _): "compensated"
+                        default: "2pc"
+                        }
                     // Reported at once: the decision is sealed, and END only records that every
                     // branch answered; a restart before END is sealed re-drives to the same end.
                     facts = finalFacts(start, machines, path: finalPath, reason: decisionReason(machines))
@@ -215,7 +216,8 @@ struct TransferDriver: Sendable {
                         sendCompensate(branch)
                     case .stuck(let reason):
                         finishInTable(spec, stuckFacts)
-                        logger.error("transfer is stuck; an operator must resolve it", metadata: ["transfer.id": "\(spec.id)", "reason": "\(reason)"])
+                        logger.error(
+                            "transfer is stuck; an operator must resolve it", metadata: ["transfer.id": "\(spec.id)", "reason": "\(reason)"])
                         sink.finish()
                         group.cancelAll()
                         return

@@ -196,7 +196,9 @@ final class TransferTable: Sendable {
 
     /// Newest first, by submission time, filtered; the page token is the last entry's
     /// "<submittedAt>/<id>".
-    func list(statuses: Set<TransferStatus>, fromMilliseconds: Int64?, toMilliseconds: Int64?, pageSize: Int, after token: String?)
+    func list(
+        statuses: Set<TransferStatus>, fromMilliseconds: Int64?, toMilliseconds: Int64?, pageSize: Int, after token: String?
+    )
         -> (entries: [TransferEntry], nextToken: String?)
     {
         let all = state.withLock { Array($0.entries.values) }

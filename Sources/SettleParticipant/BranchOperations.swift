@@ -31,13 +31,14 @@ struct BranchOperations: Sendable {
     private func prepareOnce(
         _ connection: PostgresConnection, gid: String, digest: WorkDigest, work: HandlerRegistry.BoundWork
     ) async throws -> PrepareOutcome {
-        let claimed = try await begin(
-            connection,
-            then: [
-                PostgresStatement(BarrierSQL.claimAction, [gid, digest.bytes]),
-                BarrierSQL.setLocalLockTimeout(configuration.actionLockTimeout),
-            ]
-        )[0].count == 1
+        let claimed =
+            try await begin(
+                connection,
+                then: [
+                    PostgresStatement(BarrierSQL.claimAction, [gid, digest.bytes]),
+                    BarrierSQL.setLocalLockTimeout(configuration.actionLockTimeout),
+                ]
+            )[0].count == 1
         guard claimed else {
             await connection.rollbackIgnoringCancellation()
             return try await duplicatePrepare(connection, gid: gid, digest: digest)

@@ -1,9 +1,9 @@
 import GRPCNIOTransportHTTP2
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The gRPC target for host:port. An IP literal is dialled as an address, not as a DNS name:

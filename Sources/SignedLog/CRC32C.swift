@@ -15,9 +15,10 @@ public enum CRC32C {
 
     /// Extends `crc` (a finished checksum) with more bytes, so pieces can be checked without copying.
     public static func update(_ crc: inout UInt32, _ bytes: some Collection<UInt8>) {
-        let continued = bytes.withContiguousStorageIfAvailable { buffer in
-            updateRaw(~crc, UnsafeRawBufferPointer(buffer))
-        } ?? Array(bytes).withUnsafeBytes { updateRaw(~crc, $0) }
+        let continued =
+            bytes.withContiguousStorageIfAvailable { buffer in
+                updateRaw(~crc, UnsafeRawBufferPointer(buffer))
+            } ?? Array(bytes).withUnsafeBytes { updateRaw(~crc, $0) }
         crc = ~continued
     }
 
@@ -28,11 +29,15 @@ public enum CRC32C {
         let table = tables
         table.withUnsafeBufferPointer { t in
             while count - index >= 8 {
-                let low = crc ^ (UInt32(bytes[index]) | UInt32(bytes[index + 1]) << 8
-                    | UInt32(bytes[index + 2]) << 16 | UInt32(bytes[index + 3]) << 24)
-                let high = UInt32(bytes[index + 4]) | UInt32(bytes[index + 5]) << 8
+                let low =
+                    crc
+                    ^ (UInt32(bytes[index]) | UInt32(bytes[index + 1]) << 8
+                        | UInt32(bytes[index + 2]) << 16 | UInt32(bytes[index + 3]) << 24)
+                let high =
+                    UInt32(bytes[index + 4]) | UInt32(bytes[index + 5]) << 8
                     | UInt32(bytes[index + 6]) << 16 | UInt32(bytes[index + 7]) << 24
-                crc = t[7 * 256 + Int(low & 0xFF)] ^ t[6 * 256 + Int((low >> 8) & 0xFF)]
+                crc =
+                    t[7 * 256 + Int(low & 0xFF)] ^ t[6 * 256 + Int((low >> 8) & 0xFF)]
                     ^ t[5 * 256 + Int((low >> 16) & 0xFF)] ^ t[4 * 256 + Int(low >> 24)]
                     ^ t[3 * 256 + Int(high & 0xFF)] ^ t[2 * 256 + Int((high >> 8) & 0xFF)]
                     ^ t[1 * 256 + Int((high >> 16) & 0xFF)] ^ t[Int(high >> 24)]

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A failed system call on a log or key file, naming the call, the file and the OS's reason.
@@ -98,4 +98,3 @@ enum FileDescriptorIO {
         guard unlink(path) == 0 else { throw FileSystemError("unlink", path: path) }
     }
 }
-

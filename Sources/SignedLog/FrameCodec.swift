@@ -65,7 +65,8 @@ enum FrameCodec {
         let bodyLength = Int(prefix.read(UInt32.self))
         let storedCRC: UInt32 = prefix.read()
         guard bodyLength >= LogFormat.recordBodyByteCountMin, bodyLength <= LogFormat.recordBodyByteCountMax else {
-            return .defective(reason: "frame length \(bodyLength) is outside \(LogFormat.recordBodyByteCountMin)...\(LogFormat.recordBodyByteCountMax)")
+            return .defective(
+                reason: "frame length \(bodyLength) is outside \(LogFormat.recordBodyByteCountMin)...\(LogFormat.recordBodyByteCountMax)")
         }
         let bodyStart = offset + LogFormat.framePrefixByteCount
         guard bytes.count - bodyStart >= bodyLength else {

@@ -1,9 +1,9 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The log's single writer thread and the queue in front of it.
@@ -166,7 +166,8 @@ final class GroupCommitWriter: @unchecked Sendable {
         var bytes = 0
         while count < queue.count {
             let waiter = queue[count]
-            let fits = entries + waiter.entries.count <= configuration.batchRecordsMax
+            let fits =
+                entries + waiter.entries.count <= configuration.batchRecordsMax
                 && bytes + waiter.payloadByteCount <= configuration.batchBytesMax
             if count > 0 && !fits { break }
             entries += waiter.entries.count

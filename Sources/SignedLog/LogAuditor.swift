@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// What a successful audit proved.
@@ -90,7 +90,8 @@ public struct LogAuditor: Sendable {
                     }
                     summary.unsealedTailByteCount = bytes.count - scan.sealedEndOffset
                 case .defect(let offset, let reason, let isCompleteSeal):
-                    let isTolerableTail = isLast && allowsUnsealedTail && !isCompleteSeal
+                    let isTolerableTail =
+                        isLast && allowsUnsealedTail && !isCompleteSeal
                         && !scanner.containsValidSeal(bytes, after: offset)
                     if !isTolerableTail { throw SignedLogError.corrupted(segment: name, offset: offset, reason) }
                     summary.unsealedTailByteCount = bytes.count - scan.sealedEndOffset

@@ -33,9 +33,10 @@ public struct SHA256Hasher: ~Copyable {
     deinit { EVP_MD_CTX_free(context) }
 
     public mutating func update(_ data: some Collection<UInt8>) {
-        let updated = data.withContiguousStorageIfAvailable { buffer in
-            EVP_DigestUpdate(context, buffer.baseAddress, buffer.count)
-        } ?? Array(data).withUnsafeBufferPointer { EVP_DigestUpdate(context, $0.baseAddress, $0.count) }
+        let updated =
+            data.withContiguousStorageIfAvailable { buffer in
+                EVP_DigestUpdate(context, buffer.baseAddress, buffer.count)
+            } ?? Array(data).withUnsafeBufferPointer { EVP_DigestUpdate(context, $0.baseAddress, $0.count) }
         precondition(updated == 1, "EVP_DigestUpdate failed")
     }
 

@@ -26,9 +26,9 @@ public struct SignedLogConfiguration: Sendable {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 @Sendable public func systemNowNanoseconds() -> Int64 {

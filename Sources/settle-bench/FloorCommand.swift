@@ -81,7 +81,10 @@ struct LoadOptions: ParsableArguments {
     @Option(help: "Seconds of warm-up, not measured.")
     var warmUp = 2
 
-    @Flag(help: "Many payers, one merchant: each transfer debits one of \(BenchAccounts.payerCount) payers at the first bank, picked at random, and credits the one merchant at the second.")
+    @Flag(
+        help:
+            "Many payers, one merchant: each transfer debits one of \(BenchAccounts.payerCount) payers at the first bank, picked at random, and credits the one merchant at the second."
+    )
     var hotMerchant = false
 
     /// The accounts of one transfer: a worker's own pair, or a random payer and the merchant.

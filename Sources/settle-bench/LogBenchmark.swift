@@ -3,7 +3,7 @@ import Foundation
 import SignedLog
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Sealed appends per second at several concurrencies, beside the raw `fdatasync` rate of the

@@ -75,7 +75,9 @@ struct ChaosCommand: AsyncParsableCommand {
             outcomes = try await WorkloadRunner(transfers: workload, concurrency: concurrency, apiPort: apiPort).run { finished in
                 if finished % step == 0 {
                     let tally = faults.tally.withLock { $0 }
-                    say("  \(finished)/\(workload.count) final after \(Self.seconds(since: started)); kills so far: coordinator \(tally.coordinatorKills), banks \(tally.bankKills)")
+                    say(
+                        "  \(finished)/\(workload.count) final after \(Self.seconds(since: started)); kills so far: coordinator \(tally.coordinatorKills), banks \(tally.bankKills)"
+                    )
                 }
             }
         } catch {
@@ -87,11 +89,15 @@ struct ChaosCommand: AsyncParsableCommand {
         await faulting.value
         try await faults.reviveEverything()
         let tally = faults.tally.withLock { $0 }
-        say("  storm over after \(Self.seconds(since: started)): settled SIGKILLed \(tally.coordinatorKills)× (+\(tally.coordinatorSelfCrashes) mid-batch crash), banks SIGKILLed \(tally.bankKills)× (\(tally.slowBankStarts) restarts with an injected delay)")
+        say(
+            "  storm over after \(Self.seconds(since: started)): settled SIGKILLed \(tally.coordinatorKills)× (+\(tally.coordinatorSelfCrashes) mid-batch crash), banks SIGKILLed \(tally.bankKills)× (\(tally.slowBankStarts) restarts with an injected delay)"
+        )
         for state in [Settle_V1_TransferState.committed, .aborted, .compensated, .stuck] {
             let ended = outcomes.filter { $0.state == state }
             let paths = Dictionary(grouping: ended, by: \.path).map { "\($0.key) \($0.value.count)" }.sorted()
-            say("  \(String(describing: state).padding(toLength: 12, withPad: " ", startingAt: 0)) \(ended.count)\(paths.isEmpty ? "" : " (\(paths.joined(separator: ", ")))")")
+            say(
+                "  \(String(describing: state).padding(toLength: 12, withPad: " ", startingAt: 0)) \(ended.count)\(paths.isEmpty ? "" : " (\(paths.joined(separator: ", ")))")"
+            )
         }
         let resubmitted = outcomes.filter { $0.attempts > 1 }.count
         say("  \(resubmitted) transfers needed more than one submission (idempotent resubmits after a failure)")

@@ -78,8 +78,10 @@ actor ChaosDeployment {
         let name = Self.bankNames[index]
         let bank = try await LaunchedProcess.launch(
             executable: executables + "/example-bank",
-            ["--name", name, "--database-url", databaseURLs[index], "--listen", "127.0.0.1:\(bankPorts[index])",
-             "--token", "\(name)-chaos-token-0123456789"] + faultArguments,
+            [
+                "--name", name, "--database-url", databaseURLs[index], "--listen", "127.0.0.1:\(bankPorts[index])",
+                "--token", "\(name)-chaos-token-0123456789",
+            ] + faultArguments,
             readyPrefix: "listening on ", errorLogPath: work + "/\(name).err"
         )
         banks[index] = bank

@@ -40,10 +40,13 @@ struct ChaosTransfer: Sendable {
             // transfers queue on one row. The merchant is pooled (its credits append deposits), so
             // credits do not queue; its debits and reverse-credits fold the deposits in.
             let isHot = (count * 4 / 10..<count / 2).contains(index)
-            let debitBank = isHot
+            let debitBank =
+                isHot
                 ? [0, 2][Int.random(in: 0..<2, using: &generator)] : Int.random(in: 0..<ChaosDeployment.bankNames.count, using: &generator)
-            let creditBank = isHot
-                ? ChaosDeployment.merchantBank : (debitBank + Int.random(in: 1..<ChaosDeployment.bankNames.count, using: &generator)) % ChaosDeployment.bankNames.count
+            let creditBank =
+                isHot
+                ? ChaosDeployment.merchantBank
+                : (debitBank + Int.random(in: 1..<ChaosDeployment.bankNames.count, using: &generator)) % ChaosDeployment.bankNames.count
             let creditIndex = isHot ? 0 : Int.random(in: 0..<ChaosDeployment.accountsPerBank, using: &generator)
             return ChaosTransfer(
                 id: "t\(index)",

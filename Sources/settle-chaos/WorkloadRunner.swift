@@ -60,10 +60,12 @@ struct WorkloadRunner: Sendable {
                                         try await Task.sleep(for: .milliseconds(100))
                                         continue
                                     }
-                                    shared.outcomes.withLock { $0[index] = Outcome(
+                                    shared.outcomes.withLock {
+                                        $0[index] = Outcome(
                                             state: answer.state, reason: answer.reason, path: answer.path, attempts: attempts,
                                             gids: answer.branches.map(\.gid)
-                                        ) }
+                                        )
+                                    }
                                     onFinal(shared.finished.add(1, ordering: .relaxed).newValue)
                                     current = claim()
                                     attempts = 0

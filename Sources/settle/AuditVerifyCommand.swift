@@ -52,7 +52,9 @@ struct AuditVerifyCommand: ParsableCommand {
             print("  unsealed tail \(summary.unsealedTailByteCount) bytes after the last seal (not trusted)")
         }
         if !summary.tornTailFiles.isEmpty {
-            print("  torn tails    \(summary.tornTailFiles.count) moved aside by recovery (outside the chain): \(summary.tornTailFiles.joined(separator: ", "))")
+            print(
+                "  torn tails    \(summary.tornTailFiles.count) moved aside by recovery (outside the chain): \(summary.tornTailFiles.joined(separator: ", "))"
+            )
         }
     }
 }

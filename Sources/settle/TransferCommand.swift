@@ -78,7 +78,10 @@ struct TransferSubmitCommand: AsyncParsableCommand {
     @Option(help: "Saga only: how long late branches are re-driven before compensation, in milliseconds.")
     var sagaTimeoutMs: Int?
 
-    @Option(help: "parallel (every branch at once) or ordered (one after another, by participant name; cannot deadlock across databases). Default: the coordinator's.")
+    @Option(
+        help:
+            "parallel (every branch at once) or ordered (one after another, by participant name; cannot deadlock across databases). Default: the coordinator's."
+    )
     var prepareOrder: TransferSpec.PrepareOrder?
 
     @Flag(help: "Wait for the final state.")

@@ -6,7 +6,8 @@ struct TransferResolveCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "resolve",
         abstract: "Record an operator's decision for a stuck transfer (sealed in the log as MANUAL).",
-        discussion: "Use it once the data is what the outcome says (for example after correcting a failed compensation by hand). The MANUAL record carries the outcome, the reason and the operator."
+        discussion:
+            "Use it once the data is what the outcome says (for example after correcting a failed compensation by hand). The MANUAL record carries the outcome, the reason and the operator."
     )
 
     @OptionGroup var options: CoordinatorOptions

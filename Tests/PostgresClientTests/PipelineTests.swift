@@ -35,7 +35,9 @@ struct PipelineTests {
         #expect(throws: Never.self) { try results[0].get() }
         #expect(throws: PostgresError.self) { try results[1].get() }
         if case .failure(let duplicate) = results[1] { #expect(duplicate.code == .uniqueViolation) }
-        if case .failure(let skipped) = results[2] { #expect(skipped.code == .pipelineAborted) } else {
+        if case .failure(let skipped) = results[2] {
+            #expect(skipped.code == .pipelineAborted)
+        } else {
             Issue.record("third statement should not have run")
         }
         #expect(try await connection.query("SELECT count(*)::int8 FROM \(table)")[0].decode(Int64.self, column: 0) == 0)

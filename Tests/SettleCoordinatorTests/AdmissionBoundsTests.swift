@@ -18,7 +18,9 @@ struct AdmissionBoundsTests {
                 try await blocker.query("SELECT 1 FROM accounts WHERE id = 'b4' FOR UPDATE")
                 _ = try await deployment.client { try await $0.submit(id: "held", branches: Deployment.branches(amount: 3, fromA: true, account: 4)) }
                 let full = await #expect(throws: RPCError.self) {
-                    _ = try await deployment.client { try await $0.submit(id: "next", branches: Deployment.branches(amount: 3, fromA: true, account: 5)) }
+                    _ = try await deployment.client {
+                        try await $0.submit(id: "next", branches: Deployment.branches(amount: 3, fromA: true, account: 5))
+                    }
                 }
                 #expect(full?.code == .resourceExhausted)
                 #expect(full?.message.contains("1 transfers are in flight") == true, "\(full?.message ?? "")")

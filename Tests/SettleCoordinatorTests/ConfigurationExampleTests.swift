@@ -14,12 +14,14 @@ struct ConfigurationExampleTests {
         let end = try #require(text.range(of: "```", range: start.upperBound..<text.endIndex))
         let configuration = try JSONDecoder().decode(CoordinatorConfiguration.self, from: Data(text[start.upperBound..<end.lowerBound].utf8))
         #expect(configuration.tls?.clientCertificateAuthority == "/etc/settle/clients-ca.pem")
-        #expect(configuration.participants.map(\.tls) == [
-            .systemTrustRoots,
-            .files(.init(
-                certificateAuthority: "/etc/settle/banks-ca.pem", certificateChain: "/etc/settle/settled-client.pem",
-                privateKey: "/etc/settle/settled-client.key"
-            )),
-        ])
+        #expect(
+            configuration.participants.map(\.tls) == [
+                .systemTrustRoots,
+                .files(
+                    .init(
+                        certificateAuthority: "/etc/settle/banks-ca.pem", certificateChain: "/etc/settle/settled-client.pem",
+                        privateKey: "/etc/settle/settled-client.key"
+                    )),
+            ])
     }
 }

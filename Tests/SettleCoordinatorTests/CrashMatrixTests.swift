@@ -49,7 +49,6 @@ struct CrashMatrixTests {
         return try await deployment.client { try await $0.get(id: "crash") }
     }
 
-
     @Test func killedAfterPreparesBeforeTheDecisionAborts() async throws {
         try await withDeployment(startsSettled: false) { deployment throws in
             let transfer = try await crashAndRecover(at: "after-prepares", preparedAtCrash: 2...2, deployment)
@@ -206,7 +205,9 @@ struct CrashMatrixTests {
             #expect(try await deployment.totalBalance() == deployment.expectedTotal)
             try await expectEveryInvariant(deployment)
             let log = try run("settle", ["audit", "dump", "--log", deployment.logDirectory]).output
-            #expect(log.contains("HEURISTIC") && log.contains("COMPENSATE") && hasRecord(log, "COMPENSATED", #""path":"heuristic""#, #""transfer":"dba2"}"#))
+            #expect(
+                log.contains("HEURISTIC") && log.contains("COMPENSATE")
+                    && hasRecord(log, "COMPENSATED", #""path":"heuristic""#, #""transfer":"dba2"}"#))
         }
     }
 

@@ -15,7 +15,8 @@ struct DeadlockTests {
     /// detector can end it: it aborts the younger, T2, naming T1, and T1 commits.
     @Test func oppositeTransfersOnTheSameRowsDeadlockAndTheYoungerIsAborted() async throws {
         let slowCredit = ["--fault-inject-delay", "credit=10000"]
-        try await withDeployment(bankArguments: [slowCredit, slowCredit], configuration: ["prepareTimeoutMilliseconds": 120_000]) { deployment throws in
+        try await withDeployment(bankArguments: [slowCredit, slowCredit], configuration: ["prepareTimeoutMilliseconds": 120_000]) {
+            deployment throws in
             func debitPrepared(_ id: String, branch: Int) async -> Bool {
                 (try? await deployment.client { try await $0.get(id: id) })?.branches[branch].state == "prepared"
             }
@@ -45,7 +46,8 @@ struct DeadlockTests {
     /// through and no cycle forms. Both commit, one after the other, and the detector finds nothing.
     @Test func orderedPreparesOfOppositeTransfersDoNotDeadlock() async throws {
         let slowCredit = ["--fault-inject-delay", "credit=1000"]
-        try await withDeployment(bankArguments: [slowCredit, slowCredit], configuration: ["prepareTimeoutMilliseconds": 120_000]) { deployment throws in
+        try await withDeployment(bankArguments: [slowCredit, slowCredit], configuration: ["prepareTimeoutMilliseconds": 120_000]) {
+            deployment throws in
             async let first = deployment.client {
                 try await $0.submit(
                     id: "ordered-1", branches: Deployment.branches(amount: 10, fromA: true, account: 1), prepareOrder: .ordered, wait: true
@@ -73,11 +75,14 @@ struct DeadlockTests {
     /// A transfer with two branches at one bank, the second needing the row the first holds: it
     /// waits for itself, which no database resolves either. The detector aborts it.
     @Test func aTransferWaitingForItsOwnPreparedBranchIsAborted() async throws {
-        try await withDeployment(bankArguments: [["--fault-inject-delay", "credit=1000"], []], configuration: ["prepareTimeoutMilliseconds": 120_000]) {
+        try await withDeployment(
+            bankArguments: [["--fault-inject-delay", "credit=1000"], []], configuration: ["prepareTimeoutMilliseconds": 120_000]
+        ) {
             deployment throws in
             let branches = [
                 SettleClient.Branch(participant: "bank-a", action: "debit", payload: #"{"account":"a2","amount":5}"#, compensation: "refund"),
-                SettleClient.Branch(participant: "bank-a", action: "credit", payload: #"{"account":"a2","amount":5}"#, compensation: "reverse-credit"),
+                SettleClient.Branch(
+                    participant: "bank-a", action: "credit", payload: #"{"account":"a2","amount":5}"#, compensation: "reverse-credit"),
             ]
             let transfer = try await deployment.client { try await $0.submit(id: "self-wait", branches: branches, wait: true) }
             #expect(transfer.state == .aborted)

@@ -1,7 +1,7 @@
 import ExampleBank
 import Foundation
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 import LaunchedProcesses
 import PostgresClient
@@ -69,8 +69,10 @@ final class Deployment: @unchecked Sendable {
     func startBank(_ index: Int, port: Int) throws {
         let bank = try LaunchedProcess(
             "example-bank",
-            ["--name", bankNames[index], "--database-url", databases[index].url, "--listen", "127.0.0.1:\(port)",
-             "--token", bankTokens[index]] + extraBankArguments[index],
+            [
+                "--name", bankNames[index], "--database-url", databases[index].url, "--listen", "127.0.0.1:\(port)",
+                "--token", bankTokens[index],
+            ] + extraBankArguments[index],
             readyPrefix: "listening on "
         )
         if banks.count > index { banks[index] = bank } else { banks.append(bank) }
@@ -97,7 +99,8 @@ final class Deployment: @unchecked Sendable {
             "retryMaxMilliseconds": 300,
             "compensationRetriesMax": 3,
         ]
-        try JSONSerialization.data(withJSONObject: configuration.merging(extraConfiguration) { $1 }).write(to: URL(fileURLWithPath: directory.subpath("settled.json")))
+        try JSONSerialization.data(withJSONObject: configuration.merging(extraConfiguration) { $1 }).write(
+            to: URL(fileURLWithPath: directory.subpath("settled.json")))
     }
 
     /// - Parameter waitUntilReady: false for a run expected to crash before it is ready.
@@ -265,7 +268,8 @@ func expectEveryInvariant(
                 #expect(posted?.count == 1, "\(transfer.transferID) is committed: \(branch.gid) is posted once", sourceLocation: sourceLocation)
             case .aborted where transfer.path != "manual", .compensated where transfer.path != "manual":
                 // An operator's decision is backed by what the operator did by hand, not by postings.
-                #expect((posted?.sum ?? 0) == 0, "\(transfer.transferID) (\(transfer.state)): \(branch.gid) nets to zero", sourceLocation: sourceLocation)
+                #expect(
+                    (posted?.sum ?? 0) == 0, "\(transfer.transferID) (\(transfer.state)): \(branch.gid) nets to zero", sourceLocation: sourceLocation)
             default:
                 break
             }

@@ -15,8 +15,10 @@ struct EndToEndTests {
         try await withDeployment { deployment throws in
             var generator = SystemRandomNumberGenerator()
             let plans = (0..<1000).map { index in
-                (id: "e2e-\(index)", fromA: Bool.random(using: &generator), account: Int.random(in: 0..<10, using: &generator),
-                 amount: Int64.random(in: 1...4000, using: &generator))
+                (
+                    id: "e2e-\(index)", fromA: Bool.random(using: &generator), account: Int.random(in: 0..<10, using: &generator),
+                    amount: Int64.random(in: 1...4000, using: &generator)
+                )
             }
             let outcomes = Shared<[String: Settle_V1_TransferState]>([:])
             let reasons = Shared<[String]>([])

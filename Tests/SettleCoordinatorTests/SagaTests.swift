@@ -85,7 +85,9 @@ struct SagaTests {
             #expect(try await deployment.preparedUnderPrefix().isEmpty)
             #expect(try await deployment.metrics().contains(#"settle_transfers_by_path_total{path="compensated"} 1"#))
             let log = try await dump(deployment)
-            #expect(log.contains("SAGA") && log.contains("COMPENSATE") && hasRecord(log, "COMPENSATED", #""path":"compensated""#, #""transfer":"slow-refused"}"#))
+            #expect(
+                log.contains("SAGA") && log.contains("COMPENSATE")
+                    && hasRecord(log, "COMPENSATED", #""path":"compensated""#, #""transfer":"slow-refused"}"#))
         }
     }
 
@@ -122,7 +124,8 @@ struct SagaTests {
             let transfer = try await submit(deployment, id: "stuck", saga: true, account: "nobody", compensationRetriesMax: 2)
             #expect(transfer.state == .stuck)
             #expect(transfer.reason.contains("the compensation of branch 0 keeps failing: 2 attempts"), "\(transfer.reason)")
-            let listed = try run("settle", ["transfer", "list", "--coordinator", "127.0.0.1:\(deployment.apiPort)", "--token", clientToken, "--state", "stuck"])
+            let listed = try run(
+                "settle", ["transfer", "list", "--coordinator", "127.0.0.1:\(deployment.apiPort)", "--token", clientToken, "--state", "stuck"])
             #expect(listed.output.hasPrefix("stuck  stuck"), "\(listed.output)")
             #expect(try await deployment.metrics().contains(#"settle_transfers_total{outcome="stuck"} 1"#))
             #expect(try await !deployment.metrics().contains(#"settle_transfers_by_path_total{path="manual"}"#))
@@ -130,17 +133,21 @@ struct SagaTests {
 
             // The operator refunds by hand, then records the decision.
             let coordinator = ["--coordinator", "127.0.0.1:\(deployment.apiPort)", "--token", clientToken]
-            let early = try run("settle", ["transfer", "resolve"] + coordinator + ["e2e-none", "--outcome", "aborted", "--reason", "x", "--operator", "alice"])
+            let early = try run(
+                "settle", ["transfer", "resolve"] + coordinator + ["e2e-none", "--outcome", "aborted", "--reason", "x", "--operator", "alice"])
             #expect(early.status == 1, "unknown transfers cannot be resolved")
             #expect(early.errorOutput.contains("no transfer with id 'e2e-none'"), "\(early.errorOutput)")
             try await deployment.pools[0].query("UPDATE accounts SET balance = balance + 300 WHERE id = 'a7'")
             #expect(try await deployment.totalBalance() == deployment.expectedTotal)
-            let resolved = try run("settle", ["transfer", "resolve"] + coordinator + [
-                "stuck", "--outcome", "compensated", "--reason", "refund of 300 posted by hand", "--operator", "alice",
-            ])
+            let resolved = try run(
+                "settle",
+                ["transfer", "resolve"] + coordinator + [
+                    "stuck", "--outcome", "compensated", "--reason", "refund of 300 posted by hand", "--operator", "alice",
+                ])
             #expect(resolved.status == 0, "\(resolved.errorOutput)")
             #expect(resolved.output.hasPrefix("transfer stuck: compensated"), "\(resolved.output)")
-            let again = try run("settle", ["transfer", "resolve"] + coordinator + ["stuck", "--outcome", "committed", "--reason", "x", "--operator", "bob"])
+            let again = try run(
+                "settle", ["transfer", "resolve"] + coordinator + ["stuck", "--outcome", "committed", "--reason", "x", "--operator", "bob"])
             #expect(again.status == 1)
             #expect(again.errorOutput.contains("is compensated (resolved by alice), not stuck"), "\(again.errorOutput)")
             let log = try await dump(deployment)
@@ -161,7 +168,8 @@ struct SagaTests {
             try deployment.startSettled()
             let branches = [
                 SettleClient.Branch(participant: "bank-a", action: "debit", payload: #"{"account":"a8","amount":120}"#, compensation: "refund"),
-                SettleClient.Branch(participant: "bank-b", action: "credit", payload: #"{"account":"b8","amount":120}"#, compensation: "reverse-credit"),
+                SettleClient.Branch(
+                    participant: "bank-b", action: "credit", payload: #"{"account":"b8","amount":120}"#, compensation: "reverse-credit"),
             ]
             // The credit waits on b8, locked here, so the saga is surely running when settled is
             // killed (ordered by the lock, not by a delay).

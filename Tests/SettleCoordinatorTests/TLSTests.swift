@@ -121,7 +121,8 @@ struct TLSTests {
         }
         try await withDeployment(bankArguments: [bankTLS, bankTLS], participantTLS: participantTLS) { deployment throws in
             _ = try await deployment.client {
-                try await $0.submit(id: "refused-link", branches: Deployment.branches(amount: 75, fromA: true, account: 3), prepareTimeout: .milliseconds(800))
+                try await $0.submit(
+                    id: "refused-link", branches: Deployment.branches(amount: 75, fromA: true, account: 3), prepareTimeout: .milliseconds(800))
             }
             try await waitUntil(timeout: .seconds(30), "decided ABORT at the deadline (its Rollbacks cannot get through either)") {
                 try await deployment.client { try await $0.get(id: "refused-link") }.state == .aborting

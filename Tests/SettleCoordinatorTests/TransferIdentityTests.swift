@@ -142,9 +142,10 @@ struct TransferIdentityTests {
                 for (index, outcome) in outcomes.enumerated() {
                     group.addTask {
                         do {
-                            return .success(try await deployment.client {
-                                try await $0.resolve(id: "stuck-1", outcome: outcome, reason: "refunded by hand", operator: "op-\(index)")
-                            })
+                            return .success(
+                                try await deployment.client {
+                                    try await $0.resolve(id: "stuck-1", outcome: outcome, reason: "refunded by hand", operator: "op-\(index)")
+                                })
                         } catch let error as RPCError {
                             return .failure(error)
                         }
@@ -203,9 +204,10 @@ struct TransferIdentityTests {
             // The operator puts things right. bank-a never read the compensation calls queued in
             // its socket (it was stopped before the first): killed now, they die with it, so the
             // refund is the operator's to post.
-            #expect(try await deployment.pools[0].query(
-                "SELECT 1 FROM settle_barrier WHERE gid = $1 AND op = 'compensation'", [stuck.branches[0].gid]
-            ).isEmpty)
+            #expect(
+                try await deployment.pools[0].query(
+                    "SELECT 1 FROM settle_barrier WHERE gid = $1 AND op = 'compensation'", [stuck.branches[0].gid]
+                ).isEmpty)
             deployment.banks[0].kill()
             try deployment.startBank(0, port: deployment.bankPorts[0])
             try await deployment.pools[1].query("UPDATE accounts SET id = 'b5' WHERE id = 'b5-moved'")
@@ -257,15 +259,19 @@ struct TransferIdentityTests {
                 }
             }
             let credit = { (account: String) in
-                SettleClient.Branch(participant: "bank-b", action: "credit", payload: #"{"account":"\#(account)","amount":30}"#, compensation: "reverse-credit")
+                SettleClient.Branch(
+                    participant: "bank-b", action: "credit", payload: #"{"account":"\#(account)","amount":30}"#, compensation: "reverse-credit")
             }
             let twoPhase = try await submit("end-2pc", Deployment.branches(amount: 30, fromA: false, account: 1))
             let aborted = try await submit("end-aborted", Deployment.branches(amount: 999_999, fromA: false, account: 1))
-            let sagaDebit = SettleClient.Branch(participant: "bank-a", action: "debit", payload: #"{"account":"a2","amount":30}"#, compensation: "refund")
+            let sagaDebit = SettleClient.Branch(
+                participant: "bank-a", action: "debit", payload: #"{"account":"a2","amount":30}"#, compensation: "refund")
             let saga = try await submit("end-saga", [sagaDebit, credit("b2")], saga: true)
-            let creditA = SettleClient.Branch(participant: "bank-a", action: "credit", payload: #"{"account":"a3","amount":30}"#, compensation: "reverse-credit")
+            let creditA = SettleClient.Branch(
+                participant: "bank-a", action: "credit", payload: #"{"account":"a3","amount":30}"#, compensation: "reverse-credit")
             let compensated = try await submit("end-compensated", [creditA, credit("nobody")], saga: true)
-            let stuckDebit = SettleClient.Branch(participant: "bank-a", action: "debit", payload: #"{"account":"a4","amount":30}"#, compensation: "refund")
+            let stuckDebit = SettleClient.Branch(
+                participant: "bank-a", action: "debit", payload: #"{"account":"a4","amount":30}"#, compensation: "refund")
             let stuck = try await submit("end-stuck", [stuckDebit, credit("nobody")], saga: true)
             let toResolve = try await submit("end-resolved", [stuckDebit, credit("nobody")], saga: true)
             #expect(
@@ -294,7 +300,8 @@ struct TransferIdentityTests {
         _ deployment: Deployment, id: String, debitAccount: String, creditAccount: String
     ) async throws -> Settle_V1_Transfer {
         let branches = [
-            SettleClient.Branch(participant: "bank-a", action: "debit", payload: #"{"account":"\#(debitAccount)","amount":300}"#, compensation: "refund"),
+            SettleClient.Branch(
+                participant: "bank-a", action: "debit", payload: #"{"account":"\#(debitAccount)","amount":300}"#, compensation: "refund"),
             SettleClient.Branch(
                 participant: "bank-b", action: "credit", payload: #"{"account":"\#(creditAccount)","amount":300}"#, compensation: "reverse-credit"
             ),

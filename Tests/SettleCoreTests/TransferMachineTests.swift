@@ -151,18 +151,21 @@ struct TransferMachineTests {
             for step in steps { _ = try step(&machine) }
         }
         let preparing: [(inout TransferMachine) throws -> TransferMachine.Action] = [{ try $0.started() }]
-        let sealingCommit = preparing + [
-            { try $0.prepareAnswered(branch: 0, answer: .prepared) }, { try $0.prepareAnswered(branch: 1, answer: .prepared) },
-        ]
+        let sealingCommit =
+            preparing + [
+                { try $0.prepareAnswered(branch: 0, answer: .prepared) }, { try $0.prepareAnswered(branch: 1, answer: .prepared) },
+            ]
         let sealingAbort = preparing + [{ try $0.prepareAnswered(branch: 0, answer: .refused(reason: "no funds")) }]
         let committing = sealingCommit + [{ try $0.logged(.commit) }]
         let aborting = sealingAbort + [{ try $0.logged(.abort(reason: refusal)) }]
-        let endingCommitted = committing + [
-            { try $0.commitAnswered(branch: 0, answer: .committed) }, { try $0.commitAnswered(branch: 1, answer: .committed) },
-        ]
-        let endingAborted = aborting + [
-            { try $0.rollbackAnswered(branch: 0, answer: .rolledBack) }, { try $0.rollbackAnswered(branch: 1, answer: .rolledBack) },
-        ]
+        let endingCommitted =
+            committing + [
+                { try $0.commitAnswered(branch: 0, answer: .committed) }, { try $0.commitAnswered(branch: 1, answer: .committed) },
+            ]
+        let endingAborted =
+            aborting + [
+                { try $0.rollbackAnswered(branch: 0, answer: .rolledBack) }, { try $0.rollbackAnswered(branch: 1, answer: .rolledBack) },
+            ]
         switch phase {
         case "created": break
         case "preparing": try run(preparing)

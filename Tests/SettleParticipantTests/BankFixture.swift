@@ -129,7 +129,10 @@ func movement(_ account: String, _ amount: Int64) -> Data {
 
 extension Settle_V1_Participant.Client where Transport == HTTP2ClientTransport.Posix {
     func prepare(_ gid: String, _ action: String, _ payload: Data) async throws -> Settle_V1_PrepareResponse {
-        try await prepare(.with { $0.gid = gid; $0.action = action; $0.payload = payload }, metadata: authorized)
+        try await prepare(
+            .with {
+                $0.gid = gid; $0.action = action; $0.payload = payload
+            }, metadata: authorized)
     }
 
     func commit(_ gid: String) async throws -> Settle_V1_CommitResponse.Outcome {
@@ -142,7 +145,9 @@ extension Settle_V1_Participant.Client where Transport == HTTP2ClientTransport.P
 
     func compensate(_ gid: String, _ compensation: String, _ payload: Data) async throws -> Settle_V1_CompensateResponse {
         try await compensate(
-            .with { $0.gid = gid; $0.compensation = compensation; $0.payload = payload }, metadata: authorized
+            .with {
+                $0.gid = gid; $0.compensation = compensation; $0.payload = payload
+            }, metadata: authorized
         )
     }
 

@@ -93,8 +93,12 @@ struct PooledAccountTests {
             #expect(try await bank.client.prepare(gid("pooled-macsdnwfpb-held", 0), "debit", movement("a", 10)).outcome == .prepared)
             let migration = Task { try await BankSchema.migrate(bank.pool) }
             let finishedWhileHeld = try await withThrowingTaskGroup(of: Bool.self) { group in
-                group.addTask { try await migration.value; return true }
-                group.addTask { try await Task.sleep(for: .seconds(20)); return false }
+                group.addTask {
+                    try await migration.value; return true
+                }
+                group.addTask {
+                    try await Task.sleep(for: .seconds(20)); return false
+                }
                 let first = try await group.next() ?? false
                 // Ending the branches releases a migration that waits for them, so the group can end.
                 #expect(try await bank.client.commit(gid("pooled-macsdnwfpb-held", 1)) == .committed)

@@ -31,4 +31,3 @@ public struct ScratchDatabase: Sendable {
         await admin.close()
     }
 }
-

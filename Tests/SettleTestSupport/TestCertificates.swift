@@ -42,7 +42,9 @@ public struct TestCertificates: Sendable {
     /// `YYYYMMDDHHMMSSZ`), for the names in `subjectAltName` (e.g. `IP:127.0.0.1`); for the tests of
     /// expired, not yet valid and misaddressed certificates. `openssl ca` is the command that takes
     /// explicit dates.
-    public func issueServer(named name: String, in directory: String, from start: String, until end: String, subjectAltName: String)
+    public func issueServer(
+        named name: String, in directory: String, from start: String, until end: String, subjectAltName: String
+    )
         throws -> (certificate: String, key: String)
     {
         func path(_ file: String) -> String { directory + "/" + file }
