@@ -27,24 +27,6 @@ extension Coordinator {
                 continue
             }
             let sagaTimeout = Duration.milliseconds(entry.spec.policy.sagaTimeoutMilliseconds ?? sagaTimeoutMilliseconds)
-            let branchCount = entry.spec.branches.count
-            let saga: (TransferStatus, (SagaMachine, SagaMachine.Action))? =
-                switch entry.decision {
-                case "saga": (.saga, SagaMachine.resumingForward(branchCount: branchCount))
-                case "compensate": (.compensating, SagaMachine.resumingCompensation(branchCount: branchCount))
-                default: nil
-                }
-            if let (status, resumedSaga) = saga {
-                transfer.status = status
-                table.restore(transfer)
-                var start = DriverStart(
-                    spec: entry.spec, admission: entry.admission, machine: TransferMachine(branchCount: branchCount), firstAction: .wait,
-                    prepareTimeout: .seconds(1), sagaTimeout: sagaTimeout
-                )
-                start.saga = resumedSaga
-                resumed.append(start)
-                continue
-            }
             let decision: TransferLogEntry
             switch entry.decision {
             case "commit":
@@ -53,6 +35,12 @@ extension Coordinator {
             case "abort":
                 decision = .abort(reason: entry.reason ?? "")
                 transfer.status = .aborting
+            case "saga":
+                decision = .saga
+                transfer.status = .saga
+            case "compensate":
+                decision = .compensate(reason: entry.reason ?? "")
+                transfer.status = .compensating
             default:
                 let reason = "the coordinator restarted before deciding"
                 try await journal.append(.abort(transferID: entry.spec.id, reason: reason))
@@ -61,11 +49,12 @@ extension Coordinator {
                 transfer.reason = reason
             }
             table.restore(transfer)
-            let (machine, action) = try TransferMachine.resuming(branchCount: entry.spec.branches.count, decision: decision)
+            let (resumedTransfer, actions) = try TransferProtocol.resuming(after: decision, branchCount: entry.spec.branches.count)
             resumed.append(
                 DriverStart(
-                    spec: entry.spec, admission: entry.admission, machine: machine, firstAction: action, prepareTimeout: .seconds(1),
-                    sagaTimeout: sagaTimeout)
+                    spec: entry.spec, admission: entry.admission, transfer: resumedTransfer, firstActions: actions,
+                    prepareTimeout: nil, sagaTimeout: sagaTimeout
+                )
             )
         }
         logger.info(

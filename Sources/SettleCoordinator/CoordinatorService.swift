@@ -8,12 +8,12 @@ import Synchronization
 struct DriverStart: Sendable {
     let spec: TransferSpec
     let admission: Admission
-    let machine: TransferMachine
-    let firstAction: TransferMachine.Action
-    let prepareTimeout: Duration
+    let transfer: TransferProtocol
+    let firstActions: [TransferProtocol.Action]
+    /// Nil for a transfer recovery resumes: it was decided before the restart and prepares, if
+    /// at all, only as a re-drive.
+    let prepareTimeout: Duration?
     let sagaTimeout: Duration
-    /// Set when recovery resumes a saga: the saga machine and its first action.
-    var saga: (SagaMachine, SagaMachine.Action)? = nil
 }
 
 /// The client API: Submit (idempotent by transfer id), Get, List.
@@ -72,14 +72,14 @@ struct CoordinatorService: Settle_V1_Coordinator.SimpleServiceProtocol {
             metrics.inFlight.record(table.inFlightCount)
             await journal.appendOrStop(accepted, encoded: encoded, logger: logger)
             let ordered = (spec.policy.prepareOrder ?? configuration.prepareOrder) == .ordered
-            var machine = TransferMachine(
+            var transfer = TransferProtocol(
                 branchCount: spec.branches.count, onPrepareTimeout: onPrepareTimeout,
                 prepareSequence: ordered ? spec.canonicalPrepareOrder : nil
             )
-            let first = try machine.started()
+            let first = try transfer.start()
             starts.yield(
                 DriverStart(
-                    spec: spec, admission: admission, machine: machine, firstAction: first,
+                    spec: spec, admission: admission, transfer: transfer, firstActions: first,
                     prepareTimeout: .milliseconds(spec.policy.prepareTimeoutMilliseconds ?? configuration.prepareTimeoutMilliseconds),
                     sagaTimeout: .milliseconds(spec.policy.sagaTimeoutMilliseconds ?? configuration.sagaTimeoutMilliseconds)
                 )

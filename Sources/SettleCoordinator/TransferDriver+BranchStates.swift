@@ -2,8 +2,8 @@ import SettleCore
 
 /// How each branch is reported (Transfer.branches[].state), from either machine's progress.
 extension TransferDriver {
-    static func describe(_ machines: Machines) -> [String] {
-        switch machines {
+    static func describe(_ transfer: TransferProtocol) -> [String] {
+        switch transfer.stage {
         case .twoPhase(let machine): machine.branches.map(describe)
         case .saga(let saga): saga.branches.map(describe)
         }
