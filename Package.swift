@@ -18,6 +18,7 @@ let package = Package(
         .executable(name: "settle", targets: ["settle"]),
         .executable(name: "settle-bench", targets: ["settle-bench"]),
         .executable(name: "settle-chaos", targets: ["settle-chaos"]),
+        .executable(name: "settle-simulate", targets: ["settle-simulate"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -45,6 +46,11 @@ let package = Package(
         .target(name: "PostgresClient", dependencies: ["CLibPQ"]),
         .target(name: "SignedLog", dependencies: ["COpenSSL"]),
         .target(name: "SettleCore"),
+        .target(name: "SettleSimulation", dependencies: ["SettleCore"]),
+        .executableTarget(
+            name: "settle-simulate",
+            dependencies: ["SettleSimulation", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         .target(name: "LaunchedProcesses"),
         .target(
             name: "SettleProtocol",
@@ -136,6 +142,7 @@ let package = Package(
         .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient", "SettleTestSupport"]),
         .testTarget(name: "SignedLogTests", dependencies: ["SignedLog", "SettleTestSupport"]),
         .testTarget(name: "SettleCoreTests", dependencies: ["SettleCore"]),
+        .testTarget(name: "SettleSimulationTests", dependencies: ["SettleSimulation", "SettleCore"]),
         .testTarget(name: "SettleCLITests", dependencies: ["SignedLog", "SettleTestSupport"]),
         .testTarget(
             name: "SettleCoordinatorTests",

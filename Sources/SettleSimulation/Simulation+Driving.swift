@@ -1,0 +1,98 @@
+import SettleCore
+
+/// The simulated driver: runs each action the protocol machine returns, as `TransferDriver`
+/// does, with the network, the participants and the log in between.
+extension Simulation {
+    mutating func deliver(_ message: Message) {
+        switch message {
+        case .submit(let transfer):
+            submit(transfer)
+        case .request(let key, let request, let requestEpoch):
+            handle(request, for: key, epoch: requestEpoch)
+        case .event(let transfer, let event, let eventEpoch):
+            guard eventEpoch == epoch else { return }  // for a coordinator that has crashed since
+            handle(event, transfer: transfer)
+        case .seal(let index):
+            seal(through: index)
+        case .rollBackByHand(let key):
+            participants.rollBackByHand(key)
+        }
+    }
+
+    private mutating func submit(_ index: Int) {
+        // Submit answers once ACCEPTED is sealed, which seals every record before it too.
+        seal(through: log.append(.init(transfer: index, entry: nil, notifies: false, epoch: epoch)))
+        let transfer = transfers[index]
+        var machine = TransferProtocol(
+            branchCount: transfer.branchCount, onPrepareTimeout: transfer.onPrepareTimeout,
+            prepareSequence: transfer.ordered ? Array((0..<transfer.branchCount).reversed()) : nil
+        )
+        do {
+            let actions = try machine.start()
+            transfers[index].machine = machine
+            run(actions, transfer: index)
+        } catch {
+            transfers[index].rejected.append("start: \(error)")
+        }
+    }
+
+    mutating func handle(_ event: TransferProtocol.Event, transfer index: Int) {
+        guard !transfers[index].done, var machine = transfers[index].machine else { return }
+        do {
+            let actions = try machine.handle(event)
+            transfers[index].machine = machine
+            run(actions, transfer: index)
+        } catch {
+            transfers[index].rejected.append("\(event): \(error)")
+        }
+    }
+
+    mutating func run(_ actions: [TransferProtocol.Action], transfer index: Int) {
+        for action in actions {
+            switch action {
+            case .sendPrepare(let branches, let untilPrepareDeadline):
+                let deadline = untilPrepareDeadline ? transfers[index].prepareDeadline : nil
+                for branch in branches { request(.prepare(deadline: deadline), BranchKey(transfer: index, branch: branch)) }
+            case .sendCommit(let branches):
+                for branch in branches { request(.commit, BranchKey(transfer: index, branch: branch)) }
+            case .sendRollback(let branches):
+                for branch in branches { request(.rollback, BranchKey(transfer: index, branch: branch)) }
+            case .compensate(let branch):
+                request(.compensate(attempt: 1), BranchKey(transfer: index, branch: branch))
+            case .log(let entry):
+                // Like the driver, the client hears of the end when END is handed to the log: the
+                // decision is sealed, so a crash before END is sealed re-drives to the same end.
+                if case .end(let outcome) = entry { transfers[index].told = outcome }
+                let record = log.append(.init(transfer: index, entry: entry, notifies: true, epoch: epoch))
+                schedule(.seal(recordIndex: record), after: Int.random(in: 1...8, using: &random))
+            case .armPrepareDeadline:
+                transfers[index].prepareDeadline = now + options.prepareTimeoutMilliseconds
+                schedule(.event(transfer: index, .prepareDeadlinePassed, epoch: epoch), after: options.prepareTimeoutMilliseconds)
+            case .armSagaDeadline:
+                schedule(.event(transfer: index, .sagaDeadlinePassed, epoch: epoch), after: options.sagaTimeoutMilliseconds)
+            case .finished:
+                transfers[index].done = true
+            case .stuck:
+                transfers[index].done = true
+                transfers[index].toldStuck = true
+            }
+        }
+    }
+
+    /// Sends a request; a first prepare of a slow branch travels as long as the branch is slow.
+    mutating func request(_ request: Request, _ key: BranchKey) {
+        var delay = latency()
+        if case .prepare = request, let slow = participants.behaviours[key]?.slowPrepareMilliseconds, slow > 0 {
+            delay += slow
+            participants.behaviours[key]?.slowPrepareMilliseconds = 0
+        }
+        schedule(.request(key, request, epoch: epoch), after: delay)
+    }
+
+    private mutating func seal(through index: Int) {
+        for record in log.seal(through: index) where record.notifies && record.epoch == epoch {
+            guard let entry = record.entry else { continue }
+            handle(.logged(entry), transfer: record.transfer)
+        }
+    }
+}

@@ -1,0 +1,53 @@
+import SettleCore
+
+/// What must hold once a run has settled, whatever the scheduler did.
+extension Simulation {
+    func invariants() -> [String] {
+        var violations: [String] = []
+        for index in transfers.indices {
+            violations += check(index)
+        }
+        return violations
+    }
+
+    private func check(_ index: Int) -> [String] {
+        let transfer = transfers[index]
+        let entries = log.sealedEntries(of: index)
+        let keys = (0..<transfer.branchCount).map { BranchKey(transfer: index, branch: $0) }
+        let branches = keys.map { participants.branches[$0] ?? SimulatedParticipants.Branch() }
+        let stuck = entries.contains { if case .stuck = $0 { true } else { false } }
+        let decidedForward = entries.contains { $0 == .commit || $0 == .saga }
+        let decidedCompensation = entries.contains { if case .compensate = $0 { true } else { false } }
+        var violations: [String] = transfer.rejected.map { "t\(index): the machine rejected \($0)" }
+        let outcome = finalOutcome(index)
+        if outcome == nil, !stuck { violations.append("t\(index) is neither final nor stuck") }
+        for (key, branch) in zip(keys, branches) {
+            if branch.commits > 1 { violations.append("\(key) committed \(branch.commits) times") }
+            if branch.compensations > 1 { violations.append("\(key) compensated \(branch.compensations) times") }
+            if branch.commits > 0, !decidedForward { violations.append("\(key) committed although the log decided no COMMIT or SAGA") }
+            if branch.compensations > 0, !decidedCompensation { violations.append("\(key) compensated without COMPENSATE in the log") }
+            if branch.state == .prepared, !stuck { violations.append("\(key) is left prepared") }
+        }
+        switch outcome {
+        case .committed:
+            for (key, branch) in zip(keys, branches) where branch.state != .committed {
+                violations.append("\(key) is \(branch.state) in a transfer that ended committed")
+            }
+        case .aborted:
+            for (key, branch) in zip(keys, branches) where branch.commits > 0 {
+                violations.append("\(key) committed in a transfer that ended aborted")
+            }
+        case .compensated:
+            for (key, branch) in zip(keys, branches) where branch.commits > 0 && branch.compensations != 1 {
+                violations.append("\(key) committed and compensated \(branch.compensations) times in a transfer that ended compensated")
+            }
+        case nil:
+            break
+        }
+        if let told = transfer.told, told != outcome {
+            violations.append("t\(index): the client was told \(told), the log ended it \(outcome.map { "\($0)" } ?? "not at all")")
+        }
+        if transfer.toldStuck, !stuck { violations.append("t\(index): the client was told stuck, the log holds no STUCK") }
+        return violations
+    }
+}
