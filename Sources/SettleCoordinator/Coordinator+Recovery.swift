@@ -29,16 +29,16 @@ extension Coordinator {
             let sagaTimeout = Duration.milliseconds(entry.spec.policy.sagaTimeoutMilliseconds ?? sagaTimeoutMilliseconds)
             let decision: TransferLogEntry
             switch entry.decision {
-            case "commit":
+            case .commit?:
                 decision = .commit
                 transfer.status = .committing
-            case "abort":
+            case .abort?:
                 decision = .abort(reason: entry.reason ?? "")
                 transfer.status = .aborting
-            case "saga":
+            case .saga?:
                 decision = .saga
                 transfer.status = .saga
-            case "compensate":
+            case .compensate?:
                 decision = .compensate(reason: entry.reason ?? "")
                 transfer.status = .compensating
             default:
@@ -74,7 +74,7 @@ extension Coordinator {
             switch (final, entry.decision) {
             case (.stuck, _): "heuristic"
             case (.compensated, _): "compensated"
-            case (_, "saga"): "saga"
+            case (_, .saga?): "saga"
             default: "2pc"
             }
         return FinalFacts(

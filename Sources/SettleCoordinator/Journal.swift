@@ -16,8 +16,8 @@ final class Journal: Sendable {
         var spec: TransferSpec
         var admission: Admission
         var submittedAtMilliseconds: Int64
-        /// The latest decision: "commit", "abort", "saga" or "compensate"; nil while undecided.
-        var decision: String?
+        /// The latest decision; nil while undecided.
+        var decision: Decision?
         var reason: String?
         /// Set by END or COMPENSATED (committed, aborted, compensated), STUCK (stuck) or MANUAL.
         var final: TransferStatus?
@@ -161,9 +161,9 @@ final class Journal: Sendable {
         case .accepted(let spec, let admission, let submittedAt):
             state.entries[id] = Entry(spec: spec, admission: admission, submittedAtMilliseconds: submittedAt)
         case .commit:
-            state.entries[id]?.decision = "commit"
+            state.entries[id]?.decision = .commit
         case .abort(_, let reason):
-            state.entries[id]?.decision = "abort"
+            state.entries[id]?.decision = .abort
             state.entries[id]?.reason = reason
         case .end(_, _, let facts) where isOfAnotherAdmission(facts, state.entries[id]):
             // The END of an earlier admission of this id, sealed after the id was admitted again.
@@ -177,9 +177,9 @@ final class Journal: Sendable {
             state.entries[id]?.facts = facts
             state.finished(id)
         case .saga:
-            state.entries[id]?.decision = "saga"
+            state.entries[id]?.decision = .saga
         case .compensate(_, let reason):
-            state.entries[id]?.decision = "compensate"
+            state.entries[id]?.decision = .compensate
             state.entries[id]?.reason = reason
         case .stuck(_, _, let facts) where isOfAnotherAdmission(facts, state.entries[id]):
             break

@@ -60,107 +60,114 @@ extension TransferDriver {
     }
 
     func commit(_ start: DriverStart, branch: Int) async -> CommitAnswer? {
-        await untilAnswered("commit", start, branch) { link, gid in
+        let result: Retried<CommitAnswer> = await retrying("commit", start, branch) { link, gid in
             let response = try await link.phaseTwo.commit(.with { $0.gid = gid }, metadata: link.metadata, options: callOptions)
             switch response.outcome {
-            case .committed: return .committed
-            case .heuristicRollback: return .heuristicRollback
-            default: return nil
+            case .committed: return .answered(.committed)
+            case .heuristicRollback: return .answered(.heuristicRollback)
+            default: return .failed("unknown commit outcome \(response.outcome)")
             }
         }
-    }
-
-    enum CompensationResult {
-        case answered(CompensateAnswer)
-        case gaveUp(String)
-        case cancelled
-    }
-
-    /// Runs a branch's compensation, retrying refusals and failures with backoff up to the retry
-    /// policy; then the transfer is stuck and an operator decides.
-    func compensate(_ start: DriverStart, branch: Int) async -> CompensationResult {
-        let target = start.spec.branches[branch]
-        let payload = target.compensationPayload.isEmpty ? target.payload : target.compensationPayload
-        let gid = gid(start, branch)
-        var lastReason = "no answer"
-        let attempts = start.spec.policy.compensationRetriesMax.map(Int.init) ?? compensationRetriesMax
-        for attempt in 0..<max(1, attempts) {
-            if let link = links[target.participant] {
-                do {
-                    let response = try await link.phaseTwo.compensate(
-                        .with {
-                            $0.gid = gid
-                            $0.compensation = target.compensation
-                            $0.payload = payload
-                        },
-                        metadata: link.metadata, options: callOptions
-                    )
-                    metrics.reachable(target.participant, true)
-                    switch response.outcome {
-                    case .compensated: return .answered(.compensated)
-                    case .empty: return .answered(.empty)
-                    default: lastReason = Self.bounded("refused: \(response.reason)")
-                    }
-                } catch {
-                    lastReason = Self.bounded("\(error)")
-                }
-            }
-            logger.warning("compensation failed; retrying", metadata: ["gid": "\(gid)", "attempt": "\(attempt)", "reason": "\(lastReason)"])
-            metrics.retried("compensate", participant: target.participant)
-            do {
-                try await Task.sleep(for: retry.delay(afterAttempt: attempt))
-            } catch {
-                return .cancelled
-            }
-        }
-        return .gaveUp("\(attempts) attempts; last: \(lastReason)")
+        return result.answer
     }
 
     func rollback(_ start: DriverStart, branch: Int) async -> RollbackAnswer? {
-        await untilAnswered("rollback", start, branch) { link, gid in
+        let result: Retried<RollbackAnswer> = await retrying("rollback", start, branch) { link, gid in
             let response = try await link.phaseTwo.rollback(.with { $0.gid = gid }, metadata: link.metadata, options: callOptions)
             switch response.outcome {
-            case .rolledBack: return .rolledBack
-            case .alreadyCommitted: return .alreadyCommitted
-            default: return nil
+            case .rolledBack: return .answered(.rolledBack)
+            case .alreadyCommitted: return .answered(.alreadyCommitted)
+            default: return .failed("unknown rollback outcome \(response.outcome)")
+            }
+        }
+        return result.answer
+    }
+
+    /// Runs a branch's compensation, retrying refusals and failures with backoff up to the
+    /// transfer's attempts; then the transfer is stuck and an operator decides.
+    func compensate(_ start: DriverStart, branch: Int) async -> Retried<CompensateAnswer> {
+        let target = start.spec.branches[branch]
+        let payload = target.compensationPayload.isEmpty ? target.payload : target.compensationPayload
+        let attempts = start.spec.policy.compensationRetriesMax.map(Int.init) ?? compensationRetriesMax
+        return await retrying("compensate", start, branch, attemptsMax: max(1, attempts)) { link, gid in
+            let response = try await link.phaseTwo.compensate(
+                .with {
+                    $0.gid = gid
+                    $0.compensation = target.compensation
+                    $0.payload = payload
+                },
+                metadata: link.metadata, options: callOptions
+            )
+            switch response.outcome {
+            case .compensated: return .answered(.compensated)
+            case .empty: return .answered(.empty)
+            default: return .failed("refused: \(response.reason)")
             }
         }
     }
 
-    /// Phase two never gives up: the decision is sealed, so the only way forward is through.
-    /// Returns nil only when the task is cancelled (shutdown); recovery then finishes the job.
-    func untilAnswered<Answer: Sendable>(
-        _ operation: String, _ start: DriverStart, _ branch: Int,
-        _ call: (ParticipantLink, String) async throws -> Answer?
-    ) async -> Answer? {
+    /// One attempt's result: an answer the protocol takes, or a failure worth retrying.
+    enum Attempt<Answer: Sendable>: Sendable {
+        case answered(Answer)
+        case failed(String)
+    }
+
+    enum Retried<Answer: Sendable>: Sendable {
+        case answered(Answer)
+        /// `attemptsMax` attempts failed; the last failure's reason.
+        case gaveUp(String)
+        /// Shutting down: recovery finishes the job.
+        case cancelled
+
+        var answer: Answer? {
+            if case .answered(let answer) = self { return answer }
+            return nil
+        }
+    }
+
+    /// The one retry loop of phase two and compensation: capped exponential backoff between
+    /// attempts, each call bounded. Without `attemptsMax` it never gives up (phase two: the
+    /// decision is sealed, so the only way forward is through).
+    func retrying<Answer: Sendable>(
+        _ operation: String, _ start: DriverStart, _ branch: Int, attemptsMax: Int? = nil,
+        _ call: (ParticipantLink, String) async throws -> Attempt<Answer>
+    ) async -> Retried<Answer> {
         let participant = start.spec.branches[branch].participant
         let gid = gid(start, branch)
+        var lastReason = "no answer"
         var attempt = 0
-        while true {
+        while attemptsMax.map({ attempt < $0 }) ?? true {
             if let link = links[participant] {
                 do {
-                    if let answer = try await call(link, gid) {
+                    switch try await call(link, gid) {
+                    case .answered(let answer):
                         metrics.reachable(participant, true)
-                        return answer
+                        return .answered(answer)
+                    case .failed(let reason):
+                        metrics.reachable(participant, true)
+                        lastReason = Self.bounded(reason)
                     }
                 } catch {
                     metrics.reachable(participant, false)
-                    if attempt == 0 || attempt % 20 == 0 {
-                        logger.warning(
-                            "\(operation) not answered; retrying",
-                            metadata: ["gid": "\(gid)", "attempt": "\(attempt)", "error": "\(error)"]
-                        )
-                    }
+                    lastReason = Self.bounded("\(error)")
                 }
+            } else {
+                lastReason = "participant \(participant) is not configured"
+            }
+            if attemptsMax != nil || attempt % 20 == 0 {
+                logger.warning(
+                    "\(operation) not done; retrying", metadata: ["gid": "\(gid)", "attempt": "\(attempt)", "reason": "\(lastReason)"]
+                )
             }
             metrics.retried(operation, participant: participant)
             do {
                 try await Task.sleep(for: retry.delay(afterAttempt: attempt))
             } catch {
-                return nil
+                return .cancelled
             }
             attempt += 1
         }
+        return .gaveUp("\(attempt) attempts; last: \(lastReason)")
     }
 
     /// Each phase-two call is bounded, so a participant that never answers is a failed attempt.

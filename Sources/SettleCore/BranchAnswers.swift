@@ -47,3 +47,12 @@ public enum TransferLogEntry: Equatable, Sendable {
     /// ABORT): the transfer needs compensation or an operator.
     case heuristic(branch: Int, reason: String)
 }
+
+/// The decisions a transfer's log can hold, latest first in what recovery follows. The raw values
+/// are those checkpoints already store.
+public enum Decision: String, Codable, Sendable, CaseIterable {
+    case commit
+    case abort
+    case saga
+    case compensate
+}

@@ -78,7 +78,10 @@ struct JournalTests {
         #expect(byID["t-0"]?.final == .committed)
         #expect(byID["t-0"]?.facts == facts, "the sealed facts of an ending survive a checkpoint")
         #expect(byID["t-1"]?.final == .aborted)
-        #expect(byID["t-2"]?.decision == "commit")
+        #expect(byID["t-2"]?.decision == .commit)
+        // Checkpoints written before the decision was an enum stored the same string.
+        let stored = try #require(byID["t-2"].map { try JSONEncoder().encode($0) })
+        #expect(String(decoding: stored, as: UTF8.self).contains(#""decision":"commit""#))
         #expect(byID["t-3"]?.decision == nil)
         #expect(byID["t-4"]?.final == .stuck, "a stuck transfer survives every checkpoint")
         await log.close()
