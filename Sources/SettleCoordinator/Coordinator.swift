@@ -64,12 +64,12 @@ public final class Coordinator: Service, Sendable {
         let metrics = CoordinatorMetrics()
         let abortRequests = AbortRequests()
         let driver = TransferDriver(
-            coordinatorID: configuration.coordinatorID, journal: journal, links: links, table: table,
+            coordinatorID: configuration.coordinatorID, sealer: JournalSealer(journal: journal, logger: logger),
+            participants: GRPCParticipants(links: links, callTimeout: participantCallTimeout), table: table,
             retry: RetryPolicy(
                 initial: .milliseconds(configuration.retryInitialMilliseconds), maximum: .milliseconds(configuration.retryMaxMilliseconds)
             ),
-            compensationRetriesMax: configuration.compensationRetriesMax,
-            callTimeout: .milliseconds(configuration.participantCallTimeoutMilliseconds), metrics: metrics, crashPoints: crashPoints,
+            compensationRetriesMax: configuration.compensationRetriesMax, metrics: metrics, crashPoints: crashPoints,
             abortRequests: abortRequests, logger: logger
         )
         let (starts, startSink) = AsyncStream.makeStream(of: DriverStart.self)

@@ -1,6 +1,4 @@
-import GRPCCore
 import SettleCore
-import SettleProtocol
 
 /// The driver's calls to participants: each retries as the protocol allows (a Prepare until its
 /// deadline, phase two until answered, a compensation up to its attempts), each call bounded, and
@@ -11,48 +9,40 @@ extension TransferDriver {
     }
 
     /// Prepares one branch, retrying transient failures until `deadline` (nil: until answered).
-    /// Nil when the deadline passed first; a non-transient failure is a refusal with its reason.
+    /// Nil when the deadline passed first; a permanent failure is a refusal naming it.
     func prepare(_ start: DriverStart, branch: Int, until deadline: ContinuousClock.Instant?) async -> PrepareAnswer? {
         let target = start.spec.branches[branch]
-        guard let link = links[target.participant] else {
-            return .refused(reason: "participant \(target.participant) is not configured")
-        }
-        var request = Settle_V1_PrepareRequest()
-        request.gid = gid(start, branch)
-        request.action = target.action
-        request.payload = target.payload
+        let gid = gid(start, branch)
         var attempt = 0
         while !Task.isCancelled {
             // A re-drive (no deadline) may legitimately wait on row locks for longer than a
             // phase-two call; the saga deadline bounds it, and the link's keepalive notices a
             // participant that stopped answering altogether.
-            var options = CallOptions.defaults
+            var timeout: Duration?
             if let deadline {
                 let remaining = deadline - ContinuousClock.now
                 guard remaining > .zero else { return nil }
-                options.timeout = remaining
+                timeout = remaining
             }
             do {
-                let response = try await link.preparing.prepare(request, metadata: link.metadata, options: options)
-                metrics.reachable(link.name, true)
-                switch response.outcome {
+                let answer = try await participants.prepare(
+                    target.participant, gid: gid, action: target.action, payload: target.payload, timeout: timeout
+                )
+                metrics.reachable(target.participant, true)
+                switch answer {
                 case .prepared where crashPoints.refusesEveryPrepare:
                     return .refused(reason: "deliberately broken build (SETTLE_BREAK=refuse-every-prepare)")
                 case .prepared: return .prepared
-                case .refused:
-                    let kind = response.refusalKind == .cancelled ? "cancelled" : "refused"
-                    return .refused(reason: Self.bounded("\(target.participant) \(kind): \(response.reason)"))
-                default:
-                    return .refused(reason: "\(target.participant) answered an unknown prepare outcome")
+                case .refused(let reason): return .refused(reason: Self.bounded(reason))
                 }
-            } catch let error as RPCError where Self.isTransient(error.code) {
-                metrics.reachable(link.name, error.code != .unavailable)
-                metrics.retried("prepare", participant: link.name)
-            } catch let error as RPCError {
-                return .refused(reason: Self.bounded("\(target.participant) failed: \(error.code): \(error.message)"))
+            } catch let error as ParticipantCallError where !error.isTransient {
+                return .refused(reason: Self.bounded("\(target.participant) failed: \(error.message)"))
+            } catch let error as ParticipantCallError {
+                metrics.reachable(target.participant, error.reached)
             } catch {
-                metrics.retried("prepare", participant: link.name)
+                // Not the participant's answer: retried like any transient failure.
             }
+            metrics.retried("prepare", participant: target.participant)
             try? await Task.sleep(for: retry.delay(afterAttempt: attempt))
             attempt += 1
         }
@@ -60,25 +50,15 @@ extension TransferDriver {
     }
 
     func commit(_ start: DriverStart, branch: Int) async -> CommitAnswer? {
-        let result: Retried<CommitAnswer> = await retrying("commit", start, branch) { link, gid in
-            let response = try await link.phaseTwo.commit(.with { $0.gid = gid }, metadata: link.metadata, options: callOptions)
-            switch response.outcome {
-            case .committed: return .answered(.committed)
-            case .heuristicRollback: return .answered(.heuristicRollback)
-            default: return .failed("unknown commit outcome \(response.outcome)")
-            }
+        let result: Retried<CommitAnswer> = await retrying("commit", start, branch) { participant, gid in
+            .answered(try await participants.commit(participant, gid: gid))
         }
         return result.answer
     }
 
     func rollback(_ start: DriverStart, branch: Int) async -> RollbackAnswer? {
-        let result: Retried<RollbackAnswer> = await retrying("rollback", start, branch) { link, gid in
-            let response = try await link.phaseTwo.rollback(.with { $0.gid = gid }, metadata: link.metadata, options: callOptions)
-            switch response.outcome {
-            case .rolledBack: return .answered(.rolledBack)
-            case .alreadyCommitted: return .answered(.alreadyCommitted)
-            default: return .failed("unknown rollback outcome \(response.outcome)")
-            }
+        let result: Retried<RollbackAnswer> = await retrying("rollback", start, branch) { participant, gid in
+            .answered(try await participants.rollback(participant, gid: gid))
         }
         return result.answer
     }
@@ -89,20 +69,8 @@ extension TransferDriver {
         let target = start.spec.branches[branch]
         let payload = target.compensationPayload.isEmpty ? target.payload : target.compensationPayload
         let attempts = start.spec.policy.compensationRetriesMax.map(Int.init) ?? compensationRetriesMax
-        return await retrying("compensate", start, branch, attemptsMax: max(1, attempts)) { link, gid in
-            let response = try await link.phaseTwo.compensate(
-                .with {
-                    $0.gid = gid
-                    $0.compensation = target.compensation
-                    $0.payload = payload
-                },
-                metadata: link.metadata, options: callOptions
-            )
-            switch response.outcome {
-            case .compensated: return .answered(.compensated)
-            case .empty: return .answered(.empty)
-            default: return .failed("refused: \(response.reason)")
-            }
+        return await retrying("compensate", start, branch, attemptsMax: max(1, attempts)) { participant, gid in
+            try await participants.compensate(participant, gid: gid, compensation: target.compensation, payload: payload)
         }
     }
 
@@ -130,29 +98,25 @@ extension TransferDriver {
     /// decision is sealed, so the only way forward is through).
     func retrying<Answer: Sendable>(
         _ operation: String, _ start: DriverStart, _ branch: Int, attemptsMax: Int? = nil,
-        _ call: (ParticipantLink, String) async throws -> Attempt<Answer>
+        _ call: (_ participant: String, _ gid: String) async throws -> Attempt<Answer>
     ) async -> Retried<Answer> {
         let participant = start.spec.branches[branch].participant
         let gid = gid(start, branch)
         var lastReason = "no answer"
         var attempt = 0
         while attemptsMax.map({ attempt < $0 }) ?? true {
-            if let link = links[participant] {
-                do {
-                    switch try await call(link, gid) {
-                    case .answered(let answer):
-                        metrics.reachable(participant, true)
-                        return .answered(answer)
-                    case .failed(let reason):
-                        metrics.reachable(participant, true)
-                        lastReason = Self.bounded(reason)
-                    }
-                } catch {
-                    metrics.reachable(participant, false)
-                    lastReason = Self.bounded("\(error)")
+            do {
+                switch try await call(participant, gid) {
+                case .answered(let answer):
+                    metrics.reachable(participant, true)
+                    return .answered(answer)
+                case .failed(let reason):
+                    metrics.reachable(participant, true)
+                    lastReason = Self.bounded(reason)
                 }
-            } else {
-                lastReason = "participant \(participant) is not configured"
+            } catch {
+                metrics.reachable(participant, (error as? ParticipantCallError)?.reached ?? false)
+                lastReason = Self.bounded("\(error)")
             }
             if attemptsMax != nil || attempt % 20 == 0 {
                 logger.warning(
@@ -170,22 +134,11 @@ extension TransferDriver {
         return .gaveUp("\(attempt) attempts; last: \(lastReason)")
     }
 
-    /// Each phase-two call is bounded, so a participant that never answers is a failed attempt.
-    var callOptions: CallOptions {
-        var options = CallOptions.defaults
-        options.timeout = callTimeout
-        return options
-    }
-
     /// A participant's words go into sealed records: at most this many bytes of them.
     static let participantReasonBytesMax = 1024
 
     static func bounded(_ reason: String) -> String {
         guard reason.utf8.count > participantReasonBytesMax else { return reason }
         return reason.truncated(toUTF8Bytes: participantReasonBytesMax - 3) + "..."
-    }
-
-    static func isTransient(_ code: RPCError.Code) -> Bool {
-        code == .aborted || code == .unavailable || code == .deadlineExceeded || code == .resourceExhausted || code == .cancelled
     }
 }

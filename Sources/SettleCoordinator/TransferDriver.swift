@@ -1,21 +1,17 @@
 import Foundation
-import GRPCCore
 import Logging
 import SettleCore
-import SettleProtocol
 
 /// Drives one transfer's machine: performs each action it asks for (RPCs, log appends) and feeds
 /// back what happened, one event at a time, until the machine is finished.
 struct TransferDriver: Sendable {
     let coordinatorID: String
-    let journal: Journal
-    let links: [String: ParticipantLink]
+    let sealer: any RecordSealing
+    let participants: any ParticipantCalling
     let table: TransferTable
     let retry: RetryPolicy
     /// Attempts at one compensation before the transfer is declared stuck.
     let compensationRetriesMax: Int
-    /// The deadline of each phase-two and compensation call; a call past it is a failed attempt.
-    let callTimeout: Duration
     let metrics: CoordinatorMetrics
     let crashPoints: CrashPoints
     let abortRequests: AbortRequests
@@ -218,7 +214,7 @@ struct TransferDriver: Sendable {
     func append(_ record: CoordinatorRecord) async {
         let clock = ContinuousClock()
         let started = clock.now
-        await journal.appendOrStop(record, logger: logger)
+        await sealer.seal(record)
         metrics.sealDuration.record(duration: clock.now - started)
     }
 

@@ -1,0 +1,102 @@
+import Foundation
+import GRPCCore
+import SettleCore
+import SettleProtocol
+
+/// `ParticipantCalling` over the participant protocol (protocol/settle/v1/participant.proto):
+/// Prepare on each link's preparing connection, everything else on its phase-two connection.
+struct GRPCParticipants: ParticipantCalling {
+    let links: [String: ParticipantLink]
+    /// The deadline of each phase-two and compensation call.
+    let callTimeout: Duration
+
+    func prepare(_ participant: String, gid: String, action: String, payload: Data, timeout: Duration?) async throws -> PrepareAnswer {
+        let link = try link(participant)
+        var options = CallOptions.defaults
+        options.timeout = timeout
+        let response = try await calling {
+            try await link.preparing.prepare(
+                .with {
+                    $0.gid = gid
+                    $0.action = action
+                    $0.payload = payload
+                },
+                metadata: link.metadata, options: options
+            )
+        }
+        switch response.outcome {
+        case .prepared: return .prepared
+        case .refused:
+            let kind = response.refusalKind == .cancelled ? "cancelled" : "refused"
+            return .refused(reason: "\(participant) \(kind): \(response.reason)")
+        default: return .refused(reason: "\(participant) answered an unknown prepare outcome")
+        }
+    }
+
+    func commit(_ participant: String, gid: String) async throws -> CommitAnswer {
+        let link = try link(participant)
+        let response = try await calling { try await link.phaseTwo.commit(.with { $0.gid = gid }, metadata: link.metadata, options: options) }
+        switch response.outcome {
+        case .committed: return .committed
+        case .heuristicRollback: return .heuristicRollback
+        default: throw ParticipantCallError(isTransient: true, reached: true, message: "unknown commit outcome \(response.outcome)")
+        }
+    }
+
+    func rollback(_ participant: String, gid: String) async throws -> RollbackAnswer {
+        let link = try link(participant)
+        let response = try await calling { try await link.phaseTwo.rollback(.with { $0.gid = gid }, metadata: link.metadata, options: options) }
+        switch response.outcome {
+        case .rolledBack: return .rolledBack
+        case .alreadyCommitted: return .alreadyCommitted
+        default: throw ParticipantCallError(isTransient: true, reached: true, message: "unknown rollback outcome \(response.outcome)")
+        }
+    }
+
+    func compensate(_ participant: String, gid: String, compensation: String, payload: Data) async throws
+        -> TransferDriver.Attempt<CompensateAnswer>
+    {
+        let link = try link(participant)
+        let response = try await calling {
+            try await link.phaseTwo.compensate(
+                .with {
+                    $0.gid = gid
+                    $0.compensation = compensation
+                    $0.payload = payload
+                },
+                metadata: link.metadata, options: options
+            )
+        }
+        switch response.outcome {
+        case .compensated: return .answered(.compensated)
+        case .empty: return .answered(.empty)
+        default: return .failed("refused: \(response.reason)")
+        }
+    }
+
+    private var options: CallOptions {
+        var options = CallOptions.defaults
+        options.timeout = callTimeout
+        return options
+    }
+
+    private func link(_ participant: String) throws -> ParticipantLink {
+        guard let link = links[participant] else {
+            throw ParticipantCallError(isTransient: false, reached: false, message: "participant \(participant) is not configured")
+        }
+        return link
+    }
+
+    /// RPC failures in the driver's terms: which are worth retrying, and whether the participant
+    /// answered at all.
+    private func calling<Response>(_ call: () async throws -> Response) async throws -> Response {
+        do {
+            return try await call()
+        } catch let error as RPCError {
+            let transient = [.aborted, .unavailable, .deadlineExceeded, .resourceExhausted, .cancelled].contains(error.code)
+            throw ParticipantCallError(
+                isTransient: transient, reached: error.code != .unavailable, message: "\(error.code): \(error.message)"
+            )
+        }
+    }
+}

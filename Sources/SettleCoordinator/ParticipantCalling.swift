@@ -1,0 +1,44 @@
+import Foundation
+import Logging
+import SettleCore
+
+/// What the driver needs of participants: one bounded attempt at each command. Retries, deadlines
+/// and what an answer means for the transfer stay with the driver, so it runs as well against
+/// in-memory participants as against `GRPCParticipants`.
+protocol ParticipantCalling: Sendable {
+    /// `timeout` nil: as long as it takes (a re-drive).
+    func prepare(_ participant: String, gid: String, action: String, payload: Data, timeout: Duration?) async throws -> PrepareAnswer
+    func commit(_ participant: String, gid: String) async throws -> CommitAnswer
+    func rollback(_ participant: String, gid: String) async throws -> RollbackAnswer
+    /// `.failed` carries a participant's refusal to compensate now.
+    func compensate(_ participant: String, gid: String, compensation: String, payload: Data) async throws
+        -> TransferDriver.Attempt<CompensateAnswer>
+}
+
+/// Why an attempt got no answer. A transient failure (unreachable, overloaded, a lock conflict, a
+/// deadline) is retried; a permanent one ends a Prepare as a refusal naming it. Any other error a
+/// `ParticipantCalling` throws counts as transient.
+struct ParticipantCallError: Error, CustomStringConvertible {
+    let isTransient: Bool
+    /// Whether the participant answered at all (for `settle_participant_reachable`).
+    let reached: Bool
+    let message: String
+
+    var description: String { message }
+}
+
+/// What the driver needs of the log: a record sealed before it returns.
+protocol RecordSealing: Sendable {
+    func seal(_ record: CoordinatorRecord) async
+}
+
+/// The recovery log as the driver's sealer. A log that cannot be written leaves settled unable to
+/// decide anything safely, so `appendOrStop` stops it.
+struct JournalSealer: RecordSealing {
+    let journal: Journal
+    let logger: Logger
+
+    func seal(_ record: CoordinatorRecord) async {
+        await journal.appendOrStop(record, logger: logger)
+    }
+}

@@ -1,0 +1,158 @@
+import Foundation
+import Logging
+import SettleCore
+import Synchronization
+import Testing
+
+@testable import SettleCoordinator
+
+/// The real `TransferDriver` against in-memory participants and an in-memory sealer: no process,
+/// no database, no network. Each test scripts what the participants answer and checks the records
+/// sealed, the calls made and what the table reports.
+@Suite("transfer driver, in memory", .timeLimit(.minutes(1)))
+struct TransferDriverTests {
+    /// Participants that answer from a script and remember every call, in order.
+    final class ScriptedParticipants: ParticipantCalling, Sendable {
+        /// Per participant, the answers to its successive calls; the last one repeats. A
+        /// participant not named answers prepared and committed.
+        struct Script: Sendable {
+            var prepares: [String: [PrepareAnswer]] = [:]
+            var commits: [String: [CommitAnswer]] = [:]
+        }
+
+        let script: Script
+        let calls = Mutex<[String]>([])
+
+        init(_ script: Script = Script()) { self.script = script }
+
+        /// The answer to this participant's next `operation`, from `answers`.
+        private func next<Answer>(_ operation: String, _ participant: String, _ answers: [Answer]?, otherwise: Answer) -> Answer {
+            let index = calls.withLock { calls in
+                defer { calls.append("\(operation) \(participant)") }
+                return calls.filter { $0 == "\(operation) \(participant)" }.count
+            }
+            guard let answers, !answers.isEmpty else { return otherwise }
+            return answers[min(index, answers.count - 1)]
+        }
+
+        func prepare(_ participant: String, gid: String, action: String, payload: Data, timeout: Duration?) async throws -> PrepareAnswer {
+            next("prepare", participant, script.prepares[participant], otherwise: .prepared)
+        }
+
+        func commit(_ participant: String, gid: String) async throws -> CommitAnswer {
+            next("commit", participant, script.commits[participant], otherwise: .committed)
+        }
+
+        func rollback(_ participant: String, gid: String) async throws -> RollbackAnswer {
+            calls.withLock { $0.append("rollback \(participant)") }
+            return .rolledBack
+        }
+
+        func compensate(_ participant: String, gid: String, compensation: String, payload: Data) async throws
+            -> TransferDriver.Attempt<CompensateAnswer>
+        {
+            calls.withLock { $0.append("compensate \(participant)") }
+            return .failed("refused: the account is closed")
+        }
+    }
+
+    /// Seals into memory, noting each seal among the participants' calls so their order shows.
+    final class MemorySealer: RecordSealing, Sendable {
+        let records = Mutex<[CoordinatorRecord]>([])
+        let participants: ScriptedParticipants
+        init(_ participants: ScriptedParticipants) { self.participants = participants }
+
+        func seal(_ record: CoordinatorRecord) async {
+            records.withLock { $0.append(record) }
+            participants.calls.withLock { $0.append("sealed \(record.kind)") }
+        }
+    }
+
+    static let spec = TransferSpec(
+        id: "t1",
+        branches: ["bank-a", "bank-b"].map {
+            TransferSpec.Branch(participant: $0, action: "move", payload: Data(#"{"amount":1}"#.utf8), compensation: "undo")
+        },
+        policy: .init(compensationRetriesMax: 2)
+    )
+
+    /// Drives `spec` to its end and returns what was sealed, the calls and the table's entry.
+    static func drive(
+        _ participants: ScriptedParticipants, spec: TransferSpec = spec, onPrepareTimeout: TransferSpec.OnPrepareTimeout = .abort
+    ) async throws -> (records: [CoordinatorRecord], calls: [String], entry: TransferEntry?) {
+        let sealer = MemorySealer(participants)
+        let table = TransferTable(inFlightMax: 10, rememberedMax: 10)
+        let admission = Admission.random()
+        _ = table.admit(TransferEntry(spec: spec, admission: admission, submittedAtMilliseconds: 0))
+        let driver = TransferDriver(
+            coordinatorID: "memory", sealer: sealer, participants: participants, table: table,
+            retry: RetryPolicy(initial: .milliseconds(1), maximum: .milliseconds(2)), compensationRetriesMax: 2,
+            metrics: CoordinatorMetrics(), crashPoints: CrashPoints(environment: [:]), abortRequests: AbortRequests(),
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        )
+        var transfer = TransferProtocol(branchCount: spec.branches.count, onPrepareTimeout: onPrepareTimeout)
+        let first = try transfer.start()
+        await driver.drive(
+            DriverStart(
+                spec: spec, admission: admission, transfer: transfer, firstActions: first, prepareTimeout: .seconds(30),
+                sagaTimeout: .seconds(30)
+            )
+        )
+        return (sealer.records.withLock { $0 }, participants.calls.withLock { $0 }, table.entry(spec.id))
+    }
+
+    @Test func aTransferCommitsWithCommitSealedBeforeAnyCommitIsSent() async throws {
+        let (records, calls, entry) = try await Self.drive(ScriptedParticipants())
+        #expect(records.map(\.kind) == ["COMMIT", "END"])
+        #expect(Set(calls.prefix(2)) == ["prepare bank-a", "prepare bank-b"])
+        #expect(calls[2] == "sealed COMMIT", "\(calls)")
+        #expect(Set(calls[3...4]) == ["commit bank-a", "commit bank-b"])
+        #expect(calls.last == "sealed END")
+        #expect(entry?.status == .committed)
+    }
+
+    @Test func aRefusalAbortsAndRollsBackEveryBranch() async throws {
+        let (records, calls, entry) = try await Self.drive(ScriptedParticipants(.init(prepares: ["bank-b": [.refused(reason: "no funds")]])))
+        #expect(records.map(\.kind) == ["ABORT", "END"])
+        #expect(Set(calls.filter { $0.hasPrefix("rollback") }) == ["rollback bank-a", "rollback bank-b"])
+        #expect(!calls.contains { $0.hasPrefix("commit") })
+        #expect(entry?.status == .aborted)
+        #expect(entry?.reason.contains("no funds") == true)
+    }
+
+    @Test func aBranchRolledBackAfterCommitIsPreparedAgainAndCommitted() async throws {
+        let (records, calls, entry) = try await Self.drive(ScriptedParticipants(.init(commits: ["bank-a": [.heuristicRollback, .committed]])))
+        #expect(records.map(\.kind) == ["COMMIT", "HEURISTIC", "END"])
+        #expect(calls.filter { $0 == "prepare bank-a" }.count == 2, "\(calls)")
+        #expect(entry?.status == .committed)
+    }
+
+    /// bank-a is rolled back after COMMIT and refuses its re-drive: only compensation undoes the
+    /// transfer, and bank-b's compensation keeps being refused, so the transfer ends stuck.
+    @Test func aCompensationThatKeepsFailingLeavesTheTransferStuck() async throws {
+        let participants = ScriptedParticipants(
+            .init(prepares: ["bank-a": [.prepared, .refused(reason: "drained")]], commits: ["bank-a": [.heuristicRollback]])
+        )
+        let (records, calls, entry) = try await Self.drive(participants)
+        #expect(records.map(\.kind) == ["COMMIT", "HEURISTIC", "HEURISTIC", "COMPENSATE", "STUCK"])
+        #expect(calls.filter { $0 == "compensate bank-b" }.count == 2, "the transfer's two attempts: \(calls)")
+        #expect(!calls.contains("compensate bank-a"), "bank-a never committed")
+        #expect(entry?.status == .stuck)
+    }
+}
+
+extension CoordinatorRecord {
+    var kind: String {
+        switch self {
+        case .accepted: "ACCEPTED"
+        case .commit: "COMMIT"
+        case .abort: "ABORT"
+        case .end: "END"
+        case .heuristic: "HEURISTIC"
+        case .saga: "SAGA"
+        case .compensate: "COMPENSATE"
+        case .stuck: "STUCK"
+        case .manual: "MANUAL"
+        }
+    }
+}
