@@ -53,7 +53,9 @@ struct GRPCParticipants: ParticipantCalling {
         }
     }
 
-    func compensate(_ participant: String, gid: String, compensation: String, payload: Data) async throws
+    func compensate(
+        _ participant: String, gid: String, compensation: String, payload: Data
+    ) async throws
         -> TransferDriver.Attempt<CompensateAnswer>
     {
         let link = try link(participant)

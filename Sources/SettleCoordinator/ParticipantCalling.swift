@@ -11,7 +11,9 @@ protocol ParticipantCalling: Sendable {
     func commit(_ participant: String, gid: String) async throws -> CommitAnswer
     func rollback(_ participant: String, gid: String) async throws -> RollbackAnswer
     /// `.failed` carries a participant's refusal to compensate now.
-    func compensate(_ participant: String, gid: String, compensation: String, payload: Data) async throws
+    func compensate(
+        _ participant: String, gid: String, compensation: String, payload: Data
+    ) async throws
         -> TransferDriver.Attempt<CompensateAnswer>
 }
 

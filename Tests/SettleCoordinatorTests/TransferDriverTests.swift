@@ -48,7 +48,9 @@ struct TransferDriverTests {
             return .rolledBack
         }
 
-        func compensate(_ participant: String, gid: String, compensation: String, payload: Data) async throws
+        func compensate(
+            _ participant: String, gid: String, compensation: String, payload: Data
+        ) async throws
             -> TransferDriver.Attempt<CompensateAnswer>
         {
             calls.withLock { $0.append("compensate \(participant)") }
