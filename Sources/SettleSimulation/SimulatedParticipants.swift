@@ -7,8 +7,17 @@ public struct BranchKey: Hashable, Sendable, CustomStringConvertible {
     public var description: String { "t\(transfer)/b\(branch)" }
 }
 
+/// A row of a participant's database: a prepared branch holds the one its action updated until
+/// it is committed or rolled back, and a prepare that needs it waits.
+struct RowKey: Hashable {
+    let participant: Int
+    let row: Int
+}
+
 /// How a simulated participant treats one branch: the faults the scheduler gave it.
 struct BranchBehaviour {
+    /// The row its action updates (branch b runs at participant b).
+    var row = 0
     var refuses = false
     /// Answers its first prepare this late (past the prepare deadline, often).
     var slowPrepareMilliseconds = 0
@@ -37,20 +46,37 @@ struct SimulatedParticipants {
         var compensations = 0
     }
 
+    enum PrepareOutcome: Equatable {
+        case answered(PrepareAnswer)
+        /// The branch's row is held by another prepared branch: the prepare waits for it.
+        case waits(for: BranchKey)
+    }
+
     private(set) var branches: [BranchKey: Branch] = [:]
     var behaviours: [BranchKey: BranchBehaviour] = [:]
+    /// Which prepared branch holds each row.
+    private(set) var holders: [RowKey: BranchKey] = [:]
 
-    mutating func prepare(_ key: BranchKey) -> PrepareAnswer {
+    func row(of key: BranchKey) -> RowKey { RowKey(participant: key.branch, row: behaviours[key]?.row ?? 0) }
+
+    mutating func prepare(_ key: BranchKey) -> PrepareOutcome {
         switch branches[key, default: Branch()].state {
         case .cancelled, .compensated:
-            return .refused(reason: "cancelled")
+            return .answered(.refused(reason: "cancelled"))
         case .prepared, .committed:
-            return .prepared
+            return .answered(.prepared)
         case .unknown:
-            if behaviours[key]?.refuses == true { return .refused(reason: "insufficient funds") }
+            if let holder = holders[row(of: key)], holder != key { return .waits(for: holder) }
+            if behaviours[key]?.refuses == true { return .answered(.refused(reason: "insufficient funds")) }
             branches[key, default: Branch()].state = .prepared
-            return .prepared
+            holders[row(of: key)] = key
+            return .answered(.prepared)
         }
+    }
+
+    /// A branch that is no longer prepared lets go of its row.
+    private mutating func release(_ key: BranchKey) {
+        if holders[row(of: key)] == key { holders[row(of: key)] = nil }
     }
 
     mutating func commit(_ key: BranchKey) -> CommitAnswer {
@@ -58,6 +84,7 @@ struct SimulatedParticipants {
         case .prepared:
             branches[key]?.state = .committed
             branches[key]?.commits += 1
+            release(key)
             return .committed
         case .committed, .compensated:
             return .committed
@@ -70,6 +97,7 @@ struct SimulatedParticipants {
         switch branches[key, default: Branch()].state {
         case .prepared, .unknown, .cancelled:
             branches[key, default: Branch()].state = .cancelled
+            release(key)
             return .rolledBack
         case .committed, .compensated:
             return .alreadyCommitted
@@ -101,6 +129,7 @@ struct SimulatedParticipants {
     mutating func rollBackByHand(_ key: BranchKey) {
         guard branches[key]?.state == .prepared else { return }
         branches[key]?.state = .unknown
+        release(key)
         if behaviours[key]?.refusesOnceRolledBack == true { behaviours[key]?.refuses = true }
     }
 

@@ -16,10 +16,17 @@ extension Simulation {
             seal(through: index)
         case .rollBackByHand(let key):
             participants.rollBackByHand(key)
+            wakeWaiters()
+        case .lockTimeout(let key):
+            lockTimedOut(key)
+        case .detect(let detectorEpoch):
+            guard detectorEpoch == epoch else { return }  // a crashed coordinator's detector
+            detectDeadlocks()
         }
     }
 
     private mutating func submit(_ index: Int) {
+        submittedAt[index] = now
         // Submit answers once ACCEPTED is sealed, which seals every record before it too.
         seal(through: log.append(.init(transfer: index, entry: nil, notifies: false, epoch: epoch)))
         let transfer = transfers[index]
@@ -94,5 +101,30 @@ extension Simulation {
             guard let entry = record.entry else { continue }
             handle(.logged(entry), transfer: record.transfer)
         }
+    }
+
+    mutating func startDetector() {
+        guard options.deadlockCheckMilliseconds > 0, !detecting else { return }
+        detecting = true
+        schedule(.detect(epoch: epoch), after: options.deadlockCheckMilliseconds)
+    }
+
+    /// The coordinator's deadlock detector: the wait-for graph of transfers from every prepare
+    /// that waits for a row, and an abort request to the youngest transfer of each cycle (the
+    /// same `WaitForGraph` settled uses). Looks again while anything waits.
+    mutating func detectDeadlocks() {
+        detecting = false
+        var graph = WaitForGraph<Int>()
+        for (row, queue) in waiting {
+            guard let holder = participants.holders[row] else { continue }
+            for waiter in queue { graph.add(waiting: waiter.key.transfer, holder: holder.transfer) }
+        }
+        let victims = graph.victims { first, second in (submittedAt[first] ?? 0, first) > (submittedAt[second] ?? 0, second) }
+        for victim in victims where !transfers[victim].done {
+            let before = transfers[victim].machine
+            handle(.abortRequested(reason: "deadlock across participants"), transfer: victim)
+            if transfers[victim].machine != before { deadlocksBroken += 1 }
+        }
+        if waiting.values.contains(where: { !$0.isEmpty }) { startDetector() }
     }
 }

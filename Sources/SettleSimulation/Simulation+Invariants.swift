@@ -7,6 +7,9 @@ extension Simulation {
         for index in transfers.indices {
             violations += check(index)
         }
+        for (row, queue) in waiting where !queue.isEmpty {
+            violations.append("\(queue.map { "\($0.key)" }) still wait for row \(row.row) of participant \(row.participant)")
+        }
         return violations
     }
 

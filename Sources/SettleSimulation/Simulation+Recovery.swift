@@ -6,6 +6,7 @@ extension Simulation {
     mutating func crashAndRecover() {
         crashes += 1
         epoch += 1
+        detecting = false
         log.loseUnsealed()
         for index in transfers.indices {
             transfers[index].machine = nil
@@ -13,6 +14,7 @@ extension Simulation {
             transfers[index].prepareDeadline = nil
         }
         for index in transfers.indices where log.isAccepted(index) { recover(index) }
+        if waiting.values.contains(where: { !$0.isEmpty }) { startDetector() }
     }
 
     private mutating func recover(_ index: Int) {

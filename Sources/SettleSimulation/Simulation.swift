@@ -5,7 +5,8 @@ import SettleCore
 /// against in-memory participants with the barrier's rules and an in-memory log whose records
 /// are sealed later, on a manual clock. A seeded scheduler delays, reorders, duplicates and drops
 /// messages, makes branches refuse, answer late, be rolled back by hand or fail to compensate,
-/// and crashes the coordinator at any step: what was not sealed is lost, messages already on
+/// makes prepares wait for rows other prepared branches hold (a detector, as settled's, breaking
+/// the cycles by `WaitForGraph`), and crashes the coordinator at any step: what was not sealed is lost, messages already on
 /// their way to participants still arrive, and the coordinator recovers from the log by the
 /// rules `settled` follows. The same seed always replays the same run.
 public struct Simulation {
@@ -19,6 +20,17 @@ public struct Simulation {
         public var prepareTimeoutMilliseconds = 200
         public var sagaTimeoutMilliseconds = 400
         public var compensationAttempts = 4
+        /// How long a prepare waits for a row before its participant answers a transient failure
+        /// (the participant's actionLockTimeout).
+        public var lockTimeoutMilliseconds = 300
+        /// How often the coordinator looks for deadlocks while a prepare waits (0: never).
+        public var deadlockCheckMilliseconds = 100
+        /// Rows per participant the branches' actions choose from: fewer rows, more contention.
+        public var rowsPerParticipant = 4
+        /// Share of transfers prepared in order rather than all at once, in percent.
+        public var orderedPercent = 30
+        /// Record every message that concerns this transfer (for replaying a failing seed).
+        public var traceTransfer: Int?
         public init() {}
     }
 
@@ -38,6 +50,17 @@ public struct Simulation {
         case seal(recordIndex: Int)
         case rollBackByHand(BranchKey)
         case submit(transfer: Int)
+        /// A waiting prepare's lock timeout.
+        case lockTimeout(BranchKey)
+        /// The deadlock detector of coordinator incarnation `epoch` looks.
+        case detect(epoch: Int)
+    }
+
+    /// A prepare waiting for a row.
+    struct Waiter {
+        let key: BranchKey
+        let request: Request
+        let epoch: Int
     }
 
     struct Scheduled {
@@ -73,6 +96,11 @@ public struct Simulation {
     var log = SimulatedLog()
     var participants = SimulatedParticipants()
     var transfers: [Transfer] = []
+    var waiting: [RowKey: [Waiter]] = [:]
+    var detecting = false
+    var submittedAt: [Int: Int] = [:]
+    var deadlocksBroken = 0
+    public private(set) var trace: [String] = []
     public private(set) var delivered = 0
 
     public init(seed: UInt64, options: Options = Options()) {
@@ -86,12 +114,13 @@ public struct Simulation {
         let branchCount = Int.random(in: 1...3, using: &random)
         transfers.append(
             Transfer(
-                branchCount: branchCount, onPrepareTimeout: random.chance(40) ? .saga : .abort, ordered: random.chance(30),
+                branchCount: branchCount, onPrepareTimeout: random.chance(40) ? .saga : .abort, ordered: random.chance(options.orderedPercent),
                 machine: nil
             )
         )
         for branch in 0..<branchCount {
             var behaviour = BranchBehaviour()
+            behaviour.row = Int.random(in: 0..<options.rowsPerParticipant, using: &random)
             behaviour.refuses = random.chance(5)
             behaviour.slowPrepareMilliseconds = random.chance(15) ? Int.random(in: 100...700, using: &random) : 0
             behaviour.rolledBackByHand = random.chance(5)
@@ -108,6 +137,7 @@ public struct Simulation {
             let next = queue.removeFirst()
             now = next.time
             delivered += 1
+            if let traced = options.traceTransfer, concerns(next.message, traced) { trace.append("\(now) ms: \(next.message)") }
             deliver(next.message)
             if crashes < options.crashesMax, Int.random(in: 0..<1000, using: &random) < options.crashPerMille {
                 crashAndRecover()
@@ -120,7 +150,8 @@ public struct Simulation {
             endings[finalOutcome(index).map { "\($0)" } ?? (stuck ? "stuck" : "unfinished"), default: 0] += 1
         }
         return SimulationResult(
-            seed: seed, transfers: transfers.count, steps: delivered, crashes: crashes, endings: endings, violations: invariants()
+            seed: seed, transfers: transfers.count, steps: delivered, crashes: crashes, deadlocksBroken: deadlocksBroken, endings: endings,
+            violations: invariants()
         )
     }
 
@@ -136,6 +167,15 @@ public struct Simulation {
     /// A network delay: usually short, sometimes long enough to reorder.
     mutating func latency() -> Int { random.chance(10) ? Int.random(in: 20...150, using: &random) : Int.random(in: 1...10, using: &random) }
 
+    private func concerns(_ message: Message, _ transfer: Int) -> Bool {
+        switch message {
+        case .request(let key, _, _), .rollBackByHand(let key), .lockTimeout(let key): key.transfer == transfer
+        case .event(let target, _, _), .submit(let target): target == transfer
+        case .seal(let index): log.records.indices.contains(index) && log.records[index].transfer == transfer
+        case .detect: true
+        }
+    }
+
     /// Capped exponential backoff, as the driver's retry policy.
     mutating func backoff(_ attempt: Int) -> Int { Int.random(in: 5...min(200, 10 << min(attempt, 5)), using: &random) }
 }
@@ -145,6 +185,8 @@ public struct SimulationResult: Sendable, CustomStringConvertible {
     public let transfers: Int
     public let steps: Int
     public let crashes: Int
+    /// Transfers the detector aborted to break a cycle of waits.
+    public let deadlocksBroken: Int
     /// How many transfers ended each way: committed, aborted, compensated, stuck.
     public let endings: [String: Int]
     public let violations: [String]
@@ -152,7 +194,7 @@ public struct SimulationResult: Sendable, CustomStringConvertible {
 
     public var description: String {
         "seed \(seed): \(transfers) transfers (\(endings.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))), "
-            + "\(steps) steps, \(crashes) crashes: "
+            + "\(steps) steps, \(crashes) crashes, \(deadlocksBroken) deadlocks broken: "
             + (passed ? "every invariant holds" : "\(violations.count) violations\n  " + violations.joined(separator: "\n  "))
     }
 }

@@ -22,12 +22,21 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: "Transfers per seed.")
     var transfers = 24
 
+    @Option(help: "Percent of transfers prepared in order.")
+    var orderedPercent = 30
+
+    @Option(help: "With --seed: print every message that concerns this transfer.")
+    var trace: Int?
+
     func run() throws {
         var options = Simulation.Options()
         options.transfers = transfers
+        options.orderedPercent = orderedPercent
         if let seed {
+            options.traceTransfer = trace
             var simulation = Simulation(seed: seed, options: options)
             let result = simulation.run()
+            for line in simulation.trace { print(line) }
             print(result)
             if !result.passed { throw ExitCode.failure }
             return
@@ -36,12 +45,14 @@ struct SimulateCommand: ParsableCommand {
         let started = clock.now
         var steps = 0
         var crashes = 0
+        var deadlocks = 0
         var endings: [String: Int] = [:]
         for seed in firstSeed..<(firstSeed + UInt64(max(0, seeds))) {
             var simulation = Simulation(seed: seed, options: options)
             let result = simulation.run()
             steps += result.steps
             crashes += result.crashes
+            deadlocks += result.deadlocksBroken
             endings.merge(result.endings, uniquingKeysWith: +)
             if !result.passed {
                 print(result)
@@ -53,7 +64,7 @@ struct SimulateCommand: ParsableCommand {
         let total = seeds * transfers
         print(
             "settle-simulate: \(seeds) seeds, \(total) transfers (\(endings.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))), "
-                + "\(steps) steps, \(crashes) coordinator crashes: every invariant holds "
+                + "\(steps) steps, \(crashes) coordinator crashes, \(deadlocks) deadlocks broken: every invariant holds "
                 + "(\(Int(Double(seeds) / max(seconds, 0.001))) seeds/s, \(Int(Double(total) / max(seconds, 0.001))) transfers/s)"
         )
     }
