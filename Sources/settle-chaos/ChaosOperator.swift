@@ -5,10 +5,12 @@ import SettleClient
 import SettleProtocol
 
 /// The operator's step after the storm, for whatever got stuck: each branch's compensation is run
-/// once more straight at its participant (the barrier makes it exactly once: a compensation that
-/// already ran answers COMPENSATED without running, and one whose action never ran is EMPTY), then
-/// the decision is recorded with Resolve. The invariants then hold the operator to it: a transfer
-/// resolved as compensated must have left no net effect.
+/// once more straight at its participant, in reverse branch order as the saga does (the barrier
+/// makes it exactly once: a compensation that already ran answers COMPENSATED without running,
+/// and one whose action never ran is EMPTY), then the decision is recorded with Resolve. When the
+/// first compensation is refused for good (the credited account has spent the money) and every
+/// branch's action stands with nothing compensated, the transfer did happen in full: the operator
+/// resolves it as committed. The invariants then hold the operator to either decision.
 struct ChaosOperator {
     let deployment: ChaosDeployment
     let apiPort: Int
@@ -18,13 +20,9 @@ struct ChaosOperator {
         var resolved: [Int: WorkloadRunner.Outcome] = [:]
         for (index, outcome) in outcomes.enumerated() where outcome.state == .stuck {
             let transfer = transfers[index]
-            for (branch, gid) in outcome.gids.enumerated() {
-                try await compensate(transfer, branch: branch, gid: gid)
-            }
+            let decision = try await undo(transfer, gids: outcome.gids)
             let after = try await SettleClient.withClient(host: "127.0.0.1", port: apiPort, token: ChaosDeployment.clientToken) {
-                try await $0.resolve(
-                    id: transfer.id, outcome: .compensated, reason: "each branch compensated by the chaos operator", operator: "chaos-operator"
-                )
+                try await $0.resolve(id: transfer.id, outcome: decision.outcome, reason: decision.reason, operator: "chaos-operator")
             }
             resolved[index] = WorkloadRunner.Outcome(
                 state: after.state, reason: after.reason, path: after.path, attempts: outcome.attempts, gids: outcome.gids
@@ -33,11 +31,36 @@ struct ChaosOperator {
         return resolved
     }
 
-    private func compensate(_ transfer: ChaosTransfer, branch: Int, gid: String) async throws {
+    /// Compensates every branch, last first; or, if the first refuses while every action stands
+    /// uncompensated, leaves the transfer as it is: committed.
+    private func undo(_ transfer: ChaosTransfer, gids: [String]) async throws -> (outcome: Settle_V1_TransferState, reason: String) {
+        for (branch, gid) in gids.enumerated().reversed() {
+            let refusal = try await compensate(transfer, branch: branch, gid: gid)
+            guard let refusal else { continue }
+            guard branch == gids.count - 1, try await everyActionStandsUncompensated(transfer, gids: gids) else {
+                throw OperatorFailed(description: "\(gid): the compensation answered \(refusal)")
+            }
+            return (.committed, "branch \(branch) cannot be compensated (\(refusal)); every branch stands: committed by the chaos operator")
+        }
+        return (.compensated, "each branch compensated by the chaos operator")
+    }
+
+    /// Whether each branch's action is posted in its bank and no compensation is.
+    private func everyActionStandsUncompensated(_ transfer: ChaosTransfer, gids: [String]) async throws -> Bool {
+        for (branch, gid) in gids.enumerated() {
+            let kinds = try await deployment.pools[transfer.bank(ofBranch: branch)].query("SELECT kind FROM postings WHERE gid = $1", [gid])
+                .map { try $0.decode(String.self, column: "kind") }
+            guard kinds == [ChaosTransfer.actionKinds[branch]] else { return false }
+        }
+        return true
+    }
+
+    /// Nil when compensated (or nothing to compensate); else the participant's refusal.
+    private func compensate(_ transfer: ChaosTransfer, branch: Int, gid: String) async throws -> String? {
         let bank = transfer.bank(ofBranch: branch)
         let port = await deployment.bankPort(bank)
         let payload = transfer.branches[branch].payload
-        try await withGRPCClient(
+        return try await withGRPCClient(
             transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext)
         ) { client in
             let participant = Settle_V1_Participant.Client(wrapping: client)
@@ -49,9 +72,7 @@ struct ChaosOperator {
                 },
                 metadata: ["authorization": "Bearer \(ChaosDeployment.bankNames[bank])-chaos-token-0123456789"]
             )
-            guard answer.outcome == .compensated || answer.outcome == .empty else {
-                throw OperatorFailed(description: "\(gid): the compensation answered \(answer.outcome): \(answer.reason)")
-            }
+            return answer.outcome == .compensated || answer.outcome == .empty ? nil : "\(answer.outcome): \(answer.reason)"
         }
     }
 
