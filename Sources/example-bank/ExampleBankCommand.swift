@@ -32,6 +32,9 @@ struct ExampleBankCommand: AsyncParsableCommand {
     @Option(help: "Accounts to create or reset before serving: id=balance,… in minor units.")
     var seed: String?
 
+    @Option(help: "Of the --seed accounts, those credited by appending deposits (a merchant many pay at once): id,…")
+    var pooled: String?
+
     @Option(help: "Serve TLS with this PEM certificate chain (with --tls-key).")
     var tlsCertificate: String?
 
@@ -66,7 +69,14 @@ struct ExampleBankCommand: AsyncParsableCommand {
         }
         let pool = PostgresPool(configuration: .init(connectionString: databaseURL, connectionsMax: poolSize))
         try await BankSchema.migrate(pool)
-        if let seed { try await BankSchema.seed(pool, accounts: try parseSeed(seed)) }
+        let pooledAccounts = Set((pooled ?? "").split(separator: ",").map(String.init))
+        if let seed {
+            let accounts = try parseSeed(seed)
+            guard pooledAccounts.isSubset(of: Set(accounts.map(\.id))) else { throw ValidationError("--pooled names accounts of --seed") }
+            try await BankSchema.seed(pool, accounts: accounts, pooled: pooledAccounts)
+        } else if !pooledAccounts.isEmpty {
+            throw ValidationError("--pooled names accounts of --seed")
+        }
 
         var configuration = ParticipantConfiguration(coordinatorToken: token)
         configuration.heuristicRollbackAfter = heuristicRollbackAfterMs.map { .milliseconds($0) }

@@ -109,4 +109,31 @@ struct PooledAccountTests {
             #expect(finishedWhileHeld, "the migration waited for the prepared branches' locks")
         }
     }
+
+    /// `example-bank --pooled` marks seeded accounts pooled: two credits to the merchant are held
+    /// prepared at once (the second would wait for the first's row lock were it credited in place).
+    @Test func theExecutableSeedsPooledAccounts() async throws {
+        let database = try await ScratchDatabase.create()
+        defer { Task { await database.drop() } }
+        let bank = try ExampleBankProcess(databaseURL: database.url, arguments: ["--seed", "shop=0,alice=50", "--pooled", "shop"])
+        try await bank.withClient { client throws in
+            #expect(try await client.prepare(gid("pooled-cli-1", 1), "credit", movement("shop", 5)).outcome == .prepared)
+            #expect(try await client.prepare(gid("pooled-cli-2", 1), "credit", movement("shop", 5)).outcome == .prepared)
+            #expect(try await client.commit(gid("pooled-cli-1", 1)) == .committed)
+            #expect(try await client.commit(gid("pooled-cli-2", 1)) == .committed)
+        }
+        bank.process.terminate()
+        bank.process.waitUntilExit()
+        let pool = PostgresPool(configuration: .init(connectionString: database.url, connectionsMax: 1))
+        let pooled: Bool = try await pool.query("SELECT pooled FROM accounts WHERE id = 'shop'")[0].decode(column: "pooled")
+        #expect(pooled)
+        #expect(try await BankSchema.balance(pool, account: "shop") == 10)
+        await pool.close()
+    }
+
+    @Test func pooledAccountsMustBeSeeded() async throws {
+        let database = try await ScratchDatabase.create()
+        defer { Task { await database.drop() } }
+        #expect(throws: (any Error).self) { try ExampleBankProcess(databaseURL: database.url, arguments: ["--pooled", "shop"]) }
+    }
 }
