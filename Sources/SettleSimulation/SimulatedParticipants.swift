@@ -9,9 +9,11 @@ public struct BranchKey: Hashable, Sendable, CustomStringConvertible {
 
 /// A row of a participant's database: a prepared branch holds the one its action updated until
 /// it is committed or rolled back, and a prepare that needs it waits.
-struct RowKey: Hashable {
+struct RowKey: Hashable, Comparable {
     let participant: Int
     let row: Int
+
+    static func < (lhs: RowKey, rhs: RowKey) -> Bool { (lhs.participant, lhs.row) < (rhs.participant, rhs.row) }
 }
 
 /// How a simulated participant treats one branch: the faults the scheduler gave it.

@@ -115,11 +115,12 @@ extension Simulation {
     mutating func detectDeadlocks() {
         detecting = false
         var graph = WaitForGraph<Int>()
-        for (row, queue) in waiting {
+        for row in waiting.keys.sorted() {
             guard let holder = participants.holders[row] else { continue }
-            for waiter in queue { graph.add(waiting: waiter.key.transfer, holder: holder.transfer) }
+            for waiter in waiting[row] ?? [] { graph.add(waiting: waiter.key.transfer, holder: holder.transfer) }
         }
-        let victims = graph.victims { first, second in (submittedAt[first] ?? 0, first) > (submittedAt[second] ?? 0, second) }
+        // Sorted: a seed must replay exactly, and the graph's own order is a dictionary's.
+        let victims = graph.victims { first, second in (submittedAt[first] ?? 0, first) > (submittedAt[second] ?? 0, second) }.sorted()
         for victim in victims where !transfers[victim].done {
             let before = transfers[victim].machine
             handle(.abortRequested(reason: "deadlock across participants"), transfer: victim)

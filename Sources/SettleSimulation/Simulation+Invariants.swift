@@ -7,7 +7,8 @@ extension Simulation {
         for index in transfers.indices {
             violations += check(index)
         }
-        for (row, queue) in waiting where !queue.isEmpty {
+        for row in waiting.keys.sorted() {
+            guard let queue = waiting[row], !queue.isEmpty else { continue }
             violations.append("\(queue.map { "\($0.key)" }) still wait for row \(row.row) of participant \(row.participant)")
         }
         return violations

@@ -95,10 +95,11 @@ extension Simulation {
         }
     }
 
-    /// The first prepare waiting for each row that is free again tries again now.
+    /// The first prepare waiting for each row that is free again tries again now. (Rows in order:
+    /// a dictionary's order differs between runs, and a seed must replay exactly.)
     mutating func wakeWaiters() {
-        for (row, queue) in waiting where !queue.isEmpty && participants.holders[row] == nil {
-            let first = queue[0]
+        for row in waiting.keys.sorted() {
+            guard let first = waiting[row]?.first, participants.holders[row] == nil else { continue }
             waiting[row]?.removeFirst()
             schedule(.request(first.key, first.request, epoch: first.epoch), after: 0)
         }
