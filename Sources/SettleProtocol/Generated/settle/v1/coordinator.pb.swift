@@ -178,8 +178,9 @@ public nonisolated enum Settle_V1_PrepareOrder: SwiftProtobuf.Enum, Swift.CaseIt
 
   /// One branch after another, in the order of participant names (then branch index), each only
   /// once the one before it is prepared. A transfer then never holds a row in a later database
-  /// while waiting in an earlier one, so transfers cannot deadlock across databases; a transfer
-  /// takes the sum of its branches' prepare times. For hot rows (many payers, one merchant).
+  /// while waiting in an earlier one, so first prepares cannot deadlock across databases (a
+  /// saga's re-drive still prepares its late branches at once); a transfer takes the sum of its
+  /// branches' prepare times. For hot rows (many payers, one merchant).
   case ordered // = 2
   case UNRECOGNIZED(Int)
 
