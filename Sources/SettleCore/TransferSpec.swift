@@ -51,7 +51,8 @@ public struct TransferSpec: Codable, Hashable, Sendable {
 
     /// All branches prepared at once, or one after another in `canonicalPrepareOrder` (a transfer
     /// then never holds a row in a later database while waiting in an earlier one, so transfers of
-    /// one coordinator cannot deadlock across databases).
+    /// one coordinator cannot deadlock across databases in their first prepares; a saga's re-drive
+    /// still prepares its late branches at once).
     public enum PrepareOrder: String, Codable, Hashable, Sendable {
         case parallel
         case ordered

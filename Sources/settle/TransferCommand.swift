@@ -80,7 +80,7 @@ struct TransferSubmitCommand: AsyncParsableCommand {
 
     @Option(
         help:
-            "parallel (every branch at once) or ordered (one after another, by participant name; cannot deadlock across databases). Default: the coordinator's."
+            "parallel (every branch at once) or ordered (one after another, by participant name; first prepares cannot deadlock across databases). Default: the coordinator's."
     )
     var prepareOrder: TransferSpec.PrepareOrder?
 
