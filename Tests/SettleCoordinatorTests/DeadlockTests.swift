@@ -45,7 +45,9 @@ struct DeadlockTests {
     /// prepare waits at bank-a for T1's debit, holding nothing at bank-b, so T1's credit goes
     /// through and no cycle forms. Both commit, one after the other, and the detector finds nothing.
     @Test func orderedPreparesOfOppositeTransfersDoNotDeadlock() async throws {
-        let slowCredit = ["--fault-inject-delay", "credit=1000"]
+        // Five seconds: the window in which T1's debit is seen prepared must outlast a poll of a
+        // loaded machine (one second was missed under the whole suite's load).
+        let slowCredit = ["--fault-inject-delay", "credit=5000"]
         try await withDeployment(bankArguments: [slowCredit, slowCredit], configuration: ["prepareTimeoutMilliseconds": 120_000]) {
             deployment throws in
             async let first = deployment.client {
