@@ -28,28 +28,17 @@ extension Coordinator {
             }
             let sagaTimeout = Duration.milliseconds(entry.spec.policy.sagaTimeoutMilliseconds ?? sagaTimeoutMilliseconds)
             let decision: TransferLogEntry
-            switch entry.decision {
-            case .commit?:
-                decision = .commit
-                transfer.status = .committing
-            case .abort?:
-                decision = .abort(reason: entry.reason ?? "")
-                transfer.status = .aborting
-            case .saga?:
-                decision = .saga
-                transfer.status = .saga
-            case .compensate?:
-                decision = .compensate(reason: entry.reason ?? "")
-                transfer.status = .compensating
-            default:
+            if let decided = entry.decision {
+                decision = decided.entry(reason: entry.reason ?? "")
+            } else {
                 let reason = "the coordinator restarted before deciding"
                 try await journal.append(.abort(transferID: entry.spec.id, reason: reason))
                 decision = .abort(reason: reason)
-                transfer.status = .aborting
                 transfer.reason = reason
             }
-            table.restore(transfer)
             let (resumedTransfer, actions) = try TransferProtocol.resuming(after: decision, branchCount: entry.spec.branches.count)
+            transfer.status = TransferStatus(resumedTransfer.phase)
+            table.restore(transfer)
             resumed.append(
                 DriverStart(
                     spec: entry.spec, admission: entry.admission, transfer: resumedTransfer, firstActions: actions,

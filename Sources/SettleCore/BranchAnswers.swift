@@ -55,4 +55,14 @@ public enum Decision: String, Codable, Sendable, CaseIterable {
     case abort
     case saga
     case compensate
+
+    /// The record that seals this decision; `reason` is ABORT's and COMPENSATE's.
+    public func entry(reason: String) -> TransferLogEntry {
+        switch self {
+        case .commit: .commit
+        case .abort: .abort(reason: reason)
+        case .saga: .saga
+        case .compensate: .compensate(reason: reason)
+        }
+    }
 }
