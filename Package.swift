@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.65.0"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.0.0"),
     ],
     targets: [
         .systemLibrary(
@@ -62,9 +63,18 @@ let package = Package(
             ]
         ),
         .target(
+            name: "SettleAuth",
+            dependencies: [
+                "SignedLog",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "X509", package: "swift-certificates"),
+            ]
+        ),
+        .target(
             name: "SettleParticipant",
             dependencies: [
-                "SettleCore", "SettleProtocol", "PostgresClient", "SignedLog",
+                "SettleCore", "SettleProtocol", "SettleAuth", "PostgresClient", "SignedLog",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "Logging", package: "swift-log"),
@@ -75,7 +85,7 @@ let package = Package(
         .target(
             name: "SettleCoordinator",
             dependencies: [
-                "SettleCore", "SignedLog", "SettleProtocol",
+                "SettleCore", "SignedLog", "SettleProtocol", "SettleAuth",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "Logging", package: "swift-log"),
@@ -132,6 +142,7 @@ let package = Package(
             name: "settle-chaos",
             dependencies: [
                 "SettleClient", "SettleCore", "SettleProtocol", "ExampleBank", "PostgresClient", "SignedLog", "LaunchedProcesses",
+                "SettleAuth", "SettleParticipant",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
@@ -142,13 +153,14 @@ let package = Package(
         .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient", "SettleTestSupport"]),
         .testTarget(name: "SignedLogTests", dependencies: ["SignedLog", "SettleTestSupport"]),
         .testTarget(name: "SettleCoreTests", dependencies: ["SettleCore"]),
+        .testTarget(name: "SettleAuthTests", dependencies: ["SettleAuth", "SignedLog", "SettleTestSupport"]),
         .testTarget(name: "SettleSimulationTests", dependencies: ["SettleSimulation", "SettleCore"]),
         .testTarget(name: "SettleCLITests", dependencies: ["SignedLog", "SettleTestSupport"]),
         .testTarget(
             name: "SettleCoordinatorTests",
             dependencies: [
                 "SettleCoordinator", "SettleClient", "SettleProtocol", "SettleCore", "ExampleBank", "PostgresClient",
-                "SignedLog", "SettleTestSupport", "LaunchedProcesses",
+                "SignedLog", "SettleTestSupport", "LaunchedProcesses", "SettleAuth",
             ],
             // Read by path: a log written by an earlier version (LogCompatibilityTests).
             exclude: ["Fixtures"]
@@ -157,7 +169,7 @@ let package = Package(
             name: "SettleParticipantTests",
             dependencies: [
                 "SettleParticipant", "ExampleBank", "SettleProtocol", "PostgresClient", "SettleCore", "SettleTestSupport",
-                "LaunchedProcesses",
+                "LaunchedProcesses", "SettleAuth", "SignedLog",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "Logging", package: "swift-log"),

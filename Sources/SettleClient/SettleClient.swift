@@ -89,21 +89,22 @@ public struct SettleClient: Sendable {
         UInt32(clamping: duration.wholeMilliseconds)
     }
 
-    /// An operator's decision for a stuck transfer (sealed as MANUAL with `operator` in it).
-    public func resolve(
-        id: String, outcome: Settle_V1_TransferState, reason: String, operator who: String
-    ) async throws
-        -> Settle_V1_Transfer
-    {
+    /// An operator's decision for a stuck transfer, sealed as MANUAL under this client's
+    /// authenticated name (or, with four-eyes resolution, as a proposal for another to approve).
+    public func resolve(id: String, outcome: Settle_V1_TransferState, reason: String) async throws -> Settle_V1_Transfer {
         try await client.resolve(
             .with {
                 $0.transferID = id
                 $0.outcome = outcome
                 $0.reason = reason
-                $0.`operator` = who
             },
             metadata: metadata
         )
+    }
+
+    /// Four-eyes: approves another operator's proposed resolution.
+    public func approve(id: String) async throws -> Settle_V1_Transfer {
+        try await client.approve(.with { $0.transferID = id }, metadata: metadata)
     }
 
     public func get(id: String) async throws -> Settle_V1_Transfer {

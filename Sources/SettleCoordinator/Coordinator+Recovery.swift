@@ -12,12 +12,16 @@ extension Coordinator {
         var resumed: [DriverStart] = []
         for entry in entries {
             var transfer = TransferEntry(spec: entry.spec, admission: entry.admission, submittedAtMilliseconds: entry.submittedAtMilliseconds)
+            transfer.submittedBy = entry.submittedBy
+            transfer.proposal = entry.proposal
+            transfer.decisionLSN = entry.decisionLSN
             if entry.final == nil || entry.final == .stuck {
                 // Only what every checkpoint must carry counts against the budget; measured as
                 // Submit measured it (finished transfers, most of what is restored, skip it).
                 transfer.acceptedRecordBytes =
                     CoordinatorRecord.accepted(
-                        entry.spec, admission: entry.admission, submittedAtMilliseconds: entry.submittedAtMilliseconds
+                        entry.spec, admission: entry.admission, submittedAtMilliseconds: entry.submittedAtMilliseconds,
+                        submittedBy: entry.submittedBy
                     ).entry().payload.count
             }
             transfer.reason = entry.reason ?? ""
@@ -30,9 +34,14 @@ extension Coordinator {
             let decision: TransferLogEntry
             if let decided = entry.decision {
                 decision = decided.entry(reason: entry.reason ?? "")
+                if entry.decisionLSN == nil {
+                    // Sealed by a version that did not keep its LSN: the same decision sealed
+                    // again gives the commands that follow one to be signed over.
+                    transfer.decisionLSN = try await journal.append(Self.record(of: decided, entry)).rawValue
+                }
             } else {
                 let reason = "the coordinator restarted before deciding"
-                try await journal.append(.abort(transferID: entry.spec.id, reason: reason))
+                transfer.decisionLSN = try await journal.append(.abort(transferID: entry.spec.id, reason: reason)).rawValue
                 decision = .abort(reason: reason)
                 transfer.reason = reason
             }
@@ -42,7 +51,7 @@ extension Coordinator {
             resumed.append(
                 DriverStart(
                     spec: entry.spec, admission: entry.admission, transfer: resumedTransfer, firstActions: actions,
-                    prepareTimeout: nil, sagaTimeout: sagaTimeout
+                    prepareTimeout: nil, sagaTimeout: sagaTimeout, decisionLSN: transfer.decisionLSN
                 )
             )
         }
@@ -54,6 +63,15 @@ extension Coordinator {
             ]
         )
         return resumed
+    }
+
+    private static func record(of decision: Decision, _ entry: Journal.Entry) -> CoordinatorRecord {
+        switch decision {
+        case .commit: .commit(transferID: entry.spec.id)
+        case .abort: .abort(transferID: entry.spec.id, reason: entry.reason ?? "")
+        case .saga: .saga(transferID: entry.spec.id)
+        case .compensate: .compensate(transferID: entry.spec.id, reason: entry.reason ?? "")
+        }
     }
 
     /// The facts of a transfer finished by a record sealed before END carried them: rebuilt from

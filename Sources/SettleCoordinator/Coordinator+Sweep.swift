@@ -10,16 +10,16 @@ extension Coordinator {
     /// driver. Runs at start and then periodically, so an orphan prepared by a slow, late request
     /// is still found. Participants are asked concurrently and every call is bounded, so one
     /// that never answers delays nobody else's sweep.
-    func sweepPeriodically(links: [String: ParticipantLink], table: TransferTable) async {
+    func sweepPeriodically(links: [String: ParticipantLink], table: TransferTable, signer: PhaseTwoSigner) async {
         while !Task.isCancelled {
             await withDiscardingTaskGroup { group in
-                for link in links.values { group.addTask { await self.sweep(link, table: table) } }
+                for link in links.values { group.addTask { await self.sweep(link, table: table, signer: signer) } }
             }
             try? await Task.sleep(for: .milliseconds(sweepIntervalMilliseconds))
         }
     }
 
-    private func sweep(_ link: ParticipantLink, table: TransferTable) async {
+    private func sweep(_ link: ParticipantLink, table: TransferTable, signer: PhaseTwoSigner) async {
         // Validated with the configuration before the coordinator started.
         guard let prefix = try? BranchGID.prefix(coordinatorID: coordinatorID) else {
             preconditionFailure("invalid coordinator id \(coordinatorID)")
@@ -37,14 +37,23 @@ extension Coordinator {
         // Bounded by the participant's max_prepared_transactions: every branch is looked at.
         for branch in branches {
             guard let gid = try? BranchGID(parsing: branch.gid), gid.coordinatorID == coordinatorID else { continue }
-            switch Self.sweepVerdict(for: gid, entry: table.entry(gid.transferID)) {
+            let entry = table.entry(gid.transferID)
+            switch Self.sweepVerdict(for: gid, entry: entry) {
             case .leave:
                 continue
             case .commit:
-                _ = try? await link.phaseTwo.commit(.with { $0.gid = branch.gid }, metadata: link.metadata, options: options)
+                var request = Settle_V1_CommitRequest()
+                request.gid = branch.gid
+                request.order = (try? signer.order(.commit, gid: branch.gid, decisionLSN: entry?.decisionLSN ?? 0)) ?? .init()
+                _ = try? await link.phaseTwo.commit(request, metadata: link.metadata, options: options)
             case .rollBack:
+                // The admission's ABORT when the log holds one; else 0: presumed abort, nothing decided.
+                let decided = entry?.admission == gid.admission ? entry?.decisionLSN : nil
+                var request = Settle_V1_RollbackRequest()
+                request.gid = branch.gid
+                request.order = (try? signer.order(.rollback, gid: branch.gid, decisionLSN: decided ?? 0)) ?? .init()
                 do {
-                    _ = try await link.phaseTwo.rollback(.with { $0.gid = branch.gid }, metadata: link.metadata, options: options)
+                    _ = try await link.phaseTwo.rollback(request, metadata: link.metadata, options: options)
                     logger.info("rolled back an orphaned branch", metadata: ["gid": "\(branch.gid)", "age_ms": "\(branch.ageMs)"])
                 } catch {
                     logger.warning("could not roll back an orphaned branch", metadata: ["gid": "\(branch.gid)", "error": "\(error)"])

@@ -4,6 +4,7 @@ import GRPCNIOTransportHTTP2
 import Logging
 import Metrics
 import ServiceLifecycle
+import SettleAuth
 import SettleCore
 import SettleProtocol
 import SignedLog
@@ -62,10 +63,11 @@ public final class Coordinator: Service, Sendable {
             uniqueKeysWithValues: try configuration.participants.map { ($0.name, try ParticipantLink($0)) }
         )
         let metrics = CoordinatorMetrics()
+        let signer = PhaseTwoSigner(key: signingKey)
         let abortRequests = AbortRequests()
         let driver = TransferDriver(
             coordinatorID: configuration.coordinatorID, sealer: JournalSealer(journal: journal, logger: logger),
-            participants: GRPCParticipants(links: links, callTimeout: participantCallTimeout), table: table,
+            participants: GRPCParticipants(links: links, callTimeout: participantCallTimeout, signer: signer), table: table,
             retry: RetryPolicy(
                 initial: .milliseconds(configuration.retryInitialMilliseconds), maximum: .milliseconds(configuration.retryMaxMilliseconds)
             ),
@@ -74,8 +76,9 @@ public final class Coordinator: Service, Sendable {
         )
         let (starts, startSink) = AsyncStream.makeStream(of: DriverStart.self)
         let resumed = try await recover(log: log, journal: journal, table: table)
+        let clients = try ClientRegistry(configuration.clients)
         let service = CoordinatorService(
-            configuration: configuration, table: table, journal: journal, starts: startSink,
+            configuration: configuration, clients: clients, table: table, journal: journal, starts: startSink,
             isDraining: { [self] in isDraining }, metrics: metrics, logger: logger
         )
         let api = try HostPort(parsing: configuration.listen)
@@ -85,7 +88,11 @@ public final class Coordinator: Service, Sendable {
                 transportSecurity: try configuration.tls?.transportSecurityCheckingKey() ?? .plaintext
             ),
             services: [service],
-            interceptors: [BearerTokenInterceptor(tokens: configuration.clientTokens)]
+            interceptors: [
+                CallerAuthenticationInterceptor(credentials: clients.credentials) {
+                    Counter(label: "settle_api_refused_total", dimensions: [("reason", "unauthenticated"), ("permission", "")]).increment()
+                }
+            ]
         )
         let metricsAddress = try HostPort(parsing: configuration.metricsListen)
         let (metricsPorts, metricsPortSink) = AsyncStream.makeStream(of: Int.self)
@@ -116,7 +123,7 @@ public final class Coordinator: Service, Sendable {
             }
             for start in resumed { startSink.yield(start) }
             if !resumed.isEmpty { crashPoints.reached(.duringRecovery) }
-            group.addTask { await self.sweepPeriodically(links: links, table: table) }
+            group.addTask { await self.sweepPeriodically(links: links, table: table, signer: signer) }
             group.addTask { await self.checkpointPeriodically(journal: journal) }
             if configuration.deadlockCheckIntervalMilliseconds > 0 {
                 let detector = DeadlockDetector(

@@ -1,23 +1,50 @@
 import Foundation
+import SettleAuth
 import SettleCore
 
 /// settled's configuration: a JSON file (documented in the README), overridable by flags.
-public struct CoordinatorConfiguration: Codable, Sendable {
+public struct CoordinatorConfiguration: Decodable, Sendable {
     public struct Participant: Codable, Sendable, Hashable {
         /// `[a-z0-9._-]{1,64}`, as transfers name it.
         public var name: String
         /// host:port of its participant endpoint.
         public var address: String
-        /// The bearer token it expects from this coordinator.
-        public var token: String
+        /// The bearer token it expects from this coordinator: `tokenFile` (mode 0600),
+        /// `tokenEnvironment`, or `token` inline (then the configuration file holds a secret and
+        /// must be readable by its owner only).
+        public var credential: TokenSource
         /// Plaintext unless given (see `ParticipantTLSConfiguration`).
         public var tls: ParticipantTLSConfiguration?
 
-        public init(name: String, address: String, token: String, tls: ParticipantTLSConfiguration? = nil) {
+        public init(name: String, address: String, credential: TokenSource, tls: ParticipantTLSConfiguration? = nil) {
             self.name = name
             self.address = address
-            self.token = token
+            self.credential = credential
             self.tls = tls
+        }
+
+        private enum CodingKeys: String, CodingKey { case name, address, token, tokenFile, tokenEnvironment, tls }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            self.init(
+                name: try container.decode(String.self, forKey: .name), address: try container.decode(String.self, forKey: .address),
+                credential: TokenSource(
+                    token: try container.decodeIfPresent(String.self, forKey: .token),
+                    tokenFile: try container.decodeIfPresent(String.self, forKey: .tokenFile),
+                    tokenEnvironment: try container.decodeIfPresent(String.self, forKey: .tokenEnvironment)
+                ),
+                tls: try container.decodeIfPresent(ParticipantTLSConfiguration.self, forKey: .tls)
+            )
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(name, forKey: .name)
+            try container.encode(address, forKey: .address)
+            try container.encodeIfPresent(credential.tokenFile, forKey: .tokenFile)
+            try container.encodeIfPresent(credential.tokenEnvironment, forKey: .tokenEnvironment)
+            try container.encodeIfPresent(tls, forKey: .tls)
         }
     }
 
@@ -32,8 +59,13 @@ public struct CoordinatorConfiguration: Codable, Sendable {
     public var logDirectory: String
     /// PKCS#8 PEM Ed25519 key that seals the log (mode 0600).
     public var signingKey: String
-    /// Tokens clients present as `authorization: Bearer <token>`.
-    public var clientTokens: [String]
+    /// Who may call the API, and what each may do (see `ClientConfiguration`).
+    public var clients: [ClientConfiguration]
+    /// Four-eyes resolution: Resolve only proposes, and a second, different operator's Approve
+    /// makes the MANUAL decision.
+    public var fourEyesResolution = false
+    /// Plaintext (no `tls`) on a listener that is not loopback is refused unless this is set.
+    public var allowPlaintext = false
     public var participants: [Participant]
     public var prepareTimeoutMilliseconds: UInt32 = 5000
     public var onPrepareTimeout: TransferSpec.OnPrepareTimeout = .abort
@@ -69,19 +101,20 @@ public struct CoordinatorConfiguration: Codable, Sendable {
 
     public init(
         coordinatorID: String, listen: String, metricsListen: String, logDirectory: String, signingKey: String,
-        clientTokens: [String], participants: [Participant]
+        clients: [ClientConfiguration], participants: [Participant]
     ) {
         self.coordinatorID = coordinatorID
         self.listen = listen
         self.metricsListen = metricsListen
         self.logDirectory = logDirectory
         self.signingKey = signingKey
-        self.clientTokens = clientTokens
+        self.clients = clients
         self.participants = participants
     }
 
     private enum CodingKeys: String, CodingKey {
-        case coordinatorID, listen, metricsListen, logDirectory, signingKey, clientTokens, participants
+        case coordinatorID, listen, metricsListen, logDirectory, signingKey, clients, participants, clientTokens
+        case fourEyesResolution, allowPlaintext
         case prepareTimeoutMilliseconds, onPrepareTimeout, sagaTimeoutMilliseconds, sweepIntervalMilliseconds
         case checkpointIntervalMilliseconds, retryInitialMilliseconds, retryMaxMilliseconds, inFlightTransfersMax
         case compensationRetriesMax
@@ -92,13 +125,19 @@ public struct CoordinatorConfiguration: Codable, Sendable {
     /// Required keys must be present; every other key falls back to its documented default.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
+        if container.contains(.clientTokens) {
+            throw ConfigurationError(
+                "clientTokens is no longer accepted: name each client under clients, with its token's SHA-256, a tokenFile or a "
+                    + "tokenEnvironment, and its permissions (README, \"Clients and permissions\")"
+            )
+        }
         self.init(
             coordinatorID: try container.decode(String.self, forKey: .coordinatorID),
             listen: try container.decode(String.self, forKey: .listen),
             metricsListen: try container.decode(String.self, forKey: .metricsListen),
             logDirectory: try container.decode(String.self, forKey: .logDirectory),
             signingKey: try container.decode(String.self, forKey: .signingKey),
-            clientTokens: try container.decode([String].self, forKey: .clientTokens),
+            clients: try container.decode([ClientConfiguration].self, forKey: .clients),
             participants: try container.decode([Participant].self, forKey: .participants)
         )
         func optional<Value: Decodable>(_ key: CodingKeys, _ value: inout Value) throws {
@@ -119,21 +158,27 @@ public struct CoordinatorConfiguration: Codable, Sendable {
         try optional(.participantCallTimeoutMilliseconds, &participantCallTimeoutMilliseconds)
         try optional(.acceptedRecordBytesMax, &acceptedRecordBytesMax)
         try optional(.deadlockCheckIntervalMilliseconds, &deadlockCheckIntervalMilliseconds)
+        try optional(.fourEyesResolution, &fourEyesResolution)
+        try optional(.allowPlaintext, &allowPlaintext)
         tls = try container.decodeIfPresent(APITLSConfiguration.self, forKey: .tls)
     }
 
+    /// Reads and decodes `path`. A file that holds a secret inline (a participant's `token`) is
+    /// refused when group or others can read it, like a key file.
     public static func load(from path: String) throws -> CoordinatorConfiguration {
-        let data: Data
+        let file = try ConfigurationFile(path: path)
+        let configuration: CoordinatorConfiguration
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw ConfigurationError("cannot read \(path): \(error.localizedDescription)")
-        }
-        do {
-            return try JSONDecoder().decode(CoordinatorConfiguration.self, from: data)
+            configuration = try JSONDecoder().decode(CoordinatorConfiguration.self, from: Data(file.bytes))
+        } catch let error as ConfigurationError {
+            throw ConfigurationError("\(path): \(error)")
         } catch {
             throw ConfigurationError("\(path) is not a valid settled configuration: \(error)")
         }
+        if configuration.participants.contains(where: { $0.credential.token != nil }) {
+            try file.requireOwnerOnly(because: "it holds a participant's token inline")
+        }
+        return configuration
     }
 
     public func validate() throws {
@@ -144,16 +189,19 @@ public struct CoordinatorConfiguration: Codable, Sendable {
         }
         _ = try HostPort(parsing: listen)
         _ = try HostPort(parsing: metricsListen)
-        guard !clientTokens.isEmpty, clientTokens.allSatisfy({ $0.utf8.count >= 16 }) else {
-            throw ConfigurationError("clientTokens: give at least one token of 16 or more characters")
-        }
         guard !participants.isEmpty else { throw ConfigurationError("participants: none configured") }
+        try ClientRegistry(clients).validate(participants: Set(participants.map(\.name)))
+        try refusePlaintext(listen, tls != nil, allowed: allowPlaintext)
         for participant in participants {
             guard TransferSpec.isValidName(participant.name) else {
                 throw ConfigurationError("participant name '\(participant.name)' must match [a-z0-9._-]{1,64}")
             }
             _ = try HostPort(parsing: participant.address)
-            guard !participant.token.isEmpty else { throw ConfigurationError("participant \(participant.name): empty token") }
+            do {
+                _ = try participant.credential.secret(for: "participant \(participant.name)")
+            } catch {
+                throw ConfigurationError("\(error)")
+            }
         }
         // TLS files are read when the listeners start; a missing one is named here instead.
         let certificateFiles =
@@ -183,6 +231,19 @@ public struct CoordinatorConfiguration: Codable, Sendable {
         guard retryInitialMilliseconds >= 1, retryMaxMilliseconds >= retryInitialMilliseconds else {
             throw ConfigurationError("retryInitialMilliseconds must be at least 1 and at most retryMaxMilliseconds")
         }
+    }
+}
+
+/// Plaintext on a loopback address stays on this machine; anywhere else it carries tokens and
+/// transfers in the clear, so it must be asked for.
+func refusePlaintext(_ listen: String, _ hasTLS: Bool, allowed: Bool) throws {
+    guard !hasTLS, !allowed else { return }
+    let host = try HostPort(parsing: listen).host
+    guard host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]" else {
+        throw ConfigurationError(
+            "listen \(listen) is not a loopback address and has no tls: configure tls, or set allowPlaintext: true "
+                + "(tokens and transfers then cross the network in the clear)"
+        )
     }
 }
 

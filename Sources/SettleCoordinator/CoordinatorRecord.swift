@@ -8,7 +8,8 @@ enum CoordinatorRecord: Equatable, Sendable {
     /// The transfer as submitted, sealed before any branch is prepared: after a crash the
     /// coordinator still knows the id (idempotency) and what it promised to do.
     /// The admission's nonce is sealed here, before any gid that carries it is sent.
-    case accepted(TransferSpec, admission: Admission, submittedAtMilliseconds: Int64)
+    /// `submittedBy` is the authenticated client (nil in records from before clients were named).
+    case accepted(TransferSpec, admission: Admission, submittedAtMilliseconds: Int64, submittedBy: String? = nil)
     case commit(transferID: String)
     case abort(transferID: String, reason: String)
     /// `facts` is nil only in records written before they were sealed with END.
@@ -17,8 +18,15 @@ enum CoordinatorRecord: Equatable, Sendable {
     case saga(transferID: String)
     case compensate(transferID: String, reason: String)
     case stuck(transferID: String, reason: String, facts: FinalFacts?)
-    /// An operator's decision for a stuck transfer: its final outcome, why, and who.
-    case manual(transferID: String, outcome: TransferStatus, reason: String, operator: String, finishedAtMilliseconds: Int64?)
+    /// An operator's decision for a stuck transfer: its final outcome, why, and who (the
+    /// authenticated client; with four-eyes, the proposer, and the approver beside it).
+    case manual(
+        transferID: String, outcome: TransferStatus, reason: String, operator: String, finishedAtMilliseconds: Int64?,
+        approvedBy: String? = nil
+    )
+    /// Four-eyes: an operator's proposed resolution, which takes effect only once a different
+    /// operator approves it (then MANUAL is sealed).
+    case proposed(transferID: String, outcome: TransferStatus, reason: String, operator: String)
 
     static let acceptedType = RecordType(rawValue: CoordinatorRecordType.accepted.rawValue)
     static let commitType = RecordType(rawValue: CoordinatorRecordType.commit.rawValue)
@@ -31,12 +39,13 @@ enum CoordinatorRecord: Equatable, Sendable {
     static let compensatedType = RecordType(rawValue: CoordinatorRecordType.compensated.rawValue)
     static let stuckType = RecordType(rawValue: CoordinatorRecordType.stuck.rawValue)
     static let manualType = RecordType(rawValue: CoordinatorRecordType.manual.rawValue)
+    static let proposedType = RecordType(rawValue: CoordinatorRecordType.proposed.rawValue)
 
     var transferID: String {
         switch self {
-        case .accepted(let spec, _, _): spec.id
+        case .accepted(let spec, _, _, _): spec.id
         case .commit(let id), .abort(let id, _), .end(let id, _, _), .heuristic(let id, _, _), .saga(let id),
-            .compensate(let id, _), .stuck(let id, _, _), .manual(let id, _, _, _, _):
+            .compensate(let id, _), .stuck(let id, _, _), .manual(let id, _, _, _, _, _), .proposed(let id, _, _, _):
             id
         }
     }
@@ -52,17 +61,20 @@ enum CoordinatorRecord: Equatable, Sendable {
         var outcome: String?
         var branch: Int?
         var `operator`: String?
+        var submittedBy: String?
+        var approvedBy: String?
     }
 
     func entry() -> LogEntry {
         var payload = Payload(transfer: transferID)
         let type: RecordType
         switch self {
-        case .accepted(let spec, let admission, let submittedAt):
+        case .accepted(let spec, let admission, let submittedAt, let submittedBy):
             type = Self.acceptedType
             payload.spec = spec
             payload.admission = admission
             payload.submittedAtMs = submittedAt
+            payload.submittedBy = submittedBy
         case .commit:
             type = Self.commitType
         case .abort(_, let reason):
@@ -84,12 +96,18 @@ enum CoordinatorRecord: Equatable, Sendable {
             type = Self.stuckType
             payload.reason = reason
             payload.final = facts
-        case .manual(_, let outcome, let reason, let who, let finishedAt):
+        case .manual(_, let outcome, let reason, let who, let finishedAt, let approver):
             type = Self.manualType
             payload.outcome = outcome.rawValue
             payload.reason = reason
             payload.operator = who
             payload.finishedAtMs = finishedAt
+            payload.approvedBy = approver
+        case .proposed(_, let outcome, let reason, let who):
+            type = Self.proposedType
+            payload.outcome = outcome.rawValue
+            payload.reason = reason
+            payload.operator = who
         case .heuristic(_, let branch, let reason):
             type = Self.heuristicType
             payload.branch = branch
@@ -105,7 +123,7 @@ enum CoordinatorRecord: Equatable, Sendable {
     init?(_ record: LogRecord) throws {
         let known = [
             Self.acceptedType, Self.commitType, Self.abortType, Self.endType, Self.heuristicType, Self.sagaType,
-            Self.compensateType, Self.compensatedType, Self.stuckType, Self.manualType,
+            Self.compensateType, Self.compensatedType, Self.stuckType, Self.manualType, Self.proposedType,
         ]
         guard known.contains(record.type) else { return nil }
         let payload = try JSONDecoder().decode(Payload.self, from: Data(record.payload))
@@ -117,7 +135,7 @@ enum CoordinatorRecord: Equatable, Sendable {
         case Self.acceptedType:
             self = .accepted(
                 try require(payload.spec, "spec"), admission: try require(payload.admission, "admission"),
-                submittedAtMilliseconds: try require(payload.submittedAtMs, "submittedAtMs")
+                submittedAtMilliseconds: try require(payload.submittedAtMs, "submittedAtMs"), submittedBy: payload.submittedBy
             )
         case Self.commitType:
             self = .commit(transferID: payload.transfer)
@@ -136,14 +154,20 @@ enum CoordinatorRecord: Equatable, Sendable {
             self = .end(transferID: payload.transfer, outcome: .compensated, facts: payload.final)
         case Self.stuckType:
             self = .stuck(transferID: payload.transfer, reason: try require(payload.reason, "reason"), facts: payload.final)
-        case Self.manualType:
+        case Self.manualType, Self.proposedType:
             guard let outcome = TransferStatus(rawValue: try require(payload.outcome, "outcome")), outcome.isFinal else {
                 throw RecordDecodingError(lsn: record.lsn, field: "outcome")
             }
-            self = .manual(
-                transferID: payload.transfer, outcome: outcome, reason: try require(payload.reason, "reason"),
-                operator: try require(payload.operator, "operator"), finishedAtMilliseconds: payload.finishedAtMs
-            )
+            let reason = try require(payload.reason, "reason")
+            let who = try require(payload.operator, "operator")
+            if record.type == Self.proposedType {
+                self = .proposed(transferID: payload.transfer, outcome: outcome, reason: reason, operator: who)
+            } else {
+                self = .manual(
+                    transferID: payload.transfer, outcome: outcome, reason: reason, operator: who,
+                    finishedAtMilliseconds: payload.finishedAtMs, approvedBy: payload.approvedBy
+                )
+            }
         default:
             self = .heuristic(
                 transferID: payload.transfer, branch: try require(payload.branch, "branch"), reason: try require(payload.reason, "reason")

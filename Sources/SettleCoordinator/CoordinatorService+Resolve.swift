@@ -3,31 +3,73 @@ import Metrics
 import SettleProtocol
 
 extension CoordinatorService {
+    /// The operator is the authenticated client, never a typed name. With four-eyes configured,
+    /// this only seals a proposal; `approve` by another operator makes it the decision.
     func resolve(request: Settle_V1_ResolveRequest, context: ServerContext) async throws -> Settle_V1_Transfer {
+        let who = try caller("operator") { $0.operator ? nil : "client \($0.name) lacks permission: operator" }.name
         let reason = request.reason
-        let who = request.`operator`
-        guard (1...1024).contains(reason.utf8.count), (1...128).contains(who.utf8.count) else {
-            throw RPCError(code: .invalidArgument, message: "reason is 1 to 1024 bytes and operator 1 to 128 bytes")
+        guard (1...1024).contains(reason.utf8.count) else {
+            throw RPCError(code: .invalidArgument, message: "reason is 1 to 1024 bytes")
+        }
+        guard request.`operator`.isEmpty || request.`operator` == who else {
+            throw RPCError(
+                code: .invalidArgument,
+                message: "operator is taken from your credential (\(who)); leave the field empty rather than name someone else"
+            )
         }
         guard let outcome = TransferStatus(request.outcome), [.committed, .compensated, .aborted].contains(outcome) else {
             throw RPCError(code: .invalidArgument, message: "outcome is COMMITTED, COMPENSATED or ABORTED")
         }
-        let entry: TransferEntry
-        switch table.claimResolution(request.transferID, outcome: outcome, by: who) {
-        case .notFound:
-            throw RPCError(code: .notFound, message: "no transfer with id '\(request.transferID.prefix(128))' is known here")
-        case .refused(let standing):
-            throw RPCError(code: .failedPrecondition, message: standing)
-        case .claimed(let claimed):
-            entry = claimed
+        let proposal = ResolutionProposal(outcome: outcome, reason: reason, operator: who)
+        if configuration.fourEyesResolution { return try await propose(request.transferID, proposal) }
+        return try await decide(request.transferID, proposal, approvedBy: nil)
+    }
+
+    /// Four-eyes: a second operator makes the sealed proposal the MANUAL decision.
+    func approve(request: Settle_V1_ApproveRequest, context: ServerContext) async throws -> Settle_V1_Transfer {
+        let approver = try caller("operator") { $0.operator ? nil : "client \($0.name) lacks permission: operator" }.name
+        guard configuration.fourEyesResolution else {
+            throw RPCError(code: .failedPrecondition, message: "four-eyes resolution is off here: Resolve decides alone")
         }
+        guard let proposal = table.entry(request.transferID)?.proposal else {
+            throw RPCError(code: .failedPrecondition, message: "transfer '\(request.transferID.prefix(128))' has no proposal to approve")
+        }
+        guard proposal.operator != approver else {
+            throw refused("operator", "four-eyes: \(approver) proposed this resolution, so another operator must approve it")
+        }
+        return try await decide(request.transferID, proposal, approvedBy: approver)
+    }
+
+    private func propose(_ id: String, _ proposal: ResolutionProposal) async throws -> Settle_V1_Transfer {
+        let entry = try claim(id, proposal)
+        await journal.appendOrStop(
+            .proposed(transferID: id, outcome: proposal.outcome, reason: proposal.reason, operator: proposal.operator), logger: logger
+        )
+        guard let proposed = table.propose(entry.spec.id, proposal) else {
+            throw RPCError(code: .internalError, message: "transfer \(id) lost its resolution claim; look again")
+        }
+        logger.notice(
+            "resolution proposed; it waits for a second operator",
+            metadata: ["transfer.id": "\(id)", "outcome": "\(proposal.outcome.rawValue)", "operator": "\(proposal.operator)"]
+        )
+        return proposed.message(coordinatorID: configuration.coordinatorID)
+    }
+
+    private func decide(_ id: String, _ proposal: ResolutionProposal, approvedBy approver: String?) async throws -> Settle_V1_Transfer {
+        let entry = try claim(id, proposal, approving: approver != nil)
         let now = WallClock.nowMilliseconds()
         let facts = FinalFacts(
             status: entry.status, path: entry.finalPath ?? "", reason: entry.reason,
             finishedAtMilliseconds: entry.finishedAtMilliseconds ?? now, branchStates: entry.branchStates, admission: entry.admission
-        ).resolved(as: outcome, by: who, reason: reason, atMilliseconds: now)
+        ).resolved(
+            as: proposal.outcome, by: ResolutionProposal.resolvedBy(proposal.operator, approvedBy: approver), reason: proposal.reason,
+            atMilliseconds: now
+        )
         await journal.appendOrStop(
-            .manual(transferID: entry.spec.id, outcome: outcome, reason: reason, operator: who, finishedAtMilliseconds: now),
+            .manual(
+                transferID: entry.spec.id, outcome: proposal.outcome, reason: proposal.reason, operator: proposal.operator,
+                finishedAtMilliseconds: now, approvedBy: approver
+            ),
             logger: logger
         )
         // The claim is this call's alone, so the entry is still stuck and claimed.
@@ -36,10 +78,24 @@ extension CoordinatorService {
         }
         logger.notice(
             "transfer resolved by an operator",
-            metadata: ["transfer.id": "\(entry.spec.id)", "outcome": "\(outcome.rawValue)", "operator": "\(who)"]
+            metadata: [
+                "transfer.id": "\(entry.spec.id)", "outcome": "\(proposal.outcome.rawValue)", "operator": "\(proposal.operator)",
+                "approved_by": "\(approver ?? "")",
+            ]
         )
-        Counter(label: "settle_transfers_resolved_total", dimensions: [("outcome", outcome.rawValue)]).increment()
+        Counter(label: "settle_transfers_resolved_total", dimensions: [("outcome", proposal.outcome.rawValue)]).increment()
         metrics.finished(path: "manual")
         return final.message(coordinatorID: configuration.coordinatorID)
+    }
+
+    private func claim(_ id: String, _ proposal: ResolutionProposal, approving: Bool = false) throws -> TransferEntry {
+        switch table.claimResolution(id, proposal, approving: approving) {
+        case .notFound:
+            throw RPCError(code: .notFound, message: "no transfer with id '\(id.prefix(128))' is known here")
+        case .refused(let standing):
+            throw RPCError(code: .failedPrecondition, message: standing)
+        case .claimed(let claimed):
+            return claimed
+        }
     }
 }

@@ -1,5 +1,7 @@
 import GRPCCore
+import SettleAuth
 import Logging
+import Metrics
 import SettleCore
 import SettleProtocol
 import Synchronization
@@ -14,11 +16,14 @@ struct DriverStart: Sendable {
     /// at all, only as a re-drive.
     let prepareTimeout: Duration?
     let sagaTimeout: Duration
+    /// A resumed transfer's sealed decision, which its phase-two commands are signed over.
+    var decisionLSN: UInt64? = nil
 }
 
 /// The client API: Submit (idempotent by transfer id), Get, List.
 struct CoordinatorService: Settle_V1_Coordinator.SimpleServiceProtocol {
     let configuration: CoordinatorConfiguration
+    let clients: ClientRegistry
     let table: TransferTable
     let journal: Journal
     let starts: AsyncStream<DriverStart>.Continuation
@@ -28,6 +33,24 @@ struct CoordinatorService: Settle_V1_Coordinator.SimpleServiceProtocol {
 
     private var participantNames: Set<String> { Set(configuration.participants.map(\.name)) }
 
+    /// The calling client, refused with PERMISSION_DENIED (and counted) unless `permits` says yes.
+    func caller(_ permission: String, permits: (ClientConfiguration) -> String?) throws -> ClientConfiguration {
+        let client: ClientConfiguration
+        do {
+            client = try clients.caller()
+        } catch let refusal as PermissionRefusal {
+            throw refused(permission, refusal.description)
+        }
+        if let missing = permits(client) { throw refused(permission, missing) }
+        return client
+    }
+
+    func refused(_ permission: String, _ message: String) -> RPCError {
+        Counter(label: "settle_api_refused_total", dimensions: [("reason", "permission"), ("permission", permission)]).increment()
+        logger.notice("call refused: missing permission", metadata: ["permission": "\(permission)", "why": "\(message)"])
+        return RPCError(code: .permissionDenied, message: message)
+    }
+
     func submit(request: Settle_V1_SubmitRequest, context: ServerContext) async throws -> Settle_V1_SubmitResponse {
         let spec: TransferSpec
         do {
@@ -36,6 +59,7 @@ struct CoordinatorService: Settle_V1_Coordinator.SimpleServiceProtocol {
         } catch {
             throw RPCError(code: .invalidArgument, message: error.message)
         }
+        let client = try caller("submit") { $0.refusal(toSubmit: spec) }
         let onPrepareTimeout = spec.policy.onPrepareTimeout ?? configuration.onPrepareTimeout
         if onPrepareTimeout == .saga, let index = spec.branches.firstIndex(where: { $0.compensation.isEmpty }) {
             throw RPCError(
@@ -47,7 +71,9 @@ struct CoordinatorService: Settle_V1_Coordinator.SimpleServiceProtocol {
         }
         let submittedAt = WallClock.nowMilliseconds()
         let admission = Admission.random()
-        let accepted = CoordinatorRecord.accepted(spec, admission: admission, submittedAtMilliseconds: submittedAt)
+        let accepted = CoordinatorRecord.accepted(
+            spec, admission: admission, submittedAtMilliseconds: submittedAt, submittedBy: client.name
+        )
         // Measured as it will be written: JSON escaping can make a record several times larger
         // than the request's payload bytes.
         let encoded = accepted.entry()
@@ -61,10 +87,15 @@ struct CoordinatorService: Settle_V1_Coordinator.SimpleServiceProtocol {
         }
         var entry = TransferEntry(spec: spec, admission: admission, submittedAtMilliseconds: submittedAt)
         entry.acceptedRecordBytes = encoded.payload.count
+        entry.submittedBy = client.name
         switch table.admit(entry) {
+        case .existing(let existing) where existing.submittedBy != client.name,
+            .conflict(let existing, _) where existing.submittedBy != client.name:
+            // Nothing of another client's transfer is shown; only that the id is taken.
+            throw RPCError(code: .alreadyExists, message: "transfer id '\(spec.id)' is taken by another client")
         case .existing:
             break
-        case .conflict(let difference):
+        case .conflict(_, let difference):
             throw RPCError(code: .alreadyExists, message: difference)
         case .full(let why):
             throw RPCError(code: .resourceExhausted, message: why)
@@ -95,13 +126,21 @@ struct CoordinatorService: Settle_V1_Coordinator.SimpleServiceProtocol {
     }
 
     func get(request: Settle_V1_GetRequest, context: ServerContext) async throws -> Settle_V1_Transfer {
-        guard request.transferID.utf8.count <= Limits.transferIDBytesMax, let entry = table.entry(request.transferID) else {
+        let client = try caller("read") { $0.read == .none ? "client \($0.name) lacks permission: read" : nil }
+        let entry = request.transferID.utf8.count <= Limits.transferIDBytesMax ? table.entry(request.transferID) : nil
+        // Refused alike whether the id exists or not, so a reader of its own transfers cannot
+        // learn which other ids are in use.
+        if client.read == .own, entry.map(client.mayRead) != true {
+            throw refused("read", "client \(client.name) may read only its own transfers, and has none with this id")
+        }
+        guard let entry else {
             throw RPCError(code: .notFound, message: "no transfer with id '\(request.transferID.prefix(128))' is known here")
         }
         return entry.message(coordinatorID: configuration.coordinatorID)
     }
 
     func list(request: Settle_V1_ListRequest, context: ServerContext) async throws -> Settle_V1_ListResponse {
+        let client = try caller("read") { $0.read == .none ? "client \($0.name) lacks permission: read" : nil }
         guard request.pageSize <= 1000, request.pageToken.utf8.count <= 256, request.states.count <= 16 else {
             throw RPCError(code: .invalidArgument, message: "page_size is at most 1000, page_token at most 256 bytes")
         }
@@ -117,7 +156,8 @@ struct CoordinatorService: Settle_V1_Coordinator.SimpleServiceProtocol {
             fromMilliseconds: request.submittedFromUnixMs == 0 ? nil : request.submittedFromUnixMs,
             toMilliseconds: request.submittedToUnixMs == 0 ? nil : request.submittedToUnixMs,
             pageSize: request.pageSize == 0 ? 100 : Int(request.pageSize),
-            after: request.pageToken.isEmpty ? nil : request.pageToken
+            after: request.pageToken.isEmpty ? nil : request.pageToken,
+            submittedBy: client.read == .own ? client.name : nil
         )
         var response = Settle_V1_ListResponse()
         response.transfers = page.entries.map { $0.message(coordinatorID: configuration.coordinatorID) }

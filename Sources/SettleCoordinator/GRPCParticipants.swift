@@ -1,5 +1,6 @@
 import Foundation
 import GRPCCore
+import SettleAuth
 import SettleCore
 import SettleProtocol
 
@@ -9,6 +10,7 @@ struct GRPCParticipants: ParticipantCalling {
     let links: [String: ParticipantLink]
     /// The deadline of each phase-two and compensation call.
     let callTimeout: Duration
+    let signer: PhaseTwoSigner
 
     func prepare(_ participant: String, gid: String, action: String, payload: Data, timeout: Duration?) async throws -> PrepareAnswer {
         let link = try link(participant)
@@ -33,9 +35,12 @@ struct GRPCParticipants: ParticipantCalling {
         }
     }
 
-    func commit(_ participant: String, gid: String) async throws -> CommitAnswer {
+    func commit(_ participant: String, gid: String, decisionLSN: UInt64) async throws -> CommitAnswer {
         let link = try link(participant)
-        let response = try await calling { try await link.phaseTwo.commit(.with { $0.gid = gid }, metadata: link.metadata, options: options) }
+        var request = Settle_V1_CommitRequest()
+        request.gid = gid
+        request.order = try signer.order(.commit, gid: gid, decisionLSN: decisionLSN)
+        let response = try await calling { try await link.phaseTwo.commit(request, metadata: link.metadata, options: options) }
         switch response.outcome {
         case .committed: return .committed
         case .heuristicRollback: return .heuristicRollback
@@ -43,9 +48,12 @@ struct GRPCParticipants: ParticipantCalling {
         }
     }
 
-    func rollback(_ participant: String, gid: String) async throws -> RollbackAnswer {
+    func rollback(_ participant: String, gid: String, decisionLSN: UInt64) async throws -> RollbackAnswer {
         let link = try link(participant)
-        let response = try await calling { try await link.phaseTwo.rollback(.with { $0.gid = gid }, metadata: link.metadata, options: options) }
+        var request = Settle_V1_RollbackRequest()
+        request.gid = gid
+        request.order = try signer.order(.rollback, gid: gid, decisionLSN: decisionLSN)
+        let response = try await calling { try await link.phaseTwo.rollback(request, metadata: link.metadata, options: options) }
         switch response.outcome {
         case .rolledBack: return .rolledBack
         case .alreadyCommitted: return .alreadyCommitted
@@ -54,21 +62,19 @@ struct GRPCParticipants: ParticipantCalling {
     }
 
     func compensate(
-        _ participant: String, gid: String, compensation: String, payload: Data
+        _ participant: String, gid: String, compensation: String, payload: Data, decisionLSN: UInt64
     ) async throws
         -> TransferDriver.Attempt<CompensateAnswer>
     {
         let link = try link(participant)
-        let response = try await calling {
-            try await link.phaseTwo.compensate(
-                .with {
-                    $0.gid = gid
-                    $0.compensation = compensation
-                    $0.payload = payload
-                },
-                metadata: link.metadata, options: options
-            )
-        }
+        var request = Settle_V1_CompensateRequest()
+        request.gid = gid
+        request.compensation = compensation
+        request.payload = payload
+        request.order = try signer.order(
+            .compensate, gid: gid, decisionLSN: decisionLSN, work: PhaseTwoOrder.compensationWork(name: compensation, payload: payload)
+        )
+        let response = try await calling { try await link.phaseTwo.compensate(request, metadata: link.metadata, options: options) }
         switch response.outcome {
         case .compensated: return .answered(.compensated)
         case .empty: return .answered(.empty)

@@ -18,12 +18,19 @@ final class Journal: Sendable {
         var submittedAtMilliseconds: Int64
         /// The latest decision; nil while undecided.
         var decision: Decision?
+        /// The LSN of the record that sealed `decision`: every phase-two command it leads to is
+        /// signed over it. Nil in checkpoints written before commands were signed.
+        var decisionLSN: UInt64?
         var reason: String?
         /// Set by END or COMPENSATED (committed, aborted, compensated), STUCK (stuck) or MANUAL.
         var final: TransferStatus?
         /// What END, COMPENSATED, STUCK or MANUAL sealed about the ending; nil in records written
         /// before these facts were sealed.
         var facts: FinalFacts?
+        /// The client that submitted it; nil in records from before clients were named.
+        var submittedBy: String?
+        /// Four-eyes: the sealed proposal waiting for a second operator's approval.
+        var proposal: ResolutionProposal?
     }
 
     private struct State {
@@ -58,26 +65,32 @@ final class Journal: Sendable {
         self.checkpointBytesBudget = checkpointBytesBudget
     }
 
-    /// Applies `record` and appends it; returns once it is sealed and durable.
-    func append(_ record: CoordinatorRecord) async throws {
+    /// Applies `record` and appends it; returns its LSN once it is sealed and durable.
+    @discardableResult
+    func append(_ record: CoordinatorRecord) async throws -> LSN {
         try await append(record, encoded: record.entry())
     }
 
     /// `append` of a record the caller already encoded (Submit measures its size first).
-    func append(_ record: CoordinatorRecord, encoded entry: LogEntry) async throws {
-        _ = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[LSN], any Error>) in
+    @discardableResult
+    func append(_ record: CoordinatorRecord, encoded entry: LogEntry) async throws -> LSN {
+        let lsns = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[LSN], any Error>) in
             state.withLock { state in
-                Self.apply(record, to: &state, rememberedMax: rememberedMax)
-                log.enqueue([entry]) { continuation.resume(with: $0) }
+                // The LSN is known at enqueue, so a checkpoint taken under this lock right after
+                // already carries it.
+                let lsn = log.enqueue([entry]) { continuation.resume(with: $0) }
+                Self.apply(record, lsn: lsn ?? .none, to: &state, rememberedMax: rememberedMax)
             }
         }
+        return lsns[0]
     }
 
     /// `append` for the coordinator's decisions: a log that cannot be written leaves settled
     /// unable to decide anything safely, so it stops, and a restart recovers from the last seal.
-    func appendOrStop(_ record: CoordinatorRecord, encoded: LogEntry? = nil, logger: Logger) async {
+    @discardableResult
+    func appendOrStop(_ record: CoordinatorRecord, encoded: LogEntry? = nil, logger: Logger) async -> LSN {
         do {
-            try await append(record, encoded: encoded ?? record.entry())
+            return try await append(record, encoded: encoded ?? record.entry())
         } catch {
             logger.critical("the recovery log failed; stopping", metadata: ["error": "\(error)"])
             fatalError("the recovery log failed: \(error); restarting settled recovers from the last seal")
@@ -129,7 +142,7 @@ final class Journal: Sendable {
             for entry in finished.sorted(by: Self.finishedEarlier) { state.finished(entry.spec.id) }
             for record in records {
                 guard let coordinatorRecord = try CoordinatorRecord(record) else { continue }
-                Self.apply(coordinatorRecord, to: &state, rememberedMax: rememberedMax)
+                Self.apply(coordinatorRecord, lsn: record.lsn, to: &state, rememberedMax: rememberedMax)
             }
             // In finishing order, oldest first, so the table remembers them as the journal does.
             let unfinished = state.entries.values.filter { $0.final == nil || $0.final == .stuck }
@@ -155,11 +168,17 @@ final class Journal: Sendable {
         return sealed != entry?.admission
     }
 
-    private static func apply(_ record: CoordinatorRecord, to state: inout State, rememberedMax: Int) {
+    private static func apply(_ record: CoordinatorRecord, lsn: LSN, to state: inout State, rememberedMax: Int) {
         let id = record.transferID
         switch record {
-        case .accepted(let spec, let admission, let submittedAt):
-            state.entries[id] = Entry(spec: spec, admission: admission, submittedAtMilliseconds: submittedAt)
+        case .commit, .abort, .saga, .compensate:
+            state.entries[id]?.decisionLSN = lsn.rawValue
+        default:
+            break
+        }
+        switch record {
+        case .accepted(let spec, let admission, let submittedAt, let submittedBy):
+            state.entries[id] = Entry(spec: spec, admission: admission, submittedAtMilliseconds: submittedAt, submittedBy: submittedBy)
         case .commit:
             state.entries[id]?.decision = .commit
         case .abort(_, let reason):
@@ -187,7 +206,10 @@ final class Journal: Sendable {
             state.entries[id]?.final = .stuck
             state.entries[id]?.reason = reason
             state.entries[id]?.facts = facts
-        case .manual(_, let outcome, let reason, let who, let finishedAt):
+        case .proposed(_, let outcome, let reason, let who):
+            guard state.entries[id]?.final == .stuck else { break }
+            state.entries[id]?.proposal = ResolutionProposal(outcome: outcome, reason: reason, operator: who)
+        case .manual(_, let outcome, let reason, let who, let finishedAt, let approver):
             guard var entry = state.entries[id] else { break }
             let stuck =
                 entry.facts
@@ -195,8 +217,12 @@ final class Journal: Sendable {
                     status: .stuck, path: "", reason: entry.reason ?? "", finishedAtMilliseconds: entry.submittedAtMilliseconds,
                     branchStates: entry.spec.branches.map { _ in outcome.rawValue }, admission: entry.admission
                 )
-            let facts = stuck.resolved(as: outcome, by: who, reason: reason, atMilliseconds: finishedAt ?? stuck.finishedAtMilliseconds)
+            let facts = stuck.resolved(
+                as: outcome, by: ResolutionProposal.resolvedBy(who, approvedBy: approver), reason: reason,
+                atMilliseconds: finishedAt ?? stuck.finishedAtMilliseconds
+            )
             entry.final = outcome
+            entry.proposal = nil
             entry.reason = facts.reason
             entry.facts = facts
             state.entries[id] = entry
@@ -214,5 +240,19 @@ final class Journal: Sendable {
             }
             state.finishedOrder.removeFirst(forgotten.count)
         }
+    }
+}
+
+/// A four-eyes resolution sealed by one operator and waiting for another's approval.
+struct ResolutionProposal: Codable, Sendable, Equatable {
+    var outcome: TransferStatus
+    var reason: String
+    var `operator`: String
+
+    var summary: String { "\(outcome.rawValue) proposed by \(`operator`)" }
+
+    /// Who a MANUAL record says resolved the transfer, as Get and the table show it.
+    static func resolvedBy(_ who: String, approvedBy approver: String?) -> String {
+        approver.map { "\(who), approved by \($0)" } ?? who
     }
 }

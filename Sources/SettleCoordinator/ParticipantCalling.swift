@@ -8,11 +8,12 @@ import SettleCore
 protocol ParticipantCalling: Sendable {
     /// `timeout` nil: as long as it takes (a re-drive).
     func prepare(_ participant: String, gid: String, action: String, payload: Data, timeout: Duration?) async throws -> PrepareAnswer
-    func commit(_ participant: String, gid: String) async throws -> CommitAnswer
-    func rollback(_ participant: String, gid: String) async throws -> RollbackAnswer
+    /// `decisionLSN`: the sealed record that ordered the command, which it is signed over.
+    func commit(_ participant: String, gid: String, decisionLSN: UInt64) async throws -> CommitAnswer
+    func rollback(_ participant: String, gid: String, decisionLSN: UInt64) async throws -> RollbackAnswer
     /// `.failed` carries a participant's refusal to compensate now.
     func compensate(
-        _ participant: String, gid: String, compensation: String, payload: Data
+        _ participant: String, gid: String, compensation: String, payload: Data, decisionLSN: UInt64
     ) async throws
         -> TransferDriver.Attempt<CompensateAnswer>
 }
@@ -29,9 +30,10 @@ struct ParticipantCallError: Error, CustomStringConvertible {
     var description: String { message }
 }
 
-/// What the driver needs of the log: a record sealed before it returns.
+/// What the driver needs of the log: a record sealed before it returns, and its LSN.
 protocol RecordSealing: Sendable {
-    func seal(_ record: CoordinatorRecord) async
+    @discardableResult
+    func seal(_ record: CoordinatorRecord) async -> UInt64
 }
 
 /// The recovery log as the driver's sealer. A log that cannot be written leaves settled unable to
@@ -40,7 +42,8 @@ struct JournalSealer: RecordSealing {
     let journal: Journal
     let logger: Logger
 
-    func seal(_ record: CoordinatorRecord) async {
-        await journal.appendOrStop(record, logger: logger)
+    @discardableResult
+    func seal(_ record: CoordinatorRecord) async -> UInt64 {
+        await journal.appendOrStop(record, logger: logger).rawValue
     }
 }

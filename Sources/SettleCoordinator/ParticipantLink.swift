@@ -1,5 +1,6 @@
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import SettleAuth
 import SettleCore
 import SettleProtocol
 
@@ -36,7 +37,7 @@ struct ParticipantLink: Sendable {
         clients = [preparingClient, phaseTwoClient]
         preparing = Settle_V1_Participant.Client(wrapping: preparingClient)
         phaseTwo = Settle_V1_Participant.Client(wrapping: phaseTwoClient)
-        metadata = ["authorization": "Bearer \(configuration.token)"]
+        metadata = ["authorization": "Bearer \(try configuration.credential.secret(for: "participant \(configuration.name)"))"]
     }
 
     /// At least the participant server's minimum ping interval (Participant.swift: 10 s).

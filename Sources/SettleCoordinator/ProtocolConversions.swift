@@ -93,6 +93,9 @@ extension TransferEntry {
             status.state = index < branchStates.count ? branchStates[index].truncated(toUTF8Bytes: 1024) : "pending"
             return status
         }
+        transfer.submittedBy = submittedBy ?? ""
+        transfer.proposedResolution = proposal?.summary ?? ""
+        transfer.decisionLsn = decisionLSN ?? 0
         return transfer
     }
 }

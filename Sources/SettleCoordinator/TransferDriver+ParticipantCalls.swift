@@ -49,28 +49,30 @@ extension TransferDriver {
         return nil
     }
 
-    func commit(_ start: DriverStart, branch: Int) async -> CommitAnswer? {
+    func commit(_ start: DriverStart, branch: Int, decisionLSN: UInt64) async -> CommitAnswer? {
         let result: Retried<CommitAnswer> = await retrying("commit", start, branch) { participant, gid in
-            .answered(try await participants.commit(participant, gid: gid))
+            .answered(try await participants.commit(participant, gid: gid, decisionLSN: decisionLSN))
         }
         return result.answer
     }
 
-    func rollback(_ start: DriverStart, branch: Int) async -> RollbackAnswer? {
+    func rollback(_ start: DriverStart, branch: Int, decisionLSN: UInt64) async -> RollbackAnswer? {
         let result: Retried<RollbackAnswer> = await retrying("rollback", start, branch) { participant, gid in
-            .answered(try await participants.rollback(participant, gid: gid))
+            .answered(try await participants.rollback(participant, gid: gid, decisionLSN: decisionLSN))
         }
         return result.answer
     }
 
     /// Runs a branch's compensation, retrying refusals and failures with backoff up to the
     /// transfer's attempts; then the transfer is stuck and an operator decides.
-    func compensate(_ start: DriverStart, branch: Int) async -> Retried<CompensateAnswer> {
+    func compensate(_ start: DriverStart, branch: Int, decisionLSN: UInt64) async -> Retried<CompensateAnswer> {
         let target = start.spec.branches[branch]
         let payload = target.compensationPayload.isEmpty ? target.payload : target.compensationPayload
         let attempts = start.spec.policy.compensationRetriesMax.map(Int.init) ?? compensationRetriesMax
         return await retrying("compensate", start, branch, attemptsMax: max(1, attempts)) { participant, gid in
-            try await participants.compensate(participant, gid: gid, compensation: target.compensation, payload: payload)
+            try await participants.compensate(
+                participant, gid: gid, compensation: target.compensation, payload: payload, decisionLSN: decisionLSN
+            )
         }
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SettleCore
+import Synchronization
 
 /// Drives one transfer's machine: performs each action it asks for (RPCs, log appends) and feeds
 /// back what happened, one event at a time, until the machine is finished.
@@ -35,7 +36,10 @@ struct TransferDriver: Sendable {
         abortRequests.register(start.spec.id, start.admission) { reason in sink.yield(.abortRequested(reason: reason)) }
         defer { abortRequests.unregister(start.spec.id, start.admission) }
         let clock = ContinuousClock()
-        let timing = Timing(started: clock.now, prepareDeadline: start.prepareTimeout.map { clock.now + $0 })
+        let timing = Timing(
+            started: clock.now, prepareDeadline: start.prepareTimeout.map { clock.now + $0 },
+            decision: DecisionPosition(start.decisionLSN ?? 0)
+        )
         await withDiscardingTaskGroup { group in
             var progress = Progress(transfer: start.transfer)
             var actions = start.firstActions
@@ -58,6 +62,17 @@ struct TransferDriver: Sendable {
     private struct Timing {
         let started: ContinuousClock.Instant
         let prepareDeadline: ContinuousClock.Instant?
+        let decision: DecisionPosition
+    }
+
+    /// The LSN of the latest sealed decision, which every phase-two command is signed over. Set
+    /// by the task that sealed it before the `.logged` event is sent, so the commands the machine
+    /// asks for in answer to that event read it.
+    final class DecisionPosition: Sendable {
+        private let lsn: Atomic<UInt64>
+        init(_ lsn: UInt64) { self.lsn = Atomic(lsn) }
+        var value: UInt64 { lsn.load(ordering: .acquiring) }
+        func sealed(_ value: UInt64) { lsn.store(value, ordering: .releasing) }
     }
 
     /// Waits for the next event the machine accepts and returns what it asks for. An event it
@@ -109,23 +124,32 @@ struct TransferDriver: Sendable {
                 metrics.prepareDuration.record(duration: ContinuousClock.now - timing.started)
             }
             progress.phaseTwoStarted = progress.phaseTwoStarted ?? ContinuousClock.now
+            let lsn = timing.decision.value
             for branch in branches {
-                spawn { if let answer = await commit(start, branch: branch) { sink.yield(.commitAnswered(branch: branch, answer)) } }
+                spawn {
+                    if let answer = await commit(start, branch: branch, decisionLSN: lsn) { sink.yield(.commitAnswered(branch: branch, answer)) }
+                }
             }
         case .sendRollback(let branches):
+            let lsn = timing.decision.value
             for branch in branches {
-                spawn { if let answer = await rollback(start, branch: branch) { sink.yield(.rollbackAnswered(branch: branch, answer)) } }
+                spawn {
+                    if let answer = await rollback(start, branch: branch, decisionLSN: lsn) {
+                        sink.yield(.rollbackAnswered(branch: branch, answer))
+                    }
+                }
             }
         case .compensate(let branch):
+            let lsn = timing.decision.value
             spawn {
-                switch await compensate(start, branch: branch) {
+                switch await compensate(start, branch: branch, decisionLSN: lsn) {
                 case .answered(let answer): sink.yield(.compensateAnswered(branch: branch, answer))
                 case .gaveUp(let reason): sink.yield(.compensationGaveUp(branch: branch, reason: reason))
                 case .cancelled: break
                 }
             }
         case .log(let entry):
-            log(entry, start, &progress, sink, spawn: spawn)
+            log(entry, start, timing.decision, &progress, sink, spawn: spawn)
         case .armPrepareDeadline:
             guard let deadline = timing.prepareDeadline else { break }
             spawn {
@@ -153,7 +177,7 @@ struct TransferDriver: Sendable {
 
     /// Appends the record for `entry`; its seal comes back as `logged(entry)`.
     private func log(
-        _ entry: TransferLogEntry, _ start: DriverStart, _ progress: inout Progress,
+        _ entry: TransferLogEntry, _ start: DriverStart, _ decision: DecisionPosition, _ progress: inout Progress,
         _ sink: AsyncStream<TransferProtocol.Event>.Continuation, spawn: (sending @escaping @Sendable () async -> Void) -> Void
     ) {
         var facts: FinalFacts?
@@ -175,8 +199,13 @@ struct TransferDriver: Sendable {
         }
         if entry == .commit { crashPoints.reached(.afterPrepares) }
         let record = record(for: entry, transferID: start.spec.id, facts: facts)
+        let decides = entry.isDecision
         spawn {
-            await append(record)
+            let lsn = await append(record)
+            if decides {
+                decision.sealed(lsn)
+                table.update(start.spec.id) { $0.decisionLSN = lsn }
+            }
             sink.yield(.logged(entry))
         }
     }
@@ -211,11 +240,12 @@ struct TransferDriver: Sendable {
     }
 
     /// Appends, waits for the seal, and times it.
-    func append(_ record: CoordinatorRecord) async {
+    func append(_ record: CoordinatorRecord) async -> UInt64 {
         let clock = ContinuousClock()
         let started = clock.now
-        await sealer.seal(record)
+        let lsn = await sealer.seal(record)
         metrics.sealDuration.record(duration: clock.now - started)
+        return lsn
     }
 
 }

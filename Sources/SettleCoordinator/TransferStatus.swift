@@ -39,6 +39,13 @@ struct TransferEntry: Codable, Sendable {
     var resolvedBy: String?
     /// A Resolve has claimed this stuck transfer and is sealing its MANUAL decision.
     var pendingResolution: String?
+    /// The authenticated client that submitted it; nil for transfers logged before clients were
+    /// named (only clients that read all transfers see those).
+    var submittedBy: String?
+    /// Four-eyes: a sealed proposal waiting for a second operator.
+    var proposal: ResolutionProposal?
+    /// The LSN of its latest sealed decision, for the sweep's signed commands.
+    var decisionLSN: UInt64?
     /// Bytes of its ACCEPTED record, counted against the unfinished-bytes budget until final.
     var acceptedRecordBytes = 0
     /// How it ended, once final: "2pc", "saga", "compensated" or "heuristic" (coordinator.proto's

@@ -32,7 +32,7 @@ final class TransferTable: Sendable {
     enum AdmitResult {
         case admitted
         case existing(TransferEntry)
-        case conflict(String)
+        case conflict(TransferEntry, String)
         case full(String)
     }
 
@@ -44,7 +44,7 @@ final class TransferTable: Sendable {
             let spec = entry.spec
             if let existing = state.entries[spec.id] {
                 if existing.spec == spec { return .existing(existing) }
-                return .conflict(Self.difference(existing.spec, spec))
+                return .conflict(existing, Self.difference(existing.spec, spec))
             }
             guard state.inFlight < inFlightMax else { return .full("\(inFlightMax) transfers are in flight; retry later") }
             guard state.unfinishedRecordBytes + entry.acceptedRecordBytes <= unfinishedRecordBytesMax else {
@@ -126,13 +126,19 @@ final class TransferTable: Sendable {
         case refused(String)
     }
 
-    /// Compare-and-set for Resolve: the first caller claims a stuck transfer; every other caller
-    /// is told what the first decided, so exactly one MANUAL record is sealed.
-    func claimResolution(_ id: String, outcome: TransferStatus, by who: String) -> ResolutionClaim {
+    /// Compare-and-set for Resolve and Approve: the first caller claims a stuck transfer; every
+    /// other caller is told what the first decided, so exactly one MANUAL (or PROPOSED) record is
+    /// sealed. Approving claims only the very proposal that is sealed; anything else claims only a
+    /// transfer without one.
+    func claimResolution(_ id: String, _ proposal: ResolutionProposal, approving: Bool) -> ResolutionClaim {
         state.withLock { state in
             guard var entry = state.entries[id] else { return .notFound }
             if let pending = entry.pendingResolution {
                 return .refused("transfer \(id) is already being resolved: \(pending)")
+            }
+            if approving ? entry.proposal != proposal : entry.proposal != nil {
+                let standing = entry.proposal.map { "waits for approval of \($0.summary)" } ?? "has no proposal"
+                return .refused("transfer \(id) \(standing)")
             }
             guard entry.status == .stuck else {
                 let decided = entry.resolvedBy.map { " (resolved by \($0))" } ?? ""
@@ -140,9 +146,20 @@ final class TransferTable: Sendable {
                     "transfer \(id) is \(entry.status.rawValue)\(decided), not stuck; only stuck transfers are resolved by hand"
                 )
             }
-            entry.pendingResolution = "\(outcome.rawValue) by \(who)"
+            entry.pendingResolution = "\(proposal.outcome.rawValue) by \(proposal.operator)"
             state.entries[id] = entry
             return .claimed(entry)
+        }
+    }
+
+    /// The sealed PROPOSED record: the claimed transfer stays stuck, now waiting for approval.
+    func propose(_ id: String, _ proposal: ResolutionProposal) -> TransferEntry? {
+        state.withLock { state in
+            guard var entry = state.entries[id], entry.status == .stuck, entry.pendingResolution != nil else { return nil }
+            entry.pendingResolution = nil
+            entry.proposal = proposal
+            state.entries[id] = entry
+            return entry
         }
     }
 
@@ -152,6 +169,7 @@ final class TransferTable: Sendable {
             guard var entry = state.entries[id], entry.status == .stuck, entry.pendingResolution != nil else { return nil }
             entry.apply(facts)
             entry.pendingResolution = nil
+            entry.proposal = nil
             state.entries[id] = entry
             state.unfinishedRecordBytes -= entry.acceptedRecordBytes
             Self.remember(id, in: &state, max: rememberedMax)
@@ -197,7 +215,8 @@ final class TransferTable: Sendable {
     /// Newest first, by submission time, filtered; the page token is the last entry's
     /// "<submittedAt>/<id>".
     func list(
-        statuses: Set<TransferStatus>, fromMilliseconds: Int64?, toMilliseconds: Int64?, pageSize: Int, after token: String?
+        statuses: Set<TransferStatus>, fromMilliseconds: Int64?, toMilliseconds: Int64?, pageSize: Int, after token: String?,
+        submittedBy: String? = nil
     )
         -> (entries: [TransferEntry], nextToken: String?)
     {
@@ -205,6 +224,7 @@ final class TransferTable: Sendable {
         let cursor = token.flatMap(PageCursor.init(token:))
         let matching = all.filter { entry in
             (statuses.isEmpty || statuses.contains(entry.status))
+                && (submittedBy.map { entry.submittedBy == $0 } ?? true)
                 && (fromMilliseconds.map { entry.submittedAtMilliseconds >= $0 } ?? true)
                 && (toMilliseconds.map { entry.submittedAtMilliseconds < $0 } ?? true)
                 && (cursor.map { PageCursor(entry) < $0 } ?? true)

@@ -46,6 +46,15 @@ public enum TransferLogEntry: Equatable, Sendable {
     /// A branch contradicted the decision (re-drive refused after COMMIT, or committed despite
     /// ABORT): the transfer needs compensation or an operator.
     case heuristic(branch: Int, reason: String)
+
+    /// COMMIT, ABORT, SAGA and COMPENSATE decide what phase two does; every command that
+    /// follows is signed over the LSN of the latest of them.
+    public var isDecision: Bool {
+        switch self {
+        case .commit, .abort, .saga, .compensate: true
+        case .stuck, .end, .heuristic: false
+        }
+    }
 }
 
 /// The decisions a transfer's log can hold, latest first in what recovery follows. The raw values

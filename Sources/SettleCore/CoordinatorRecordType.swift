@@ -11,6 +11,7 @@ public enum CoordinatorRecordType: UInt16, CaseIterable, Sendable {
     case stuck = 0x0108
     case heuristic = 0x0109
     case manual = 0x010A
+    case proposed = 0x010B
 
     public var name: String {
         switch self {
@@ -24,6 +25,7 @@ public enum CoordinatorRecordType: UInt16, CaseIterable, Sendable {
         case .stuck: "STUCK"
         case .heuristic: "HEURISTIC"
         case .manual: "MANUAL"
+        case .proposed: "PROPOSED"
         }
     }
 }

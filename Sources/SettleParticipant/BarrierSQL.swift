@@ -16,9 +16,21 @@ enum BarrierSQL {
         """
 
     static let insertActionIfAbsent = "INSERT INTO settle_barrier (gid, op) VALUES ($1, 'action') ON CONFLICT DO NOTHING RETURNING op"
-    static let insertCancelledIfAbsent = "INSERT INTO settle_barrier (gid, op) VALUES ($1, 'cancelled') ON CONFLICT DO NOTHING RETURNING op"
+    /// $2, $3: the order's decision LSN and signature (NULL when unsigned).
+    static let insertCancelledIfAbsent = """
+        INSERT INTO settle_barrier (gid, op, decision_lsn, decision_signature) VALUES ($1, 'cancelled', $2, $3)
+        ON CONFLICT DO NOTHING RETURNING op
+        """
     static let insertCompensationIfAbsent = """
-        INSERT INTO settle_barrier (gid, op, digest) VALUES ($1, 'compensation', $2) ON CONFLICT DO NOTHING RETURNING op
+        INSERT INTO settle_barrier (gid, op, digest, decision_lsn, decision_signature) VALUES ($1, 'compensation', $2, $3, $4)
+        ON CONFLICT DO NOTHING RETURNING op
+        """
+    /// A committed action's row was written inside the prepared transaction, before any order
+    /// existed; the order that committed it is added once the commit is done (the first one
+    /// wins: every retry carries the same decision).
+    static let recordCommitOrder = """
+        UPDATE settle_barrier SET decision_lsn = $2, decision_signature = $3
+        WHERE gid = $1 AND op = 'action' AND decision_signature IS NULL
         """
 
     /// The digest sealed with a committed barrier row; NULL for rows written before schema

@@ -5,7 +5,7 @@ import PostgresClient
 /// Versioned through `settle_schema`, under a transaction-scoped advisory lock, so several
 /// instances of one service starting together migrate once and never half-way.
 enum BarrierSchema {
-    static let version = 2
+    static let version = 3
     /// Arbitrary but fixed: the advisory lock that serialises Settle's migrations in a database.
     private static let migrationLockKey: Int64 = 0x5E77_1E00_0000_0001
 
@@ -46,20 +46,18 @@ enum BarrierSchema {
             }
             if installed < 2 {
                 // The digest of (operation name, payload) that the row's gid stands for. Nullable:
-                // rows of version 1 stay valid, and a cancellation's rows carry no work. A branch
-                // still prepared holds a lock on the table that only this (not yet serving)
-                // participant could release: bounded, and refused by name, never waited for.
-                try await transaction.query("SELECT set_config('lock_timeout', '5s', true)")
-                do {
-                    try await transaction.query("ALTER TABLE settle_barrier ADD COLUMN IF NOT EXISTS digest bytea")
-                } catch let error as PostgresError where error.code == .lockNotAvailable {
-                    throw ParticipantError(
-                        .startupRefused,
-                        "settle_barrier cannot be upgraded to schema version 2 while branches are prepared (they lock it); "
-                            + "let the coordinator finish them with the previous version, or end them by hand with COMMIT PREPARED "
-                            + "or ROLLBACK PREPARED (see pg_prepared_xacts), then start again"
-                    )
-                }
+                // rows of version 1 stay valid, and a cancellation's rows carry no work.
+                try await alterWhileUnlocked(transaction, "ADD COLUMN IF NOT EXISTS digest bytea", toVersion: 2)
+            }
+            if installed < 3 {
+                // The signed order of the coordinator that caused the row (a commit's, a
+                // rollback's or a compensation's): evidence, from this database alone, that a
+                // sealed decision ordered it. NULL for rows from before, and for unsigned orders
+                // accepted during a migration window (requireSignedPhaseTwo off).
+                try await alterWhileUnlocked(
+                    transaction, "ADD COLUMN IF NOT EXISTS decision_lsn bigint, ADD COLUMN IF NOT EXISTS decision_signature bytea",
+                    toVersion: 3
+                )
             }
             try await transaction.query(
                 """
@@ -67,6 +65,22 @@ enum BarrierSchema {
                 ON CONFLICT (component) DO UPDATE SET version = excluded.version
                 """,
                 [Int32(version)]
+            )
+        }
+    }
+
+    /// A branch still prepared holds a lock on the table that only this (not yet serving)
+    /// participant could release: bounded, and refused by name, never waited for.
+    private static func alterWhileUnlocked(_ transaction: PostgresConnection, _ change: String, toVersion version: Int) async throws {
+        try await transaction.query("SELECT set_config('lock_timeout', '5s', true)")
+        do {
+            try await transaction.query("ALTER TABLE settle_barrier " + change)
+        } catch let error as PostgresError where error.code == .lockNotAvailable {
+            throw ParticipantError(
+                .startupRefused,
+                "settle_barrier cannot be upgraded to schema version \(version) while branches are prepared (they lock it); "
+                    + "let the coordinator finish them with the previous version, or end them by hand with COMMIT PREPARED "
+                    + "or ROLLBACK PREPARED (see pg_prepared_xacts), then start again"
             )
         }
     }

@@ -103,27 +103,35 @@ struct BranchOperations: Sendable {
 
     // MARK: Commit
 
-    func commit(gid: String) async throws -> CommitOutcome {
+    /// `order` is recorded on the action's row before the answer goes back, so every commit the
+    /// coordinator saw answered carries its evidence (a crash in between leaves the commit
+    /// unanswered, and the coordinator's retry records it).
+    func commit(gid: String, order: PhaseTwoEvidence?) async throws -> CommitOutcome {
         try await retryingConflicts(operation: "commit", gid: gid, retriesMax: configuration.conflictRetriesMax) {
             try await phaseTwoPool.withConnection { connection in
+                let outcome: CommitOutcome
                 do {
                     try await connection.commitPrepared(gid: gid)
                     preparedWork.forget(gid)
-                    return .committed
+                    outcome = .committed
                 } catch let error as PostgresError where error.code == .undefinedObject {
                     let state = try await barrierState(connection, gid: gid)
                     if state.isPrepared { throw RetryOperation(reason: "\(gid) was prepared again meanwhile") }
                     preparedWork.forget(gid)
                     // Cancelled, or never recorded: the prepared work is gone without committing.
-                    return state.actionRecorded && !state.isCancelled ? .committed : .heuristicRollback
+                    outcome = state.actionRecorded && !state.isCancelled ? .committed : .heuristicRollback
                 }
+                if outcome == .committed, let order {
+                    try await connection.query(BarrierSQL.recordCommitOrder, [gid, order.storedLSN, order.signature])
+                }
+                return outcome
             }
         }
     }
 
     // MARK: Rollback (cancel)
 
-    func rollback(gid: String) async throws -> RollbackOutcome {
+    func rollback(gid: String, order: PhaseTwoEvidence?) async throws -> RollbackOutcome {
         try await retryingConflicts(operation: "rollback", gid: gid, retriesMax: configuration.conflictRetriesMax) {
             // A prepare of this gid still running is stopped, not waited for; asked on every
             // attempt, since the prepare may arrive after the first.
@@ -141,7 +149,7 @@ struct BranchOperations: Sendable {
                 let inserted = try await begin(
                     connection,
                     then: [
-                        PostgresStatement(BarrierSQL.insertCancelledIfAbsent, [gid]),
+                        PostgresStatement(BarrierSQL.insertCancelledIfAbsent, [gid, order?.storedLSN, order?.signature]),
                         PostgresStatement(BarrierSQL.insertActionIfAbsent, [gid]),
                     ]
                 )
@@ -160,22 +168,24 @@ struct BranchOperations: Sendable {
 
     // MARK: Compensate
 
-    func compensate(gid: String, digest: WorkDigest, work: @escaping HandlerRegistry.BoundWork) async throws -> CompensateOutcome {
+    func compensate(
+        gid: String, digest: WorkDigest, work: @escaping HandlerRegistry.BoundWork, order: PhaseTwoEvidence?
+    ) async throws -> CompensateOutcome {
         try await retryingConflicts(operation: "compensate", gid: gid, retriesMax: configuration.conflictRetriesMax) {
             try await pool.withConnection { connection in
-                try await compensateOnce(connection, gid: gid, digest: digest, work: work)
+                try await compensateOnce(connection, gid: gid, digest: digest, work: work, order: order)
             }
         }
     }
 
     private func compensateOnce(
-        _ connection: PostgresConnection, gid: String, digest: WorkDigest, work: HandlerRegistry.BoundWork
+        _ connection: PostgresConnection, gid: String, digest: WorkDigest, work: HandlerRegistry.BoundWork, order: PhaseTwoEvidence?
     ) async throws -> CompensateOutcome {
         let results = try await begin(
             connection,
             then: [
                 PostgresStatement(BarrierSQL.state, [gid]),
-                PostgresStatement(BarrierSQL.insertCompensationIfAbsent, [gid, digest.bytes]),
+                PostgresStatement(BarrierSQL.insertCompensationIfAbsent, [gid, digest.bytes, order?.storedLSN, order?.signature]),
             ]
         )
         let state = try Self.decodeState(results[0])
@@ -199,7 +209,7 @@ struct BranchOperations: Sendable {
             let actionSlot = try await connection.query(BarrierSQL.insertActionIfAbsent, [gid])
             if actionSlot.count == 1 {
                 // The action never ran: take its place and cancel it, so a late Prepare is refused.
-                try await connection.query(BarrierSQL.insertCancelledIfAbsent, [gid])
+                try await connection.query(BarrierSQL.insertCancelledIfAbsent, [gid, order?.storedLSN, order?.signature])
                 try await connection.query("COMMIT")
                 return .empty
             }

@@ -3,6 +3,8 @@ import GRPCNIOTransportHTTP2
 import Logging
 import Metrics
 import PostgresClient
+import SettleAuth
+import SettleCore
 import SettleProtocol
 import Synchronization
 
@@ -13,8 +15,9 @@ import Synchronization
 /// compensation exactly once, in-doubt reporting, authentication and limits.
 ///
 /// ```swift
+/// let coordinators = try CoordinatorsFile.load("/etc/bank-a/coordinators.json")
 /// let participant = Participant(name: "bank-a", database: pool,
-///                               configuration: .init(coordinatorToken: token))
+///                               configuration: .init(coordinators: coordinators))
 /// participant.action("debit", payload: Movement.self) { transaction, movement in
 ///     try await transaction.query("UPDATE accounts SET balance = balance - $1 WHERE id = $2", [movement.amount, movement.account])
 /// }
@@ -85,12 +88,14 @@ public final class Participant: Sendable {
     /// ready to `run()`. Throws `ParticipantError` with code `.startupRefused` saying what to
     /// change.
     ///
-    /// - Parameter transportSecurity: `.plaintext`, or TLS, e.g.
+    /// - Parameter transportSecurity: nil for plaintext (refused on an address that is not
+    ///   loopback unless `configuration.allowPlaintext`), or TLS, e.g.
     ///   `.tls(certificateChain: [.file(path: "cert.pem", format: .pem)], privateKey: .file(path: "key.pem", format: .pem))`;
     ///   `.mTLS(…)` also verifies the coordinator's client certificate.
     public func start(
-        host: String, port: Int, transportSecurity: HTTP2ServerTransport.Posix.TransportSecurity = .plaintext
+        host: String, port: Int, transportSecurity: HTTP2ServerTransport.Posix.TransportSecurity? = nil
     ) async throws -> ParticipantServer {
+        let credentials = try checkedCredentials(plaintextOn: transportSecurity == nil ? host : nil)
         let report = try await pool.withConnection { connection in
             try await BarrierSchema.migrate(connection)
             return try await Preflight.run(connection, participant: name)
@@ -120,7 +125,9 @@ public final class Participant: Sendable {
         let metrics = ParticipantMetrics(participant: name, factory: metricsFactory)
         let service = ParticipantService(
             name: name, registry: handlers, operations: operations,
-            limits: RequestLimits(payloadBytesMax: configuration.payloadBytesMax), metrics: metrics, logger: logger
+            limits: RequestLimits(payloadBytesMax: configuration.payloadBytesMax),
+            coordinators: Dictionary(configuration.coordinators.map { ($0.id, $0) }) { first, _ in first },
+            requireSignedPhaseTwo: configuration.requireSignedPhaseTwo, metrics: metrics, logger: logger
         )
         var transportConfiguration = HTTP2ServerTransport.Posix.Config.defaults
         transportConfiguration.rpc.maxRequestPayloadSize = configuration.messageBytesMax
@@ -131,15 +138,53 @@ public final class Participant: Sendable {
         )
         let server = GRPCServer(
             transport: .http2NIOPosix(
-                address: .ipv4(host: host, port: port), transportSecurity: transportSecurity, config: transportConfiguration
+                address: .ipv4(host: host, port: port), transportSecurity: transportSecurity ?? .plaintext,
+                config: transportConfiguration
             ),
             services: [service],
-            interceptors: [BearerTokenInterceptor(tokens: [configuration.coordinatorToken])]
+            interceptors: [
+                CallerAuthenticationInterceptor(credentials: credentials) {
+                    metrics.recordOperation("authenticate", outcome: "error-unauthenticated")
+                }
+            ]
         )
         return ParticipantServer(
             server: server, operations: operations, metrics: metrics,
             refreshInterval: configuration.inDoubtRefreshInterval,
             heuristicRollbackAfter: configuration.heuristicRollbackAfter, logger: logger
         )
+    }
+
+    /// The coordinators' tokens, once their ids are known good; plaintext only where allowed.
+    private func checkedCredentials(plaintextOn host: String?) throws -> CredentialTable {
+        var credentials = CredentialTable()
+        guard !configuration.coordinators.isEmpty else {
+            throw ParticipantError(.startupRefused, "no coordinator is configured, so nobody could call this participant")
+        }
+        for coordinator in configuration.coordinators {
+            do {
+                try BranchGID.validateCoordinatorID(coordinator.id)
+            } catch {
+                throw ParticipantError(.startupRefused, error.message)
+            }
+            if configuration.requireSignedPhaseTwo && coordinator.publicKeys.isEmpty {
+                throw ParticipantError(.startupRefused, "coordinator \(coordinator.id) has no public key to verify its phase-two commands")
+            }
+            credentials.addToken(digest: coordinator.tokenDigest, name: coordinator.id)
+        }
+        if !configuration.requireSignedPhaseTwo {
+            logger.warning("requireSignedPhaseTwo is off: anyone holding a coordinator's token can order commits and compensations")
+        }
+        if let host, !(host == "localhost" || host.hasPrefix("127.") || host == "::1") {
+            guard configuration.allowPlaintext else {
+                throw ParticipantError(
+                    .startupRefused,
+                    "\(host) is not a loopback address and no TLS is configured; give TLS, or set allowPlaintext "
+                        + "(tokens and payloads then cross the network in the clear)"
+                )
+            }
+            logger.warning("serving plaintext on a non-loopback address (allowPlaintext)", metadata: ["host": "\(host)"])
+        }
+        return credentials
     }
 }

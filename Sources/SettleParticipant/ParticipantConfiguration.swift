@@ -1,8 +1,18 @@
+import SettleAuth
+import SignedLog
+
 /// How a participant behaves. Every wait is bounded, so no request can hold a connection, a
 /// lock or a thread forever.
 public struct ParticipantConfiguration: Sendable {
-    /// The coordinator's bearer token. Every RPC must carry `authorization: Bearer <token>`.
-    public var coordinatorToken: String
+    /// The coordinators this participant serves, each with its own token, public keys and gid
+    /// prefix. Every RPC must carry one of their tokens as `authorization: Bearer <token>`.
+    public var coordinators: [CoordinatorCredential]
+    /// Commit, Rollback and Compensate must carry their coordinator's signature over the sealed
+    /// decision that ordered them. Turn off only for a migration window, while coordinators that
+    /// do not sign yet are still running: a caller holding the token could then order commits.
+    public var requireSignedPhaseTwo = true
+    /// Serving without TLS on an address that is not loopback is refused unless this is set.
+    public var allowPlaintext = false
     /// Largest action or compensation payload accepted, in bytes.
     public var payloadBytesMax = 64 * 1024
     /// How long a barrier-row insert waits on another transaction of the same gid before the
@@ -39,7 +49,35 @@ public struct ParticipantConfiguration: Sendable {
     /// a clear INVALID_ARGUMENT); anything larger is refused before it is read.
     public var messageBytesMax = 1 << 20
 
-    public init(coordinatorToken: String) {
-        self.coordinatorToken = coordinatorToken
+    public init(coordinators: [CoordinatorCredential]) {
+        self.coordinators = coordinators
     }
+}
+
+/// One coordinator a participant serves.
+public struct CoordinatorCredential: Sendable {
+    /// Its coordinator id: it may name only gids under `settle:<id>:`.
+    public let id: String
+    /// SHA-256 of the bearer token it presents.
+    public let tokenDigest: [UInt8]
+    /// The public halves of the keys that seal its log and sign its phase-two commands; several
+    /// while a key is being rotated.
+    public let publicKeys: [VerifyingKey]
+
+    public init(id: String, tokenDigest: [UInt8], publicKeys: [VerifyingKey]) {
+        self.id = id
+        self.tokenDigest = tokenDigest
+        self.publicKeys = publicKeys
+    }
+
+    /// `token`: the token itself (from wherever the service keeps it); `publicKeyFiles`: PEM files.
+    public init(id: String, token: String, publicKeyFiles: [String]) throws {
+        self.init(
+            id: id, tokenDigest: TokenSource.digest(ofToken: token),
+            publicKeys: try publicKeyFiles.map { try VerifyingKey(pemFile: $0) }
+        )
+    }
+
+    /// The gids this coordinator may name.
+    public var gidPrefix: String { "settle:\(id):" }
 }

@@ -42,7 +42,7 @@ public struct ParticipantServer: Sendable {
 
     private func rollBackHeuristically(_ branches: [BranchOperations.InDoubtBranch], olderThan limit: Duration) async throws {
         for branch in branches where branch.ageMilliseconds > limit.wholeMilliseconds {
-            _ = try await operations.rollback(gid: branch.gid)
+            _ = try await operations.rollback(gid: branch.gid, order: nil)
             metrics.recordOperation("heuristic-rollback", outcome: "rolled-back")
             logger.warning(
                 "rolled back a branch prepared too long (heuristicRollbackAfter); its coordinator will see a heuristic outcome",

@@ -1,6 +1,7 @@
 import GRPCCore
 import Logging
 import PostgresClient
+import SettleAuth
 import SettleProtocol
 
 /// The gRPC face of a participant: validates, runs the branch operation, answers, and counts.
@@ -9,6 +10,8 @@ struct ParticipantService: Settle_V1_Participant.SimpleServiceProtocol {
     let registry: HandlerRegistry
     let operations: BranchOperations
     let limits: RequestLimits
+    let coordinators: [String: CoordinatorCredential]
+    let requireSignedPhaseTwo: Bool
     let metrics: ParticipantMetrics
     let logger: Logger
 
@@ -17,6 +20,7 @@ struct ParticipantService: Settle_V1_Participant.SimpleServiceProtocol {
     ) async throws -> Settle_V1_PrepareResponse {
         try await answering("prepare", gid: request.gid) {
             try limits.validateGID(request.gid)
+            try requireOwn(request.gid)
             try limits.validatePayload(request.payload, for: request.action)
             let work = try registry.bind(.action, name: request.action, payload: Array(request.payload))
             let started = ContinuousClock.now
@@ -43,7 +47,8 @@ struct ParticipantService: Settle_V1_Participant.SimpleServiceProtocol {
     func commit(request: Settle_V1_CommitRequest, context: ServerContext) async throws -> Settle_V1_CommitResponse {
         try await answering("commit", gid: request.gid) {
             try limits.validateGID(request.gid)
-            let outcome = try await operations.commit(gid: request.gid)
+            let order = try verified(.commit, gid: request.gid, request.hasOrder ? request.order : nil)
+            let outcome = try await operations.commit(gid: request.gid, order: order)
             var response = Settle_V1_CommitResponse()
             response.outcome = outcome == .committed ? .committed : .heuristicRollback
             if outcome == .heuristicRollback {
@@ -56,7 +61,8 @@ struct ParticipantService: Settle_V1_Participant.SimpleServiceProtocol {
     func rollback(request: Settle_V1_RollbackRequest, context: ServerContext) async throws -> Settle_V1_RollbackResponse {
         try await answering("rollback", gid: request.gid) {
             try limits.validateGID(request.gid)
-            let outcome = try await operations.rollback(gid: request.gid)
+            let order = try verified(.rollback, gid: request.gid, request.hasOrder ? request.order : nil)
+            let outcome = try await operations.rollback(gid: request.gid, order: order)
             var response = Settle_V1_RollbackResponse()
             response.outcome = outcome == .rolledBack ? .rolledBack : .alreadyCommitted
             return (response, outcome == .rolledBack ? "rolled-back" : "already-committed")
@@ -69,9 +75,13 @@ struct ParticipantService: Settle_V1_Participant.SimpleServiceProtocol {
         try await answering("compensate", gid: request.gid) {
             try limits.validateGID(request.gid)
             try limits.validatePayload(request.payload, for: request.compensation)
+            let order = try verified(
+                .compensate, gid: request.gid, request.hasOrder ? request.order : nil,
+                work: PhaseTwoOrder.compensationWork(name: request.compensation, payload: request.payload)
+            )
             let work = try registry.bind(.compensation, name: request.compensation, payload: Array(request.payload))
             let digest = WorkDigest(name: request.compensation, payload: request.payload)
-            let outcome = try await operations.compensate(gid: request.gid, digest: digest, work: work)
+            let outcome = try await operations.compensate(gid: request.gid, digest: digest, work: work, order: order)
             var response = Settle_V1_CompensateResponse()
             switch outcome {
             case .compensated: response.outcome = .compensated
@@ -87,6 +97,7 @@ struct ParticipantService: Settle_V1_Participant.SimpleServiceProtocol {
     func inDoubt(request: Settle_V1_InDoubtRequest, context: ServerContext) async throws -> Settle_V1_InDoubtResponse {
         try await answering("in-doubt", gid: request.gidPrefix) {
             try limits.validateGIDPrefix(request.gidPrefix)
+            try requireOwn(prefix: request.gidPrefix)
             let branches = try await operations.inDoubt(gidPrefix: request.gidPrefix)
             var response = Settle_V1_InDoubtResponse()
             response.branches = branches.map { branch in
@@ -103,6 +114,7 @@ struct ParticipantService: Settle_V1_Participant.SimpleServiceProtocol {
     func waitsFor(request: Settle_V1_WaitsForRequest, context: ServerContext) async throws -> Settle_V1_WaitsForResponse {
         try await answering("waits-for", gid: request.gidPrefix) {
             try limits.validateGIDPrefix(request.gidPrefix)
+            try requireOwn(prefix: request.gidPrefix)
             let edges = try await operations.waitsFor(gidPrefix: request.gidPrefix)
             var response = Settle_V1_WaitsForResponse()
             response.edges = edges.map { edge in
@@ -128,6 +140,48 @@ struct ParticipantService: Settle_V1_Participant.SimpleServiceProtocol {
         }
     }
 
+    private func caller() throws -> CoordinatorCredential {
+        let id = try AuthenticatedCaller.required()
+        guard let coordinator = coordinators[id] else { throw RPCError(code: .unauthenticated, message: "unknown coordinator \(id)") }
+        return coordinator
+    }
+
+    /// A coordinator acts only for its own gids, so one holding its own token cannot touch another's branches.
+    private func requireOwn(_ gid: String) throws {
+        let coordinator = try caller()
+        guard gid.hasPrefix(coordinator.gidPrefix) else {
+            throw RPCError(code: .permissionDenied, message: "coordinator \(coordinator.id) may name only gids under \(coordinator.gidPrefix)")
+        }
+    }
+
+    private func requireOwn(prefix: String) throws {
+        let coordinator = try caller()
+        guard prefix.hasPrefix(coordinator.gidPrefix) else {
+            throw RPCError(
+                code: .permissionDenied, message: "coordinator \(coordinator.id) may ask only about gids under \(coordinator.gidPrefix)"
+            )
+        }
+    }
+
+    /// The order a phase-two command carries, verified against its coordinator's keys: what the
+    /// barrier keeps as evidence. Nil only for an unsigned command while signatures are optional.
+    private func verified(
+        _ command: PhaseTwoOrder.Command, gid: String, _ message: Settle_V1_PhaseTwoOrder?, work: [UInt8]? = nil
+    ) throws -> PhaseTwoEvidence? {
+        try requireOwn(gid)
+        guard let message, !message.signature.isEmpty else {
+            guard requireSignedPhaseTwo else { return nil }
+            throw RPCError(code: .unauthenticated, message: "the \(command.rawValue) of \(gid) is not signed; nothing was done")
+        }
+        let order = PhaseTwoOrder(command: command, gid: gid, decisionLSN: message.decisionLsn, work: work)
+        let signature = Array(message.signature)
+        if let refusal = order.refusal(of: signature, keys: try caller().publicKeys) {
+            logger.warning("refused a phase-two command with a bad signature", metadata: ["gid": "\(gid)", "why": "\(refusal)"])
+            throw RPCError(code: .unauthenticated, message: "\(refusal); nothing was done")
+        }
+        return PhaseTwoEvidence(decisionLSN: message.decisionLsn, signature: signature)
+    }
+
     /// Runs one RPC: maps every failure to its documented status, counts the outcome, logs failures.
     private func answering<Response: Sendable>(
         _ operation: String, gid: String, _ body: () async throws -> (Response, String)
@@ -139,7 +193,7 @@ struct ParticipantService: Settle_V1_Participant.SimpleServiceProtocol {
         } catch {
             let status = Self.rpcError(for: error)
             metrics.recordOperation(operation, outcome: "error-\(status.code)")
-            if status.code != .invalidArgument && status.code != .notFound {
+            if ![.invalidArgument, .notFound, .unauthenticated, .permissionDenied].contains(status.code) {
                 logger.error(
                     "participant operation failed",
                     metadata: ["operation": "\(operation)", "gid": "\(gid)", "status": "\(status.code)", "error": "\(status.message)"]

@@ -19,6 +19,8 @@ final class GroupCommitWriter: @unchecked Sendable {
     /// One caller's entries: always written together under one seal.
     private struct Waiter {
         let entries: [LogEntry]
+        /// Given at enqueue; the writer checks it got the same.
+        var firstLSN = LSN.none
         let payloadByteCount: Int
         let completion: @Sendable (Result<[LSN], any Error>) -> Void
     }
@@ -36,6 +38,9 @@ final class GroupCommitWriter: @unchecked Sendable {
     private var queuedEntryCount = 0
     private var phase = Phase.running
     private var published: ChainPosition
+    /// The last LSN handed out by `enqueue`: records are written in enqueue order, and a failed
+    /// write stops the writer for good, so every accepted record gets the LSN it was promised.
+    private var assignedLSN: LSN
 
     // Owned by the writer thread once it starts.
     private var position: ChainPosition
@@ -53,6 +58,7 @@ final class GroupCommitWriter: @unchecked Sendable {
     ) {
         self.position = recovered.position
         self.published = recovered.position
+        self.assignedLSN = recovered.position.lastLSN
         self.segmentNumber = recovered.segmentNumber
         self.segmentDescriptor = recovered.segmentDescriptor
         self.segmentByteCount = recovered.segmentByteCount
@@ -73,21 +79,27 @@ final class GroupCommitWriter: @unchecked Sendable {
 
     /// Queues `entries` to be written together under one seal; `completion` is called (on the
     /// writer thread) with their LSNs once sealed and durable, or with the error that kept them
-    /// from being written. Entries enqueued earlier get lower LSNs.
-    func enqueue(_ entries: [LogEntry], completion: @escaping @Sendable (Result<[LSN], any Error>) -> Void) {
+    /// from being written. Entries enqueued earlier get lower LSNs. Returns the LSN the first
+    /// entry will have if it is ever written (nil when refused at once).
+    @discardableResult
+    func enqueue(_ entries: [LogEntry], completion: @escaping @Sendable (Result<[LSN], any Error>) -> Void) -> LSN? {
         if let refusal = refusalOfSize(entries) {
             completion(.failure(refusal))
-            return
+            return nil
         }
-        let waiter = Waiter(
+        var waiter = Waiter(
             entries: entries, payloadByteCount: entries.reduce(0) { $0 + $1.payload.count }, completion: completion
         )
+        var first: LSN?
         condition.lock()
         let refusal: SignedLogError?
         switch phase {
         case .running where queuedEntryCount + entries.count > configuration.queuedRecordsMax:
             refusal = SignedLogError(.queueFull, "\(queuedEntryCount) records already wait for the log writer")
         case .running:
+            waiter.firstLSN = assignedLSN.next
+            first = waiter.firstLSN
+            assignedLSN = LSN(rawValue: assignedLSN.rawValue + UInt64(entries.count))
             queue.append(waiter)
             queuedEntryCount += entries.count
             condition.signal()
@@ -99,6 +111,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         }
         condition.unlock()
         if let refusal { completion(.failure(refusal)) }
+        return first
     }
 
     private func refusalOfSize(_ entries: [LogEntry]) -> SignedLogError? {
@@ -132,6 +145,10 @@ final class GroupCommitWriter: @unchecked Sendable {
         while let batch = nextBatch() {
             do {
                 var lsns = try write(batch.flatMap(\.entries))[...]
+                guard lsns.first == batch.first?.firstLSN else {
+                    throw SignedLogError(
+                        .failed, "the writer wrote LSN \(lsns.first ?? .none), not the \(batch.first?.firstLSN ?? .none) it promised")
+                }
                 for waiter in batch {
                     waiter.completion(.success(Array(lsns.prefix(waiter.entries.count))))
                     lsns = lsns.dropFirst(waiter.entries.count)

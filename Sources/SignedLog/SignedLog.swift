@@ -79,7 +79,10 @@ public final class SignedLog: Sendable {
     /// Enqueues `entries` at once and calls `completion` (on the log's writer thread; keep it
     /// short) when they are sealed and durable. Entries enqueued earlier always get lower LSNs,
     /// so a caller holding its own lock around this call knows the log order of its records.
-    public func enqueue(_ entries: [LogEntry], completion: @escaping @Sendable (Result<[LSN], any Error>) -> Void) {
+    /// Returns the LSN the first entry will have once written (nil when refused at once, and then
+    /// `completion` has already been called with the refusal).
+    @discardableResult
+    public func enqueue(_ entries: [LogEntry], completion: @escaping @Sendable (Result<[LSN], any Error>) -> Void) -> LSN? {
         writer.enqueue(entries, completion: completion)
     }
 

@@ -26,8 +26,19 @@ struct ExampleBankCommand: AsyncParsableCommand {
     @Option(help: "host:port to serve the participant protocol on (port 0 picks a free one).")
     var listen = "127.0.0.1:7001"
 
-    @Option(help: "The coordinator's bearer token (or set SETTLE_PARTICIPANT_TOKEN).")
-    var token: String?
+    @Option(
+        help: ArgumentHelp(
+            "The coordinators served: a JSON file listing each one's id, token and public keys.",
+            discussion: #"[{"id": "walk", "tokenFile": "/path/walk.token", "publicKeys": ["/path/signing-key.pub.pem"]}]"#
+        )
+    )
+    var coordinators: String
+
+    @Flag(help: "Serve without TLS on an address that is not loopback (tokens and payloads cross the network in the clear).")
+    var allowPlaintext = false
+
+    @Flag(help: "MIGRATION ONLY: accept unsigned Commit, Rollback and Compensate (from coordinators that do not sign yet).")
+    var acceptUnsignedPhaseTwo = false
 
     @Option(help: "Accounts to create or reset before serving: id=balance,… in minor units.")
     var seed: String?
@@ -58,9 +69,7 @@ struct ExampleBankCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = Logger(label: "example-bank")
-        guard let token = token ?? ProcessInfo.processInfo.environment["SETTLE_PARTICIPANT_TOKEN"], !token.isEmpty else {
-            throw ValidationError("give the coordinator's token with --token or SETTLE_PARTICIPANT_TOKEN")
-        }
+        let credentials = try CoordinatorsFile.load(coordinators)
         guard let address = try? HostPort(parsing: listen) else { throw ValidationError("--listen must be host:port, not \(listen)") }
         let (host, port) = (address.host, address.port)
         let faults = try parseFaults()
@@ -78,7 +87,9 @@ struct ExampleBankCommand: AsyncParsableCommand {
             throw ValidationError("--pooled names accounts of --seed")
         }
 
-        var configuration = ParticipantConfiguration(coordinatorToken: token)
+        var configuration = ParticipantConfiguration(coordinators: credentials)
+        configuration.allowPlaintext = allowPlaintext
+        configuration.requireSignedPhaseTwo = !acceptUnsignedPhaseTwo
         configuration.heuristicRollbackAfter = heuristicRollbackAfterMs.map { .milliseconds($0) }
         let participant = Participant(name: name, database: pool, configuration: configuration, logger: logger)
         ExampleBank.register(on: participant, faults: faults)
@@ -95,12 +106,12 @@ struct ExampleBankCommand: AsyncParsableCommand {
         await pool.close()
     }
 
-    private func transportSecurity() throws -> HTTP2ServerTransport.Posix.TransportSecurity {
+    private func transportSecurity() throws -> HTTP2ServerTransport.Posix.TransportSecurity? {
         guard let tlsCertificate, let tlsKey else {
             guard tlsCertificate == nil, tlsKey == nil, tlsClientCA == nil else {
                 throw ValidationError("TLS needs both --tls-certificate and --tls-key")
             }
-            return .plaintext
+            return nil
         }
         return ServerTLS(certificateChain: tlsCertificate, privateKey: tlsKey, clientCertificateAuthority: tlsClientCA).transportSecurity()
     }

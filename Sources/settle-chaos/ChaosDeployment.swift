@@ -2,7 +2,9 @@ import ExampleBank
 import Foundation
 import LaunchedProcesses
 import PostgresClient
+import SettleAuth
 import SettleCore
+import SettleParticipant
 import SignedLog
 
 /// Three ExampleBank processes, each with its own database on its own cluster, and one settled,
@@ -13,7 +15,12 @@ actor ChaosDeployment {
     static let accountsPerBank = 24
     static let openingBalance: Int64 = 1_000_000
     static let coordinatorID = "chaos"
+    /// The storm's client: submits anything at any bank, reads its own transfers.
     static let clientToken = "chaos-client-token-0123456789"
+    /// The operator who resolves what got stuck: reads everything, submits nothing.
+    static let operatorToken = "chaos-operator-token-0123456789"
+    static func bankToken(_ index: Int) -> String { "\(bankNames[index])-chaos-token-0123456789" }
+    nonisolated var signingKeyPath: String { work + "/keys/signing-key.pem" }
 
     /// The account every transfer of the hot phase credits: pooled, so its credits append deposits
     /// (and its debits and reverse-credits fold them), while the other accounts update in place.
@@ -61,7 +68,13 @@ actor ChaosDeployment {
         let key = try SigningKey.generate()
         try PrivateKeyFile.create(work + "/keys/signing-key.pem", bytes: key.pkcs8PEMBytes(), mode: 0o600)
         try PrivateKeyFile.create(publicKeyPath, bytes: key.verifyingKey.pemBytes(), mode: 0o644)
-        for index in banks.indices { try await startBank(index, faultArguments: []) }
+        for index in banks.indices {
+            try CoordinatorsFile.write(
+                work + "/\(Self.bankNames[index])-coordinators.json",
+                coordinators: [(id: Self.coordinatorID, token: Self.bankToken(index), publicKeyFile: publicKeyPath)]
+            )
+            try await startBank(index, faultArguments: [])
+        }
         try writeConfiguration()
         try await startSettled(crashAt: nil)
         // From now on settled comes back on the same port.
@@ -80,7 +93,7 @@ actor ChaosDeployment {
             executable: executables + "/example-bank",
             [
                 "--name", name, "--database-url", databaseURLs[index], "--listen", "127.0.0.1:\(bankPorts[index])",
-                "--token", "\(name)-chaos-token-0123456789",
+                "--coordinators", work + "/\(name)-coordinators.json",
             ] + faultArguments,
             readyPrefix: "listening on ", errorLogPath: work + "/\(name).err"
         )
@@ -138,9 +151,18 @@ actor ChaosDeployment {
             "metricsListen": "127.0.0.1:0",
             "logDirectory": logDirectory,
             "signingKey": work + "/keys/signing-key.pem",
-            "clientTokens": [Self.clientToken],
+            "clients": [
+                [
+                    "name": "storm", "tokenSHA256": TokenSource.hexDigest(ofToken: Self.clientToken), "read": "own",
+                    "submit": Self.bankNames.map { ["participant": $0, "actions": ["*"], "compensations": ["*"]] },
+                ],
+                [
+                    "name": "chaos-operator", "tokenSHA256": TokenSource.hexDigest(ofToken: Self.operatorToken), "read": "all",
+                    "operator": true,
+                ],
+            ],
             "participants": banks.indices.map {
-                ["name": Self.bankNames[$0], "address": "127.0.0.1:\(bankPorts[$0])", "token": "\(Self.bankNames[$0])-chaos-token-0123456789"]
+                ["name": Self.bankNames[$0], "address": "127.0.0.1:\(bankPorts[$0])", "token": Self.bankToken($0)]
             },
             "prepareTimeoutMilliseconds": 1000,
             "sagaTimeoutMilliseconds": 60_000,
@@ -154,6 +176,8 @@ actor ChaosDeployment {
         ]
         try JSONSerialization.data(withJSONObject: configuration, options: [.prettyPrinted, .sortedKeys])
             .write(to: URL(fileURLWithPath: configurationPath))
+        // It holds the banks' tokens inline: settled refuses it readable by others.
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: configurationPath)
     }
 
     // MARK: What the databases hold

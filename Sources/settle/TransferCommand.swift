@@ -3,12 +3,16 @@ import Foundation
 import SettleClient
 import SettleCore
 import SettleProtocol
+import SignedLog
 
 struct TransferCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "transfer",
         abstract: "Submit and inspect transfers at a coordinator.",
-        subcommands: [TransferSubmitCommand.self, TransferShowCommand.self, TransferListCommand.self, TransferResolveCommand.self]
+        subcommands: [
+            TransferSubmitCommand.self, TransferShowCommand.self, TransferListCommand.self, TransferResolveCommand.self,
+            TransferApproveCommand.self,
+        ]
     )
 }
 
@@ -16,7 +20,12 @@ struct CoordinatorOptions: ParsableArguments {
     @Option(help: "The coordinator's client API, host:port.")
     var coordinator = "127.0.0.1:7100"
 
-    @Option(help: "A client token (or set SETTLE_TOKEN).")
+    @Option(
+        help:
+            "A file holding the client token (mode 0600). Or set SETTLE_TOKEN; --token also works, but argv is visible to every user of the machine.")
+    var tokenFile: String?
+
+    @Option(help: .hidden)
     var token: String?
 
     @Flag(help: "Connect with TLS, verifying settled's certificate with the system's trust roots.")
@@ -44,8 +53,11 @@ struct CoordinatorOptions: ParsableArguments {
 
     func withClient<Result: Sendable>(_ body: (SettleClient) async throws -> Result) async throws -> Result {
         guard let address = try? HostPort(parsing: coordinator) else { throw ValidationError("--coordinator must be host:port") }
-        guard let token = token ?? ProcessInfo.processInfo.environment["SETTLE_TOKEN"], !token.isEmpty else {
-            throw ValidationError("give a client token with --token or SETTLE_TOKEN")
+        let fromFile = try tokenFile.map {
+            String(decoding: try PrivateKeyFile.readOwnerOnly($0), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        guard let token = fromFile ?? token ?? ProcessInfo.processInfo.environment["SETTLE_TOKEN"], !token.isEmpty else {
+            throw ValidationError("give a client token with --token-file or SETTLE_TOKEN")
         }
         return try await SettleClient.withClient(host: address.host, port: address.port, token: token, tls: clientTLS, body)
     }
@@ -154,18 +166,29 @@ struct TransferListCommand: AsyncParsableCommand {
         }
         let page = try await options.withClient { try await $0.list(states: wanted, pageSize: pageSize, pageToken: pageToken) }
         for transfer in page.transfers {
-            print("\(transfer.transferID)  \(TransferPrinter.name(transfer.state))  submitted \(transfer.submittedAtUnixMs)  \(transfer.reason)")
+            print(
+                "\(transfer.transferID)  \(TransferPrinter.name(transfer.state))  submitted \(transfer.submittedAtUnixMs)  "
+                    + TerminalText.escaped(transfer.reason)
+            )
         }
         if !page.nextPageToken.isEmpty { print("next page: --page-token '\(page.nextPageToken)'") }
     }
 }
 
 enum TransferPrinter {
+    /// Reasons and branch states come from participants and clients: every one is escaped, so
+    /// none can move the cursor, recolour or retitle the operator's terminal.
     static func print(_ transfer: Settle_V1_Transfer) {
         Swift.print("transfer \(transfer.transferID): \(name(transfer.state))")
-        if !transfer.reason.isEmpty { Swift.print("  reason: \(transfer.reason)") }
+        if !transfer.reason.isEmpty { Swift.print("  reason: \(TerminalText.escaped(transfer.reason))") }
+        if !transfer.submittedBy.isEmpty { Swift.print("  submitted by: \(TerminalText.escaped(transfer.submittedBy))") }
+        if !transfer.proposedResolution.isEmpty {
+            Swift.print("  waiting for approval: \(TerminalText.escaped(transfer.proposedResolution))")
+        }
         for branch in transfer.branches {
-            Swift.print("  \(branch.gid)  \(branch.participant)/\(branch.action)  \(branch.state)")
+            Swift.print(
+                "  \(branch.gid)  \(branch.participant)/\(branch.action)  \(TerminalText.escaped(branch.state))"
+            )
         }
     }
 

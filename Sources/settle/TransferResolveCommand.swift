@@ -7,7 +7,7 @@ struct TransferResolveCommand: AsyncParsableCommand {
         commandName: "resolve",
         abstract: "Record an operator's decision for a stuck transfer (sealed in the log as MANUAL).",
         discussion:
-            "Use it once the data is what the outcome says (for example after correcting a failed compensation by hand). The MANUAL record carries the outcome, the reason and the operator."
+            "Use it once the data is what the outcome says (for example after correcting a failed compensation by hand). The MANUAL record carries the outcome, the reason and the operator: the client your token or certificate names. With four-eyes resolution configured, this only proposes; a different operator runs `settle transfer approve`."
     )
 
     @OptionGroup var options: CoordinatorOptions
@@ -21,16 +21,27 @@ struct TransferResolveCommand: AsyncParsableCommand {
     @Option(help: "Why, for the audit trail.")
     var reason: String
 
-    @Option(name: .customLong("operator"), help: "Who decides (default: $USER).")
-    var operatorName: String?
-
     func run() async throws {
         let outcomes: [String: Settle_V1_TransferState] = ["committed": .committed, "compensated": .compensated, "aborted": .aborted]
         guard let state = outcomes[outcome] else { throw ValidationError("--outcome is committed, compensated or aborted") }
-        guard let who = operatorName ?? ProcessInfo.processInfo.environment["USER"], !who.isEmpty else {
-            throw ValidationError("give --operator (or set USER)")
-        }
-        let transfer = try await options.withClient { try await $0.resolve(id: id, outcome: state, reason: reason, operator: who) }
+        let transfer = try await options.withClient { try await $0.resolve(id: id, outcome: state, reason: reason) }
+        TransferPrinter.print(transfer)
+    }
+}
+
+struct TransferApproveCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "approve",
+        abstract: "Four-eyes: approve another operator's proposed resolution of a stuck transfer (sealed as MANUAL naming both)."
+    )
+
+    @OptionGroup var options: CoordinatorOptions
+
+    @Argument(help: "The stuck transfer's id.")
+    var id: String
+
+    func run() async throws {
+        let transfer = try await options.withClient { try await $0.approve(id: id) }
         TransferPrinter.print(transfer)
     }
 }

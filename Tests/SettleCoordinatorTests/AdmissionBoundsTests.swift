@@ -40,22 +40,20 @@ struct AdmissionBoundsTests {
     /// Resolve checks its arguments before it looks for the transfer.
     @Test func resolveArgumentsOutOfBoundsAreInvalidArguments() async throws {
         try await withDeployment { deployment throws in
-            let cases: [(String, Settle_V1_TransferState, String, String)] = [
-                ("empty reason", .compensated, "", "alice"),
-                ("reason over 1024 bytes", .compensated, String(repeating: "r", count: 1025), "alice"),
-                ("empty operator", .compensated, "refunded", ""),
-                ("operator over 128 bytes", .compensated, "refunded", String(repeating: "o", count: 129)),
-                ("an outcome that is not final", .preparing, "refunded", "alice"),
-                ("stuck is not an outcome", .stuck, "refunded", "alice"),
+            let cases: [(String, Settle_V1_TransferState, String)] = [
+                ("empty reason", .compensated, ""),
+                ("reason over 1024 bytes", .compensated, String(repeating: "r", count: 1025)),
+                ("an outcome that is not final", .preparing, "refunded"),
+                ("stuck is not an outcome", .stuck, "refunded"),
             ]
-            for (name, outcome, reason, who) in cases {
+            for (name, outcome, reason) in cases {
                 let failure = await #expect(throws: RPCError.self, "\(name)") {
-                    _ = try await deployment.client { try await $0.resolve(id: "any", outcome: outcome, reason: reason, operator: who) }
+                    _ = try await deployment.client { try await $0.resolve(id: "any", outcome: outcome, reason: reason) }
                 }
                 #expect(failure?.code == .invalidArgument, "\(name): \(String(describing: failure))")
             }
             let notFound = await #expect(throws: RPCError.self) {
-                _ = try await deployment.client { try await $0.resolve(id: "any", outcome: .aborted, reason: "r", operator: "alice") }
+                _ = try await deployment.client { try await $0.resolve(id: "any", outcome: .aborted, reason: "r") }
             }
             #expect(notFound?.code == .notFound)
             try await expectEveryInvariant(deployment)

@@ -5,14 +5,22 @@ import Foundation
 #endif
 import LaunchedProcesses
 import PostgresClient
+import SettleAuth
 import SettleClient
 import SettleCore
+import SettleParticipant
 import SettleProtocol
 import SettleTestSupport
 import SignedLog
 import Testing
 
+/// The tests' own client: may do everything (every action, read all, operator).
 let clientToken = "client-token-for-tests-0123456789"
+/// A service with least privilege: debit (refund) at bank-a, credit (reverse-credit) at bank-b, reads its own.
+let paymentsToken = "payments-token-for-tests-0123456789"
+/// Two operators, for four-eyes; they read everything and submit nothing.
+let aliceToken = "alice-operator-token-0123456789"
+let bobToken = "bob-operator-token-0123456789"
 
 /// A real deployment on loopback: two ExampleBank processes, each with its own database on its
 /// own cluster, and a settled process with a fresh log and key.
@@ -57,12 +65,17 @@ final class Deployment: @unchecked Sendable {
             let prefix = index == 0 ? "a" : "b"
             try await BankSchema.seed(pool, accounts: (0..<Self.accountsPerBank).map { ("\(prefix)\($0)", Self.openingBalance) })
         }
-        for index in 0..<2 { try startBank(index, port: 0) }
-        bankPorts = banks.map { $0.port() ?? 0 }
         try FileManager.default.createDirectory(atPath: directory.subpath("keys"), withIntermediateDirectories: true)
         let key = try SigningKey.generate()
         try PrivateKeyFile.create(directory.subpath("keys/signing-key.pem"), bytes: key.pkcs8PEMBytes(), mode: 0o600)
         try PrivateKeyFile.create(publicKeyPath, bytes: key.verifyingKey.pemBytes(), mode: 0o644)
+        for index in 0..<2 {
+            try CoordinatorsFile.write(
+                coordinatorsPath(index), coordinators: [(id: coordinatorID, token: bankTokens[index], publicKeyFile: publicKeyPath)]
+            )
+            try startBank(index, port: 0)
+        }
+        bankPorts = banks.map { $0.port() ?? 0 }
         try writeConfiguration()
     }
 
@@ -71,12 +84,33 @@ final class Deployment: @unchecked Sendable {
             "example-bank",
             [
                 "--name", bankNames[index], "--database-url", databases[index].url, "--listen", "127.0.0.1:\(port)",
-                "--token", bankTokens[index],
+                "--coordinators", coordinatorsPath(index),
             ] + extraBankArguments[index],
             readyPrefix: "listening on "
         )
         if banks.count > index { banks[index] = bank } else { banks.append(bank) }
     }
+
+    func coordinatorsPath(_ bank: Int) -> String { directory.subpath("\(bankNames[bank])-coordinators.json") }
+
+    nonisolated(unsafe) static let clients: [[String: Any]] = [
+        [
+            "name": "tests", "tokenSHA256": TokenSource.hexDigest(ofToken: clientToken), "read": "all", "operator": true,
+            "submit": [
+                ["participant": "bank-a", "actions": ["*"], "compensations": ["*"]],
+                ["participant": "bank-b", "actions": ["*"], "compensations": ["*"]],
+            ],
+        ],
+        [
+            "name": "payments", "tokenSHA256": TokenSource.hexDigest(ofToken: paymentsToken), "read": "own",
+            "submit": [
+                ["participant": "bank-a", "actions": ["debit"], "compensations": ["refund"]],
+                ["participant": "bank-b", "actions": ["credit"], "compensations": ["reverse-credit"]],
+            ],
+        ],
+        ["name": "alice", "tokenSHA256": TokenSource.hexDigest(ofToken: aliceToken), "read": "all", "operator": true],
+        ["name": "bob", "tokenSHA256": TokenSource.hexDigest(ofToken: bobToken), "read": "all", "operator": true],
+    ]
 
     private func writeConfiguration() throws {
         let configuration: [String: Any] = [
@@ -85,7 +119,7 @@ final class Deployment: @unchecked Sendable {
             "metricsListen": "127.0.0.1:0",
             "logDirectory": logDirectory,
             "signingKey": directory.subpath("keys/signing-key.pem"),
-            "clientTokens": [clientToken],
+            "clients": Self.clients,
             "participants": (0..<2).map { index -> [String: Any] in
                 var participant: [String: Any] = [
                     "name": bankNames[index], "address": "127.0.0.1:\(bankPorts[index])", "token": bankTokens[index],
@@ -101,6 +135,8 @@ final class Deployment: @unchecked Sendable {
         ]
         try JSONSerialization.data(withJSONObject: configuration.merging(extraConfiguration) { $1 }).write(
             to: URL(fileURLWithPath: directory.subpath("settled.json")))
+        // It holds the participants' tokens inline: settled refuses it readable by others.
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: directory.subpath("settled.json"))
     }
 
     /// - Parameter waitUntilReady: false for a run expected to crash before it is ready.
@@ -111,8 +147,10 @@ final class Deployment: @unchecked Sendable {
         )
     }
 
-    func client<Result: Sendable>(tls: SettleClient.TLS? = nil, _ body: (SettleClient) async throws -> Result) async throws -> Result {
-        try await SettleClient.withClient(host: "127.0.0.1", port: apiPort, token: clientToken, tls: tls, body)
+    func client<Result: Sendable>(
+        tls: SettleClient.TLS? = nil, token: String = clientToken, _ body: (SettleClient) async throws -> Result
+    ) async throws -> Result {
+        try await SettleClient.withClient(host: "127.0.0.1", port: apiPort, token: token, tls: tls, body)
     }
 
     func tearDown() async {

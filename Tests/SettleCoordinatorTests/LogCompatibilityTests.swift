@@ -21,7 +21,7 @@ struct LogCompatibilityTests {
         let log = try await SignedLog.open(directory: directory.subpath("log"), signingKey: key)
         let configuration = CoordinatorConfiguration(
             coordinatorID: "fixture", listen: "127.0.0.1:0", metricsListen: "127.0.0.1:0", logDirectory: directory.subpath("log"),
-            signingKey: Self.fixture + "/test-only-signing-key.pem", clientTokens: ["t"], participants: []
+            signingKey: Self.fixture + "/test-only-signing-key.pem", clients: [], participants: []
         )
         let coordinator = Coordinator(
             configuration: configuration, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), renderMetrics: { [] }

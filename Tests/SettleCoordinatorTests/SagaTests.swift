@@ -1,5 +1,6 @@
 import ExampleBank
 import Foundation
+import GRPCCore
 import PostgresClient
 import SettleClient
 import SettleProtocol
@@ -132,9 +133,8 @@ struct SagaTests {
             #expect(try await deployment.preparedUnderPrefix().isEmpty, "nothing is left prepared: branch 0 committed, branch 1 cancelled")
 
             // The operator refunds by hand, then records the decision.
-            let coordinator = ["--coordinator", "127.0.0.1:\(deployment.apiPort)", "--token", clientToken]
-            let early = try run(
-                "settle", ["transfer", "resolve"] + coordinator + ["e2e-none", "--outcome", "aborted", "--reason", "x", "--operator", "alice"])
+            let coordinator = ["--coordinator", "127.0.0.1:\(deployment.apiPort)", "--token", aliceToken]
+            let early = try run("settle", ["transfer", "resolve"] + coordinator + ["e2e-none", "--outcome", "aborted", "--reason", "x"])
             #expect(early.status == 1, "unknown transfers cannot be resolved")
             #expect(early.errorOutput.contains("no transfer with id 'e2e-none'"), "\(early.errorOutput)")
             try await deployment.pools[0].query("UPDATE accounts SET balance = balance + 300 WHERE id = 'a7'")
@@ -142,12 +142,14 @@ struct SagaTests {
             let resolved = try run(
                 "settle",
                 ["transfer", "resolve"] + coordinator + [
-                    "stuck", "--outcome", "compensated", "--reason", "refund of 300 posted by hand", "--operator", "alice",
+                    "stuck", "--outcome", "compensated", "--reason", "refund of 300 posted by hand",
                 ])
             #expect(resolved.status == 0, "\(resolved.errorOutput)")
             #expect(resolved.output.hasPrefix("transfer stuck: compensated"), "\(resolved.output)")
             let again = try run(
-                "settle", ["transfer", "resolve"] + coordinator + ["stuck", "--outcome", "committed", "--reason", "x", "--operator", "bob"])
+                "settle",
+                ["transfer", "resolve", "--coordinator", "127.0.0.1:\(deployment.apiPort)", "--token", bobToken]
+                    + ["stuck", "--outcome", "committed", "--reason", "x"])
             #expect(again.status == 1)
             #expect(again.errorOutput.contains("is compensated (resolved by alice), not stuck"), "\(again.errorOutput)")
             let log = try await dump(deployment)
@@ -158,6 +160,54 @@ struct SagaTests {
             // After a restart the operator's decision stands.
             try deployment.startSettled()
             #expect(try await deployment.client { try await $0.get(id: "stuck") }.state == .compensated)
+        }
+    }
+
+    /// Four-eyes: alice's resolution is only a sealed proposal (the transfer stays stuck, nothing
+    /// else changes); alice cannot approve it herself, a client that is not an operator cannot
+    /// either; bob's approval seals MANUAL naming both, and the proposal survives a restart.
+    @Test func fourEyesResolutionNeedsASecondOperator() async throws {
+        try await withDeployment(
+            bankArguments: [["--fault-inject-fail", "refund"], slowCredit[1]], configuration: ["fourEyesResolution": true],
+            startsSettled: false
+        ) { deployment throws in
+            try deployment.startSettled()
+            let stuck = try await submit(deployment, id: "four-eyes", saga: true, account: "nobody", compensationRetriesMax: 2)
+            #expect(stuck.state == .stuck)
+            try await deployment.pools[0].query("UPDATE accounts SET balance = balance + 300 WHERE id = 'a7'")
+
+            let proposed = try await deployment.client(token: aliceToken) {
+                try await $0.resolve(id: "four-eyes", outcome: .compensated, reason: "refund of 300 posted by hand")
+            }
+            #expect(proposed.state == .stuck, "a proposal changes nothing yet")
+            #expect(proposed.proposedResolution == "compensated proposed by alice")
+            let selfApproval = await #expect(throws: RPCError.self) {
+                _ = try await deployment.client(token: aliceToken) { try await $0.approve(id: "four-eyes") }
+            }
+            #expect(selfApproval?.code == .permissionDenied, "\(String(describing: selfApproval))")
+            let byAService = await #expect(throws: RPCError.self) {
+                _ = try await deployment.client(token: paymentsToken) { try await $0.approve(id: "four-eyes") }
+            }
+            #expect(byAService?.code == .permissionDenied)
+            let secondProposal = await #expect(throws: RPCError.self) {
+                _ = try await deployment.client(token: bobToken) {
+                    try await $0.resolve(id: "four-eyes", outcome: .committed, reason: "it did happen")
+                }
+            }
+            #expect(secondProposal?.code == .failedPrecondition, "one proposal at a time")
+            #expect(try await deployment.client { try await $0.get(id: "four-eyes") }.state == .stuck)
+
+            // The proposal is sealed: it outlives a restart, and bob approves it afterwards.
+            deployment.settled?.stop()
+            try deployment.startSettled()
+            #expect(try await deployment.client { try await $0.get(id: "four-eyes") }.proposedResolution == "compensated proposed by alice")
+            let approved = try await deployment.client(token: bobToken) { try await $0.approve(id: "four-eyes") }
+            #expect(approved.state == .compensated && approved.path == "manual")
+            #expect(approved.reason.contains("alice, approved by bob"), "\(approved.reason)")
+            let log = try await dump(deployment)
+            #expect(hasRecord(log, "PROPOSED", #""operator":"alice","outcome":"compensated""#))
+            #expect(hasRecord(log, "MANUAL", #""approvedBy":"bob""#))
+            #expect(hasRecord(log, "MANUAL", #""operator":"alice""#))
         }
     }
 

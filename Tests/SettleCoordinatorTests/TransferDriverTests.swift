@@ -39,20 +39,26 @@ struct TransferDriverTests {
             next("prepare", participant, script.prepares[participant], otherwise: .prepared)
         }
 
-        func commit(_ participant: String, gid: String) async throws -> CommitAnswer {
-            next("commit", participant, script.commits[participant], otherwise: .committed)
+        /// Each phase-two command with the decision LSN it would be signed over.
+        let orders = Mutex<[String]>([])
+
+        func commit(_ participant: String, gid: String, decisionLSN: UInt64) async throws -> CommitAnswer {
+            orders.withLock { $0.append("commit \(participant) @\(decisionLSN)") }
+            return next("commit", participant, script.commits[participant], otherwise: .committed)
         }
 
-        func rollback(_ participant: String, gid: String) async throws -> RollbackAnswer {
+        func rollback(_ participant: String, gid: String, decisionLSN: UInt64) async throws -> RollbackAnswer {
+            orders.withLock { $0.append("rollback \(participant) @\(decisionLSN)") }
             calls.withLock { $0.append("rollback \(participant)") }
             return .rolledBack
         }
 
         func compensate(
-            _ participant: String, gid: String, compensation: String, payload: Data
+            _ participant: String, gid: String, compensation: String, payload: Data, decisionLSN: UInt64
         ) async throws
             -> TransferDriver.Attempt<CompensateAnswer>
         {
+            orders.withLock { $0.append("compensate \(participant) @\(decisionLSN)") }
             calls.withLock { $0.append("compensate \(participant)") }
             return .failed("refused: the account is closed")
         }
@@ -64,9 +70,13 @@ struct TransferDriverTests {
         let participants: ScriptedParticipants
         init(_ participants: ScriptedParticipants) { self.participants = participants }
 
-        func seal(_ record: CoordinatorRecord) async {
-            records.withLock { $0.append(record) }
+        /// LSNs count from 1 in sealing order, as in a fresh log.
+        func seal(_ record: CoordinatorRecord) async -> UInt64 {
             participants.calls.withLock { $0.append("sealed \(record.kind)") }
+            return records.withLock { records in
+                records.append(record)
+                return UInt64(records.count)
+            }
         }
     }
 
@@ -113,6 +123,28 @@ struct TransferDriverTests {
         #expect(entry?.status == .committed)
     }
 
+    /// Every phase-two command names the sealed record that ordered it (what it is signed over):
+    /// COMMIT for commits and their re-drives, ABORT for rollbacks, COMPENSATE for compensations.
+    @Test func everyPhaseTwoCommandNamesTheLSNOfTheDecisionThatOrderedIt() async throws {
+        let committed = ScriptedParticipants(.init(commits: ["bank-a": [.heuristicRollback, .committed]]))
+        _ = try await Self.drive(committed)
+        #expect(Set(committed.orders.withLock { $0 }) == ["commit bank-a @1", "commit bank-b @1"], "COMMIT is LSN 1, HEURISTIC 2")
+
+        let aborted = ScriptedParticipants(.init(prepares: ["bank-b": [.refused(reason: "no funds")]]))
+        _ = try await Self.drive(aborted)
+        #expect(Set(aborted.orders.withLock { $0 }) == ["rollback bank-a @1", "rollback bank-b @1"])
+
+        let compensated = ScriptedParticipants(
+            .init(prepares: ["bank-a": [.prepared, .refused(reason: "drained")]], commits: ["bank-a": [.heuristicRollback]])
+        )
+        let (records, _, _) = try await Self.drive(compensated)
+        let compensateLSN = (records.firstIndex { $0.kind == "COMPENSATE" } ?? -1) + 1
+        #expect(
+            compensated.orders.withLock { $0.filter { $0.hasPrefix("compensate") } }
+                == Array(repeating: "compensate bank-b @\(compensateLSN)", count: 2))
+        #expect(compensated.orders.withLock { $0.filter { $0.hasPrefix("commit") } }.allSatisfy { $0.hasSuffix("@1") })
+    }
+
     @Test func aRefusalAbortsAndRollsBackEveryBranch() async throws {
         let (records, calls, entry) = try await Self.drive(ScriptedParticipants(.init(prepares: ["bank-b": [.refused(reason: "no funds")]])))
         #expect(records.map(\.kind) == ["ABORT", "END"])
@@ -155,6 +187,7 @@ extension CoordinatorRecord {
         case .compensate: "COMPENSATE"
         case .stuck: "STUCK"
         case .manual: "MANUAL"
+        case .proposed: "PROPOSED"
         }
     }
 }

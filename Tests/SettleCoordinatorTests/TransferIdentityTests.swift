@@ -143,8 +143,8 @@ struct TransferIdentityTests {
                     group.addTask {
                         do {
                             return .success(
-                                try await deployment.client {
-                                    try await $0.resolve(id: "stuck-1", outcome: outcome, reason: "refunded by hand", operator: "op-\(index)")
+                                try await deployment.client(token: index % 2 == 0 ? aliceToken : bobToken) {
+                                    try await $0.resolve(id: "stuck-1", outcome: outcome, reason: "refunded by hand")
                                 })
                         } catch let error as RPCError {
                             return .failure(error)
@@ -163,7 +163,10 @@ struct TransferIdentityTests {
             let winner = try #require(winners.first)
             for loser in losers {
                 #expect(loser.code == .failedPrecondition)
-                #expect(loser.message.contains("op-") && loser.message.contains("stuck-1"), "names the first decision: \(loser.message)")
+                #expect(
+                    (loser.message.contains("alice") || loser.message.contains("bob")) && loser.message.contains("stuck-1"),
+                    "names the first decision: \(loser.message)"
+                )
             }
             deployment.settled?.stop()
             let dump = try run("settle", ["audit", "dump", "--log", deployment.logDirectory]).output
@@ -212,8 +215,8 @@ struct TransferIdentityTests {
             try deployment.startBank(0, port: deployment.bankPorts[0])
             try await deployment.pools[1].query("UPDATE accounts SET id = 'b5' WHERE id = 'b5-moved'")
             try await deployment.pools[0].query("UPDATE accounts SET balance = balance + 300 WHERE id = 'a6'")
-            _ = try await deployment.client {
-                try await $0.resolve(id: "hung-1", outcome: .compensated, reason: "refunded by hand", operator: "alice")
+            _ = try await deployment.client(token: aliceToken) {
+                try await $0.resolve(id: "hung-1", outcome: .compensated, reason: "refunded by hand")
             }
             try await expectEveryInvariant(deployment)
         }
@@ -278,8 +281,8 @@ struct TransferIdentityTests {
                 [twoPhase, aborted, saga, compensated, stuck, toResolve].map(\.path) == ["2pc", "2pc", "saga", "compensated", "saga", "saga"]
             )
             #expect([twoPhase, aborted, saga, compensated, stuck].map(\.state) == [.committed, .aborted, .committed, .compensated, .stuck])
-            _ = try await deployment.client {
-                try await $0.resolve(id: "end-resolved", outcome: .compensated, reason: "refunded by hand", operator: "alice")
+            _ = try await deployment.client(token: aliceToken) {
+                try await $0.resolve(id: "end-resolved", outcome: .compensated, reason: "refunded by hand")
             }
             try await deployment.pools[0].query("UPDATE accounts SET balance = balance + 60 WHERE id = 'a4'")
             var before: [String: Settle_V1_Transfer] = [:]

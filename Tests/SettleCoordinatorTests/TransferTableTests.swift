@@ -23,7 +23,7 @@ struct TransferTableTests {
         let table = TransferTable(inFlightMax: 2, rememberedMax: 10)
         guard case .admitted = admit(table, spec("a"), at: 1) else { Issue.record("a"); return }
         guard case .existing = admit(table, spec("a"), at: 2) else { Issue.record("same body"); return }
-        guard case .conflict(let message) = admit(table, spec("a", amount: 2), at: 3) else {
+        guard case .conflict(_, let message) = admit(table, spec("a", amount: 2), at: 3) else {
             Issue.record("different body")
             return
         }
@@ -88,7 +88,10 @@ struct TransferTableTests {
             table.finish("t\(index)", facts(.committed, at: Int64(index + 2)))
         }
         #expect(table.entry("stuck")?.status == .stuck, "ten later transfers finished; the stuck one is still there")
-        guard case .claimed(let claimed) = table.claimResolution("stuck", outcome: .compensated, by: "alice") else {
+        guard
+            case .claimed(let claimed) = table.claimResolution(
+                "stuck", ResolutionProposal(outcome: .compensated, reason: "r", operator: "alice"), approving: false)
+        else {
             Issue.record("claim")
             return
         }
@@ -104,22 +107,33 @@ struct TransferTableTests {
     @Test func onlyTheFirstOfTwoResolutionsClaimsAStuckTransfer() {
         let table = TransferTable(inFlightMax: 10, rememberedMax: 10)
         _ = admit(table, spec("s"), at: 0)
-        guard case .refused(let notStuck) = table.claimResolution("s", outcome: .committed, by: "bob") else {
+        guard
+            case .refused(let notStuck) = table.claimResolution(
+                "s", ResolutionProposal(outcome: .committed, reason: "r", operator: "bob"), approving: false)
+        else {
             Issue.record("an unfinished transfer cannot be resolved")
             return
         }
         #expect(notStuck.contains("is preparing"))
         table.finish("s", facts(.stuck, at: 1))
-        guard case .claimed = table.claimResolution("s", outcome: .committed, by: "alice") else { Issue.record("first"); return }
-        guard case .refused(let second) = table.claimResolution("s", outcome: .aborted, by: "bob") else {
+        guard case .claimed = table.claimResolution("s", ResolutionProposal(outcome: .committed, reason: "r", operator: "alice"), approving: false)
+        else { Issue.record("first"); return }
+        guard
+            case .refused(let second) = table.claimResolution(
+                "s", ResolutionProposal(outcome: .aborted, reason: "r", operator: "bob"), approving: false)
+        else {
             Issue.record("second")
             return
         }
         #expect(second.contains("already being resolved: committed by alice"))
         _ = table.resolve("s", facts(.stuck, at: 1).resolved(as: .committed, by: "alice", reason: "r", atMilliseconds: 2))
-        guard case .refused(let third) = table.claimResolution("s", outcome: .aborted, by: "bob") else { Issue.record("third"); return }
+        guard
+            case .refused(let third) = table.claimResolution(
+                "s", ResolutionProposal(outcome: .aborted, reason: "r", operator: "bob"), approving: false)
+        else { Issue.record("third"); return }
         #expect(third.contains("is committed (resolved by alice)"))
-        guard case .notFound = table.claimResolution("nobody", outcome: .aborted, by: "bob") else { Issue.record("unknown"); return }
+        guard case .notFound = table.claimResolution("nobody", ResolutionProposal(outcome: .aborted, reason: "r", operator: "bob"), approving: false)
+        else { Issue.record("unknown"); return }
     }
 
     @Test func unfinishedAcceptedRecordsAreBoundedByTheCheckpointBudget() {
@@ -132,7 +146,7 @@ struct TransferTableTests {
             Issue.record("a stuck transfer still travels in every checkpoint")
             return
         }
-        _ = table.claimResolution("a", outcome: .aborted, by: "alice")
+        _ = table.claimResolution("a", ResolutionProposal(outcome: .aborted, reason: "r", operator: "alice"), approving: false)
         _ = table.resolve("a", facts(.stuck, at: 2).resolved(as: .aborted, by: "alice", reason: "r", atMilliseconds: 4))
         guard case .admitted = admit(table, spec("b"), at: 5, recordBytes: 500) else { Issue.record("freed"); return }
     }

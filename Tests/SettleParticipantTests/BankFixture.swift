@@ -5,13 +5,48 @@ import GRPCNIOTransportHTTP2
 import Logging
 import MetricsTestKit
 import PostgresClient
+import SettleAuth
 import SettleParticipant
 import SettleProtocol
 import SettleTestSupport
+import SignedLog
 import Testing
 
 let coordinatorToken = "test-coordinator-token-0123456789"
 let authorized: Metadata = ["authorization": "Bearer \(coordinatorToken)"]
+/// The test coordinator's log key: the helpers below sign their phase-two orders with it.
+let coordinatorKey: SigningKey = {
+    do { return try SigningKey.generate() } catch { fatalError("cannot generate a test key: \(error)") }
+}()
+
+/// The one coordinator test banks serve: `gid(_:)` names its gids.
+var testCoordinators: [CoordinatorCredential] {
+    [
+        CoordinatorCredential(
+            id: "test-coordinator", tokenDigest: TokenSource.digest(ofToken: coordinatorToken), publicKeys: [coordinatorKey.verifyingKey]
+        )
+    ]
+}
+
+/// A coordinators file naming the test coordinator (for example-bank processes); returns its path.
+func writeTestCoordinatorsFile(in directory: TemporaryDirectory) throws -> String {
+    let publicKey = directory.subpath("coordinator.pub.pem")
+    try writeBytes(try coordinatorKey.verifyingKey.pemBytes(), to: publicKey)
+    let path = directory.subpath("coordinators.json")
+    try CoordinatorsFile.write(path, coordinators: [(id: "test-coordinator", token: coordinatorToken, publicKeyFile: publicKey)])
+    return path
+}
+
+/// An order as the coordinator sends it: signed over the command, the gid, a decision LSN and, for
+/// compensations, the work.
+func signedOrder(
+    _ command: PhaseTwoOrder.Command, _ gid: String, lsn: UInt64 = 1, work: [UInt8]? = nil, key: SigningKey = coordinatorKey
+) throws -> Settle_V1_PhaseTwoOrder {
+    var order = Settle_V1_PhaseTwoOrder()
+    order.decisionLsn = lsn
+    order.signature = Data(try PhaseTwoOrder(command: command, gid: gid, decisionLSN: lsn, work: work).signature(with: key))
+    return order
+}
 
 /// An ExampleBank participant served over real gRPC on loopback, with a client for it.
 struct Bank: Sendable {
@@ -75,7 +110,7 @@ func withBank(
     do {
         try await BankSchema.migrate(pool)
         try await BankSchema.seed(pool, accounts: [("a", 1000), ("b", 500)])
-        var configuration = ParticipantConfiguration(coordinatorToken: coordinatorToken)
+        var configuration = ParticipantConfiguration(coordinators: testCoordinators)
         configure(&configuration)
         let metrics = TestMetrics()
         let participant = Participant(
@@ -136,19 +171,26 @@ extension Settle_V1_Participant.Client where Transport == HTTP2ClientTransport.P
     }
 
     func commit(_ gid: String) async throws -> Settle_V1_CommitResponse.Outcome {
-        try await commit(.with { $0.gid = gid }, metadata: authorized).outcome
+        var request = Settle_V1_CommitRequest()
+        request.gid = gid
+        request.order = try signedOrder(.commit, gid)
+        return try await commit(request, metadata: authorized).outcome
     }
 
     func rollback(_ gid: String) async throws -> Settle_V1_RollbackResponse.Outcome {
-        try await rollback(.with { $0.gid = gid }, metadata: authorized).outcome
+        var request = Settle_V1_RollbackRequest()
+        request.gid = gid
+        request.order = try signedOrder(.rollback, gid)
+        return try await rollback(request, metadata: authorized).outcome
     }
 
     func compensate(_ gid: String, _ compensation: String, _ payload: Data) async throws -> Settle_V1_CompensateResponse {
-        try await compensate(
-            .with {
-                $0.gid = gid; $0.compensation = compensation; $0.payload = payload
-            }, metadata: authorized
-        )
+        var request = Settle_V1_CompensateRequest()
+        request.gid = gid
+        request.compensation = compensation
+        request.payload = payload
+        request.order = try signedOrder(.compensate, gid, work: PhaseTwoOrder.compensationWork(name: compensation, payload: payload))
+        return try await compensate(request, metadata: authorized)
     }
 
     func inDoubt(_ prefix: String) async throws -> [Settle_V1_InDoubtResponse.Branch] {

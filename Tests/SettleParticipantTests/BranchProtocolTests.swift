@@ -168,17 +168,23 @@ struct BranchProtocolTests {
         try await withBank { bank throws in
             _ = try await bank.client.prepare(gid("t13", 0), "debit", movement("a", 1))
             _ = try await bank.client.prepare(gid("t13", 1), "credit", movement("b", 1))
-            try await bank.pool.query("INSERT INTO accounts (id, balance) VALUES ('c', 10)")
-            _ = try await bank.client.prepare("settle:other-coordinator:1:0000000000000001:t13:0", "credit", movement("c", 1))
+            // Another coordinator's branch, prepared behind the library's back: not this caller's to see.
+            try await bank.pool.withConnection { connection in
+                try await connection.query("BEGIN")
+                try await connection.query("PREPARE TRANSACTION 'settle:other-coordinator:1:0000000000000001:t13:0'")
+            }
             try await Task.sleep(for: .milliseconds(50))
             let branches = try await bank.client.inDoubt("settle:test-coordinator:")
             #expect(branches.map(\.gid) == [gid("t13", 0), gid("t13", 1)])
             #expect(branches.allSatisfy { $0.ageMs >= 50 && $0.ageMs < 60_000 })
             let now = Int64(Date().timeIntervalSince1970 * 1000)
             #expect(branches.allSatisfy { abs(now - $0.preparedAtUnixMs) < 60_000 })
-            #expect(try await bank.client.inDoubt("settle:").count == 3)
+            #expect(try await bank.client.inDoubt(gid("t13", 0)).count == 1, "a longer prefix under its own is fine")
+            let everyone = await rpcFailure { _ = try await bank.client.inDoubt("settle:") }
+            #expect(everyone?.code == .permissionDenied, "only its own prefix")
+            try await bank.pool.query("ROLLBACK PREPARED 'settle:other-coordinator:1:0000000000000001:t13:0'")
             for gid in try await bank.prepared() { _ = try await bank.client.rollback(gid) }
-            #expect(try await bank.client.inDoubt("settle:").isEmpty)
+            #expect(try await bank.client.inDoubt("settle:test-coordinator:").isEmpty)
         }
     }
 

@@ -74,7 +74,7 @@ struct GuardTests {
         let url = try TestClusters.noPreparedTransactionsURL()
         let pool = PostgresPool(configuration: .init(connectionString: url, connectionsMax: 2))
         let participant = Participant(
-            name: "bank-refused", database: pool, configuration: .init(coordinatorToken: coordinatorToken),
+            name: "bank-refused", database: pool, configuration: .init(coordinators: testCoordinators),
             logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         )
         ExampleBank.register(on: participant)

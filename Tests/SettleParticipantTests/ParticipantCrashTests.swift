@@ -14,10 +14,14 @@ struct ExampleBankProcess: Sendable {
     var process: Process { launched.process }
     var port: Int { launched.port() ?? 0 }
 
+    let directory: TemporaryDirectory
+
     init(databaseURL: String, arguments: [String] = []) throws {
+        directory = try TemporaryDirectory()
+        let coordinators = try writeTestCoordinatorsFile(in: directory)
         launched = try LaunchedProcess(
             "example-bank",
-            ["--name", "bank-process", "--database-url", databaseURL, "--listen", "127.0.0.1:0", "--token", coordinatorToken]
+            ["--name", "bank-process", "--database-url", databaseURL, "--listen", "127.0.0.1:0", "--coordinators", coordinators]
                 + arguments,
             readyPrefix: "listening on "
         )

@@ -1,15 +1,19 @@
 /// The coordinator API: clients (services, the `settle` CLI) submit and inspect transfers.
 ///
-/// Authentication: every call carries a client token as `authorization: Bearer <token>`;
-/// missing or unknown tokens are UNAUTHENTICATED.
+/// Authentication: every call carries a client token as `authorization: Bearer <token>`, or
+/// comes over mutual TLS with a client certificate whose common name is a configured client's;
+/// missing or unknown credentials are UNAUTHENTICATED. Each client holds permissions (which
+/// participants and actions it may use in Submit, what it may read, whether it is an operator);
+/// a call beyond them is PERMISSION_DENIED, naming the missing permission.
 ///
 /// gRPC status codes:
 ///   OK                  the response is authoritative.
 ///   INVALID_ARGUMENT    a field breaks its limits below; nothing was recorded.
 ///   ALREADY_EXISTS      Submit: the transfer id was used with a different body (the message
-///                       names the first difference).
+///                       names the first difference), or by another client.
 ///   NOT_FOUND           Get: no transfer has this id.
-///   UNAUTHENTICATED     missing or wrong bearer token.
+///   UNAUTHENTICATED     missing or wrong bearer token, or an unknown client certificate.
+///   PERMISSION_DENIED   the client lacks the permission the message names; nothing was recorded.
 ///   UNAVAILABLE         the coordinator is draining (SIGTERM) or its log is unavailable; retry
 ///                       elsewhere or later. A Submit that got UNAVAILABLE was not accepted.
 ///   RESOURCE_EXHAUSTED  the coordinator is at its in-flight transfer limit; retry later.
@@ -88,12 +92,26 @@ public enum Settle_V1_Coordinator: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "Approve" metadata.
+        public enum Approve: Sendable {
+            /// Request type for "Approve".
+            public typealias Input = Settle_V1_ApproveRequest
+            /// Response type for "Approve".
+            public typealias Output = Settle_V1_Transfer
+            /// Descriptor for "Approve".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "settle.v1.Coordinator"),
+                method: "Approve",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "settle.v1.Coordinator" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             Submit.descriptor,
             Get.descriptor,
             List.descriptor,
-            Resolve.descriptor
+            Resolve.descriptor,
+            Approve.descriptor
         ]
     }
 }
@@ -180,8 +198,11 @@ extension Settle_V1_Coordinator {
         /// > Source IDL Documentation:
         /// >
         /// > An operator's decision for a STUCK transfer: sealed in the log as MANUAL (with the operator's
-        /// > name), then carried out — the transfer ends with the given outcome and is driven no further.
-        /// > FAILED_PRECONDITION if the transfer is not stuck; NOT_FOUND if unknown.
+        /// > authenticated client name), then carried out — the transfer ends with the given outcome and
+        /// > is driven no further. With four-eyes resolution configured, Resolve only seals a PROPOSED
+        /// > record and the transfer stays STUCK until a different operator calls Approve.
+        /// > FAILED_PRECONDITION if the transfer is not stuck (or already has a proposal); NOT_FOUND if
+        /// > unknown; PERMISSION_DENIED for a client that is not an operator.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Settle_V1_ResolveRequest` messages.
@@ -192,6 +213,26 @@ extension Settle_V1_Coordinator {
         /// - Returns: A streaming response of `Settle_V1_Transfer` messages.
         func resolve(
             request: GRPCCore.StreamingServerRequest<Settle_V1_ResolveRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Settle_V1_Transfer>
+
+        /// Handle the "Approve" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Four-eyes: a second operator approves the proposal Resolve sealed; MANUAL is sealed naming
+        /// > both. PERMISSION_DENIED when the approver is the proposer or not an operator;
+        /// > FAILED_PRECONDITION when no proposal waits.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Settle_V1_ApproveRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Settle_V1_Transfer` messages.
+        func approve(
+            request: GRPCCore.StreamingServerRequest<Settle_V1_ApproveRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Settle_V1_Transfer>
     }
@@ -264,8 +305,11 @@ extension Settle_V1_Coordinator {
         /// > Source IDL Documentation:
         /// >
         /// > An operator's decision for a STUCK transfer: sealed in the log as MANUAL (with the operator's
-        /// > name), then carried out — the transfer ends with the given outcome and is driven no further.
-        /// > FAILED_PRECONDITION if the transfer is not stuck; NOT_FOUND if unknown.
+        /// > authenticated client name), then carried out — the transfer ends with the given outcome and
+        /// > is driven no further. With four-eyes resolution configured, Resolve only seals a PROPOSED
+        /// > record and the transfer stays STUCK until a different operator calls Approve.
+        /// > FAILED_PRECONDITION if the transfer is not stuck (or already has a proposal); NOT_FOUND if
+        /// > unknown; PERMISSION_DENIED for a client that is not an operator.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Settle_V1_ResolveRequest` message.
@@ -276,6 +320,26 @@ extension Settle_V1_Coordinator {
         /// - Returns: A response containing a single `Settle_V1_Transfer` message.
         func resolve(
             request: GRPCCore.ServerRequest<Settle_V1_ResolveRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Settle_V1_Transfer>
+
+        /// Handle the "Approve" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Four-eyes: a second operator approves the proposal Resolve sealed; MANUAL is sealed naming
+        /// > both. PERMISSION_DENIED when the approver is the proposer or not an operator;
+        /// > FAILED_PRECONDITION when no proposal waits.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Settle_V1_ApproveRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Settle_V1_Transfer` message.
+        func approve(
+            request: GRPCCore.ServerRequest<Settle_V1_ApproveRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Settle_V1_Transfer>
     }
@@ -346,8 +410,11 @@ extension Settle_V1_Coordinator {
         /// > Source IDL Documentation:
         /// >
         /// > An operator's decision for a STUCK transfer: sealed in the log as MANUAL (with the operator's
-        /// > name), then carried out — the transfer ends with the given outcome and is driven no further.
-        /// > FAILED_PRECONDITION if the transfer is not stuck; NOT_FOUND if unknown.
+        /// > authenticated client name), then carried out — the transfer ends with the given outcome and
+        /// > is driven no further. With four-eyes resolution configured, Resolve only seals a PROPOSED
+        /// > record and the transfer stays STUCK until a different operator calls Approve.
+        /// > FAILED_PRECONDITION if the transfer is not stuck (or already has a proposal); NOT_FOUND if
+        /// > unknown; PERMISSION_DENIED for a client that is not an operator.
         ///
         /// - Parameters:
         ///   - request: A `Settle_V1_ResolveRequest` message.
@@ -358,6 +425,26 @@ extension Settle_V1_Coordinator {
         /// - Returns: A `Settle_V1_Transfer` to respond with.
         func resolve(
             request: Settle_V1_ResolveRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Settle_V1_Transfer
+
+        /// Handle the "Approve" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Four-eyes: a second operator approves the proposal Resolve sealed; MANUAL is sealed naming
+        /// > both. PERMISSION_DENIED when the approver is the proposer or not an operator;
+        /// > FAILED_PRECONDITION when no proposal waits.
+        ///
+        /// - Parameters:
+        ///   - request: A `Settle_V1_ApproveRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Settle_V1_Transfer` to respond with.
+        func approve(
+            request: Settle_V1_ApproveRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Settle_V1_Transfer
     }
@@ -411,6 +498,17 @@ extension Settle_V1_Coordinator.StreamingServiceProtocol {
                 )
             }
         )
+        router.registerHandler(
+            forMethod: Settle_V1_Coordinator.Method.Approve.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Settle_V1_ApproveRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Settle_V1_Transfer>(),
+            handler: { request, context in
+                try await self.approve(
+                    request: request,
+                    context: context
+                )
+            }
+        )
     }
 }
 
@@ -455,6 +553,17 @@ extension Settle_V1_Coordinator.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Settle_V1_Transfer> {
         let response = try await self.resolve(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func approve(
+        request: GRPCCore.StreamingServerRequest<Settle_V1_ApproveRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Settle_V1_Transfer> {
+        let response = try await self.approve(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -510,6 +619,19 @@ extension Settle_V1_Coordinator.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Settle_V1_Transfer> {
         return GRPCCore.ServerResponse<Settle_V1_Transfer>(
             message: try await self.resolve(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func approve(
+        request: GRPCCore.ServerRequest<Settle_V1_ApproveRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Settle_V1_Transfer> {
+        return GRPCCore.ServerResponse<Settle_V1_Transfer>(
+            message: try await self.approve(
                 request: request.message,
                 context: context
             ),
@@ -602,8 +724,11 @@ extension Settle_V1_Coordinator {
         /// > Source IDL Documentation:
         /// >
         /// > An operator's decision for a STUCK transfer: sealed in the log as MANUAL (with the operator's
-        /// > name), then carried out — the transfer ends with the given outcome and is driven no further.
-        /// > FAILED_PRECONDITION if the transfer is not stuck; NOT_FOUND if unknown.
+        /// > authenticated client name), then carried out — the transfer ends with the given outcome and
+        /// > is driven no further. With four-eyes resolution configured, Resolve only seals a PROPOSED
+        /// > record and the transfer stays STUCK until a different operator calls Approve.
+        /// > FAILED_PRECONDITION if the transfer is not stuck (or already has a proposal); NOT_FOUND if
+        /// > unknown; PERMISSION_DENIED for a client that is not an operator.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Settle_V1_ResolveRequest` message.
@@ -617,6 +742,31 @@ extension Settle_V1_Coordinator {
         func resolve<Result>(
             request: GRPCCore.ClientRequest<Settle_V1_ResolveRequest>,
             serializer: some GRPCCore.MessageSerializer<Settle_V1_ResolveRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Settle_V1_Transfer>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Settle_V1_Transfer>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "Approve" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Four-eyes: a second operator approves the proposal Resolve sealed; MANUAL is sealed naming
+        /// > both. PERMISSION_DENIED when the approver is the proposer or not an operator;
+        /// > FAILED_PRECONDITION when no proposal waits.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Settle_V1_ApproveRequest` message.
+        ///   - serializer: A serializer for `Settle_V1_ApproveRequest` messages.
+        ///   - deserializer: A deserializer for `Settle_V1_Transfer` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func approve<Result>(
+            request: GRPCCore.ClientRequest<Settle_V1_ApproveRequest>,
+            serializer: some GRPCCore.MessageSerializer<Settle_V1_ApproveRequest>,
             deserializer: some GRPCCore.MessageDeserializer<Settle_V1_Transfer>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Settle_V1_Transfer>) async throws -> Result
@@ -747,8 +897,11 @@ extension Settle_V1_Coordinator {
         /// > Source IDL Documentation:
         /// >
         /// > An operator's decision for a STUCK transfer: sealed in the log as MANUAL (with the operator's
-        /// > name), then carried out — the transfer ends with the given outcome and is driven no further.
-        /// > FAILED_PRECONDITION if the transfer is not stuck; NOT_FOUND if unknown.
+        /// > authenticated client name), then carried out — the transfer ends with the given outcome and
+        /// > is driven no further. With four-eyes resolution configured, Resolve only seals a PROPOSED
+        /// > record and the transfer stays STUCK until a different operator calls Approve.
+        /// > FAILED_PRECONDITION if the transfer is not stuck (or already has a proposal); NOT_FOUND if
+        /// > unknown; PERMISSION_DENIED for a client that is not an operator.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Settle_V1_ResolveRequest` message.
@@ -771,6 +924,42 @@ extension Settle_V1_Coordinator {
             try await self.client.unary(
                 request: request,
                 descriptor: Settle_V1_Coordinator.Method.Resolve.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "Approve" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Four-eyes: a second operator approves the proposal Resolve sealed; MANUAL is sealed naming
+        /// > both. PERMISSION_DENIED when the approver is the proposer or not an operator;
+        /// > FAILED_PRECONDITION when no proposal waits.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Settle_V1_ApproveRequest` message.
+        ///   - serializer: A serializer for `Settle_V1_ApproveRequest` messages.
+        ///   - deserializer: A deserializer for `Settle_V1_Transfer` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func approve<Result>(
+            request: GRPCCore.ClientRequest<Settle_V1_ApproveRequest>,
+            serializer: some GRPCCore.MessageSerializer<Settle_V1_ApproveRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Settle_V1_Transfer>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Settle_V1_Transfer>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Settle_V1_Coordinator.Method.Approve.descriptor,
                 serializer: serializer,
                 deserializer: deserializer,
                 options: options,
@@ -876,8 +1065,11 @@ extension Settle_V1_Coordinator.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > An operator's decision for a STUCK transfer: sealed in the log as MANUAL (with the operator's
-    /// > name), then carried out — the transfer ends with the given outcome and is driven no further.
-    /// > FAILED_PRECONDITION if the transfer is not stuck; NOT_FOUND if unknown.
+    /// > authenticated client name), then carried out — the transfer ends with the given outcome and
+    /// > is driven no further. With four-eyes resolution configured, Resolve only seals a PROPOSED
+    /// > record and the transfer stays STUCK until a different operator calls Approve.
+    /// > FAILED_PRECONDITION if the transfer is not stuck (or already has a proposal); NOT_FOUND if
+    /// > unknown; PERMISSION_DENIED for a client that is not an operator.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Settle_V1_ResolveRequest` message.
@@ -896,6 +1088,37 @@ extension Settle_V1_Coordinator.ClientProtocol {
         try await self.resolve(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Settle_V1_ResolveRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Settle_V1_Transfer>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Approve" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Four-eyes: a second operator approves the proposal Resolve sealed; MANUAL is sealed naming
+    /// > both. PERMISSION_DENIED when the approver is the proposer or not an operator;
+    /// > FAILED_PRECONDITION when no proposal waits.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Settle_V1_ApproveRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func approve<Result>(
+        request: GRPCCore.ClientRequest<Settle_V1_ApproveRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Settle_V1_Transfer>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.approve(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Settle_V1_ApproveRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Settle_V1_Transfer>(),
             options: options,
             onResponse: handleResponse
@@ -1011,8 +1234,11 @@ extension Settle_V1_Coordinator.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > An operator's decision for a STUCK transfer: sealed in the log as MANUAL (with the operator's
-    /// > name), then carried out — the transfer ends with the given outcome and is driven no further.
-    /// > FAILED_PRECONDITION if the transfer is not stuck; NOT_FOUND if unknown.
+    /// > authenticated client name), then carried out — the transfer ends with the given outcome and
+    /// > is driven no further. With four-eyes resolution configured, Resolve only seals a PROPOSED
+    /// > record and the transfer stays STUCK until a different operator calls Approve.
+    /// > FAILED_PRECONDITION if the transfer is not stuck (or already has a proposal); NOT_FOUND if
+    /// > unknown; PERMISSION_DENIED for a client that is not an operator.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -1035,6 +1261,41 @@ extension Settle_V1_Coordinator.ClientProtocol {
             metadata: metadata
         )
         return try await self.resolve(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Approve" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Four-eyes: a second operator approves the proposal Resolve sealed; MANUAL is sealed naming
+    /// > both. PERMISSION_DENIED when the approver is the proposer or not an operator;
+    /// > FAILED_PRECONDITION when no proposal waits.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func approve<Result>(
+        _ message: Settle_V1_ApproveRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Settle_V1_Transfer>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Settle_V1_ApproveRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.approve(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -10,16 +10,20 @@
 
 /// The coordinator API: clients (services, the `settle` CLI) submit and inspect transfers.
 ///
-/// Authentication: every call carries a client token as `authorization: Bearer <token>`;
-/// missing or unknown tokens are UNAUTHENTICATED.
+/// Authentication: every call carries a client token as `authorization: Bearer <token>`, or
+/// comes over mutual TLS with a client certificate whose common name is a configured client's;
+/// missing or unknown credentials are UNAUTHENTICATED. Each client holds permissions (which
+/// participants and actions it may use in Submit, what it may read, whether it is an operator);
+/// a call beyond them is PERMISSION_DENIED, naming the missing permission.
 ///
 /// gRPC status codes:
 ///   OK                  the response is authoritative.
 ///   INVALID_ARGUMENT    a field breaks its limits below; nothing was recorded.
 ///   ALREADY_EXISTS      Submit: the transfer id was used with a different body (the message
-///                       names the first difference).
+///                       names the first difference), or by another client.
 ///   NOT_FOUND           Get: no transfer has this id.
-///   UNAUTHENTICATED     missing or wrong bearer token.
+///   UNAUTHENTICATED     missing or wrong bearer token, or an unknown client certificate.
+///   PERMISSION_DENIED   the client lacks the permission the message names; nothing was recorded.
 ///   UNAVAILABLE         the coordinator is draining (SIGTERM) or its log is unavailable; retry
 ///                       elsewhere or later. A Submit that got UNAVAILABLE was not accepted.
 ///   RESOURCE_EXHAUSTED  the coordinator is at its in-flight transfer limit; retry later.
@@ -229,8 +233,21 @@ public nonisolated struct Settle_V1_ResolveRequest: Sendable {
   /// Why, for the audit trail: 1 to 1024 bytes of UTF-8.
   public var reason: String = String()
 
-  /// Who decided: 1 to 128 bytes of UTF-8, recorded in the MANUAL record.
+  /// Deprecated: the operator is the authenticated client. Empty, or equal to that client's
+  /// name (INVALID_ARGUMENT otherwise, so a typed name can never stand in the record).
   public var `operator`: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Settle_V1_ApproveRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var transferID: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -396,6 +413,16 @@ public nonisolated struct Settle_V1_Transfer: Sendable {
   /// "2pc", "saga", "compensated", "heuristic" or "manual".
   public var path: String = String()
 
+  /// The client that submitted it (empty for transfers logged before clients were named).
+  public var submittedBy: String = String()
+
+  /// Four-eyes: "<outcome> proposed by <operator>" while a resolution waits for approval.
+  public var proposedResolution: String = String()
+
+  /// The LSN of its latest sealed decision (COMMIT, ABORT, SAGA or COMPENSATE), which its
+  /// phase-two commands are signed over; 0 while undecided. `settle audit show` finds the record.
+  public var decisionLsn: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -496,6 +523,36 @@ nonisolated extension Settle_V1_ResolveRequest: SwiftProtobuf.Message, SwiftProt
     if lhs.outcome != rhs.outcome {return false}
     if lhs.reason != rhs.reason {return false}
     if lhs.`operator` != rhs.`operator` {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Settle_V1_ApproveRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ApproveRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}transfer_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.transferID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.transferID.isEmpty {
+      try visitor.visitSingularStringField(value: self.transferID, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Settle_V1_ApproveRequest, rhs: Settle_V1_ApproveRequest) -> Bool {
+    if lhs.transferID != rhs.transferID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -766,7 +823,7 @@ nonisolated extension Settle_V1_BranchStatus: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Settle_V1_Transfer: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Transfer"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}transfer_id\0\u{1}state\0\u{1}branches\0\u{3}submitted_at_unix_ms\0\u{3}finished_at_unix_ms\0\u{1}reason\0\u{1}path\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}transfer_id\0\u{1}state\0\u{1}branches\0\u{3}submitted_at_unix_ms\0\u{3}finished_at_unix_ms\0\u{1}reason\0\u{1}path\0\u{3}submitted_by\0\u{3}proposed_resolution\0\u{3}decision_lsn\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -781,6 +838,9 @@ nonisolated extension Settle_V1_Transfer: SwiftProtobuf.Message, SwiftProtobuf._
       case 5: try { try decoder.decodeSingularInt64Field(value: &self.finishedAtUnixMs) }()
       case 6: try { try decoder.decodeSingularStringField(value: &self.reason) }()
       case 7: try { try decoder.decodeSingularStringField(value: &self.path) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.submittedBy) }()
+      case 9: try { try decoder.decodeSingularStringField(value: &self.proposedResolution) }()
+      case 10: try { try decoder.decodeSingularUInt64Field(value: &self.decisionLsn) }()
       default: break
       }
     }
@@ -808,6 +868,15 @@ nonisolated extension Settle_V1_Transfer: SwiftProtobuf.Message, SwiftProtobuf._
     if !self.path.isEmpty {
       try visitor.visitSingularStringField(value: self.path, fieldNumber: 7)
     }
+    if !self.submittedBy.isEmpty {
+      try visitor.visitSingularStringField(value: self.submittedBy, fieldNumber: 8)
+    }
+    if !self.proposedResolution.isEmpty {
+      try visitor.visitSingularStringField(value: self.proposedResolution, fieldNumber: 9)
+    }
+    if self.decisionLsn != 0 {
+      try visitor.visitSingularUInt64Field(value: self.decisionLsn, fieldNumber: 10)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -819,6 +888,9 @@ nonisolated extension Settle_V1_Transfer: SwiftProtobuf.Message, SwiftProtobuf._
     if lhs.finishedAtUnixMs != rhs.finishedAtUnixMs {return false}
     if lhs.reason != rhs.reason {return false}
     if lhs.path != rhs.path {return false}
+    if lhs.submittedBy != rhs.submittedBy {return false}
+    if lhs.proposedResolution != rhs.proposedResolution {return false}
+    if lhs.decisionLsn != rhs.decisionLsn {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

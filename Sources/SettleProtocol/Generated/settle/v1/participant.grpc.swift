@@ -2,14 +2,21 @@
 /// SettleParticipant. Every RPC is idempotent: the coordinator retries any of them, in any order,
 /// after any failure, and the answer is the same as the first time.
 ///
-/// Authentication: every call carries the coordinator's token as the metadata entry
-/// `authorization: Bearer <token>`; a missing or wrong token is UNAUTHENTICATED.
+/// Authentication: every call carries one coordinator's token as the metadata entry
+/// `authorization: Bearer <token>`; a missing or unknown token is UNAUTHENTICATED. A participant
+/// may accept several coordinators, each with its own token, public key and gid prefix
+/// `settle:<coordinator-id>:`: a caller may only name gids (and ask InDoubt/WaitsFor only for
+/// prefixes) under its own prefix, else PERMISSION_DENIED. Commit, Rollback and Compensate must
+/// carry a PhaseTwoOrder signed by that coordinator's key (unless the participant is configured
+/// with requireSignedPhaseTwo off, for a migration window), else UNAUTHENTICATED.
 ///
 /// gRPC status codes, for every RPC:
 ///   OK                   the answer in the response message is authoritative.
 ///   INVALID_ARGUMENT     a field breaks its limits below; nothing was done. Do not retry as is.
 ///   NOT_FOUND            the action or compensation name is not registered here.
-///   UNAUTHENTICATED      missing or wrong bearer token.
+///   UNAUTHENTICATED      missing or wrong bearer token; a phase-two command unsigned or badly
+///                        signed. Nothing was done.
+///   PERMISSION_DENIED    the gid or prefix is not the calling coordinator's. Nothing was done.
 ///   ABORTED              a transient conflict (lock timeout, serialization failure, deadlock)
 ///                        outlasted the participant's own retries; nothing was done; retry.
 ///   FAILED_PRECONDITION  the request is valid but cannot be carried out in the branch's current

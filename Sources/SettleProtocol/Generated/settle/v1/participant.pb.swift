@@ -12,14 +12,21 @@
 /// SettleParticipant. Every RPC is idempotent: the coordinator retries any of them, in any order,
 /// after any failure, and the answer is the same as the first time.
 ///
-/// Authentication: every call carries the coordinator's token as the metadata entry
-/// `authorization: Bearer <token>`; a missing or wrong token is UNAUTHENTICATED.
+/// Authentication: every call carries one coordinator's token as the metadata entry
+/// `authorization: Bearer <token>`; a missing or unknown token is UNAUTHENTICATED. A participant
+/// may accept several coordinators, each with its own token, public key and gid prefix
+/// `settle:<coordinator-id>:`: a caller may only name gids (and ask InDoubt/WaitsFor only for
+/// prefixes) under its own prefix, else PERMISSION_DENIED. Commit, Rollback and Compensate must
+/// carry a PhaseTwoOrder signed by that coordinator's key (unless the participant is configured
+/// with requireSignedPhaseTwo off, for a migration window), else UNAUTHENTICATED.
 ///
 /// gRPC status codes, for every RPC:
 ///   OK                   the answer in the response message is authoritative.
 ///   INVALID_ARGUMENT     a field breaks its limits below; nothing was done. Do not retry as is.
 ///   NOT_FOUND            the action or compensation name is not registered here.
-///   UNAUTHENTICATED      missing or wrong bearer token.
+///   UNAUTHENTICATED      missing or wrong bearer token; a phase-two command unsigned or badly
+///                        signed. Nothing was done.
+///   PERMISSION_DENIED    the gid or prefix is not the calling coordinator's. Nothing was done.
 ///   ABORTED              a transient conflict (lock timeout, serialization failure, deadlock)
 ///                        outlasted the participant's own retries; nothing was done; retry.
 ///   FAILED_PRECONDITION  the request is valid but cannot be carried out in the branch's current
@@ -176,9 +183,21 @@ public nonisolated struct Settle_V1_CommitRequest: Sendable {
   /// As PrepareRequest.gid.
   public var gid: String = String()
 
+  /// See PhaseTwoOrder.
+  public var order: Settle_V1_PhaseTwoOrder {
+    get {_order ?? Settle_V1_PhaseTwoOrder()}
+    set {_order = newValue}
+  }
+  /// Returns true if `order` has been explicitly set.
+  public var hasOrder: Bool {self._order != nil}
+  /// Clears the value of `order`. Subsequent reads from it will return its default value.
+  public mutating func clearOrder() {self._order = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _order: Settle_V1_PhaseTwoOrder? = nil
 }
 
 public nonisolated struct Settle_V1_CommitResponse: Sendable {
@@ -243,9 +262,21 @@ public nonisolated struct Settle_V1_RollbackRequest: Sendable {
   /// As PrepareRequest.gid.
   public var gid: String = String()
 
+  /// See PhaseTwoOrder.
+  public var order: Settle_V1_PhaseTwoOrder {
+    get {_order ?? Settle_V1_PhaseTwoOrder()}
+    set {_order = newValue}
+  }
+  /// Returns true if `order` has been explicitly set.
+  public var hasOrder: Bool {self._order != nil}
+  /// Clears the value of `order`. Subsequent reads from it will return its default value.
+  public mutating func clearOrder() {self._order = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _order: Settle_V1_PhaseTwoOrder? = nil
 }
 
 public nonisolated struct Settle_V1_RollbackResponse: Sendable {
@@ -315,6 +346,39 @@ public nonisolated struct Settle_V1_CompensateRequest: Sendable {
 
   /// The compensation's input (usually the action's payload): at most `payloadBytesMax` bytes.
   public var payload: Data = Data()
+
+  /// See PhaseTwoOrder; its signature also covers the compensation's name and payload.
+  public var order: Settle_V1_PhaseTwoOrder {
+    get {_order ?? Settle_V1_PhaseTwoOrder()}
+    set {_order = newValue}
+  }
+  /// Returns true if `order` has been explicitly set.
+  public var hasOrder: Bool {self._order != nil}
+  /// Clears the value of `order`. Subsequent reads from it will return its default value.
+  public mutating func clearOrder() {self._order = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _order: Settle_V1_PhaseTwoOrder? = nil
+}
+
+/// What makes a phase-two command verifiable by the participant (protocol/phase-two-signature.md):
+/// the LSN of the coordinator's sealed log record that decided it, and the coordinator's Ed25519
+/// signature over the command, the gid, that LSN and (for Compensate) the work. A participant
+/// that requires signed phase two answers UNAUTHENTICATED to a missing or bad signature and
+/// keeps both, with the barrier row the command caused, as evidence for an auditor.
+public nonisolated struct Settle_V1_PhaseTwoOrder: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// 0 only for a Rollback under presumed abort: the coordinator holds no decision for the gid.
+  public var decisionLsn: UInt64 = 0
+
+  /// 64 bytes.
+  public var signature: Data = Data()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -390,7 +454,8 @@ public nonisolated struct Settle_V1_InDoubtRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Only gids starting with this prefix, normally `settle:<coordinator-id>:`: 1 to 199 bytes.
+  /// Only gids starting with this prefix, which must lie within the caller's own
+  /// `settle:<coordinator-id>:`: 1 to 199 bytes.
   public var gidPrefix: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -599,7 +664,7 @@ nonisolated extension Settle_V1_PrepareResponse.RefusalKind: SwiftProtobuf._Prot
 
 nonisolated extension Settle_V1_CommitRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CommitRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}gid\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}gid\0\u{1}order\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -608,20 +673,29 @@ nonisolated extension Settle_V1_CommitRequest: SwiftProtobuf.Message, SwiftProto
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.gid) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._order) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.gid.isEmpty {
       try visitor.visitSingularStringField(value: self.gid, fieldNumber: 1)
     }
+    try { if let v = self._order {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Settle_V1_CommitRequest, rhs: Settle_V1_CommitRequest) -> Bool {
     if lhs.gid != rhs.gid {return false}
+    if lhs._order != rhs._order {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -663,7 +737,7 @@ nonisolated extension Settle_V1_CommitResponse.Outcome: SwiftProtobuf._ProtoName
 
 nonisolated extension Settle_V1_RollbackRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RollbackRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}gid\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}gid\0\u{1}order\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -672,20 +746,29 @@ nonisolated extension Settle_V1_RollbackRequest: SwiftProtobuf.Message, SwiftPro
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.gid) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._order) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.gid.isEmpty {
       try visitor.visitSingularStringField(value: self.gid, fieldNumber: 1)
     }
+    try { if let v = self._order {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Settle_V1_RollbackRequest, rhs: Settle_V1_RollbackRequest) -> Bool {
     if lhs.gid != rhs.gid {return false}
+    if lhs._order != rhs._order {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -727,7 +810,7 @@ nonisolated extension Settle_V1_RollbackResponse.Outcome: SwiftProtobuf._ProtoNa
 
 nonisolated extension Settle_V1_CompensateRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CompensateRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}gid\0\u{1}compensation\0\u{1}payload\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}gid\0\u{1}compensation\0\u{1}payload\0\u{1}order\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -738,12 +821,17 @@ nonisolated extension Settle_V1_CompensateRequest: SwiftProtobuf.Message, SwiftP
       case 1: try { try decoder.decodeSingularStringField(value: &self.gid) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.compensation) }()
       case 3: try { try decoder.decodeSingularBytesField(value: &self.payload) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._order) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.gid.isEmpty {
       try visitor.visitSingularStringField(value: self.gid, fieldNumber: 1)
     }
@@ -753,6 +841,9 @@ nonisolated extension Settle_V1_CompensateRequest: SwiftProtobuf.Message, SwiftP
     if !self.payload.isEmpty {
       try visitor.visitSingularBytesField(value: self.payload, fieldNumber: 3)
     }
+    try { if let v = self._order {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -760,6 +851,42 @@ nonisolated extension Settle_V1_CompensateRequest: SwiftProtobuf.Message, SwiftP
     if lhs.gid != rhs.gid {return false}
     if lhs.compensation != rhs.compensation {return false}
     if lhs.payload != rhs.payload {return false}
+    if lhs._order != rhs._order {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Settle_V1_PhaseTwoOrder: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PhaseTwoOrder"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}decision_lsn\0\u{1}signature\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.decisionLsn) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.signature) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.decisionLsn != 0 {
+      try visitor.visitSingularUInt64Field(value: self.decisionLsn, fieldNumber: 1)
+    }
+    if !self.signature.isEmpty {
+      try visitor.visitSingularBytesField(value: self.signature, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Settle_V1_PhaseTwoOrder, rhs: Settle_V1_PhaseTwoOrder) -> Bool {
+    if lhs.decisionLsn != rhs.decisionLsn {return false}
+    if lhs.signature != rhs.signature {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,177 @@
+import SettleAuth
+import SettleCore
+
+/// One client of settled's API, as configured: how it proves who it is, and what it may do.
+public struct ClientConfiguration: Codable, Sendable, Hashable {
+    /// `[a-z0-9._-]{1,64}`: appears in transfers it submits and in MANUAL records it seals.
+    public var name: String
+    /// Its bearer token: `tokenSHA256`, `tokenFile` or `tokenEnvironment`, never inline.
+    public var credential: TokenSource
+    /// The common name of its client certificate, for mutual TLS (`tls.clientCertificateAuthority`).
+    public var certificateCommonName: String?
+    /// What it may name in Submit; nothing when empty.
+    public var submit: [SubmitPermission]
+    public var read: ReadScope
+    /// May Resolve (and Approve) stuck transfers.
+    public var `operator`: Bool
+
+    public enum ReadScope: String, Codable, Sendable {
+        /// Get and List answer nothing.
+        case none
+        /// Only transfers this client submitted.
+        case own
+        case all
+    }
+
+    /// At `participant`: the actions a branch may run and the compensations it may name.
+    /// `"*"` stands for any name.
+    public struct SubmitPermission: Codable, Sendable, Hashable {
+        public var participant: String
+        public var actions: [String]
+        public var compensations: [String]
+
+        public init(participant: String, actions: [String], compensations: [String] = []) {
+            self.participant = participant
+            self.actions = actions
+            self.compensations = compensations
+        }
+
+        private enum CodingKeys: String, CodingKey { case participant, actions, compensations }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            participant = try container.decode(String.self, forKey: .participant)
+            actions = try container.decode([String].self, forKey: .actions)
+            compensations = try container.decodeIfPresent([String].self, forKey: .compensations) ?? []
+        }
+    }
+
+    public init(
+        name: String, credential: TokenSource, certificateCommonName: String? = nil, submit: [SubmitPermission] = [],
+        read: ReadScope = .own, operator: Bool = false
+    ) {
+        self.name = name
+        self.credential = credential
+        self.certificateCommonName = certificateCommonName
+        self.submit = submit
+        self.read = read
+        self.operator = `operator`
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case name, token, tokenSHA256, tokenFile, tokenEnvironment, certificateCommonName, submit, read, `operator`
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            name: try container.decode(String.self, forKey: .name),
+            credential: TokenSource(
+                token: try container.decodeIfPresent(String.self, forKey: .token),
+                tokenSHA256: try container.decodeIfPresent(String.self, forKey: .tokenSHA256),
+                tokenFile: try container.decodeIfPresent(String.self, forKey: .tokenFile),
+                tokenEnvironment: try container.decodeIfPresent(String.self, forKey: .tokenEnvironment)
+            ),
+            certificateCommonName: try container.decodeIfPresent(String.self, forKey: .certificateCommonName),
+            submit: try container.decodeIfPresent([SubmitPermission].self, forKey: .submit) ?? [],
+            read: try container.decodeIfPresent(ReadScope.self, forKey: .read) ?? .own,
+            operator: try container.decodeIfPresent(Bool.self, forKey: .operator) ?? false
+        )
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encodeIfPresent(credential.tokenSHA256, forKey: .tokenSHA256)
+        try container.encodeIfPresent(credential.tokenFile, forKey: .tokenFile)
+        try container.encodeIfPresent(credential.tokenEnvironment, forKey: .tokenEnvironment)
+        try container.encodeIfPresent(certificateCommonName, forKey: .certificateCommonName)
+        try container.encode(submit, forKey: .submit)
+        try container.encode(read, forKey: .read)
+        try container.encode(`operator`, forKey: .operator)
+    }
+}
+
+/// The clients of one running settled: their credentials, and the question every handler asks —
+/// may the caller do this?
+struct ClientRegistry: Sendable {
+    let credentials: CredentialTable
+    private let clients: [String: ClientConfiguration]
+
+    init(_ configured: [ClientConfiguration]) throws {
+        var credentials = CredentialTable()
+        var clients: [String: ClientConfiguration] = [:]
+        for client in configured {
+            let owner = "client \(client.name)"
+            guard TransferSpec.isValidName(client.name) else {
+                throw ConfigurationError("client name '\(client.name)' must match [a-z0-9._-]{1,64}")
+            }
+            guard clients.updateValue(client, forKey: client.name) == nil else {
+                throw ConfigurationError("clients: the name \(client.name) is given twice")
+            }
+            guard client.credential.isGiven || client.certificateCommonName != nil else {
+                throw ConfigurationError("\(owner): give a token (tokenSHA256, tokenFile or tokenEnvironment) or a certificateCommonName")
+            }
+            if client.credential.isGiven {
+                do {
+                    credentials.addToken(digest: try client.credential.digest(for: owner, allowingInline: false), name: client.name)
+                } catch {
+                    throw ConfigurationError("\(error)")
+                }
+            }
+            if let commonName = client.certificateCommonName { credentials.addCertificate(commonName: commonName, name: client.name) }
+        }
+        guard !clients.isEmpty else { throw ConfigurationError("clients: none configured, so nobody could call settled") }
+        self.credentials = credentials
+        self.clients = clients
+    }
+
+    /// The calling client's configuration, or PERMISSION_DENIED-worthy nil (a name the
+    /// interceptor set but that is not configured cannot happen; refused all the same).
+    func caller() throws -> ClientConfiguration {
+        let name = try AuthenticatedCaller.required()
+        guard let client = clients[name] else { throw PermissionRefusal("the caller \(name) is not a configured client") }
+        return client
+    }
+
+    func validate(participants: Set<String>) throws {
+        for client in clients.values {
+            for permission in client.submit where !participants.contains(permission.participant) {
+                throw ConfigurationError("client \(client.name): submit names participant \(permission.participant), which is not configured")
+            }
+        }
+    }
+}
+
+/// A call refused for a missing permission; the message names it.
+struct PermissionRefusal: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension ClientConfiguration {
+    /// Nil when every branch's action and compensation is permitted; else the first missing
+    /// permission, named as `submit <participant> action|compensation <name>`.
+    func refusal(toSubmit spec: TransferSpec) -> String? {
+        for (index, branch) in spec.branches.enumerated() {
+            let grants = submit.filter { $0.participant == branch.participant }
+            if !grants.contains(where: { $0.actions.contains(branch.action) || $0.actions.contains("*") }) {
+                return "client \(name) lacks permission: submit \(branch.participant) action \(branch.action) (branch \(index))"
+            }
+            if !branch.compensation.isEmpty,
+                !grants.contains(where: { $0.compensations.contains(branch.compensation) || $0.compensations.contains("*") })
+            {
+                return "client \(name) lacks permission: submit \(branch.participant) compensation \(branch.compensation) (branch \(index))"
+            }
+        }
+        return nil
+    }
+
+    func mayRead(_ entry: TransferEntry) -> Bool {
+        switch read {
+        case .none: false
+        case .own: entry.submittedBy == name
+        case .all: true
+        }
+    }
+}

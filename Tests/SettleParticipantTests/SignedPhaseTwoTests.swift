@@ -1,0 +1,140 @@
+import Foundation
+import GRPCCore
+import SettleAuth
+import SettleParticipant
+import SettleProtocol
+import SignedLog
+import Testing
+
+/// A participant acts on a phase-two command only when its coordinator's key signed it, for that
+/// very command, gid, decision and work, and only for gids under that coordinator's prefix; and it
+/// keeps the signed order with the barrier row the command caused.
+@Suite("signed phase two and per-coordinator credentials", .timeLimit(.minutes(5)))
+struct SignedPhaseTwoTests {
+    static let otherToken = "other-coordinator-token-0123456789"
+    static let otherKey: SigningKey = {
+        do { return try SigningKey.generate() } catch { fatalError("cannot generate a test key: \(error)") }
+    }()
+    static let otherAuthorized: Metadata = ["authorization": "Bearer \(otherToken)"]
+
+    /// The test coordinator and a second one, "other", with its own token and key.
+    static func twoCoordinators(_ configuration: inout ParticipantConfiguration) {
+        configuration.coordinators.append(
+            CoordinatorCredential(id: "other", tokenDigest: TokenSource.digest(ofToken: otherToken), publicKeys: [otherKey.verifyingKey])
+        )
+    }
+
+    func commit(_ bank: Bank, _ gid: String, order: Settle_V1_PhaseTwoOrder?, metadata: Metadata = authorized) async -> RPCError? {
+        var request = Settle_V1_CommitRequest()
+        request.gid = gid
+        if let order { request.order = order }
+        return await rpcFailure { _ = try await bank.client.commit(request, metadata: metadata) }
+    }
+
+    func evidence(_ bank: Bank, _ gid: String, _ op: String) async throws -> (lsn: Int64?, signature: [UInt8]?) {
+        let row = try await bank.pool.query("SELECT decision_lsn, decision_signature FROM settle_barrier WHERE gid = $1 AND op = $2", [gid, op])[0]
+        return (try row.decode(Int64?.self, column: "decision_lsn"), try row.decode([UInt8]?.self, column: "decision_signature"))
+    }
+
+    @Test func aCommitThatIsUnsignedOrBadlySignedIsRefusedAndNothingMoves() async throws {
+        try await withBank(configure: Self.twoCoordinators) { bank throws in
+            let target = gid("unsigned")
+            #expect(try await bank.client.prepare(target, "credit", movement("a", 250)).outcome == .prepared)
+            var overAnotherDecision = try signedOrder(.commit, target, lsn: 5)
+            overAnotherDecision.decisionLsn = 6
+            let refusals: [(String, Settle_V1_PhaseTwoOrder?)] = [
+                ("unsigned", nil),
+                ("signed by another key", try signedOrder(.commit, target, key: Self.otherKey)),
+                ("signed for another gid", try signedOrder(.commit, gid("elsewhere"))),
+                ("signed as a rollback", try signedOrder(.rollback, target)),
+                ("signed over another decision", overAnotherDecision),
+                ("signed with no decision", try signedOrder(.commit, target, lsn: 0)),
+            ]
+            for (name, order) in refusals {
+                let failure = await commit(bank, target, order: order)
+                #expect(failure?.code == .unauthenticated, "\(name): \(String(describing: failure))")
+            }
+            #expect(try await bank.prepared() == [target], "still prepared: nothing was committed")
+            #expect(try await bank.balance("a") == 1000)
+            let refusedCount = try bank.metrics.expectCounter(
+                "settle_participant_operations_total",
+                [("participant", "bank-test"), ("operation", "commit"), ("outcome", "error-unauthenticated")]
+            )
+            #expect(refusedCount.totalValue == 6, "each refusal is counted")
+
+            #expect(await commit(bank, target, order: try signedOrder(.commit, target, lsn: 41)) == nil)
+            #expect(try await bank.balance("a") == 1250)
+            let kept = try await evidence(bank, target, "action")
+            #expect(kept.lsn == 41)
+            let signature = try #require(kept.signature)
+            #expect(PhaseTwoOrder(command: .commit, gid: target, decisionLSN: 41).refusal(of: signature, keys: [coordinatorKey.verifyingKey]) == nil,
+                    "the barrier row carries the order that committed it, verifiable with the public key alone")
+        }
+    }
+
+    @Test func aCoordinatorActsOnlyUnderItsOwnPrefix() async throws {
+        try await withBank(configure: Self.twoCoordinators) { bank throws in
+            let mine = gid("mine")
+            let others = "settle:other:1:0000000000000001:theirs:0"
+            #expect(try await bank.client.prepare(mine, "credit", movement("a", 5)).outcome == .prepared)
+            let crossPrepare = await rpcFailure { _ = try await bank.client.prepare(others, "credit", movement("a", 5)) }
+            #expect(crossPrepare?.code == .permissionDenied, "the test coordinator's token cannot prepare other's gid")
+
+            var theirCommit = Settle_V1_CommitRequest()
+            theirCommit.gid = mine
+            theirCommit.order = try signedOrder(.commit, mine, key: Self.otherKey)
+            let crossCommit = await rpcFailure { _ = try await bank.client.commit(theirCommit, metadata: Self.otherAuthorized) }
+            #expect(crossCommit?.code == .permissionDenied, "other, even signing with its own key, cannot commit the test coordinator's gid")
+            let crossInDoubt = await rpcFailure {
+                _ = try await bank.client.inDoubt(.with { $0.gidPrefix = "settle:test-coordinator:" }, metadata: Self.otherAuthorized)
+            }
+            #expect(crossInDoubt?.code == .permissionDenied)
+            let theirs = try await bank.client.inDoubt(.with { $0.gidPrefix = "settle:other:" }, metadata: Self.otherAuthorized)
+            #expect(theirs.branches.isEmpty, "other sees only its own, and has none")
+            #expect(try await bank.prepared() == [mine])
+            #expect(try await bank.balance("a") == 1000)
+            #expect(try await bank.client.rollback(mine) == .rolledBack)
+        }
+    }
+
+    @Test func rollbackAndCompensationKeepTheirOrdersWithTheRowsTheyWrite() async throws {
+        try await withBank { bank throws in
+            let cancelled = gid("cancelled")
+            _ = try await bank.client.prepare(cancelled, "debit", movement("a", 10))
+            #expect(try await bank.client.rollback(cancelled) == .rolledBack)
+            #expect(try await evidence(bank, cancelled, "cancelled").lsn == 1)
+
+            let compensated = gid("compensated")
+            _ = try await bank.client.prepare(compensated, "debit", movement("a", 10))
+            _ = try await bank.client.commit(compensated)
+            var forged = Settle_V1_CompensateRequest()
+            forged.gid = compensated
+            forged.compensation = "refund"
+            forged.payload = movement("a", 10_000)
+            // A signature over the real work does not cover a larger refund.
+            forged.order = try signedOrder(
+                .compensate, compensated, work: PhaseTwoOrder.compensationWork(name: "refund", payload: movement("a", 10))
+            )
+            let refused = await rpcFailure { _ = try await bank.client.compensate(forged, metadata: authorized) }
+            #expect(refused?.code == .unauthenticated)
+            #expect(try await bank.balance("a") == 990)
+            #expect(try await bank.client.compensate(compensated, "refund", movement("a", 10)).outcome == .compensated)
+            #expect(try await bank.balance("a") == 1000)
+            let kept = try await evidence(bank, compensated, "compensation")
+            #expect(kept.lsn == 1 && kept.signature?.count == 64)
+        }
+    }
+
+    @Test func unsignedOrdersPassOnlyInTheMigrationWindowAndLeaveNoEvidence() async throws {
+        try await withBank(configure: { $0.requireSignedPhaseTwo = false }) { bank throws in
+            let target = gid("migrating")
+            _ = try await bank.client.prepare(target, "credit", movement("a", 5))
+            let forged = await commit(bank, target, order: try signedOrder(.commit, target, key: Self.otherKey))
+            #expect(forged?.code == .unauthenticated, "a bad signature is refused even then")
+            #expect(await commit(bank, target, order: nil) == nil)
+            #expect(try await bank.balance("a") == 1005)
+            let kept = try await evidence(bank, target, "action")
+            #expect(kept.lsn == nil && kept.signature == nil, "an auditor sees the commit was not ordered by a signed decision")
+        }
+    }
+}
