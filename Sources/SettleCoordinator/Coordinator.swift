@@ -82,10 +82,18 @@ public final class Coordinator: Service, Sendable {
             isDraining: { [self] in isDraining }, metrics: metrics, logger: logger
         )
         let api = try HostPort(parsing: configuration.listen)
+        let limits = ServerLimits(
+            connectionsMax: configuration.apiConnectionsMax,
+            concurrentCallsPerConnectionMax: configuration.apiConcurrentCallsPerConnectionMax,
+            messageBytesMax: configuration.apiMessageBytesMax, idleTimeout: .milliseconds(configuration.apiIdleTimeoutMilliseconds)
+        )
         let server = GRPCServer(
             transport: .http2NIOPosix(
                 address: .ipv4(host: api.host, port: api.port),
-                transportSecurity: try configuration.tls?.transportSecurityCheckingKey() ?? .plaintext
+                transportSecurity: try configuration.tls?.transportSecurityCheckingKey() ?? .plaintext,
+                config: limits.applied(to: .defaults) {
+                    Counter(label: "settle_api_refused_total", dimensions: [("reason", "connections"), ("permission", "")]).increment()
+                }
             ),
             services: [service],
             interceptors: [

@@ -54,8 +54,9 @@ public struct CoordinatorConfiguration: Decodable, Sendable {
     public var listen: String
     /// TLS for the client API; plaintext when absent.
     public var tls: APITLSConfiguration?
-    /// host:port of `/metrics` and `/healthz` (HTTP).
+    /// host:port of `/metrics` and `/healthz` (plain HTTP); loopback unless configured otherwise.
     public var metricsListen: String
+    public static let defaultMetricsListen = "127.0.0.1:7101"
     public var logDirectory: String
     /// PKCS#8 PEM Ed25519 key that seals the log (mode 0600).
     public var signingKey: String
@@ -66,6 +67,14 @@ public struct CoordinatorConfiguration: Decodable, Sendable {
     public var fourEyesResolution = false
     /// Plaintext (no `tls`) on a listener that is not loopback is refused unless this is set.
     public var allowPlaintext = false
+    /// Open API connections at most; one more is closed when accepted.
+    public var apiConnectionsMax = 1024
+    /// Concurrent calls (HTTP/2 streams) per API connection.
+    public var apiConcurrentCallsPerConnectionMax = 256
+    /// Largest API request message (a Submit), refused before it is read.
+    public var apiMessageBytesMax = 4 << 20
+    /// An API connection with no call for this long is closed (clients reconnect on their own).
+    public var apiIdleTimeoutMilliseconds: UInt32 = 300_000
     public var participants: [Participant]
     public var prepareTimeoutMilliseconds: UInt32 = 5000
     public var onPrepareTimeout: TransferSpec.OnPrepareTimeout = .abort
@@ -114,7 +123,8 @@ public struct CoordinatorConfiguration: Decodable, Sendable {
 
     private enum CodingKeys: String, CodingKey {
         case coordinatorID, listen, metricsListen, logDirectory, signingKey, clients, participants, clientTokens
-        case fourEyesResolution, allowPlaintext
+        case fourEyesResolution, allowPlaintext, apiConnectionsMax, apiConcurrentCallsPerConnectionMax, apiMessageBytesMax
+        case apiIdleTimeoutMilliseconds
         case prepareTimeoutMilliseconds, onPrepareTimeout, sagaTimeoutMilliseconds, sweepIntervalMilliseconds
         case checkpointIntervalMilliseconds, retryInitialMilliseconds, retryMaxMilliseconds, inFlightTransfersMax
         case compensationRetriesMax
@@ -134,7 +144,7 @@ public struct CoordinatorConfiguration: Decodable, Sendable {
         self.init(
             coordinatorID: try container.decode(String.self, forKey: .coordinatorID),
             listen: try container.decode(String.self, forKey: .listen),
-            metricsListen: try container.decode(String.self, forKey: .metricsListen),
+            metricsListen: try container.decodeIfPresent(String.self, forKey: .metricsListen) ?? Self.defaultMetricsListen,
             logDirectory: try container.decode(String.self, forKey: .logDirectory),
             signingKey: try container.decode(String.self, forKey: .signingKey),
             clients: try container.decode([ClientConfiguration].self, forKey: .clients),
@@ -160,6 +170,10 @@ public struct CoordinatorConfiguration: Decodable, Sendable {
         try optional(.deadlockCheckIntervalMilliseconds, &deadlockCheckIntervalMilliseconds)
         try optional(.fourEyesResolution, &fourEyesResolution)
         try optional(.allowPlaintext, &allowPlaintext)
+        try optional(.apiConnectionsMax, &apiConnectionsMax)
+        try optional(.apiConcurrentCallsPerConnectionMax, &apiConcurrentCallsPerConnectionMax)
+        try optional(.apiMessageBytesMax, &apiMessageBytesMax)
+        try optional(.apiIdleTimeoutMilliseconds, &apiIdleTimeoutMilliseconds)
         tls = try container.decodeIfPresent(APITLSConfiguration.self, forKey: .tls)
     }
 
@@ -227,6 +241,14 @@ public struct CoordinatorConfiguration: Decodable, Sendable {
         }
         guard inFlightTransfersMax >= 1, rememberedTransfersMax >= 1, compensationRetriesMax >= 1 else {
             throw ConfigurationError("inFlightTransfersMax, rememberedTransfersMax and compensationRetriesMax must be at least 1")
+        }
+        guard apiConnectionsMax >= 1, apiConcurrentCallsPerConnectionMax >= 1, apiIdleTimeoutMilliseconds >= 1000,
+            (64 * 1024...64 << 20).contains(apiMessageBytesMax)
+        else {
+            throw ConfigurationError(
+                "apiConnectionsMax and apiConcurrentCallsPerConnectionMax must be at least 1, apiIdleTimeoutMilliseconds at least 1000, "
+                    + "apiMessageBytesMax 65536 to 67108864"
+            )
         }
         guard retryInitialMilliseconds >= 1, retryMaxMilliseconds >= retryInitialMilliseconds else {
             throw ConfigurationError("retryInitialMilliseconds must be at least 1 and at most retryMaxMilliseconds")

@@ -1,22 +1,32 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
 
 /// `/metrics` (Prometheus text) and `/healthz` over plain HTTP/1.1, one response per connection.
+/// Open connections are capped and a connection that sends nothing for `idleTimeout` is closed,
+/// so scrapers, health checks or anyone else who can reach it cannot pile up sockets.
 struct MetricsHTTPServer: Sendable {
     let host: String
     let port: Int
     let renderMetrics: @Sendable () -> [UInt8]
     let isHealthy: @Sendable () -> Bool
+    var connectionsMax = 64
+    var idleTimeout: TimeAmount = .seconds(10)
 
     /// Serves until the task is cancelled; `bound` receives the listening port.
     func run(bound: @Sendable (Int) -> Void) async throws {
         let renderMetrics = self.renderMetrics
         let isHealthy = self.isHealthy
+        let (connectionsMax, idleTimeout) = (self.connectionsMax, self.idleTimeout)
+        let open = OpenConnections()
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                guard open.admit(channel, max: connectionsMax) else { return channel.close() }
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: idleTimeout))
+                    try channel.pipeline.syncOperations.addHandler(CloseWhenIdle())
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(
                         MetricsHTTPHandler(renderMetrics: renderMetrics, isHealthy: isHealthy)
@@ -30,6 +40,32 @@ struct MetricsHTTPServer: Sendable {
             try? await channel.closeFuture.get()
         } onCancel: {
             channel.close(promise: nil)
+        }
+    }
+}
+
+/// Open connections, counted down as each closes.
+private final class OpenConnections: Sendable {
+    private let count = Atomic<Int>(0)
+
+    func admit(_ channel: any Channel, max: Int) -> Bool {
+        guard count.wrappingAdd(1, ordering: .relaxed).newValue <= max else {
+            count.wrappingSubtract(1, ordering: .relaxed)
+            return false
+        }
+        channel.closeFuture.whenComplete { [self] _ in count.wrappingSubtract(1, ordering: .relaxed) }
+        return true
+    }
+}
+
+private final class CloseWhenIdle: ChannelInboundHandler {
+    typealias InboundIn = NIOAny
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
         }
     }
 }

@@ -129,9 +129,13 @@ public final class Participant: Sendable {
             coordinators: Dictionary(configuration.coordinators.map { ($0.id, $0) }) { first, _ in first },
             requireSignedPhaseTwo: configuration.requireSignedPhaseTwo, metrics: metrics, logger: logger
         )
-        var transportConfiguration = HTTP2ServerTransport.Posix.Config.defaults
-        transportConfiguration.rpc.maxRequestPayloadSize = configuration.messageBytesMax
-        transportConfiguration.http2.maxConcurrentStreams = configuration.concurrentCallsPerConnectionMax
+        let limits = ServerLimits(
+            connectionsMax: configuration.connectionsMax, concurrentCallsPerConnectionMax: configuration.concurrentCallsPerConnectionMax,
+            messageBytesMax: configuration.messageBytesMax, idleTimeout: configuration.connectionIdleTimeout
+        )
+        var transportConfiguration = limits.applied(to: .defaults) {
+            metrics.recordOperation("connect", outcome: "error-too-many-connections")
+        }
         // The coordinator pings its links (ParticipantLink) to notice a dead connection; allow it.
         transportConfiguration.connection.keepalive.clientBehavior = .init(
             minPingIntervalWithoutCalls: .seconds(10), allowWithoutCalls: true

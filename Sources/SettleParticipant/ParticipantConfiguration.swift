@@ -48,6 +48,10 @@ public struct ParticipantConfiguration: Sendable {
     /// Largest gRPC message accepted by the transport (payload limits are checked separately, with
     /// a clear INVALID_ARGUMENT); anything larger is refused before it is read.
     public var messageBytesMax = 1 << 20
+    /// Open connections at most (each coordinator keeps two); one more is closed when accepted.
+    public var connectionsMax = 64
+    /// A connection with no call for this long is closed; the coordinator reconnects on its own.
+    public var connectionIdleTimeout: Duration = .seconds(600)
 
     public init(coordinators: [CoordinatorCredential]) {
         self.coordinators = coordinators

@@ -41,7 +41,8 @@ struct PermissionTests {
             let oddCompensation = await failure {
                 _ = try await deployment.client(token: paymentsToken) {
                     try await $0.submit(
-                        id: "odd", branches: [branch("bank-a", "debit", "a1", 5, compensation: "reverse-credit"), branch("bank-b", "credit", "b1", 5)],
+                        id: "odd",
+                        branches: [branch("bank-a", "debit", "a1", 5, compensation: "reverse-credit"), branch("bank-b", "credit", "b1", 5)],
                         wait: true
                     )
                 }
@@ -49,7 +50,8 @@ struct PermissionTests {
             #expect(oddCompensation?.message.contains("compensation reverse-credit") == true, "\(String(describing: oddCompensation))")
             let operatorMoving = await failure {
                 _ = try await deployment.client(token: aliceToken) {
-                    try await $0.submit(id: "alice-pays", branches: [branch("bank-a", "debit", "a1", 5), branch("bank-b", "credit", "b1", 5)], wait: true)
+                    try await $0.submit(
+                        id: "alice-pays", branches: [branch("bank-a", "debit", "a1", 5), branch("bank-b", "credit", "b1", 5)], wait: true)
                 }
             }
             #expect(operatorMoving?.code == .permissionDenied, "an operator submits nothing it is not granted")
@@ -95,7 +97,8 @@ struct PermissionTests {
             // The same body under another client's id: refused without showing the first.
             let taken = await failure {
                 _ = try await deployment.client(token: paymentsToken) {
-                    try await $0.submit(id: "theirs", branches: [branch("bank-a", "debit", "a2", 10), branch("bank-b", "credit", "b2", 10)], wait: true)
+                    try await $0.submit(
+                        id: "theirs", branches: [branch("bank-a", "debit", "a2", 10), branch("bank-b", "credit", "b2", 10)], wait: true)
                 }
             }
             #expect(taken?.code == .alreadyExists)

@@ -57,6 +57,8 @@ struct Bank: Sendable {
     /// Prepares that wait for the rows those Commits release.
     let phaseTwoClient: Settle_V1_Participant.Client<HTTP2ClientTransport.Posix>
     let metrics: TestMetrics
+    /// The participant server's port on 127.0.0.1.
+    let port: Int
 
     /// Prepared transactions of this bank's database.
     func prepared() async throws -> [String] {
@@ -132,7 +134,7 @@ func withBank(
                     try await body(
                         Bank(
                             database: database, pool: pool, client: .init(wrapping: grpcClient),
-                            phaseTwoClient: .init(wrapping: phaseTwo), metrics: metrics
+                            phaseTwoClient: .init(wrapping: phaseTwo), metrics: metrics, port: port
                         )
                     )
                 }

@@ -70,6 +70,33 @@ struct GuardTests {
         }
     }
 
+    /// One connection beyond the cap is closed as soon as it is accepted; the others keep serving.
+    @Test func connectionsBeyondTheCapAreClosed() async throws {
+        try await withBank(configure: { $0.connectionsMax = 2 }) { bank throws in
+            _ = try await bank.client.inDoubt("settle:test-coordinator:")
+            _ = try await bank.phaseTwoClient.inDoubt("settle:test-coordinator:")
+            let port = bank.port
+            let third = await rpcFailure {
+                try await withGRPCClient(
+                    transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext)
+                ) { client in
+                    var options = CallOptions.defaults
+                    options.timeout = .seconds(5)
+                    _ = try await Settle_V1_Participant.Client(wrapping: client).inDoubt(
+                        .with { $0.gidPrefix = "settle:test-coordinator:" }, metadata: authorized, options: options
+                    )
+                }
+            }
+            #expect(third?.code == .unavailable || third?.code == .deadlineExceeded, "\(String(describing: third))")
+            #expect(try await bank.client.inDoubt("settle:test-coordinator:").isEmpty, "the first two still serve")
+            let refused = try bank.metrics.expectCounter(
+                "settle_participant_operations_total",
+                [("participant", "bank-test"), ("operation", "connect"), ("outcome", "error-too-many-connections")]
+            )
+            #expect(refused.totalValue >= 1)
+        }
+    }
+
     @Test func aDatabaseWithoutPreparedTransactionsRefusesToStart() async throws {
         let url = try TestClusters.noPreparedTransactionsURL()
         let pool = PostgresPool(configuration: .init(connectionString: url, connectionsMax: 2))

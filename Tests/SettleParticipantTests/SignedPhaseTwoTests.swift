@@ -67,8 +67,9 @@ struct SignedPhaseTwoTests {
             let kept = try await evidence(bank, target, "action")
             #expect(kept.lsn == 41)
             let signature = try #require(kept.signature)
-            #expect(PhaseTwoOrder(command: .commit, gid: target, decisionLSN: 41).refusal(of: signature, keys: [coordinatorKey.verifyingKey]) == nil,
-                    "the barrier row carries the order that committed it, verifiable with the public key alone")
+            #expect(
+                PhaseTwoOrder(command: .commit, gid: target, decisionLSN: 41).refusal(of: signature, keys: [coordinatorKey.verifyingKey]) == nil,
+                "the barrier row carries the order that committed it, verifiable with the public key alone")
         }
     }
 
