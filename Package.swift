@@ -135,7 +135,7 @@ let package = Package(
         .executableTarget(
             name: "settle-bench",
             dependencies: [
-                "SignedLog", "PostgresClient", "ExampleBank", "SettleClient", "SettleCore",
+                "SignedLog", "PostgresClient", "ExampleBank", "SettleClient", "SettleCore", "SettleAuth",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -22,7 +22,9 @@ public struct PhaseTwoOrder: Sendable, Equatable {
     /// presumed abort (no decision exists for the gid).
     public let decisionLSN: UInt64
     /// For Compensate: SHA-256 over the compensation's name, a zero byte and its payload, so the
-    /// signature covers the work as well as the gid.
+    /// signature covers the work as well as the gid. The participant stores the same digest in
+    /// the `compensation` row's `digest` column. Names are `[a-z0-9._-]`, never NUL, so the NUL
+    /// separator makes the encoding unambiguous.
     public let work: [UInt8]?
 
     public init(command: Command, gid: String, decisionLSN: UInt64, work: [UInt8]? = nil) {

@@ -75,12 +75,9 @@ struct ParticipantService: Settle_V1_Participant.SimpleServiceProtocol {
         try await answering("compensate", gid: request.gid) {
             try limits.validateGID(request.gid)
             try limits.validatePayload(request.payload, for: request.compensation)
-            let order = try verified(
-                .compensate, gid: request.gid, request.hasOrder ? request.order : nil,
-                work: PhaseTwoOrder.compensationWork(name: request.compensation, payload: request.payload)
-            )
-            let work = try registry.bind(.compensation, name: request.compensation, payload: Array(request.payload))
             let digest = WorkDigest(name: request.compensation, payload: request.payload)
+            let order = try verified(.compensate, gid: request.gid, request.hasOrder ? request.order : nil, work: digest.bytes)
+            let work = try registry.bind(.compensation, name: request.compensation, payload: Array(request.payload))
             let outcome = try await operations.compensate(gid: request.gid, digest: digest, work: work, order: order)
             var response = Settle_V1_CompensateResponse()
             switch outcome {

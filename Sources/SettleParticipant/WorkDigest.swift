@@ -1,4 +1,4 @@
-import SignedLog
+import SettleAuth
 
 /// SHA-256 of an operation's name and payload: what binds a gid to one piece of work in the
 /// barrier, so a Prepare or Compensate that reuses a gid with other work is refused instead of
@@ -6,13 +6,10 @@ import SignedLog
 struct WorkDigest: Hashable, Sendable {
     let bytes: [UInt8]
 
-    /// Names are `[a-z0-9._-]`, never NUL, so the NUL separator makes the encoding unambiguous.
+    /// The same digest a signed Compensate's order covers, so the `digest` column of a
+    /// `compensation` row is all an auditor needs to verify its order.
     init(name: String, payload: some Collection<UInt8>) {
-        var hasher = SHA256Hasher()
-        hasher.update(Array(name.utf8))
-        hasher.update([0])
-        hasher.update(payload)
-        bytes = hasher.finalize().bytes
+        bytes = PhaseTwoOrder.compensationWork(name: name, payload: payload)
     }
 
     init(storedBytes: [UInt8]) {

@@ -50,6 +50,7 @@ struct InvariantChecks {
             ledgersAgree(postings, balances),
             noStrangers(postings),
             gidsAreUnique(),
+            try await ordersBackEveryEffect(postings),
         ]
     }
 

@@ -1,0 +1,72 @@
+import Foundation
+import SettleAuth
+import SettleCore
+import Testing
+
+@testable import SettleCoordinator
+
+/// What a client's permissions admit, without a server.
+@Suite struct ClientPermissionTests {
+    func spec(_ branches: (String, String, String)...) -> TransferSpec {
+        TransferSpec(
+            id: "t", branches: branches.map { participant, action, compensation in
+                TransferSpec.Branch(participant: participant, action: action, payload: Data("{}".utf8), compensation: compensation)
+            }
+        )
+    }
+
+    let payments = ClientConfiguration(
+        name: "payments", credential: TokenSource(tokenSHA256: String(repeating: "ab", count: 32)),
+        submit: [
+            .init(participant: "bank-a", actions: ["debit"], compensations: ["refund"]),
+            .init(participant: "bank-b", actions: ["credit"]),
+        ]
+    )
+
+    @Test func eachBranchNeedsItsActionAndItsNamedCompensation() {
+        #expect(payments.refusal(toSubmit: spec(("bank-a", "debit", "refund"), ("bank-b", "credit", ""))) == nil)
+        #expect(payments.refusal(toSubmit: spec(("bank-b", "debit", ""))) == "client payments lacks permission: submit bank-b action debit (branch 0)")
+        #expect(
+            payments.refusal(toSubmit: spec(("bank-a", "debit", "refund"), ("bank-b", "credit", "reverse-credit")))
+                == "client payments lacks permission: submit bank-b compensation reverse-credit (branch 1)"
+        )
+        #expect(payments.refusal(toSubmit: spec(("bank-c", "debit", ""))) != nil, "an unlisted participant grants nothing")
+    }
+
+    @Test func aWildcardGrantsEveryNameAtItsParticipantOnly() {
+        let broad = ClientConfiguration(
+            name: "ops", credential: TokenSource(tokenSHA256: String(repeating: "cd", count: 32)),
+            submit: [.init(participant: "bank-a", actions: ["*"], compensations: ["*"])]
+        )
+        #expect(broad.refusal(toSubmit: spec(("bank-a", "anything", "undo-anything"))) == nil)
+        #expect(broad.refusal(toSubmit: spec(("bank-b", "credit", ""))) != nil)
+    }
+
+    @Test func readScopesSeeWhatTheySay() {
+        var entry = TransferEntry(spec: spec(("bank-a", "debit", "")), admission: Admission.random(), submittedAtMilliseconds: 0)
+        entry.submittedBy = "payments"
+        var reader = payments
+        #expect(reader.mayRead(entry))
+        entry.submittedBy = "other"
+        #expect(!reader.mayRead(entry))
+        entry.submittedBy = nil
+        #expect(!reader.mayRead(entry), "transfers from before clients were named belong to no one")
+        reader.read = .all
+        #expect(reader.mayRead(entry))
+        reader.read = .none
+        entry.submittedBy = "payments"
+        #expect(!reader.mayRead(entry))
+    }
+
+    @Test func registriesRefuseInlineTokensDuplicatesAndEmptyCredentials() {
+        #expect(throws: ConfigurationError.self) {
+            try ClientRegistry([ClientConfiguration(name: "a", credential: TokenSource(token: "an-inline-token-0123456789"))])
+        }
+        #expect(throws: ConfigurationError.self) {
+            try ClientRegistry([ClientConfiguration(name: "a", credential: TokenSource())])
+        }
+        #expect(throws: ConfigurationError.self) { try ClientRegistry([payments, payments]) }
+        #expect(throws: ConfigurationError.self) { try ClientRegistry([]) }
+        #expect(throws: ConfigurationError.self) { try ClientRegistry([payments]).validate(participants: ["bank-a"]) }
+    }
+}
