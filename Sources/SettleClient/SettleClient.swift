@@ -48,7 +48,9 @@ public struct SettleClient: Sendable {
         try await withGRPCClient(
             transport: .http2NIOPosix(target: connectionTarget(host: host, port: port), transportSecurity: tls?.transportSecurity() ?? .plaintext)
         ) { grpcClient in
-            try await body(SettleClient(client: .init(wrapping: grpcClient), metadata: ["authorization": "Bearer \(token)"]))
+            // No token: the client certificate (mutual TLS) is the only credential.
+            let metadata: Metadata = token.isEmpty ? [:] : ["authorization": "Bearer \(token)"]
+            try await body(SettleClient(client: .init(wrapping: grpcClient), metadata: metadata))
         }
     }
 

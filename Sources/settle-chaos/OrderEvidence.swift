@@ -21,7 +21,9 @@ extension InvariantChecks {
                 let gid: String = try row.decode(column: "gid")
                 let op: String = try row.decode(column: "op")
                 let posted = postings[bank][gid] ?? [:]
-                let effect = op == "action" ? posted.keys.contains { ChaosTransfer.actionKinds.contains($0) }
+                let effect =
+                    op == "action"
+                    ? posted.keys.contains { ChaosTransfer.actionKinds.contains($0) }
                     : posted.keys.contains { ChaosTransfer.compensationKinds.contains($0) }
                 guard effect else { continue }  // a cancelled branch's placeholder, or nothing done
                 checked += 1

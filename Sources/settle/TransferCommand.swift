@@ -56,8 +56,10 @@ struct CoordinatorOptions: ParsableArguments {
         let fromFile = try tokenFile.map {
             String(decoding: try PrivateKeyFile.readOwnerOnly($0), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         }
-        guard let token = fromFile ?? token ?? ProcessInfo.processInfo.environment["SETTLE_TOKEN"], !token.isEmpty else {
-            throw ValidationError("give a client token with --token-file or SETTLE_TOKEN")
+        // With a client certificate the token may be left out: the certificate names the client.
+        let token = fromFile ?? token ?? ProcessInfo.processInfo.environment["SETTLE_TOKEN"] ?? ""
+        guard !token.isEmpty || tlsCertificate != nil else {
+            throw ValidationError("give a client token with --token-file or SETTLE_TOKEN, or a client certificate with --tls-certificate")
         }
         return try await SettleClient.withClient(host: address.host, port: address.port, token: token, tls: clientTLS, body)
     }

@@ -9,7 +9,8 @@ import Testing
 @Suite struct ClientPermissionTests {
     func spec(_ branches: (String, String, String)...) -> TransferSpec {
         TransferSpec(
-            id: "t", branches: branches.map { participant, action, compensation in
+            id: "t",
+            branches: branches.map { participant, action, compensation in
                 TransferSpec.Branch(participant: participant, action: action, payload: Data("{}".utf8), compensation: compensation)
             }
         )
@@ -25,7 +26,8 @@ import Testing
 
     @Test func eachBranchNeedsItsActionAndItsNamedCompensation() {
         #expect(payments.refusal(toSubmit: spec(("bank-a", "debit", "refund"), ("bank-b", "credit", ""))) == nil)
-        #expect(payments.refusal(toSubmit: spec(("bank-b", "debit", ""))) == "client payments lacks permission: submit bank-b action debit (branch 0)")
+        #expect(
+            payments.refusal(toSubmit: spec(("bank-b", "debit", ""))) == "client payments lacks permission: submit bank-b action debit (branch 0)")
         #expect(
             payments.refusal(toSubmit: spec(("bank-a", "debit", "refund"), ("bank-b", "credit", "reverse-credit")))
                 == "client payments lacks permission: submit bank-b compensation reverse-credit (branch 1)"

@@ -96,6 +96,8 @@ final class Deployment: @unchecked Sendable {
     nonisolated(unsafe) static let clients: [[String: Any]] = [
         [
             "name": "tests", "tokenSHA256": TokenSource.hexDigest(ofToken: clientToken), "read": "all", "operator": true,
+            // The client certificate TestCertificates issues names the same client (TLSTests).
+            "certificateCommonName": "settle-test-client",
             "submit": [
                 ["participant": "bank-a", "actions": ["*"], "compensations": ["*"]],
                 ["participant": "bank-b", "actions": ["*"], "compensations": ["*"]],

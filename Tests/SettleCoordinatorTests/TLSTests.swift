@@ -55,6 +55,15 @@ struct TLSTests {
             }
             #expect([plaintext?.code, withoutCertificate?.code, untrusting?.code] == [.unavailable, .unavailable, .unavailable])
             #expect(try await deployment.client(tls: trusted) { try await $0.get(id: "over-tls") }.state == .committed)
+
+            // The certificate alone names its client; with the token of another client it is refused.
+            let byCertificate = try await deployment.client(tls: trusted, token: "") { try await $0.get(id: "over-tls") }
+            #expect(byCertificate.submittedBy == "tests")
+            let mismatched = await #expect(throws: RPCError.self, "a token of another client beside the certificate") {
+                try await deployment.client(tls: trusted, token: paymentsToken) { try await $0.get(id: "over-tls") }
+            }
+            #expect(mismatched?.code == .unauthenticated)
+            #expect(mismatched?.message.contains("name different callers") == true)
             try await expectEveryInvariant(deployment, tls: trusted)
         }
     }
