@@ -50,7 +50,7 @@ public struct SettleClient: Sendable {
         ) { grpcClient in
             // No token: the client certificate (mutual TLS) is the only credential.
             let metadata: Metadata = token.isEmpty ? [:] : ["authorization": "Bearer \(token)"]
-            try await body(SettleClient(client: .init(wrapping: grpcClient), metadata: metadata))
+            return try await body(SettleClient(client: .init(wrapping: grpcClient), metadata: metadata))
         }
     }
 
