@@ -150,7 +150,11 @@ let package = Package(
             ]
         ),
         // Shared by the test targets: clusters from tools/pg, temporary directories, built products.
-        .target(name: "SettleTestSupport", dependencies: ["PostgresClient", "LaunchedProcesses"], path: "Tests/SettleTestSupport"),
+        .target(
+            name: "SettleTestSupport",
+            dependencies: ["PostgresClient", "LaunchedProcesses", .product(name: "GRPCCore", package: "grpc-swift-2")],
+            path: "Tests/SettleTestSupport"
+        ),
         .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient", "SettleTestSupport"]),
         .testTarget(name: "SignedLogTests", dependencies: ["SignedLog", "SettleTestSupport"]),
         .testTarget(name: "SettleCoreTests", dependencies: ["SettleCore"]),

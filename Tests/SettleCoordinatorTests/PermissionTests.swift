@@ -16,29 +16,17 @@ struct PermissionTests {
         )
     }
 
-    func failure(_ call: () async throws -> Void) async -> RPCError? {
-        do {
-            try await call()
-            return nil
-        } catch let error as RPCError {
-            return error
-        } catch {
-            Issue.record("expected an RPCError, got \(error)")
-            return nil
-        }
-    }
-
     @Test func aClientSubmittingWhatItLacksIsRefusedAndNothingMoves() async throws {
         try await withDeployment { deployment throws in
             // payments may credit only at bank-b: a lone credit at bank-a would mint money there.
-            let mint = await failure {
+            let mint = await rpcFailure {
                 _ = try await deployment.client(token: paymentsToken) {
                     try await $0.submit(id: "mint", branches: [branch("bank-a", "credit", "a1", 1_000_000)], wait: true)
                 }
             }
             #expect(mint?.code == .permissionDenied)
             #expect(mint?.message.contains("lacks permission: submit bank-a action credit") == true, "\(String(describing: mint))")
-            let oddCompensation = await failure {
+            let oddCompensation = await rpcFailure {
                 _ = try await deployment.client(token: paymentsToken) {
                     try await $0.submit(
                         id: "odd",
@@ -48,14 +36,14 @@ struct PermissionTests {
                 }
             }
             #expect(oddCompensation?.message.contains("compensation reverse-credit") == true, "\(String(describing: oddCompensation))")
-            let operatorMoving = await failure {
+            let operatorMoving = await rpcFailure {
                 _ = try await deployment.client(token: aliceToken) {
                     try await $0.submit(
                         id: "alice-pays", branches: [branch("bank-a", "debit", "a1", 5), branch("bank-b", "credit", "b1", 5)], wait: true)
                 }
             }
             #expect(operatorMoving?.code == .permissionDenied, "an operator submits nothing it is not granted")
-            let unknown = await failure {
+            let unknown = await rpcFailure {
                 _ = try await SettleClient.withClient(host: "127.0.0.1", port: deployment.apiPort, token: "not-a-client-token-0123456789") {
                     try await $0.get(id: "mint")
                 }
@@ -63,7 +51,7 @@ struct PermissionTests {
             #expect(unknown?.code == .unauthenticated)
 
             for id in ["mint", "odd", "alice-pays"] {
-                let lookup = await failure { _ = try await deployment.client { try await $0.get(id: id) } }
+                let lookup = await rpcFailure { _ = try await deployment.client { try await $0.get(id: id) } }
                 #expect(lookup?.code == .notFound, "\(id) was never accepted")
             }
             #expect(try await deployment.postingCounts("mint") == [0, 0])
@@ -86,8 +74,8 @@ struct PermissionTests {
             #expect(mine.state == .committed && mine.submittedBy == "payments")
 
             #expect(try await deployment.client(token: paymentsToken) { try await $0.get(id: "mine") }.state == .committed)
-            let other = await failure { _ = try await deployment.client(token: paymentsToken) { try await $0.get(id: "theirs") } }
-            let missing = await failure { _ = try await deployment.client(token: paymentsToken) { try await $0.get(id: "nowhere") } }
+            let other = await rpcFailure { _ = try await deployment.client(token: paymentsToken) { try await $0.get(id: "theirs") } }
+            let missing = await rpcFailure { _ = try await deployment.client(token: paymentsToken) { try await $0.get(id: "nowhere") } }
             #expect(other?.code == .permissionDenied && missing?.code == .permissionDenied, "existence is not revealed")
             #expect(other?.message == missing?.message)
             let listed = try await deployment.client(token: paymentsToken) { try await $0.list() }
@@ -95,7 +83,7 @@ struct PermissionTests {
             #expect(try await deployment.client(token: aliceToken) { try await $0.list() }.transfers.count == 2, "an operator reads all")
 
             // The same body under another client's id: refused without showing the first.
-            let taken = await failure {
+            let taken = await rpcFailure {
                 _ = try await deployment.client(token: paymentsToken) {
                     try await $0.submit(
                         id: "theirs", branches: [branch("bank-a", "debit", "a2", 10), branch("bank-b", "credit", "b2", 10)], wait: true)
@@ -110,14 +98,14 @@ struct PermissionTests {
 
     @Test func onlyOperatorsResolveAndTheRecordNamesTheCredentialNotATypedName() async throws {
         try await withDeployment { deployment throws in
-            let byService = await failure {
+            let byService = await rpcFailure {
                 _ = try await deployment.client(token: paymentsToken) { try await $0.resolve(id: "any", outcome: .aborted, reason: "r") }
             }
             #expect(byService?.code == .permissionDenied)
             #expect(byService?.message.contains("lacks permission: operator") == true)
 
             // A typed name that is not the caller's is refused outright.
-            let impersonation = await failure {
+            let impersonation = await rpcFailure {
                 try await withGRPCClient(
                     transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: deployment.apiPort), transportSecurity: .plaintext)
                 ) { client in

@@ -199,16 +199,3 @@ extension Settle_V1_Participant.Client where Transport == HTTP2ClientTransport.P
         try await inDoubt(.with { $0.gidPrefix = prefix }, metadata: authorized).branches
     }
 }
-
-/// The RPC status a call failed with, or nil if it succeeded.
-func rpcFailure(_ call: () async throws -> Void) async -> RPCError? {
-    do {
-        try await call()
-        return nil
-    } catch let error as RPCError {
-        return error
-    } catch {
-        Issue.record("expected an RPCError, got \(error)")
-        return nil
-    }
-}

@@ -4,6 +4,7 @@ import SettleAuth
 import SettleParticipant
 import SettleProtocol
 import SignedLog
+import SettleTestSupport
 import Testing
 
 /// A participant acts on a phase-two command only when its coordinator's key signed it, for that
