@@ -83,6 +83,7 @@ let package = Package(
             ]
         ),
         .target(name: "ExampleBank", dependencies: ["SettleParticipant", "PostgresClient"]),
+        .target(name: "SettleAudit", dependencies: ["SettleCoordinator", "SettleCore", "SettleAuth", "SignedLog", "PostgresClient"]),
         .target(
             name: "SettleCoordinator",
             dependencies: [
@@ -128,7 +129,7 @@ let package = Package(
         .executableTarget(
             name: "settle",
             dependencies: [
-                "SignedLog", "SettleClient", "SettleCore", "SettleProtocol",
+                "SignedLog", "SettleClient", "SettleCore", "SettleProtocol", "SettleAudit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -4,7 +4,7 @@ import SignedLog
 
 /// The coordinator's records in the recovery log (type codes in protocol/recovery-log.md). Each
 /// payload is UTF-8 JSON with sorted keys, so that `settle audit dump` shows it as written.
-enum CoordinatorRecord: Equatable, Sendable {
+public enum CoordinatorRecord: Equatable, Sendable {
     /// The transfer as submitted, sealed before any branch is prepared: after a crash the
     /// coordinator still knows the id (idempotency) and what it promised to do.
     /// The admission's nonce is sealed here, before any gid that carries it is sent.
@@ -41,7 +41,7 @@ enum CoordinatorRecord: Equatable, Sendable {
     static let manualType = RecordType(rawValue: CoordinatorRecordType.manual.rawValue)
     static let proposedType = RecordType(rawValue: CoordinatorRecordType.proposed.rawValue)
 
-    var transferID: String {
+    public var transferID: String {
         switch self {
         case .accepted(let spec, _, _, _): spec.id
         case .commit(let id), .abort(let id, _), .end(let id, _, _), .heuristic(let id, _, _), .saga(let id),
@@ -120,7 +120,7 @@ enum CoordinatorRecord: Equatable, Sendable {
     }
 
     /// Nil for record types that are not the coordinator's (checkpoints, future types).
-    init?(_ record: LogRecord) throws {
+    public init?(_ record: LogRecord) throws {
         let known = [
             Self.acceptedType, Self.commitType, Self.abortType, Self.endType, Self.heuristicType, Self.sagaType,
             Self.compensateType, Self.compensatedType, Self.stuckType, Self.manualType, Self.proposedType,

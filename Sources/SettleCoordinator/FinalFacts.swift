@@ -3,18 +3,18 @@ import SettleCore
 /// Everything a client is told about a transfer once it is final, sealed into the record that
 /// makes it final (END, COMPENSATED, STUCK, MANUAL) and applied from that same value live and on
 /// replay, so a restart can never report a finished transfer differently from before.
-struct FinalFacts: Codable, Sendable, Equatable {
-    var status: TransferStatus
+public struct FinalFacts: Codable, Sendable, Equatable {
+    public var status: TransferStatus
     /// "2pc", "saga", "compensated", "heuristic" or "manual" (coordinator.proto's Transfer.path).
-    var path: String
-    var reason: String
-    var finishedAtMilliseconds: Int64
-    var branchStates: [String]
+    public var path: String
+    public var reason: String
+    public var finishedAtMilliseconds: Int64
+    public var branchStates: [String]
     /// The operator whose MANUAL decision finished it.
-    var resolvedBy: String?
+    public var resolvedBy: String?
     /// The admission this ending belongs to: an id forgotten and admitted again must never take
     /// an earlier admission's END for its own. Nil in records from before it was sealed.
-    var admission: Admission? = nil
+    public var admission: Admission? = nil
 }
 
 extension FinalFacts {

@@ -1,10 +1,10 @@
 import SettleCore
 
 /// What the coordinator reports about a transfer (the API's TransferState).
-enum TransferStatus: String, Codable, Sendable, CaseIterable {
+public enum TransferStatus: String, Codable, Sendable, CaseIterable {
     case preparing, committing, committed, aborting, aborted, stuck, saga, compensating, compensated
 
-    var isFinal: Bool { self == .committed || self == .aborted || self == .stuck || self == .compensated }
+    public var isFinal: Bool { self == .committed || self == .aborted || self == .stuck || self == .compensated }
 
     init(_ phase: TransferMachine.Phase) {
         switch phase {

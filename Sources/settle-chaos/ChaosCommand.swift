@@ -131,6 +131,7 @@ struct ChaosCommand: AsyncParsableCommand {
         await deployment.stopSettled()
         results.append(try await tornTailRecovered(deployment))
         results.append(try await auditVerifies(deployment))
+        results.append(try await reconcileFindsNothing(deployment))
 
         say("\ninvariants (docs/design.md, \"Testing and measuring\"):")
         for result in results {
@@ -179,6 +180,35 @@ struct ChaosCommand: AsyncParsableCommand {
         return InvariantChecks.Result(
             name: "settle audit verify passes", failures: audit.status == 0 ? [] : [audit.output + audit.errorOutput],
             detail: records
+        )
+    }
+
+    /// The log against the banks' databases, both ways, with every kept order checked.
+    private func reconcileFindsNothing(_ deployment: ChaosDeployment) async throws -> InvariantChecks.Result {
+        let file = deployment.work + "/participants.json"
+        let urls = Dictionary(uniqueKeysWithValues: zip(ChaosDeployment.bankNames, deployment.databaseURLs))
+        try? FileManager.default.removeItem(atPath: file)
+        let written = FileManager.default.createFile(
+            atPath: file, contents: try JSONSerialization.data(withJSONObject: urls), attributes: [.posixPermissions: 0o600]
+        )
+        guard written else {
+            return InvariantChecks.Result(
+                name: "settle audit reconcile finds the log and the banks' databases in agreement, both ways",
+                failures: ["cannot write \(file)"], detail: ""
+            )
+        }
+        let reconcile = try await ProcessOutput.run(
+            deployment.executables + "/settle",
+            [
+                "audit", "reconcile", "--log", deployment.logDirectory, "--public-key", deployment.publicKeyPath,
+                "--coordinator-id", ChaosDeployment.coordinatorID, "--participants", file,
+            ]
+        )
+        let lines = reconcile.output.split(separator: "\n").map(String.init)
+        return InvariantChecks.Result(
+            name: "settle audit reconcile finds the log and the banks' databases in agreement, both ways",
+            failures: reconcile.status == 0 ? [] : Array(lines.dropFirst(5).prefix(10)) + [reconcile.errorOutput].filter { !$0.isEmpty },
+            detail: lines.dropFirst().prefix(4).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ")
         )
     }
 

@@ -33,7 +33,7 @@ actor ChaosDeployment {
     let work: String
     let executables: String
     let pools: [PostgresPool]
-    private let databaseURLs: [String]
+    let databaseURLs: [String]
     private var banks: [LaunchedProcess?]
     private var bankPorts: [Int]
     private var settled: LaunchedProcess?

@@ -4,6 +4,6 @@ struct AuditCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit",
         abstract: "Check and read the signed recovery log.",
-        subcommands: [AuditVerifyCommand.self, AuditDumpCommand.self, AuditShowCommand.self]
+        subcommands: [AuditVerifyCommand.self, AuditDumpCommand.self, AuditShowCommand.self, AuditReconcileCommand.self]
     )
 }
