@@ -1,3 +1,4 @@
+import SettleAuth
 import SettleCoordinator
 import SettleCore
 import SignedLog
@@ -31,6 +32,10 @@ public struct LogExpectations: Sendable {
         public let id: String
         public let admission: Admission
         public let participants: [String]
+        /// Per branch, the digest of its action and of its compensation (SignedOrder.workDigest):
+        /// what the barrier rows' `digest` must hold.
+        public let actionDigests: [[UInt8]]
+        public let compensationDigests: [[UInt8]?]
         public var ending: Ending = .inFlight
         public var decisions = Decisions()
     }
@@ -63,7 +68,18 @@ public struct LogExpectations: Sendable {
         recordsRead += 1
         if case .accepted(let spec, let admission, _, _) = record {
             let key = Self.key(admission: admission, transferID: spec.id)
-            transfers[key] = Transfer(id: spec.id, admission: admission, participants: spec.branches.map(\.participant))
+            transfers[key] = Transfer(
+                id: spec.id, admission: admission, participants: spec.branches.map(\.participant),
+                actionDigests: spec.branches.map { SignedOrder.workDigest(name: $0.action, payload: $0.payload) },
+                compensationDigests: spec.branches.map { branch in
+                    branch.compensation.isEmpty
+                        ? nil
+                        : SignedOrder.workDigest(
+                            name: branch.compensation,
+                            payload: branch.compensationPayload.isEmpty ? branch.payload : branch.compensationPayload
+                        )
+                }
+            )
             currentAdmission[spec.id] = key
             return
         }

@@ -88,7 +88,11 @@ public struct Reconciliation: Sendable {
         case .committed, .aborted, .compensated: summary.branchesChecked += 1
         }
         if rows.isEmpty && !isPrepared && transfer.ending == .aborted { return }
-        if let (log, database) = BranchCheck(gid: gid, expected: transfer, rows: rows, isPrepared: isPrepared, keys: keys).disagreement() {
+        let check = BranchCheck(
+            gid: gid, participant: participant, branchIndex: parsed.branchIndex, expected: transfer, rows: rows, isPrepared: isPrepared,
+            keys: keys
+        )
+        if let (log, database) = check.disagreement() {
             report(log, database)
         }
     }

@@ -24,25 +24,30 @@ public struct ClientConfiguration: Codable, Sendable, Hashable {
     }
 
     /// At `participant`: the actions a branch may run and the compensations it may name.
-    /// `"*"` stands for any name.
+    /// `"*"` stands for any name. A compensation runs with its action's payload unless
+    /// `compensationPayloads` is granted: otherwise a client could pair a debit of 1 with a
+    /// "refund" of a million.
     public struct SubmitPermission: Codable, Sendable, Hashable {
         public var participant: String
         public var actions: [String]
         public var compensations: [String]
+        public var compensationPayloads: Bool
 
-        public init(participant: String, actions: [String], compensations: [String] = []) {
+        public init(participant: String, actions: [String], compensations: [String] = [], compensationPayloads: Bool = false) {
             self.participant = participant
             self.actions = actions
             self.compensations = compensations
+            self.compensationPayloads = compensationPayloads
         }
 
-        private enum CodingKeys: String, CodingKey { case participant, actions, compensations }
+        private enum CodingKeys: String, CodingKey { case participant, actions, compensations, compensationPayloads }
 
         public init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             participant = try container.decode(String.self, forKey: .participant)
             actions = try container.decode([String].self, forKey: .actions)
             compensations = try container.decodeIfPresent([String].self, forKey: .compensations) ?? []
+            compensationPayloads = try container.decodeIfPresent(Bool.self, forKey: .compensationPayloads) ?? false
         }
     }
 
@@ -101,6 +106,8 @@ struct ClientRegistry: Sendable {
     init(_ configured: [ClientConfiguration]) throws {
         var credentials = CredentialTable()
         var clients: [String: ClientConfiguration] = [:]
+        var digests = Set<[UInt8]>()
+        var commonNames = Set<String>()
         for client in configured {
             let owner = "client \(client.name)"
             guard TransferSpec.isValidName(client.name) else {
@@ -113,13 +120,22 @@ struct ClientRegistry: Sendable {
                 throw ConfigurationError("\(owner): give a token (tokenSHA256, tokenFile or tokenEnvironment) or a certificateCommonName")
             }
             if client.credential.isGiven {
+                let digest: [UInt8]
                 do {
-                    credentials.addToken(digest: try client.credential.digest(for: owner, allowingInline: false), name: client.name)
+                    digest = try client.credential.digest(for: owner, allowingInline: false)
                 } catch {
                     throw ConfigurationError("\(error)")
                 }
+                // One credential naming two clients would make the second unreachable, or either.
+                guard digests.insert(digest).inserted else { throw ConfigurationError("\(owner): its token is another client's too") }
+                credentials.addToken(digest: digest, name: client.name)
             }
-            if let commonName = client.certificateCommonName { credentials.addCertificate(commonName: commonName, name: client.name) }
+            if let commonName = client.certificateCommonName {
+                guard commonNames.insert(commonName).inserted else {
+                    throw ConfigurationError("\(owner): certificate common name \(commonName) is another client's too")
+                }
+                credentials.addCertificate(commonName: commonName, name: client.name)
+            }
         }
         guard !clients.isEmpty else { throw ConfigurationError("clients: none configured, so nobody could call settled") }
         self.credentials = credentials
@@ -162,6 +178,9 @@ extension ClientConfiguration {
                 !grants.contains(where: { $0.compensations.contains(branch.compensation) || $0.compensations.contains("*") })
             {
                 return "client \(name) lacks permission: submit \(branch.participant) compensation \(branch.compensation) (branch \(index))"
+            }
+            if !branch.compensationPayload.isEmpty, !grants.contains(where: \.compensationPayloads) {
+                return "client \(name) lacks permission: submit \(branch.participant) compensationPayloads (branch \(index))"
             }
         }
         return nil

@@ -51,7 +51,7 @@ extension Coordinator {
             resumed.append(
                 DriverStart(
                     spec: entry.spec, admission: entry.admission, transfer: resumedTransfer, firstActions: actions,
-                    prepareTimeout: nil, sagaTimeout: sagaTimeout, decisionLSN: transfer.decisionLSN
+                    prepareTimeout: nil, sagaTimeout: sagaTimeout, decisionLSN: transfer.decisionLSN, acceptedLSN: entry.acceptedLSN
                 )
             )
         }

@@ -10,7 +10,7 @@ extension Coordinator {
     /// driver. Runs at start and then periodically, so an orphan prepared by a slow, late request
     /// is still found. Participants are asked concurrently and every call is bounded, so one
     /// that never answers delays nobody else's sweep.
-    func sweepPeriodically(links: [String: ParticipantLink], table: TransferTable, signer: PhaseTwoSigner) async {
+    func sweepPeriodically(links: [String: ParticipantLink], table: TransferTable, signer: OrderSigner) async {
         while !Task.isCancelled {
             await withDiscardingTaskGroup { group in
                 for link in links.values { group.addTask { await self.sweep(link, table: table, signer: signer) } }
@@ -19,7 +19,7 @@ extension Coordinator {
         }
     }
 
-    private func sweep(_ link: ParticipantLink, table: TransferTable, signer: PhaseTwoSigner) async {
+    private func sweep(_ link: ParticipantLink, table: TransferTable, signer: OrderSigner) async {
         // Validated with the configuration before the coordinator started.
         guard let prefix = try? BranchGID.prefix(coordinatorID: coordinatorID) else {
             preconditionFailure("invalid coordinator id \(coordinatorID)")
@@ -38,20 +38,20 @@ extension Coordinator {
         for branch in branches {
             guard let gid = try? BranchGID(parsing: branch.gid), gid.coordinatorID == coordinatorID else { continue }
             let entry = table.entry(gid.transferID)
-            switch Self.sweepVerdict(for: gid, entry: entry) {
+            switch Self.sweepVerdict(for: gid, at: link.name, entry: entry) {
             case .leave:
                 continue
             case .commit:
                 var request = Settle_V1_CommitRequest()
                 request.gid = branch.gid
-                request.order = (try? signer.order(.commit, gid: branch.gid, decisionLSN: entry?.decisionLSN ?? 0)) ?? .init()
+                request.order = (try? signer.order(.commit, for: link.name, gid: branch.gid, decisionLSN: entry?.decisionLSN ?? 0)) ?? .init()
                 _ = try? await link.phaseTwo.commit(request, metadata: link.metadata, options: options)
             case .rollBack:
                 // The admission's ABORT when the log holds one; else 0: presumed abort, nothing decided.
                 let decided = entry?.admission == gid.admission ? entry?.decisionLSN : nil
                 var request = Settle_V1_RollbackRequest()
                 request.gid = branch.gid
-                request.order = (try? signer.order(.rollback, gid: branch.gid, decisionLSN: decided ?? 0)) ?? .init()
+                request.order = (try? signer.order(.rollback, for: link.name, gid: branch.gid, decisionLSN: decided ?? 0)) ?? .init()
                 do {
                     _ = try await link.phaseTwo.rollback(request, metadata: link.metadata, options: options)
                     logger.info("rolled back an orphaned branch", metadata: ["gid": "\(branch.gid)", "age_ms": "\(branch.ageMs)"])
@@ -66,11 +66,15 @@ extension Coordinator {
         case leave, commit, rollBack
     }
 
-    /// What the log says of a prepared branch. Only the admission that owns the gid counts: a
-    /// branch of an earlier admission of the same transfer id (forgotten, then submitted again)
-    /// was never decided by the current one, so presumed abort applies to it.
-    static func sweepVerdict(for gid: BranchGID, entry: TransferEntry?) -> SweepVerdict {
-        guard let entry, entry.admission == gid.admission, gid.branchIndex < entry.spec.branches.count else { return .rollBack }
+    /// What the log says of a branch prepared at `participant`. Only the admission that owns the
+    /// gid counts: a branch of an earlier admission of the same transfer id (forgotten, then
+    /// submitted again) was never decided by the current one, so presumed abort applies to it. A
+    /// gid prepared at a participant its transfer does not name was never the coordinator's
+    /// doing (someone holding its token prepared it there): it is rolled back, never committed.
+    static func sweepVerdict(for gid: BranchGID, at participant: String, entry: TransferEntry?) -> SweepVerdict {
+        guard let entry, entry.admission == gid.admission, gid.branchIndex < entry.spec.branches.count,
+            entry.spec.branches[gid.branchIndex].participant == participant
+        else { return .rollBack }
         switch entry.status {
         case .aborted, .compensated: return .rollBack
         // Decided and finished as committed, yet prepared: commit it.

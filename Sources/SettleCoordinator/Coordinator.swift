@@ -63,7 +63,7 @@ public final class Coordinator: Service, Sendable {
             uniqueKeysWithValues: try configuration.participants.map { ($0.name, try ParticipantLink($0)) }
         )
         let metrics = CoordinatorMetrics()
-        let signer = PhaseTwoSigner(key: signingKey)
+        let signer = OrderSigner(key: signingKey)
         let abortRequests = AbortRequests()
         let driver = TransferDriver(
             coordinatorID: configuration.coordinatorID, sealer: JournalSealer(journal: journal, logger: logger),

@@ -211,6 +211,10 @@ public struct CoordinatorConfiguration: Decodable, Sendable {
                 throw ConfigurationError("participant name '\(participant.name)' must match [a-z0-9._-]{1,64}")
             }
             _ = try HostPort(parsing: participant.address)
+            // The link carries this coordinator's token and signed orders.
+            if participant.tls == nil || participant.tls == .plaintext {
+                try refusePlaintext(participant.address, false, allowed: allowPlaintext, what: "participant \(participant.name) at")
+            }
             do {
                 _ = try participant.credential.secret(for: "participant \(participant.name)")
             } catch {
@@ -258,12 +262,12 @@ public struct CoordinatorConfiguration: Decodable, Sendable {
 
 /// Plaintext on a loopback address stays on this machine; anywhere else it carries tokens and
 /// transfers in the clear, so it must be asked for.
-func refusePlaintext(_ listen: String, _ hasTLS: Bool, allowed: Bool) throws {
+func refusePlaintext(_ address: String, _ hasTLS: Bool, allowed: Bool, what: String = "listen") throws {
     guard !hasTLS, !allowed else { return }
-    let host = try HostPort(parsing: listen).host
+    let host = try HostPort(parsing: address).host
     guard host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]" else {
         throw ConfigurationError(
-            "listen \(listen) is not a loopback address and has no tls: configure tls, or set allowPlaintext: true "
+            "\(what) \(address) is not a loopback address and has no tls: configure tls, or set allowPlaintext: true "
                 + "(tokens and transfers then cross the network in the clear)"
         )
     }

@@ -65,7 +65,7 @@ extension CoordinatorService {
             as: proposal.outcome, by: ResolutionProposal.resolvedBy(proposal.operator, approvedBy: approver), reason: proposal.reason,
             atMilliseconds: now
         )
-        await journal.appendOrStop(
+        let lsn = await journal.appendOrStop(
             .manual(
                 transferID: entry.spec.id, outcome: proposal.outcome, reason: proposal.reason, operator: proposal.operator,
                 finishedAtMilliseconds: now, approvedBy: approver
@@ -73,7 +73,7 @@ extension CoordinatorService {
             logger: logger
         )
         // The claim is this call's alone, so the entry is still stuck and claimed.
-        guard let final = table.resolve(entry.spec.id, facts) else {
+        guard let final = table.resolve(entry.spec.id, facts, decisionLSN: lsn.rawValue) else {
             throw RPCError(code: .internalError, message: "transfer \(entry.spec.id) lost its resolution claim; look again")
         }
         logger.notice(

@@ -18,6 +18,8 @@ struct DriverStart: Sendable {
     let sagaTimeout: Duration
     /// A resumed transfer's sealed decision, which its phase-two commands are signed over.
     var decisionLSN: UInt64? = nil
+    /// Its ACCEPTED record, which its Prepares are signed over (nil in logs that did not keep it).
+    var acceptedLSN: UInt64? = nil
 }
 
 /// The client API: Submit (idempotent by transfer id), Get, List.
@@ -101,7 +103,7 @@ struct CoordinatorService: Settle_V1_Coordinator.SimpleServiceProtocol {
             throw RPCError(code: .resourceExhausted, message: why)
         case .admitted:
             metrics.inFlight.record(table.inFlightCount)
-            await journal.appendOrStop(accepted, encoded: encoded, logger: logger)
+            let acceptedLSN = await journal.appendOrStop(accepted, encoded: encoded, logger: logger)
             let ordered = (spec.policy.prepareOrder ?? configuration.prepareOrder) == .ordered
             var transfer = TransferProtocol(
                 branchCount: spec.branches.count, onPrepareTimeout: onPrepareTimeout,
@@ -112,7 +114,8 @@ struct CoordinatorService: Settle_V1_Coordinator.SimpleServiceProtocol {
                 DriverStart(
                     spec: spec, admission: admission, transfer: transfer, firstActions: first,
                     prepareTimeout: .milliseconds(spec.policy.prepareTimeoutMilliseconds ?? configuration.prepareTimeoutMilliseconds),
-                    sagaTimeout: .milliseconds(spec.policy.sagaTimeoutMilliseconds ?? configuration.sagaTimeoutMilliseconds)
+                    sagaTimeout: .milliseconds(spec.policy.sagaTimeoutMilliseconds ?? configuration.sagaTimeoutMilliseconds),
+                    acceptedLSN: acceptedLSN.rawValue
                 )
             )
         }

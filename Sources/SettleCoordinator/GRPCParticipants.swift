@@ -10,22 +10,22 @@ struct GRPCParticipants: ParticipantCalling {
     let links: [String: ParticipantLink]
     /// The deadline of each phase-two and compensation call.
     let callTimeout: Duration
-    let signer: PhaseTwoSigner
+    let signer: OrderSigner
 
-    func prepare(_ participant: String, gid: String, action: String, payload: Data, timeout: Duration?) async throws -> PrepareAnswer {
+    func prepare(
+        _ participant: String, gid: String, action: String, payload: Data, acceptedLSN: UInt64, timeout: Duration?
+    ) async throws -> PrepareAnswer {
         let link = try link(participant)
         var options = CallOptions.defaults
         options.timeout = timeout
-        let response = try await calling {
-            try await link.preparing.prepare(
-                .with {
-                    $0.gid = gid
-                    $0.action = action
-                    $0.payload = payload
-                },
-                metadata: link.metadata, options: options
-            )
-        }
+        var request = Settle_V1_PrepareRequest()
+        request.gid = gid
+        request.action = action
+        request.payload = payload
+        request.order = try signer.order(
+            .prepare, for: participant, gid: gid, decisionLSN: acceptedLSN, work: SignedOrder.workDigest(name: action, payload: payload)
+        )
+        let response = try await calling { try await link.preparing.prepare(request, metadata: link.metadata, options: options) }
         switch response.outcome {
         case .prepared: return .prepared
         case .refused:
@@ -39,7 +39,7 @@ struct GRPCParticipants: ParticipantCalling {
         let link = try link(participant)
         var request = Settle_V1_CommitRequest()
         request.gid = gid
-        request.order = try signer.order(.commit, gid: gid, decisionLSN: decisionLSN)
+        request.order = try signer.order(.commit, for: participant, gid: gid, decisionLSN: decisionLSN)
         let response = try await calling { try await link.phaseTwo.commit(request, metadata: link.metadata, options: options) }
         switch response.outcome {
         case .committed: return .committed
@@ -52,7 +52,7 @@ struct GRPCParticipants: ParticipantCalling {
         let link = try link(participant)
         var request = Settle_V1_RollbackRequest()
         request.gid = gid
-        request.order = try signer.order(.rollback, gid: gid, decisionLSN: decisionLSN)
+        request.order = try signer.order(.rollback, for: participant, gid: gid, decisionLSN: decisionLSN)
         let response = try await calling { try await link.phaseTwo.rollback(request, metadata: link.metadata, options: options) }
         switch response.outcome {
         case .rolledBack: return .rolledBack
@@ -72,7 +72,8 @@ struct GRPCParticipants: ParticipantCalling {
         request.compensation = compensation
         request.payload = payload
         request.order = try signer.order(
-            .compensate, gid: gid, decisionLSN: decisionLSN, work: PhaseTwoOrder.compensationWork(name: compensation, payload: payload)
+            .compensate, for: participant, gid: gid, decisionLSN: decisionLSN,
+            work: SignedOrder.workDigest(name: compensation, payload: payload)
         )
         let response = try await calling { try await link.phaseTwo.compensate(request, metadata: link.metadata, options: options) }
         switch response.outcome {

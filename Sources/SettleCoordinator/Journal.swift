@@ -31,6 +31,8 @@ final class Journal: Sendable {
         var submittedBy: String?
         /// Four-eyes: the sealed proposal waiting for a second operator's approval.
         var proposal: ResolutionProposal?
+        /// The LSN of its ACCEPTED record, which its Prepares are signed over.
+        var acceptedLSN: UInt64?
     }
 
     private struct State {
@@ -171,14 +173,17 @@ final class Journal: Sendable {
     private static func apply(_ record: CoordinatorRecord, lsn: LSN, to state: inout State, rememberedMax: Int) {
         let id = record.transferID
         switch record {
-        case .commit, .abort, .saga, .compensate:
+        // MANUAL orders what the sweep does with a branch left prepared after it.
+        case .commit, .abort, .saga, .compensate, .manual:
             state.entries[id]?.decisionLSN = lsn.rawValue
         default:
             break
         }
         switch record {
         case .accepted(let spec, let admission, let submittedAt, let submittedBy):
-            state.entries[id] = Entry(spec: spec, admission: admission, submittedAtMilliseconds: submittedAt, submittedBy: submittedBy)
+            state.entries[id] = Entry(
+                spec: spec, admission: admission, submittedAtMilliseconds: submittedAt, submittedBy: submittedBy, acceptedLSN: lsn.rawValue
+            )
         case .commit:
             state.entries[id]?.decision = .commit
         case .abort(_, let reason):

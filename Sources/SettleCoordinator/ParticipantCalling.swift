@@ -7,7 +7,10 @@ import SettleCore
 /// in-memory participants as against `GRPCParticipants`.
 protocol ParticipantCalling: Sendable {
     /// `timeout` nil: as long as it takes (a re-drive).
-    func prepare(_ participant: String, gid: String, action: String, payload: Data, timeout: Duration?) async throws -> PrepareAnswer
+    /// `acceptedLSN`: the transfer's ACCEPTED record, which the Prepare's order is signed over.
+    func prepare(
+        _ participant: String, gid: String, action: String, payload: Data, acceptedLSN: UInt64, timeout: Duration?
+    ) async throws -> PrepareAnswer
     /// `decisionLSN`: the sealed record that ordered the command, which it is signed over.
     func commit(_ participant: String, gid: String, decisionLSN: UInt64) async throws -> CommitAnswer
     func rollback(_ participant: String, gid: String, decisionLSN: UInt64) async throws -> RollbackAnswer

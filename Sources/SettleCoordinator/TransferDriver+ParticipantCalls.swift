@@ -26,7 +26,8 @@ extension TransferDriver {
             }
             do {
                 let answer = try await participants.prepare(
-                    target.participant, gid: gid, action: target.action, payload: target.payload, timeout: timeout
+                    target.participant, gid: gid, action: target.action, payload: target.payload, acceptedLSN: start.acceptedLSN ?? 0,
+                    timeout: timeout
                 )
                 metrics.reachable(target.participant, true)
                 switch answer {

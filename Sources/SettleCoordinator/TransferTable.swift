@@ -163,11 +163,12 @@ final class TransferTable: Sendable {
         }
     }
 
-    /// The sealed MANUAL decision replaces the claimed stuck transfer's facts.
-    func resolve(_ id: String, _ facts: FinalFacts) -> TransferEntry? {
+    /// The sealed MANUAL decision (at `decisionLSN`) replaces the claimed stuck transfer's facts.
+    func resolve(_ id: String, _ facts: FinalFacts, decisionLSN: UInt64) -> TransferEntry? {
         state.withLock { state in
             guard var entry = state.entries[id], entry.status == .stuck, entry.pendingResolution != nil else { return nil }
             entry.apply(facts)
+            entry.decisionLSN = decisionLSN
             entry.pendingResolution = nil
             entry.proposal = nil
             state.entries[id] = entry

@@ -106,7 +106,7 @@ struct BranchOperations: Sendable {
     /// `order` is recorded on the action's row before the answer goes back, so every commit the
     /// coordinator saw answered carries its evidence (a crash in between leaves the commit
     /// unanswered, and the coordinator's retry records it).
-    func commit(gid: String, order: PhaseTwoEvidence?) async throws -> CommitOutcome {
+    func commit(gid: String, order: OrderEvidence?) async throws -> CommitOutcome {
         try await retryingConflicts(operation: "commit", gid: gid, retriesMax: configuration.conflictRetriesMax) {
             try await phaseTwoPool.withConnection { connection in
                 let outcome: CommitOutcome
@@ -131,7 +131,7 @@ struct BranchOperations: Sendable {
 
     // MARK: Rollback (cancel)
 
-    func rollback(gid: String, order: PhaseTwoEvidence?) async throws -> RollbackOutcome {
+    func rollback(gid: String, order: OrderEvidence?) async throws -> RollbackOutcome {
         try await retryingConflicts(operation: "rollback", gid: gid, retriesMax: configuration.conflictRetriesMax) {
             // A prepare of this gid still running is stopped, not waited for; asked on every
             // attempt, since the prepare may arrive after the first.
@@ -169,7 +169,7 @@ struct BranchOperations: Sendable {
     // MARK: Compensate
 
     func compensate(
-        gid: String, digest: WorkDigest, work: @escaping HandlerRegistry.BoundWork, order: PhaseTwoEvidence?
+        gid: String, digest: WorkDigest, work: @escaping HandlerRegistry.BoundWork, order: OrderEvidence?
     ) async throws -> CompensateOutcome {
         try await retryingConflicts(operation: "compensate", gid: gid, retriesMax: configuration.conflictRetriesMax) {
             try await pool.withConnection { connection in
@@ -179,7 +179,7 @@ struct BranchOperations: Sendable {
     }
 
     private func compensateOnce(
-        _ connection: PostgresConnection, gid: String, digest: WorkDigest, work: HandlerRegistry.BoundWork, order: PhaseTwoEvidence?
+        _ connection: PostgresConnection, gid: String, digest: WorkDigest, work: HandlerRegistry.BoundWork, order: OrderEvidence?
     ) async throws -> CompensateOutcome {
         let results = try await begin(
             connection,
@@ -209,7 +209,9 @@ struct BranchOperations: Sendable {
             let actionSlot = try await connection.query(BarrierSQL.insertActionIfAbsent, [gid])
             if actionSlot.count == 1 {
                 // The action never ran: take its place and cancel it, so a late Prepare is refused.
-                try await connection.query(BarrierSQL.insertCancelledIfAbsent, [gid, order?.storedLSN, order?.signature])
+                // The order that caused this is a compensation's, kept on the compensation row
+                // (a rollback's order would name another command).
+                try await connection.query(BarrierSQL.insertCancelledIfAbsent, [gid, nil, nil])
                 try await connection.query("COMMIT")
                 return .empty
             }

@@ -165,6 +165,11 @@ public final class Participant: Sendable {
         guard !configuration.coordinators.isEmpty else {
             throw ParticipantError(.startupRefused, "no coordinator is configured, so nobody could call this participant")
         }
+        guard Set(configuration.coordinators.map(\.id)).count == configuration.coordinators.count,
+            Set(configuration.coordinators.map(\.tokenDigest)).count == configuration.coordinators.count
+        else {
+            throw ParticipantError(.startupRefused, "two coordinators share an id or a token: each must have its own")
+        }
         for coordinator in configuration.coordinators {
             do {
                 try BranchGID.validateCoordinatorID(coordinator.id)

@@ -20,11 +20,12 @@ struct ParticipantService: Settle_V1_Participant.SimpleServiceProtocol {
     ) async throws -> Settle_V1_PrepareResponse {
         try await answering("prepare", gid: request.gid) {
             try limits.validateGID(request.gid)
-            try requireOwn(request.gid)
             try limits.validatePayload(request.payload, for: request.action)
+            let digest = WorkDigest(name: request.action, payload: request.payload)
+            // Only work the coordinator signed for this gid and this participant is ever prepared.
+            _ = try verified(.prepare, gid: request.gid, request.hasOrder ? request.order : nil, work: digest.bytes)
             let work = try registry.bind(.action, name: request.action, payload: Array(request.payload))
             let started = ContinuousClock.now
-            let digest = WorkDigest(name: request.action, payload: request.payload)
             let outcome = try await operations.prepare(gid: request.gid, digest: digest, work: work)
             metrics.prepareDuration.record(duration: ContinuousClock.now - started)
             var response = Settle_V1_PrepareResponse()
@@ -160,23 +161,24 @@ struct ParticipantService: Settle_V1_Participant.SimpleServiceProtocol {
         }
     }
 
-    /// The order a phase-two command carries, verified against its coordinator's keys: what the
-    /// barrier keeps as evidence. Nil only for an unsigned command while signatures are optional.
+    /// The order a command carries, verified against its coordinator's keys and this participant's
+    /// name: what the barrier keeps as evidence. Nil only for an unsigned command while signatures
+    /// are optional.
     private func verified(
-        _ command: PhaseTwoOrder.Command, gid: String, _ message: Settle_V1_PhaseTwoOrder?, work: [UInt8]? = nil
-    ) throws -> PhaseTwoEvidence? {
+        _ command: SignedOrder.Command, gid: String, _ message: Settle_V1_SignedOrder?, work: [UInt8]? = nil
+    ) throws -> OrderEvidence? {
         try requireOwn(gid)
         guard let message, !message.signature.isEmpty else {
             guard requireSignedPhaseTwo else { return nil }
             throw RPCError(code: .unauthenticated, message: "the \(command.rawValue) of \(gid) is not signed; nothing was done")
         }
-        let order = PhaseTwoOrder(command: command, gid: gid, decisionLSN: message.decisionLsn, work: work)
+        let order = SignedOrder(command: command, participant: name, gid: gid, decisionLSN: message.decisionLsn, work: work)
         let signature = Array(message.signature)
         if let refusal = order.refusal(of: signature, keys: try caller().publicKeys) {
-            logger.warning("refused a phase-two command with a bad signature", metadata: ["gid": "\(gid)", "why": "\(refusal)"])
+            logger.warning("refused a command with a bad signature", metadata: ["gid": "\(gid)", "why": "\(refusal)"])
             throw RPCError(code: .unauthenticated, message: "\(refusal); nothing was done")
         }
-        return PhaseTwoEvidence(decisionLSN: message.decisionLsn, signature: signature)
+        return OrderEvidence(decisionLSN: message.decisionLsn, signature: signature)
     }
 
     /// Runs one RPC: maps every failure to its documented status, counts the outcome, logs failures.

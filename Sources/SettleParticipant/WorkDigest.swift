@@ -6,10 +6,10 @@ import SettleAuth
 struct WorkDigest: Hashable, Sendable {
     let bytes: [UInt8]
 
-    /// The same digest a signed Compensate's order covers, so the `digest` column of a
-    /// `compensation` row is all an auditor needs to verify its order.
+    /// The same digest a signed Prepare's or Compensate's order covers, so the `digest` column of
+    /// an `action` or `compensation` row is all an auditor needs to verify its work was ordered.
     init(name: String, payload: some Collection<UInt8>) {
-        bytes = PhaseTwoOrder.compensationWork(name: name, payload: payload)
+        bytes = SignedOrder.workDigest(name: name, payload: payload)
     }
 
     init(storedBytes: [UInt8]) {

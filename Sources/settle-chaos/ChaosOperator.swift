@@ -79,9 +79,9 @@ struct ChaosOperator {
         request.gid = gid
         request.compensation = ChaosTransfer.compensationKinds[branch]
         request.payload = Data(payload.utf8)
-        let signed = PhaseTwoOrder(
-            command: .compensate, gid: gid, decisionLSN: order.decisionLSN,
-            work: PhaseTwoOrder.compensationWork(name: request.compensation, payload: request.payload)
+        let signed = SignedOrder(
+            command: .compensate, participant: ChaosDeployment.bankNames[bank], gid: gid, decisionLSN: order.decisionLSN,
+            work: SignedOrder.workDigest(name: request.compensation, payload: request.payload)
         )
         request.order.decisionLsn = order.decisionLSN
         request.order.signature = Data(try signed.signature(with: order.key))

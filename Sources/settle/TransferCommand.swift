@@ -56,6 +56,10 @@ struct CoordinatorOptions: ParsableArguments {
         let fromFile = try tokenFile.map {
             String(decoding: try PrivateKeyFile.readOwnerOnly($0), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         }
+        if token != nil {
+            printError(
+                "settle: warning: --token puts the token in argv, where every user of this machine can read it; use --token-file or SETTLE_TOKEN")
+        }
         // With a client certificate the token may be left out: the certificate names the client.
         let token = fromFile ?? token ?? ProcessInfo.processInfo.environment["SETTLE_TOKEN"] ?? ""
         guard !token.isEmpty || tlsCertificate != nil else {

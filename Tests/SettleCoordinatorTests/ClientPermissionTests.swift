@@ -35,6 +35,17 @@ import Testing
         #expect(payments.refusal(toSubmit: spec(("bank-c", "debit", ""))) != nil, "an unlisted participant grants nothing")
     }
 
+    /// A compensation runs with its action's payload unless the client may choose another: else a
+    /// debit of 1 could carry a refund of a million.
+    @Test func aCompensationPayloadOfItsOwnNeedsItsOwnPermission() {
+        var spec = spec(("bank-a", "debit", "refund"))
+        spec.branches[0].compensationPayload = Data(#"{"account":"mallory","amount":1000000}"#.utf8)
+        #expect(payments.refusal(toSubmit: spec) == "client payments lacks permission: submit bank-a compensationPayloads (branch 0)")
+        var trusted = payments
+        trusted.submit[0].compensationPayloads = true
+        #expect(trusted.refusal(toSubmit: spec) == nil)
+    }
+
     @Test func aWildcardGrantsEveryNameAtItsParticipantOnly() {
         let broad = ClientConfiguration(
             name: "ops", credential: TokenSource(tokenSHA256: String(repeating: "cd", count: 32)),
@@ -68,6 +79,12 @@ import Testing
             try ClientRegistry([ClientConfiguration(name: "a", credential: TokenSource())])
         }
         #expect(throws: ConfigurationError.self) { try ClientRegistry([payments, payments]) }
+        var twin = payments
+        twin.name = "twin"
+        #expect(throws: ConfigurationError.self, "one token for two clients") { try ClientRegistry([payments, twin]) }
+        let alice = ClientConfiguration(name: "alice", credential: TokenSource(), certificateCommonName: "ops")
+        let bob = ClientConfiguration(name: "bob", credential: TokenSource(), certificateCommonName: "ops")
+        #expect(throws: ConfigurationError.self, "one certificate name for two clients") { try ClientRegistry([alice, bob]) }
         #expect(throws: ConfigurationError.self) { try ClientRegistry([]) }
         #expect(throws: ConfigurationError.self) { try ClientRegistry([payments]).validate(participants: ["bank-a"]) }
     }

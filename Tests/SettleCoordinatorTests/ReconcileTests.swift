@@ -52,6 +52,8 @@ struct ReconcileTests {
             #expect(honest.report?.discrepancies.isEmpty == true)
             #expect(honest.report?.branchesChecked == 6)
 
+            // Stopped, so that its sweep does not roll back the stranger prepared below.
+            deployment.settled?.stop()
             let (bankA, bankB) = (deployment.pools[0], deployment.pools[1])
             let deleted = committed.branches[1].gid
             try await bankB.query("DELETE FROM settle_barrier WHERE gid = $1 AND op = 'action'", [deleted])

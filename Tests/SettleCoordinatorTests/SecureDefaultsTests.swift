@@ -40,6 +40,17 @@ struct SecureDefaultsTests {
         allowed.stop()
     }
 
+    @Test func settledRefusesAPlaintextLinkToAParticipantOffLoopback() throws {
+        let directory = try TemporaryDirectory()
+        let path = try writeSettledConfiguration(directory, listen: "127.0.0.1:0", mode: 0o600)
+        let remote = try String(contentsOfFile: path, encoding: .utf8).replacingOccurrences(of: "127.0.0.1:1", with: "10.0.0.5:7001")
+        try remote.write(toFile: path, atomically: false, encoding: .utf8)
+        let refused = try run("settled", ["--config", path])
+        #expect(refused.status != 0)
+        #expect(
+            refused.errorOutput.contains("participant bank-a at 10.0.0.5:7001 is not a loopback address and has no tls"), "\(refused.errorOutput)")
+    }
+
     @Test func settledRefusesAConfigurationWithSecretsThatOthersCanRead() throws {
         let directory = try TemporaryDirectory()
         let refused = try run("settled", ["--config", try writeSettledConfiguration(directory, listen: "127.0.0.1:0", mode: 0o644)])

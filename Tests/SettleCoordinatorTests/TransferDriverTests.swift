@@ -35,7 +35,9 @@ struct TransferDriverTests {
             return answers[min(index, answers.count - 1)]
         }
 
-        func prepare(_ participant: String, gid: String, action: String, payload: Data, timeout: Duration?) async throws -> PrepareAnswer {
+        func prepare(
+            _ participant: String, gid: String, action: String, payload: Data, acceptedLSN: UInt64, timeout: Duration?
+        ) async throws -> PrepareAnswer {
             next("prepare", participant, script.prepares[participant], otherwise: .prepared)
         }
 

@@ -95,7 +95,8 @@ struct TransferTableTests {
             Issue.record("claim")
             return
         }
-        let resolved = table.resolve("stuck", facts(.stuck, at: 1).resolved(as: .compensated, by: "alice", reason: "r", atMilliseconds: 20))
+        let resolved = table.resolve(
+            "stuck", facts(.stuck, at: 1).resolved(as: .compensated, by: "alice", reason: "r", atMilliseconds: 20), decisionLSN: 9)
         #expect(resolved?.status == .compensated && resolved?.resolvedBy == "alice" && claimed.status == .stuck)
         for index in 10..<13 {
             _ = admit(table, spec("t\(index)"), at: Int64(index + 20))
@@ -126,7 +127,7 @@ struct TransferTableTests {
             return
         }
         #expect(second.contains("already being resolved: committed by alice"))
-        _ = table.resolve("s", facts(.stuck, at: 1).resolved(as: .committed, by: "alice", reason: "r", atMilliseconds: 2))
+        _ = table.resolve("s", facts(.stuck, at: 1).resolved(as: .committed, by: "alice", reason: "r", atMilliseconds: 2), decisionLSN: 9)
         guard
             case .refused(let third) = table.claimResolution(
                 "s", ResolutionProposal(outcome: .aborted, reason: "r", operator: "bob"), approving: false)
@@ -147,7 +148,7 @@ struct TransferTableTests {
             return
         }
         _ = table.claimResolution("a", ResolutionProposal(outcome: .aborted, reason: "r", operator: "alice"), approving: false)
-        _ = table.resolve("a", facts(.stuck, at: 2).resolved(as: .aborted, by: "alice", reason: "r", atMilliseconds: 4))
+        _ = table.resolve("a", facts(.stuck, at: 2).resolved(as: .aborted, by: "alice", reason: "r", atMilliseconds: 4), decisionLSN: 9)
         guard case .admitted = admit(table, spec("b"), at: 5, recordBytes: 500) else { Issue.record("freed"); return }
     }
 }

@@ -40,13 +40,19 @@ func writeTestCoordinatorsFile(in directory: TemporaryDirectory) throws -> Strin
 /// An order as the coordinator sends it: signed over the command, the gid, a decision LSN and, for
 /// compensations, the work.
 func signedOrder(
-    _ command: PhaseTwoOrder.Command, _ gid: String, lsn: UInt64 = 1, work: [UInt8]? = nil, key: SigningKey = coordinatorKey
-) throws -> Settle_V1_PhaseTwoOrder {
-    var order = Settle_V1_PhaseTwoOrder()
+    _ command: SignedOrder.Command, _ gid: String, lsn: UInt64 = 1, work: [UInt8]? = nil, key: SigningKey = coordinatorKey,
+    participant: String = testParticipant
+) throws -> Settle_V1_SignedOrder {
+    var order = Settle_V1_SignedOrder()
     order.decisionLsn = lsn
-    order.signature = Data(try PhaseTwoOrder(command: command, gid: gid, decisionLSN: lsn, work: work).signature(with: key))
+    order.signature = Data(
+        try SignedOrder(command: command, participant: participant, gid: gid, decisionLSN: lsn, work: work).signature(with: key)
+    )
     return order
 }
+
+/// Every test participant, in process or not, goes by this name: orders are signed for it.
+let testParticipant = "bank-test"
 
 /// An ExampleBank participant served over real gRPC on loopback, with a client for it.
 struct Bank: Sendable {
@@ -116,7 +122,7 @@ func withBank(
         configure(&configuration)
         let metrics = TestMetrics()
         let participant = Participant(
-            name: "bank-test", database: pool, configuration: configuration,
+            name: testParticipant, database: pool, configuration: configuration,
             logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), metricsFactory: metrics
         )
         ExampleBank.register(on: participant, faults: faults)
@@ -166,10 +172,12 @@ func movement(_ account: String, _ amount: Int64) -> Data {
 
 extension Settle_V1_Participant.Client where Transport == HTTP2ClientTransport.Posix {
     func prepare(_ gid: String, _ action: String, _ payload: Data) async throws -> Settle_V1_PrepareResponse {
-        try await prepare(
-            .with {
-                $0.gid = gid; $0.action = action; $0.payload = payload
-            }, metadata: authorized)
+        var request = Settle_V1_PrepareRequest()
+        request.gid = gid
+        request.action = action
+        request.payload = payload
+        request.order = try signedOrder(.prepare, gid, work: SignedOrder.workDigest(name: action, payload: payload))
+        return try await prepare(request, metadata: authorized)
     }
 
     func commit(_ gid: String) async throws -> Settle_V1_CommitResponse.Outcome {
@@ -191,7 +199,7 @@ extension Settle_V1_Participant.Client where Transport == HTTP2ClientTransport.P
         request.gid = gid
         request.compensation = compensation
         request.payload = payload
-        request.order = try signedOrder(.compensate, gid, work: PhaseTwoOrder.compensationWork(name: compensation, payload: payload))
+        request.order = try signedOrder(.compensate, gid, work: SignedOrder.workDigest(name: compensation, payload: payload))
         return try await compensate(request, metadata: authorized)
     }
 

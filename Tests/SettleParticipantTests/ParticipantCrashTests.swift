@@ -21,7 +21,7 @@ struct ExampleBankProcess: Sendable {
         let coordinators = try writeTestCoordinatorsFile(in: directory)
         launched = try LaunchedProcess(
             "example-bank",
-            ["--name", "bank-process", "--database-url", databaseURL, "--listen", "127.0.0.1:0", "--coordinators", coordinators]
+            ["--name", testParticipant, "--database-url", databaseURL, "--listen", "127.0.0.1:0", "--coordinators", coordinators]
                 + arguments,
             readyPrefix: "listening on "
         )

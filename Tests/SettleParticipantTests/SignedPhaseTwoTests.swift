@@ -25,7 +25,7 @@ struct SignedPhaseTwoTests {
         )
     }
 
-    func commit(_ bank: Bank, _ gid: String, order: Settle_V1_PhaseTwoOrder?, metadata: Metadata = authorized) async -> RPCError? {
+    func commit(_ bank: Bank, _ gid: String, order: Settle_V1_SignedOrder?, metadata: Metadata = authorized) async -> RPCError? {
         var request = Settle_V1_CommitRequest()
         request.gid = gid
         if let order { request.order = order }
@@ -43,13 +43,14 @@ struct SignedPhaseTwoTests {
             #expect(try await bank.client.prepare(target, "credit", movement("a", 250)).outcome == .prepared)
             var overAnotherDecision = try signedOrder(.commit, target, lsn: 5)
             overAnotherDecision.decisionLsn = 6
-            let refusals: [(String, Settle_V1_PhaseTwoOrder?)] = [
+            let refusals: [(String, Settle_V1_SignedOrder?)] = [
                 ("unsigned", nil),
                 ("signed by another key", try signedOrder(.commit, target, key: Self.otherKey)),
                 ("signed for another gid", try signedOrder(.commit, gid("elsewhere"))),
                 ("signed as a rollback", try signedOrder(.rollback, target)),
                 ("signed over another decision", overAnotherDecision),
                 ("signed with no decision", try signedOrder(.commit, target, lsn: 0)),
+                ("signed for another participant", try signedOrder(.commit, target, participant: "bank-elsewhere")),
             ]
             for (name, order) in refusals {
                 let failure = await commit(bank, target, order: order)
@@ -61,7 +62,7 @@ struct SignedPhaseTwoTests {
                 "settle_participant_operations_total",
                 [("participant", "bank-test"), ("operation", "commit"), ("outcome", "error-unauthenticated")]
             )
-            #expect(refusedCount.totalValue == 6, "each refusal is counted")
+            #expect(refusedCount.totalValue == 7, "each refusal is counted")
 
             #expect(await commit(bank, target, order: try signedOrder(.commit, target, lsn: 41)) == nil)
             #expect(try await bank.balance("a") == 1250)
@@ -69,8 +70,38 @@ struct SignedPhaseTwoTests {
             #expect(kept.lsn == 41)
             let signature = try #require(kept.signature)
             #expect(
-                PhaseTwoOrder(command: .commit, gid: target, decisionLSN: 41).refusal(of: signature, keys: [coordinatorKey.verifyingKey]) == nil,
+                SignedOrder(command: .commit, participant: testParticipant, gid: target, decisionLSN: 41).refusal(
+                    of: signature, keys: [coordinatorKey.verifyingKey]) == nil,
                 "the barrier row carries the order that committed it, verifiable with the public key alone")
+        }
+    }
+
+    /// A holder of the coordinator's token cannot prepare work of its own: a Prepare needs the
+    /// coordinator's order for that gid, this participant and that very work.
+    @Test func aPrepareNeedsTheCoordinatorsOrderForItsWork() async throws {
+        try await withBank { bank throws in
+            let target = gid("injected")
+            let mine = movement("a", 1_000_000)
+            func prepare(_ order: Settle_V1_SignedOrder?) async -> RPCError? {
+                var request = Settle_V1_PrepareRequest()
+                request.gid = target
+                request.action = "credit"
+                request.payload = mine
+                if let order { request.order = order }
+                return await rpcFailure { _ = try await bank.client.prepare(request, metadata: authorized) }
+            }
+            let signedForOtherWork = try signedOrder(.prepare, target, work: SignedOrder.workDigest(name: "credit", payload: movement("a", 1)))
+            let signedElsewhere = try signedOrder(
+                .prepare, target, work: SignedOrder.workDigest(name: "credit", payload: mine), participant: "bank-elsewhere"
+            )
+            for (name, order) in [("unsigned", nil), ("other work", signedForOtherWork), ("another participant", signedElsewhere)] {
+                #expect(await prepare(order)?.code == .unauthenticated, "\(name)")
+            }
+            #expect(try await bank.prepared().isEmpty)
+            #expect(try await bank.barrier(target).isEmpty)
+            #expect(await prepare(try signedOrder(.prepare, target, work: SignedOrder.workDigest(name: "credit", payload: mine))) == nil)
+            #expect(try await bank.prepared() == [target])
+            #expect(try await bank.client.rollback(target) == .rolledBack)
         }
     }
 
@@ -115,7 +146,7 @@ struct SignedPhaseTwoTests {
             forged.payload = movement("a", 10_000)
             // A signature over the real work does not cover a larger refund.
             forged.order = try signedOrder(
-                .compensate, compensated, work: PhaseTwoOrder.compensationWork(name: "refund", payload: movement("a", 10))
+                .compensate, compensated, work: SignedOrder.workDigest(name: "refund", payload: movement("a", 10))
             )
             let refused = await rpcFailure { _ = try await bank.client.compensate(forged, metadata: authorized) }
             #expect(refused?.code == .unauthenticated)

@@ -6,9 +6,10 @@
 /// `authorization: Bearer <token>`; a missing or unknown token is UNAUTHENTICATED. A participant
 /// may accept several coordinators, each with its own token, public key and gid prefix
 /// `settle:<coordinator-id>:`: a caller may only name gids (and ask InDoubt/WaitsFor only for
-/// prefixes) under its own prefix, else PERMISSION_DENIED. Commit, Rollback and Compensate must
-/// carry a PhaseTwoOrder signed by that coordinator's key (unless the participant is configured
-/// with requireSignedPhaseTwo off, for a migration window), else UNAUTHENTICATED.
+/// prefixes) under its own prefix, else PERMISSION_DENIED. Prepare, Commit, Rollback and
+/// Compensate must carry a SignedOrder signed by that coordinator's key for this participant
+/// (unless the participant is configured with requireSignedPhaseTwo off, for a migration window),
+/// else UNAUTHENTICATED.
 ///
 /// gRPC status codes, for every RPC:
 ///   OK                   the answer in the response message is authoritative.

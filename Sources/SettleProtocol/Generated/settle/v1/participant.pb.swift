@@ -16,9 +16,10 @@
 /// `authorization: Bearer <token>`; a missing or unknown token is UNAUTHENTICATED. A participant
 /// may accept several coordinators, each with its own token, public key and gid prefix
 /// `settle:<coordinator-id>:`: a caller may only name gids (and ask InDoubt/WaitsFor only for
-/// prefixes) under its own prefix, else PERMISSION_DENIED. Commit, Rollback and Compensate must
-/// carry a PhaseTwoOrder signed by that coordinator's key (unless the participant is configured
-/// with requireSignedPhaseTwo off, for a migration window), else UNAUTHENTICATED.
+/// prefixes) under its own prefix, else PERMISSION_DENIED. Prepare, Commit, Rollback and
+/// Compensate must carry a SignedOrder signed by that coordinator's key for this participant
+/// (unless the participant is configured with requireSignedPhaseTwo off, for a migration window),
+/// else UNAUTHENTICATED.
 ///
 /// gRPC status codes, for every RPC:
 ///   OK                   the answer in the response message is authoritative.
@@ -69,9 +70,22 @@ public nonisolated struct Settle_V1_PrepareRequest: Sendable {
   /// participant's `payloadBytesMax`).
   public var payload: Data = Data()
 
+  /// See SignedOrder: for a Prepare it is signed over the ACCEPTED record's LSN and covers the
+  /// action and payload, so nobody holding only the coordinator's token can prepare work of their own.
+  public var order: Settle_V1_SignedOrder {
+    get {_order ?? Settle_V1_SignedOrder()}
+    set {_order = newValue}
+  }
+  /// Returns true if `order` has been explicitly set.
+  public var hasOrder: Bool {self._order != nil}
+  /// Clears the value of `order`. Subsequent reads from it will return its default value.
+  public mutating func clearOrder() {self._order = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _order: Settle_V1_SignedOrder? = nil
 }
 
 public nonisolated struct Settle_V1_PrepareResponse: Sendable {
@@ -183,9 +197,9 @@ public nonisolated struct Settle_V1_CommitRequest: Sendable {
   /// As PrepareRequest.gid.
   public var gid: String = String()
 
-  /// See PhaseTwoOrder.
-  public var order: Settle_V1_PhaseTwoOrder {
-    get {_order ?? Settle_V1_PhaseTwoOrder()}
+  /// See SignedOrder.
+  public var order: Settle_V1_SignedOrder {
+    get {_order ?? Settle_V1_SignedOrder()}
     set {_order = newValue}
   }
   /// Returns true if `order` has been explicitly set.
@@ -197,7 +211,7 @@ public nonisolated struct Settle_V1_CommitRequest: Sendable {
 
   public init() {}
 
-  fileprivate var _order: Settle_V1_PhaseTwoOrder? = nil
+  fileprivate var _order: Settle_V1_SignedOrder? = nil
 }
 
 public nonisolated struct Settle_V1_CommitResponse: Sendable {
@@ -262,9 +276,9 @@ public nonisolated struct Settle_V1_RollbackRequest: Sendable {
   /// As PrepareRequest.gid.
   public var gid: String = String()
 
-  /// See PhaseTwoOrder.
-  public var order: Settle_V1_PhaseTwoOrder {
-    get {_order ?? Settle_V1_PhaseTwoOrder()}
+  /// See SignedOrder.
+  public var order: Settle_V1_SignedOrder {
+    get {_order ?? Settle_V1_SignedOrder()}
     set {_order = newValue}
   }
   /// Returns true if `order` has been explicitly set.
@@ -276,7 +290,7 @@ public nonisolated struct Settle_V1_RollbackRequest: Sendable {
 
   public init() {}
 
-  fileprivate var _order: Settle_V1_PhaseTwoOrder? = nil
+  fileprivate var _order: Settle_V1_SignedOrder? = nil
 }
 
 public nonisolated struct Settle_V1_RollbackResponse: Sendable {
@@ -347,9 +361,9 @@ public nonisolated struct Settle_V1_CompensateRequest: Sendable {
   /// The compensation's input (usually the action's payload): at most `payloadBytesMax` bytes.
   public var payload: Data = Data()
 
-  /// See PhaseTwoOrder; its signature also covers the compensation's name and payload.
-  public var order: Settle_V1_PhaseTwoOrder {
-    get {_order ?? Settle_V1_PhaseTwoOrder()}
+  /// See SignedOrder; its signature also covers the compensation's name and payload.
+  public var order: Settle_V1_SignedOrder {
+    get {_order ?? Settle_V1_SignedOrder()}
     set {_order = newValue}
   }
   /// Returns true if `order` has been explicitly set.
@@ -361,15 +375,16 @@ public nonisolated struct Settle_V1_CompensateRequest: Sendable {
 
   public init() {}
 
-  fileprivate var _order: Settle_V1_PhaseTwoOrder? = nil
+  fileprivate var _order: Settle_V1_SignedOrder? = nil
 }
 
-/// What makes a phase-two command verifiable by the participant (protocol/phase-two-signature.md):
-/// the LSN of the coordinator's sealed log record that decided it, and the coordinator's Ed25519
-/// signature over the command, the gid, that LSN and (for Compensate) the work. A participant
-/// that requires signed phase two answers UNAUTHENTICATED to a missing or bad signature and
-/// keeps both, with the barrier row the command caused, as evidence for an auditor.
-public nonisolated struct Settle_V1_PhaseTwoOrder: Sendable {
+/// What makes a command verifiable by the participant (protocol/signed-orders.md): the LSN of
+/// the coordinator's sealed log record that ordered it, and the coordinator's Ed25519 signature
+/// over the command, the participant's name, the gid, that LSN and (for Prepare and Compensate)
+/// the work. A participant that requires signed orders answers UNAUTHENTICATED to a missing or bad
+/// signature and keeps each phase-two order, with the barrier row the command caused, as evidence
+/// for an auditor.
+public nonisolated struct Settle_V1_SignedOrder: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
@@ -576,7 +591,7 @@ fileprivate nonisolated let _protobuf_package = "settle.v1"
 
 nonisolated extension Settle_V1_PrepareRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PrepareRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}gid\0\u{1}action\0\u{1}payload\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}gid\0\u{1}action\0\u{1}payload\0\u{1}order\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -587,12 +602,17 @@ nonisolated extension Settle_V1_PrepareRequest: SwiftProtobuf.Message, SwiftProt
       case 1: try { try decoder.decodeSingularStringField(value: &self.gid) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.action) }()
       case 3: try { try decoder.decodeSingularBytesField(value: &self.payload) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._order) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.gid.isEmpty {
       try visitor.visitSingularStringField(value: self.gid, fieldNumber: 1)
     }
@@ -602,6 +622,9 @@ nonisolated extension Settle_V1_PrepareRequest: SwiftProtobuf.Message, SwiftProt
     if !self.payload.isEmpty {
       try visitor.visitSingularBytesField(value: self.payload, fieldNumber: 3)
     }
+    try { if let v = self._order {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -609,6 +632,7 @@ nonisolated extension Settle_V1_PrepareRequest: SwiftProtobuf.Message, SwiftProt
     if lhs.gid != rhs.gid {return false}
     if lhs.action != rhs.action {return false}
     if lhs.payload != rhs.payload {return false}
+    if lhs._order != rhs._order {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -857,8 +881,8 @@ nonisolated extension Settle_V1_CompensateRequest: SwiftProtobuf.Message, SwiftP
   }
 }
 
-nonisolated extension Settle_V1_PhaseTwoOrder: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = _protobuf_package + ".PhaseTwoOrder"
+nonisolated extension Settle_V1_SignedOrder: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SignedOrder"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}decision_lsn\0\u{1}signature\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
@@ -884,7 +908,7 @@ nonisolated extension Settle_V1_PhaseTwoOrder: SwiftProtobuf.Message, SwiftProto
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Settle_V1_PhaseTwoOrder, rhs: Settle_V1_PhaseTwoOrder) -> Bool {
+  public static func ==(lhs: Settle_V1_SignedOrder, rhs: Settle_V1_SignedOrder) -> Bool {
     if lhs.decisionLsn != rhs.decisionLsn {return false}
     if lhs.signature != rhs.signature {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}

@@ -1,7 +1,7 @@
 /// A verified phase-two order, kept in `settle_barrier` with the row the command caused
 /// (`decision_lsn`, `decision_signature`), so an auditor can prove from the participant's
 /// database alone that the coordinator's sealed decision ordered it.
-struct PhaseTwoEvidence: Sendable, Equatable {
+struct OrderEvidence: Sendable, Equatable {
     let decisionLSN: UInt64
     let signature: [UInt8]
 

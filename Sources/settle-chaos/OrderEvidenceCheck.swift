@@ -33,8 +33,9 @@ extension InvariantChecks {
                     failures.append("\(gid) (\(op)) posted with no order kept")
                     continue
                 }
-                let order = PhaseTwoOrder(
-                    command: op == "action" ? .commit : .compensate, gid: gid, decisionLSN: UInt64(lsn),
+                let order = SignedOrder(
+                    command: op == "action" ? .commit : .compensate, participant: ChaosDeployment.bankNames[bank], gid: gid,
+                    decisionLSN: UInt64(lsn),
                     work: op == "action" ? nil : try row.decode([UInt8]?.self, column: "digest")
                 )
                 if let refusal = order.refusal(of: signature, keys: keys) { failures.append("\(gid) (\(op)): \(refusal)") }
