@@ -109,6 +109,17 @@ public struct SettleClient: Sendable {
         try await client.approve(.with { $0.transferID = id }, metadata: metadata)
     }
 
+    /// Four-eyes: withdraws or refuses the proposed resolution waiting for approval.
+    public func reject(id: String, reason: String) async throws -> Settle_V1_Transfer {
+        try await client.reject(
+            .with {
+                $0.transferID = id
+                $0.reason = reason
+            },
+            metadata: metadata
+        )
+    }
+
     public func get(id: String) async throws -> Settle_V1_Transfer {
         try await client.get(.with { $0.transferID = id }, metadata: metadata)
     }

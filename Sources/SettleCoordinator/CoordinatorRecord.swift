@@ -27,6 +27,8 @@ public enum CoordinatorRecord: Equatable, Sendable {
     /// Four-eyes: an operator's proposed resolution, which takes effect only once a different
     /// operator approves it (then MANUAL is sealed).
     case proposed(transferID: String, outcome: TransferStatus, reason: String, operator: String)
+    /// Four-eyes: an operator rejected (or its proposer withdrew) the waiting proposal.
+    case rejected(transferID: String, reason: String, operator: String)
 
     static let acceptedType = RecordType(rawValue: CoordinatorRecordType.accepted.rawValue)
     static let commitType = RecordType(rawValue: CoordinatorRecordType.commit.rawValue)
@@ -40,12 +42,13 @@ public enum CoordinatorRecord: Equatable, Sendable {
     static let stuckType = RecordType(rawValue: CoordinatorRecordType.stuck.rawValue)
     static let manualType = RecordType(rawValue: CoordinatorRecordType.manual.rawValue)
     static let proposedType = RecordType(rawValue: CoordinatorRecordType.proposed.rawValue)
+    static let rejectedType = RecordType(rawValue: CoordinatorRecordType.rejected.rawValue)
 
     public var transferID: String {
         switch self {
         case .accepted(let spec, _, _, _): spec.id
         case .commit(let id), .abort(let id, _), .end(let id, _, _), .heuristic(let id, _, _), .saga(let id),
-            .compensate(let id, _), .stuck(let id, _, _), .manual(let id, _, _, _, _, _), .proposed(let id, _, _, _):
+            .compensate(let id, _), .stuck(let id, _, _), .manual(let id, _, _, _, _, _), .proposed(let id, _, _, _), .rejected(let id, _, _):
             id
         }
     }
@@ -108,6 +111,10 @@ public enum CoordinatorRecord: Equatable, Sendable {
             payload.outcome = outcome.rawValue
             payload.reason = reason
             payload.operator = who
+        case .rejected(_, let reason, let who):
+            type = Self.rejectedType
+            payload.reason = reason
+            payload.operator = who
         case .heuristic(_, let branch, let reason):
             type = Self.heuristicType
             payload.branch = branch
@@ -123,7 +130,7 @@ public enum CoordinatorRecord: Equatable, Sendable {
     public init?(_ record: LogRecord) throws {
         let known = [
             Self.acceptedType, Self.commitType, Self.abortType, Self.endType, Self.heuristicType, Self.sagaType,
-            Self.compensateType, Self.compensatedType, Self.stuckType, Self.manualType, Self.proposedType,
+            Self.compensateType, Self.compensatedType, Self.stuckType, Self.manualType, Self.proposedType, Self.rejectedType,
         ]
         guard known.contains(record.type) else { return nil }
         let payload = try JSONDecoder().decode(Payload.self, from: Data(record.payload))
@@ -154,6 +161,10 @@ public enum CoordinatorRecord: Equatable, Sendable {
             self = .end(transferID: payload.transfer, outcome: .compensated, facts: payload.final)
         case Self.stuckType:
             self = .stuck(transferID: payload.transfer, reason: try require(payload.reason, "reason"), facts: payload.final)
+        case Self.rejectedType:
+            self = .rejected(
+                transferID: payload.transfer, reason: try require(payload.reason, "reason"), operator: try require(payload.operator, "operator")
+            )
         case Self.manualType, Self.proposedType:
             guard let outcome = TransferStatus(rawValue: try require(payload.outcome, "outcome")), outcome.isFinal else {
                 throw RecordDecodingError(lsn: record.lsn, field: "outcome")

@@ -25,12 +25,10 @@ extension CoordinatorService {
         return try await decide(request.transferID, proposal, approvedBy: nil)
     }
 
-    /// Four-eyes: a second operator makes the sealed proposal the MANUAL decision.
+    /// Four-eyes: a second operator makes the sealed proposal the MANUAL decision. A proposal
+    /// sealed while four-eyes was configured can still be approved (or rejected) after it is off.
     func approve(request: Settle_V1_ApproveRequest, context: ServerContext) async throws -> Settle_V1_Transfer {
         let approver = try caller("operator") { $0.operator ? nil : "client \($0.name) lacks permission: operator" }.name
-        guard configuration.fourEyesResolution else {
-            throw RPCError(code: .failedPrecondition, message: "four-eyes resolution is off here: Resolve decides alone")
-        }
         guard let proposal = table.entry(request.transferID)?.proposal else {
             throw RPCError(code: .failedPrecondition, message: "transfer '\(request.transferID.prefix(128))' has no proposal to approve")
         }
@@ -38,6 +36,28 @@ extension CoordinatorService {
             throw refused("operator", "four-eyes: \(approver) proposed this resolution, so another operator must approve it")
         }
         return try await decide(request.transferID, proposal, approvedBy: approver)
+    }
+
+    /// Four-eyes: the proposer withdraws its proposal, or another operator refuses it; sealed, so
+    /// no operator can hold a stuck transfer hostage with a wrong proposal.
+    func reject(request: Settle_V1_RejectRequest, context: ServerContext) async throws -> Settle_V1_Transfer {
+        let who = try caller("operator") { $0.operator ? nil : "client \($0.name) lacks permission: operator" }.name
+        guard (1...1024).contains(request.reason.utf8.count) else {
+            throw RPCError(code: .invalidArgument, message: "reason is 1 to 1024 bytes")
+        }
+        guard let proposal = table.entry(request.transferID)?.proposal else {
+            throw RPCError(code: .failedPrecondition, message: "transfer '\(request.transferID.prefix(128))' has no proposal to reject")
+        }
+        let entry = try claim(request.transferID, proposal, approving: true)
+        await journal.appendOrStop(.rejected(transferID: entry.spec.id, reason: request.reason, operator: who), logger: logger)
+        guard let rejected = table.withdrawProposal(entry.spec.id) else {
+            throw RPCError(code: .internalError, message: "transfer \(entry.spec.id) lost its resolution claim; look again")
+        }
+        logger.notice(
+            "resolution proposal rejected",
+            metadata: ["transfer.id": "\(entry.spec.id)", "proposal": "\(proposal.summary)", "operator": "\(who)"]
+        )
+        return rejected.message(coordinatorID: configuration.coordinatorID)
     }
 
     private func propose(_ id: String, _ proposal: ResolutionProposal) async throws -> Settle_V1_Transfer {

@@ -214,6 +214,8 @@ final class Journal: Sendable {
         case .proposed(_, let outcome, let reason, let who):
             guard state.entries[id]?.final == .stuck else { break }
             state.entries[id]?.proposal = ResolutionProposal(outcome: outcome, reason: reason, operator: who)
+        case .rejected:
+            state.entries[id]?.proposal = nil
         case .manual(_, let outcome, let reason, let who, let finishedAt, let approver):
             guard var entry = state.entries[id] else { break }
             let stuck =

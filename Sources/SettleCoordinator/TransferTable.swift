@@ -152,6 +152,17 @@ final class TransferTable: Sendable {
         }
     }
 
+    /// The sealed REJECTED record: the claimed transfer stays stuck, with no proposal.
+    func withdrawProposal(_ id: String) -> TransferEntry? {
+        state.withLock { state in
+            guard var entry = state.entries[id], entry.status == .stuck, entry.pendingResolution != nil else { return nil }
+            entry.pendingResolution = nil
+            entry.proposal = nil
+            state.entries[id] = entry
+            return entry
+        }
+    }
+
     /// The sealed PROPOSED record: the claimed transfer stays stuck, now waiting for approval.
     func propose(_ id: String, _ proposal: ResolutionProposal) -> TransferEntry? {
         state.withLock { state in

@@ -12,6 +12,7 @@ public enum CoordinatorRecordType: UInt16, CaseIterable, Sendable {
     case heuristic = 0x0109
     case manual = 0x010A
     case proposed = 0x010B
+    case rejected = 0x010C
 
     public var name: String {
         switch self {
@@ -26,6 +27,7 @@ public enum CoordinatorRecordType: UInt16, CaseIterable, Sendable {
         case .heuristic: "HEURISTIC"
         case .manual: "MANUAL"
         case .proposed: "PROPOSED"
+        case .rejected: "REJECTED"
         }
     }
 }

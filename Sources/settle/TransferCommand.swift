@@ -11,7 +11,7 @@ struct TransferCommand: AsyncParsableCommand {
         abstract: "Submit and inspect transfers at a coordinator.",
         subcommands: [
             TransferSubmitCommand.self, TransferShowCommand.self, TransferListCommand.self, TransferResolveCommand.self,
-            TransferApproveCommand.self,
+            TransferApproveCommand.self, TransferRejectCommand.self,
         ]
     )
 }

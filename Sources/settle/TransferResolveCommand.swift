@@ -29,6 +29,26 @@ struct TransferResolveCommand: AsyncParsableCommand {
     }
 }
 
+struct TransferRejectCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reject",
+        abstract: "Four-eyes: withdraw (as its proposer) or refuse the resolution waiting for approval (sealed as REJECTED)."
+    )
+
+    @OptionGroup var options: CoordinatorOptions
+
+    @Argument(help: "The stuck transfer's id.")
+    var id: String
+
+    @Option(help: "Why, for the audit trail.")
+    var reason: String
+
+    func run() async throws {
+        let transfer = try await options.withClient { try await $0.reject(id: id, reason: reason) }
+        TransferPrinter.print(transfer)
+    }
+}
+
 struct TransferApproveCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "approve",

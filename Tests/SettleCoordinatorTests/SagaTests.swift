@@ -201,12 +201,23 @@ struct SagaTests {
             deployment.settled?.stop()
             try deployment.startSettled()
             #expect(try await deployment.client { try await $0.get(id: "four-eyes") }.proposedResolution == "compensated proposed by alice")
+            // Bob refuses it; then alice proposes again and bob approves.
+            let rejected = try await deployment.client(token: bobToken) { try await $0.reject(id: "four-eyes", reason: "check the refund first") }
+            #expect(rejected.state == .stuck && rejected.proposedResolution.isEmpty)
+            let approveNothing = await #expect(throws: RPCError.self) {
+                _ = try await deployment.client(token: bobToken) { try await $0.approve(id: "four-eyes") }
+            }
+            #expect(approveNothing?.code == .failedPrecondition)
+            _ = try await deployment.client(token: aliceToken) {
+                try await $0.resolve(id: "four-eyes", outcome: .compensated, reason: "refund of 300 posted by hand")
+            }
             let approved = try await deployment.client(token: bobToken) { try await $0.approve(id: "four-eyes") }
             #expect(approved.state == .compensated && approved.path == "manual")
             #expect(approved.reason.contains("alice, approved by bob"), "\(approved.reason)")
             let log = try await dump(deployment)
             #expect(hasRecord(log, "PROPOSED", #""operator":"alice","outcome":"compensated""#))
             #expect(hasRecord(log, "MANUAL", #""approvedBy":"bob""#))
+            #expect(hasRecord(log, "REJECTED", #""operator":"bob","reason":"check the refund first""#))
             #expect(hasRecord(log, "MANUAL", #""operator":"alice""#))
         }
     }

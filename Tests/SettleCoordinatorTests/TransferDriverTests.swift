@@ -190,6 +190,7 @@ extension CoordinatorRecord {
         case .stuck: "STUCK"
         case .manual: "MANUAL"
         case .proposed: "PROPOSED"
+        case .rejected: "REJECTED"
         }
     }
 }

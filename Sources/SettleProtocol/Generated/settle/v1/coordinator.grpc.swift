@@ -105,13 +105,27 @@ public enum Settle_V1_Coordinator: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "Reject" metadata.
+        public enum Reject: Sendable {
+            /// Request type for "Reject".
+            public typealias Input = Settle_V1_RejectRequest
+            /// Response type for "Reject".
+            public typealias Output = Settle_V1_Transfer
+            /// Descriptor for "Reject".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "settle.v1.Coordinator"),
+                method: "Reject",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "settle.v1.Coordinator" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             Submit.descriptor,
             Get.descriptor,
             List.descriptor,
             Resolve.descriptor,
-            Approve.descriptor
+            Approve.descriptor,
+            Reject.descriptor
         ]
     }
 }
@@ -235,6 +249,26 @@ extension Settle_V1_Coordinator {
             request: GRPCCore.StreamingServerRequest<Settle_V1_ApproveRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Settle_V1_Transfer>
+
+        /// Handle the "Reject" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Four-eyes: an operator (the proposer withdrawing it, or another refusing it) rejects the
+        /// > waiting proposal, sealed as REJECTED; the transfer stays STUCK and may be proposed anew.
+        /// > FAILED_PRECONDITION when no proposal waits.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Settle_V1_RejectRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Settle_V1_Transfer` messages.
+        func reject(
+            request: GRPCCore.StreamingServerRequest<Settle_V1_RejectRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Settle_V1_Transfer>
     }
 
     /// Service protocol for the "settle.v1.Coordinator" service.
@@ -342,6 +376,26 @@ extension Settle_V1_Coordinator {
             request: GRPCCore.ServerRequest<Settle_V1_ApproveRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Settle_V1_Transfer>
+
+        /// Handle the "Reject" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Four-eyes: an operator (the proposer withdrawing it, or another refusing it) rejects the
+        /// > waiting proposal, sealed as REJECTED; the transfer stays STUCK and may be proposed anew.
+        /// > FAILED_PRECONDITION when no proposal waits.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Settle_V1_RejectRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Settle_V1_Transfer` message.
+        func reject(
+            request: GRPCCore.ServerRequest<Settle_V1_RejectRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Settle_V1_Transfer>
     }
 
     /// Simple service protocol for the "settle.v1.Coordinator" service.
@@ -447,6 +501,26 @@ extension Settle_V1_Coordinator {
             request: Settle_V1_ApproveRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Settle_V1_Transfer
+
+        /// Handle the "Reject" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Four-eyes: an operator (the proposer withdrawing it, or another refusing it) rejects the
+        /// > waiting proposal, sealed as REJECTED; the transfer stays STUCK and may be proposed anew.
+        /// > FAILED_PRECONDITION when no proposal waits.
+        ///
+        /// - Parameters:
+        ///   - request: A `Settle_V1_RejectRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Settle_V1_Transfer` to respond with.
+        func reject(
+            request: Settle_V1_RejectRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Settle_V1_Transfer
     }
 }
 
@@ -509,6 +583,17 @@ extension Settle_V1_Coordinator.StreamingServiceProtocol {
                 )
             }
         )
+        router.registerHandler(
+            forMethod: Settle_V1_Coordinator.Method.Reject.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Settle_V1_RejectRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Settle_V1_Transfer>(),
+            handler: { request, context in
+                try await self.reject(
+                    request: request,
+                    context: context
+                )
+            }
+        )
     }
 }
 
@@ -564,6 +649,17 @@ extension Settle_V1_Coordinator.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Settle_V1_Transfer> {
         let response = try await self.approve(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func reject(
+        request: GRPCCore.StreamingServerRequest<Settle_V1_RejectRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Settle_V1_Transfer> {
+        let response = try await self.reject(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -632,6 +728,19 @@ extension Settle_V1_Coordinator.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Settle_V1_Transfer> {
         return GRPCCore.ServerResponse<Settle_V1_Transfer>(
             message: try await self.approve(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func reject(
+        request: GRPCCore.ServerRequest<Settle_V1_RejectRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Settle_V1_Transfer> {
+        return GRPCCore.ServerResponse<Settle_V1_Transfer>(
+            message: try await self.reject(
                 request: request.message,
                 context: context
             ),
@@ -767,6 +876,31 @@ extension Settle_V1_Coordinator {
         func approve<Result>(
             request: GRPCCore.ClientRequest<Settle_V1_ApproveRequest>,
             serializer: some GRPCCore.MessageSerializer<Settle_V1_ApproveRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Settle_V1_Transfer>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Settle_V1_Transfer>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "Reject" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Four-eyes: an operator (the proposer withdrawing it, or another refusing it) rejects the
+        /// > waiting proposal, sealed as REJECTED; the transfer stays STUCK and may be proposed anew.
+        /// > FAILED_PRECONDITION when no proposal waits.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Settle_V1_RejectRequest` message.
+        ///   - serializer: A serializer for `Settle_V1_RejectRequest` messages.
+        ///   - deserializer: A deserializer for `Settle_V1_Transfer` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func reject<Result>(
+            request: GRPCCore.ClientRequest<Settle_V1_RejectRequest>,
+            serializer: some GRPCCore.MessageSerializer<Settle_V1_RejectRequest>,
             deserializer: some GRPCCore.MessageDeserializer<Settle_V1_Transfer>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Settle_V1_Transfer>) async throws -> Result
@@ -966,6 +1100,42 @@ extension Settle_V1_Coordinator {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "Reject" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Four-eyes: an operator (the proposer withdrawing it, or another refusing it) rejects the
+        /// > waiting proposal, sealed as REJECTED; the transfer stays STUCK and may be proposed anew.
+        /// > FAILED_PRECONDITION when no proposal waits.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Settle_V1_RejectRequest` message.
+        ///   - serializer: A serializer for `Settle_V1_RejectRequest` messages.
+        ///   - deserializer: A deserializer for `Settle_V1_Transfer` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func reject<Result>(
+            request: GRPCCore.ClientRequest<Settle_V1_RejectRequest>,
+            serializer: some GRPCCore.MessageSerializer<Settle_V1_RejectRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Settle_V1_Transfer>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Settle_V1_Transfer>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Settle_V1_Coordinator.Method.Reject.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -1119,6 +1289,37 @@ extension Settle_V1_Coordinator.ClientProtocol {
         try await self.approve(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Settle_V1_ApproveRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Settle_V1_Transfer>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Reject" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Four-eyes: an operator (the proposer withdrawing it, or another refusing it) rejects the
+    /// > waiting proposal, sealed as REJECTED; the transfer stays STUCK and may be proposed anew.
+    /// > FAILED_PRECONDITION when no proposal waits.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Settle_V1_RejectRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func reject<Result>(
+        request: GRPCCore.ClientRequest<Settle_V1_RejectRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Settle_V1_Transfer>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.reject(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Settle_V1_RejectRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Settle_V1_Transfer>(),
             options: options,
             onResponse: handleResponse
@@ -1296,6 +1497,41 @@ extension Settle_V1_Coordinator.ClientProtocol {
             metadata: metadata
         )
         return try await self.approve(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Reject" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Four-eyes: an operator (the proposer withdrawing it, or another refusing it) rejects the
+    /// > waiting proposal, sealed as REJECTED; the transfer stays STUCK and may be proposed anew.
+    /// > FAILED_PRECONDITION when no proposal waits.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func reject<Result>(
+        _ message: Settle_V1_RejectRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Settle_V1_Transfer>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Settle_V1_RejectRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.reject(
             request: request,
             options: options,
             onResponse: handleResponse
