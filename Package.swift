@@ -157,7 +157,7 @@ let package = Package(
             path: "Tests/SettleTestSupport"
         ),
         .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient", "SettleTestSupport"]),
-        .testTarget(name: "SignedLogTests", dependencies: ["SignedLog", "SettleTestSupport"]),
+        .testTarget(name: "SignedLogTests", dependencies: ["SignedLog", "SettleTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "SettleCoreTests", dependencies: ["SettleCore"]),
         .testTarget(name: "SettleAuthTests", dependencies: ["SettleAuth", "SignedLog", "SettleTestSupport"]),
         .testTarget(name: "SettleSimulationTests", dependencies: ["SettleSimulation", "SettleCore"]),

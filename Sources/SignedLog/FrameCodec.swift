@@ -1,10 +1,11 @@
 /// Encodes and decodes single frames: `length | CRC-32C | body`, body a record or a seal.
 enum FrameCodec {
-    /// Encodes a record frame and computes its chain hash from the previous one.
+    /// Encodes a record frame and computes its chain hash from the previous one, and its Merkle
+    /// leaf.
     static func encodeRecord(
         lsn: LSN, entry: LogEntry, appendedAtNanoseconds: Int64, previousChainHash: SHA256Digest,
         into frames: inout [UInt8]
-    ) -> LogRecord {
+    ) -> (record: LogRecord, leaf: SHA256Digest) {
         var body = BigEndianWriter(capacity: LogFormat.recordBodyByteCountMin + entry.payload.count)
         body.write(LogFormat.recordKind)
         body.write(lsn.rawValue)
@@ -14,18 +15,20 @@ enum FrameCodec {
         let chainHash = chainHash(previous: previousChainHash, hashedBody: body.bytes[...])
         body.write(chainHash.bytes)
         appendFrame(body: body.bytes, to: &frames)
-        return LogRecord(
+        let record = LogRecord(
             lsn: lsn, type: entry.type, appendedAtNanoseconds: appendedAtNanoseconds, payload: entry.payload,
             chainHash: chainHash
         )
+        return (record, MerkleHash.leaf(body.bytes))
     }
 
     static func encodeSeal(_ seal: LogSeal, into frames: inout [UInt8]) {
-        var body = BigEndianWriter(capacity: LogFormat.sealBodyByteCount)
+        let byteCount = LogFormat.sealBodyByteCount(version: seal.formatVersion)
+        var body = BigEndianWriter(capacity: byteCount)
         body.write(LogFormat.sealKind)
         seal.writeSignedFields(into: &body)
         body.write(seal.signature)
-        assert(body.bytes.count == LogFormat.sealBodyByteCount)
+        assert(body.bytes.count == byteCount)
         appendFrame(body: body.bytes, to: &frames)
     }
 
@@ -46,8 +49,9 @@ enum FrameCodec {
     }
 
     enum Decoded {
-        /// `hashedBody` is what the chain hash covers, for the caller to check against the chain.
-        case record(LogRecord, hashedBody: ArraySlice<UInt8>, frameByteCount: Int)
+        /// `body` is the whole frame body: without its last 32 bytes, what the chain hash covers;
+        /// whole, the Merkle leaf's data.
+        case record(LogRecord, body: ArraySlice<UInt8>, frameByteCount: Int)
         case seal(LogSeal, frameByteCount: Int)
         /// No bytes left: a clean end.
         case end
@@ -87,15 +91,20 @@ enum FrameCodec {
             let payload = Array(reader.read(count: reader.remaining - SHA256Digest.byteCount))
             let chainHash = SHA256Digest(bytes: Array(reader.read(count: SHA256Digest.byteCount)))
             let record = LogRecord(lsn: lsn, type: type, appendedAtNanoseconds: appendedAt, payload: payload, chainHash: chainHash)
-            return .record(record, hashedBody: body.dropLast(SHA256Digest.byteCount), frameByteCount: frameByteCount)
+            return .record(record, body: body, frameByteCount: frameByteCount)
         case LogFormat.sealKind:
-            guard bodyLength == LogFormat.sealBodyByteCount else {
-                return .defective(reason: "seal body is \(bodyLength) bytes; a seal is \(LogFormat.sealBodyByteCount)")
+            let hasTreeRoot = bodyLength == LogFormat.sealBodyByteCountVersion2
+            guard hasTreeRoot || bodyLength == LogFormat.sealBodyByteCountVersion1 else {
+                return .defective(
+                    reason:
+                        "seal body is \(bodyLength) bytes; a seal is \(LogFormat.sealBodyByteCountVersion1) (version 1) or \(LogFormat.sealBodyByteCountVersion2) (version 2)"
+                )
             }
             let seal = LogSeal(
                 number: reader.read(),
                 lastLSN: LSN(rawValue: reader.read()),
                 chainHash: SHA256Digest(bytes: Array(reader.read(count: SHA256Digest.byteCount))),
+                treeRoot: hasTreeRoot ? SHA256Digest(bytes: Array(reader.read(count: SHA256Digest.byteCount))) : nil,
                 sealedAtNanoseconds: reader.read(),
                 keyID: KeyID(bytes: Array(reader.read(count: SHA256Digest.byteCount))),
                 signature: Array(reader.read(count: Ed25519.signatureByteCount))

@@ -219,24 +219,24 @@ final class GroupCommitWriter: @unchecked Sendable {
         let now = configuration.nowNanoseconds()
         for entry in entries {
             let lsn = next.lastLSN.next
-            let record = FrameCodec.encodeRecord(
+            let (record, leaf) = FrameCodec.encodeRecord(
                 lsn: lsn, entry: entry, appendedAtNanoseconds: now, previousChainHash: next.chainHash,
                 into: &frames
             )
             next.lastLSN = lsn
             next.chainHash = record.chainHash
+            next.tree?.append(leaf: leaf)
             if entry.type == .checkpoint { checkpoint = lsn }
             lsns.append(lsn)
         }
+        // Recovery always hands the writer a position with its tree (upgrading a version 1 log
+        // first), so every seal it writes is a signed tree head.
+        guard let tree = next.tree else { throw SignedLogError(.failed, "the writer has no Merkle tree to seal") }
         let unsigned = LogSeal(
-            number: next.sealNumber + 1, lastLSN: next.lastLSN, chainHash: next.chainHash,
+            number: next.sealNumber + 1, lastLSN: next.lastLSN, chainHash: next.chainHash, treeRoot: tree.root,
             sealedAtNanoseconds: now, keyID: signingKey.verifyingKey.keyID, signature: []
         )
-        let seal = LogSeal(
-            number: unsigned.number, lastLSN: unsigned.lastLSN, chainHash: unsigned.chainHash,
-            sealedAtNanoseconds: unsigned.sealedAtNanoseconds, keyID: unsigned.keyID,
-            signature: try signingKey.sign(unsigned.signedMessage)
-        )
+        let seal = unsigned.signed(try signingKey.sign(unsigned.signedMessage))
         FrameCodec.encodeSeal(seal, into: &frames)
         next.sealNumber = seal.number
         if let checkpoint { next.lastCheckpoint = checkpoint }
@@ -268,6 +268,6 @@ final class GroupCommitWriter: @unchecked Sendable {
         close(segmentDescriptor)
         segmentDescriptor = descriptor
         segmentNumber += 1
-        segmentByteCount = LogFormat.segmentHeaderByteCount
+        segmentByteCount = header.byteCount
     }
 }

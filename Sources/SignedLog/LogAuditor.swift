@@ -20,6 +20,10 @@ public struct AuditSummary: Sendable {
     public var tornTailFiles: [String] = []
     /// Unsealed bytes at the end, present only when the audit allowed them (a live log).
     public var unsealedTailByteCount = 0
+    /// The newest seal: from format version 2 on, the log's signed tree head.
+    public var lastSeal: LogSeal?
+    /// Whether every seal carries a Merkle root, or the log began before version 2.
+    public var formatVersions: Set<UInt32> = []
 }
 
 /// Checks a whole log with nothing but the public key: every segment header, frame, CRC, LSN,
@@ -61,10 +65,10 @@ public struct LogAuditor: Sendable {
                 let name = SegmentDirectory.segmentName(number)
                 let bytes = try segments.readSegment(number)
                 let header = try segments.checkedHeader(bytes, number: number)
-                if let mismatch = Self.continuityProblem(header, after: position) {
+                if let mismatch = position.continuityProblem(with: header) {
                     throw SignedLogError.corrupted(segment: name, offset: 0, mismatch)
                 }
-                let scan = scanner.scan(bytes, header: header) { records, seal, _ in
+                let scan = scanner.scan(bytes, header: header, start: position.carried(into: header)) { records, seal, _ in
                     if summary.firstLSN == nil { summary.firstLSN = records.first?.lsn }
                     for record in records {
                         summary.firstTimeNanoseconds = min(summary.firstTimeNanoseconds ?? .max, record.appendedAtNanoseconds)
@@ -72,8 +76,10 @@ public struct LogAuditor: Sendable {
                         if record.type == .checkpoint { summary.checkpointCount += 1 }
                     }
                     summary.lastLSN = seal.lastLSN
+                    summary.lastSeal = seal
                 }
                 summary.segmentCount += 1
+                summary.formatVersions.insert(header.formatVersion)
                 summary.recordCount += scan.recordCount
                 summary.sealCount += scan.sealCount
                 summary.byteCount += scan.sealedEndOffset
@@ -92,7 +98,7 @@ public struct LogAuditor: Sendable {
                 case .defect(let offset, let reason, let isCompleteSeal):
                     let isTolerableTail =
                         isLast && allowsUnsealedTail && !isCompleteSeal
-                        && !scanner.containsValidSeal(bytes, after: offset)
+                        && !scanner.containsValidSeal(bytes, after: offset, segmentVersion: header.formatVersion)
                     if !isTolerableTail { throw SignedLogError.corrupted(segment: name, offset: offset, reason) }
                     summary.unsealedTailByteCount = bytes.count - scan.sealedEndOffset
                 }
@@ -101,22 +107,5 @@ public struct LogAuditor: Sendable {
             }
             return summary
         }
-    }
-
-    private static func continuityProblem(_ header: SegmentHeader, after position: ChainPosition) -> String? {
-        let expected = ChainPosition(before: header)
-        if expected.lastLSN != position.lastLSN {
-            return "segment starts at LSN \(header.firstLSN); the log so far ends at LSN \(position.lastLSN)"
-        }
-        if expected.sealNumber != position.sealNumber {
-            return "segment follows seal \(header.sealNumberBefore); the log so far ends with seal \(position.sealNumber)"
-        }
-        if expected.chainHash != position.chainHash {
-            return "segment's starting chain hash \(header.chainHashBefore) is not the chain so far \(position.chainHash)"
-        }
-        if expected.lastCheckpoint != position.lastCheckpoint {
-            return "segment names LSN \(header.lastCheckpointBefore) as the last checkpoint; the log so far says \(position.lastCheckpoint)"
-        }
-        return nil
     }
 }

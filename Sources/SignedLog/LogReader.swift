@@ -42,12 +42,12 @@ public struct LogReader: Sendable {
                 let name = SegmentDirectory.segmentName(number)
                 let bytes = try segments.readSegment(number)
                 let header = try segments.checkedHeader(bytes, number: number)
-                if let expected, expected != ChainPosition(before: header) {
+                if let expected, let problem = expected.continuityProblem(with: header) {
                     throw SignedLogError.corrupted(
-                        segment: name, offset: 0, "header does not continue the chain where the previous segment ends"
+                        segment: name, offset: 0, "header does not continue the log where the previous segment ends: \(problem)"
                     )
                 }
-                let scan = try scanner.scan(bytes, header: header) { records, seal, _ in
+                let scan = try scanner.scan(bytes, header: header, start: expected?.carried(into: header)) { records, seal, _ in
                     if seal.lastLSN >= lsn { try body(records, seal) }
                 }
                 let isLast = number == numbers.last
@@ -55,7 +55,7 @@ public struct LogReader: Sendable {
                 case .cleanEnd: break
                 case .unsealedRecords where isLast: break
                 case .defect(let offset, _, isCompleteSeal: false)
-                where isLast && !scanner.containsValidSeal(bytes, after: offset):
+                where isLast && !scanner.containsValidSeal(bytes, after: offset, segmentVersion: header.formatVersion):
                     break  // a torn or in-progress tail: not yet log content
                 case .unsealedRecords(let count):
                     throw SignedLogError.corrupted(

@@ -28,23 +28,58 @@ public struct LogRecord: Sendable, Hashable {
     }
 
     public var entry: LogEntry { LogEntry(type: type, payload: payload) }
+
+    /// The record's frame body exactly as stored: what its CRC covers and its Merkle leaf hashes.
+    public var frameBody: [UInt8] {
+        var body = BigEndianWriter(capacity: LogFormat.recordBodyByteCountMin + payload.count)
+        body.write(LogFormat.recordKind)
+        body.write(lsn.rawValue)
+        body.write(type.rawValue)
+        body.write(appendedAtNanoseconds)
+        body.write(payload)
+        body.write(chainHash.bytes)
+        return body.bytes
+    }
+
+    /// The record's leaf in the log's Merkle tree.
+    public var leafHash: SHA256Digest { MerkleHash.leaf(frameBody) }
 }
 
-/// A batch's signature: it vouches for every record up to `lastLSN` through the chain hash.
+/// A batch's signature: it vouches for every record up to `lastLSN` through the chain hash and,
+/// from format version 2, through the Merkle root, which makes it a signed tree head (size
+/// `lastLSN`, root `treeRoot`, time `sealedAtNanoseconds`).
 public struct LogSeal: Sendable, Hashable {
     /// 1 for the first seal of a log, then consecutive: a removed seal leaves a gap.
     public let number: UInt64
     public let lastLSN: LSN
     public let chainHash: SHA256Digest
+    /// RFC 9162's root over records 1...lastLSN; nil in a version 1 seal.
+    public let treeRoot: SHA256Digest?
     public let sealedAtNanoseconds: Int64
     public let keyID: KeyID
     public let signature: [UInt8]
 
-    /// The exact bytes the Ed25519 signature covers: the domain tag, then the seal's fields as
-    /// they are stored. `openssl pkeyutl -verify -rawin` checks a signature against these bytes.
+    public init(
+        number: UInt64, lastLSN: LSN, chainHash: SHA256Digest, treeRoot: SHA256Digest?, sealedAtNanoseconds: Int64,
+        keyID: KeyID, signature: [UInt8]
+    ) {
+        self.number = number
+        self.lastLSN = lastLSN
+        self.chainHash = chainHash
+        self.treeRoot = treeRoot
+        self.sealedAtNanoseconds = sealedAtNanoseconds
+        self.keyID = keyID
+        self.signature = signature
+    }
+
+    public var formatVersion: UInt32 { treeRoot == nil ? 1 : 2 }
+
+    /// The exact bytes the Ed25519 signature covers: the domain tag of the seal's version, then
+    /// the seal's fields as they are stored. `openssl pkeyutl -verify -rawin` checks a signature
+    /// against these bytes.
     public var signedMessage: [UInt8] {
-        var writer = BigEndianWriter(capacity: LogFormat.sealDomainTag.count + LogFormat.sealSignedRange.count)
-        writer.write(LogFormat.sealDomainTag)
+        var writer = BigEndianWriter(capacity: 128)
+        writer.write(LogFormat.sealDomainTag(version: formatVersion))
         writeSignedFields(into: &writer)
         return writer.bytes
     }
@@ -53,7 +88,16 @@ public struct LogSeal: Sendable, Hashable {
         writer.write(number)
         writer.write(lastLSN.rawValue)
         writer.write(chainHash.bytes)
+        if let treeRoot { writer.write(treeRoot.bytes) }
         writer.write(sealedAtNanoseconds)
         writer.write(keyID.bytes)
+    }
+
+    /// The same seal carrying `signature`.
+    func signed(_ signature: [UInt8]) -> LogSeal {
+        LogSeal(
+            number: number, lastLSN: lastLSN, chainHash: chainHash, treeRoot: treeRoot,
+            sealedAtNanoseconds: sealedAtNanoseconds, keyID: keyID, signature: signature
+        )
     }
 }

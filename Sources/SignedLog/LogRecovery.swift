@@ -12,6 +12,9 @@ public struct LogOpenReport: Sendable {
     /// The file the torn tail was moved to, if there was one.
     public let tornTailFile: String?
     public let tornTailByteCount: Int
+    /// Set when the log ended in a format version 1 segment: the Merkle tree was computed from
+    /// the whole log once, and appends continue in a version 2 segment.
+    public let upgradedFromVersion1: Bool
 }
 
 /// Opens a log directory for appending: checks the last segment frame by frame and moves an
@@ -63,7 +66,7 @@ struct LogRecovery {
             let scanner = SegmentScanner(verifyingKey: verifyingKey)
             let scan = try scanner.scan(bytes, header: header)
             if case .defect(let offset, let reason, let isCompleteSeal) = scan.stop,
-                isCompleteSeal || scanner.containsValidSeal(bytes, after: offset)
+                isCompleteSeal || scanner.containsValidSeal(bytes, after: offset, segmentVersion: header.formatVersion)
             {
                 throw SignedLogError.corrupted(
                     segment: segmentName, offset: offset,
@@ -78,20 +81,47 @@ struct LogRecovery {
                     sealedEndOffset: scan.sealedEndOffset
                 )
             }
-            let position = scan.sealed
-            return Recovered(
+            var recovered = Recovered(
                 segmentNumber: lastNumber, segmentDescriptor: descriptor, segmentByteCount: scan.sealedEndOffset,
-                position: position,
+                position: scan.sealed,
                 report: LogOpenReport(
-                    segmentCount: numbers.count, lastSealedLSN: position.lastLSN,
-                    lastCheckpointLSN: position.lastCheckpoint == .none ? nil : position.lastCheckpoint,
-                    tornTailFile: tornTailFile, tornTailByteCount: tornTailByteCount
+                    segmentCount: numbers.count, lastSealedLSN: scan.sealed.lastLSN,
+                    lastCheckpointLSN: scan.sealed.lastCheckpoint == .none ? nil : scan.sealed.lastCheckpoint,
+                    tornTailFile: tornTailFile, tornTailByteCount: tornTailByteCount,
+                    upgradedFromVersion1: header.formatVersion == 1
                 )
             )
+            if header.formatVersion == 1 {
+                try continueInCurrentFormat(&recovered, replacingEmptySegment: scan.sealCount == 0)
+            }
+            return recovered
         } catch {
             close(descriptor)
             throw error
         }
+    }
+
+    /// A log written before version 2 has no Merkle frontier in its headers: compute the tree from
+    /// every record once, then append in a version 2 segment whose header records it. A last
+    /// segment with no records is replaced rather than followed, since segments must advance.
+    private func continueInCurrentFormat(_ recovered: inout Recovered, replacingEmptySegment: Bool) throws {
+        var tree = MerkleFrontier.empty
+        try LogReader(directory: directory.path, verifyingKey: verifyingKey).forEachRecord(from: .first) { record in
+            tree.append(leaf: record.leafHash)
+        }
+        guard tree.size == recovered.position.lastLSN.rawValue else {
+            throw SignedLogError(
+                .corrupted, "the log's records give a tree of \(tree.size) leaves, but it ends at LSN \(recovered.position.lastLSN)"
+            )
+        }
+        recovered.position.tree = tree
+        let number = replacingEmptySegment ? recovered.segmentNumber : recovered.segmentNumber + 1
+        let header = recovered.position.header(segmentNumber: number, createdAtNanoseconds: nowNanoseconds())
+        let descriptor = try directory.createSegment(header)
+        close(recovered.segmentDescriptor)
+        recovered.segmentDescriptor = descriptor
+        recovered.segmentNumber = number
+        recovered.segmentByteCount = header.byteCount
     }
 
     /// Keeps the unsealed bytes for forensics (never trusted, never replayed), then cuts the

@@ -55,9 +55,12 @@ struct SegmentDirectory: Sendable {
         let segmentPath = segmentPath(number)
         let descriptor = try FileDescriptorIO.openFile(segmentPath, flags: O_RDONLY)
         defer { close(descriptor) }
-        let bytes = try FileDescriptorIO.read(
-            descriptor, from: 0, count: LogFormat.segmentHeaderByteCount, path: segmentPath
+        var bytes = try FileDescriptorIO.read(
+            descriptor, from: 0, count: LogFormat.segmentHeaderByteCountMin, path: segmentPath
         )
+        if let stated = SegmentHeader.statedByteCount(bytes), stated > bytes.count {
+            bytes = try FileDescriptorIO.read(descriptor, from: 0, count: stated, path: segmentPath)
+        }
         return try checkedHeader(bytes, number: number)
     }
 

@@ -28,16 +28,19 @@ struct SegmentScanner {
         case defect(offset: Int, reason: String, isCompleteSeal: Bool)
     }
 
-    /// - Parameter onSealedBatch: receives each batch's records, its seal and the seal's offset.
+    /// - Parameters:
+    ///   - start: where the log stands before the segment, when the caller knows more than the
+    ///     header says (the Merkle tree, across version 1 segments); by default the header.
+    ///   - onSealedBatch: receives each batch's records, its seal and the seal's offset.
     func scan(
-        _ bytes: [UInt8], header: SegmentHeader,
+        _ bytes: [UInt8], header: SegmentHeader, start: ChainPosition? = nil,
         onSealedBatch: ([LogRecord], LogSeal, _ sealOffset: Int) throws -> Void = { _, _, _ in }
     ) rethrows -> Result {
-        var position = ChainPosition(before: header)
-        var result = Result(sealed: position, sealedEndOffset: LogFormat.segmentHeaderByteCount, stop: .cleanEnd)
+        var position = start ?? ChainPosition(before: header)
+        var result = Result(sealed: position, sealedEndOffset: header.byteCount, stop: .cleanEnd)
         var pending: [LogRecord] = []
         var pendingCheckpoint: LSN?
-        var offset = LogFormat.segmentHeaderByteCount
+        var offset = header.byteCount
 
         func defect(_ reason: String, completeSeal: Bool = false) -> Stop {
             .defect(offset: offset, reason: reason, isCompleteSeal: completeSeal)
@@ -51,13 +54,15 @@ struct SegmentScanner {
             case .defective(let reason):
                 result.stop = defect(reason)
                 return result
-            case .record(let record, let hashedBody, let frameByteCount):
+            case .record(let record, let body, let frameByteCount):
                 let expectedLSN = position.lastLSN.next
                 guard record.lsn == expectedLSN else {
                     result.stop = defect("record has LSN \(record.lsn) where LSN \(expectedLSN) must follow")
                     return result
                 }
-                let chainHash = FrameCodec.chainHash(previous: position.chainHash, hashedBody: hashedBody)
+                let chainHash = FrameCodec.chainHash(
+                    previous: position.chainHash, hashedBody: body.dropLast(SHA256Digest.byteCount)
+                )
                 guard chainHash == record.chainHash else {
                     result.stop = defect(
                         "chain hash of LSN \(record.lsn) is \(record.chainHash), but the chain gives \(chainHash)"
@@ -73,10 +78,13 @@ struct SegmentScanner {
                 }
                 position.lastLSN = record.lsn
                 position.chainHash = chainHash
+                position.tree?.append(leaf: MerkleHash.leaf(body))
                 pending.append(record)
                 offset += frameByteCount
             case .seal(let seal, let frameByteCount):
-                if let problem = sealProblem(seal, position: position, pendingCount: pending.count) {
+                if let problem = sealProblem(
+                    seal, position: position, pendingCount: pending.count, segmentVersion: header.formatVersion
+                ) {
                     result.stop = defect(problem, completeSeal: true)
                     return result
                 }
@@ -94,7 +102,9 @@ struct SegmentScanner {
         }
     }
 
-    private func sealProblem(_ seal: LogSeal, position: ChainPosition, pendingCount: Int) -> String? {
+    private func sealProblem(
+        _ seal: LogSeal, position: ChainPosition, pendingCount: Int, segmentVersion: UInt32
+    ) -> String? {
         if seal.number != position.sealNumber + 1 {
             return "seal number \(seal.number) where seal \(position.sealNumber + 1) must follow"
         }
@@ -104,6 +114,12 @@ struct SegmentScanner {
         }
         if seal.chainHash != position.chainHash {
             return "seal \(seal.number) claims chain hash \(seal.chainHash), but the chain gives \(position.chainHash)"
+        }
+        if seal.formatVersion != segmentVersion {
+            return "seal \(seal.number) is a version \(seal.formatVersion) seal in a version \(segmentVersion) segment"
+        }
+        if let treeRoot = seal.treeRoot, let tree = position.tree, treeRoot != tree.root {
+            return "seal \(seal.number) claims Merkle root \(treeRoot), but the records give \(tree.root)"
         }
         guard let verifyingKey else { return nil }
         if seal.keyID != verifyingKey.keyID {
@@ -117,9 +133,10 @@ struct SegmentScanner {
 
     /// Whether a complete, correctly signed seal from `key` starts anywhere after `offset`. Used to
     /// tell corruption (damage before a valid seal) from a torn tail (damage after the last one).
-    func containsValidSeal(_ bytes: [UInt8], after offset: Int) -> Bool {
-        let frameByteCount = LogFormat.framePrefixByteCount + LogFormat.sealBodyByteCount
-        let lengthPrefix: [UInt8] = [0, 0, 0, UInt8(LogFormat.sealBodyByteCount)]
+    func containsValidSeal(_ bytes: [UInt8], after offset: Int, segmentVersion: UInt32) -> Bool {
+        let sealBodyByteCount = LogFormat.sealBodyByteCount(version: segmentVersion)
+        let frameByteCount = LogFormat.framePrefixByteCount + sealBodyByteCount
+        let lengthPrefix: [UInt8] = [0, 0, 0, UInt8(sealBodyByteCount)]
         var candidate = offset + 1
         while candidate + frameByteCount <= bytes.count {
             defer { candidate += 1 }

@@ -7,8 +7,9 @@ struct AuditVerifyCommand: ParsableCommand {
         abstract: "Prove the log untouched with nothing but the public key.",
         discussion: """
             Checks every segment header, frame CRC-32C, LSN, chain hash, seal number and Ed25519 \
-            seal signature from the first record to the last seal. Exits 0 with a summary, or 1 \
-            naming the first bad segment, byte offset and reason.
+            seal signature and Merkle root from the first record to the last seal. Exits 0 with a \
+            summary, or 1 naming the first bad segment, byte offset and reason \
+            (protocol/recovery-log.md, "Verifying", states every rule).
             """
     )
 
@@ -47,6 +48,11 @@ struct AuditVerifyCommand: ParsableCommand {
         }
         if let first = summary.firstTimeNanoseconds, let last = summary.lastTimeNanoseconds {
             print("  time range    \(Timestamp.iso8601(nanoseconds: first)) … \(Timestamp.iso8601(nanoseconds: last))")
+        }
+        if let seal = summary.lastSeal, let root = seal.treeRoot {
+            print("  tree head     \(seal.lastLSN) records, root \(root) (seal \(seal.number))")
+        } else if summary.lastSeal != nil {
+            print("  tree head     none yet (version 1 log: the next append by settled adds the Merkle tree)")
         }
         if summary.unsealedTailByteCount > 0 {
             print("  unsealed tail \(summary.unsealedTailByteCount) bytes after the last seal (not trusted)")

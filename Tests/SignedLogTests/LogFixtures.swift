@@ -19,7 +19,7 @@ struct BatchedLog {
 
     var logPath: String { directory.subpath("log") }
     var segmentPath: String { logPath + "/" + SegmentDirectory.segmentName(0) }
-    var headerEnd: Int { LogFormat.segmentHeaderByteCount }
+    var headerEnd: Int { LogFormat.segmentHeaderByteCountMin }
 
     /// The records of the first `count` batches, with their LSNs.
     func payloads(ofBatches count: Int) -> [String] { Array(batches.prefix(count).joined()) }
@@ -54,7 +54,7 @@ func texts(_ records: [LogRecord]) -> [String] { records.map { String(decoding: 
 /// Frame start offsets in a segment (header excluded), found by walking the length prefixes.
 func frameStarts(_ bytes: [UInt8]) -> [Int] {
     var starts: [Int] = []
-    var offset = LogFormat.segmentHeaderByteCount
+    var offset = LogFormat.segmentHeaderByteCountMin
     while offset + 8 <= bytes.count {
         starts.append(offset)
         let length = bytes[offset..<(offset + 4)].reduce(0) { $0 << 8 | Int($1) }
