@@ -161,7 +161,7 @@ let package = Package(
         .testTarget(name: "SettleCoreTests", dependencies: ["SettleCore"]),
         .testTarget(name: "SettleAuthTests", dependencies: ["SettleAuth", "SignedLog", "SettleTestSupport"]),
         .testTarget(name: "SettleSimulationTests", dependencies: ["SettleSimulation", "SettleCore"]),
-        .testTarget(name: "SettleCLITests", dependencies: ["SignedLog", "SettleTestSupport"]),
+        .testTarget(name: "SettleCLITests", dependencies: ["SignedLog", "SettleAudit", "SettleTestSupport"]),
         .testTarget(
             name: "SettleCoordinatorTests",
             dependencies: [

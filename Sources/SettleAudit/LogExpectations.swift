@@ -49,12 +49,12 @@ public struct LogExpectations: Sendable {
 
     public static func key(admission: Admission, transferID: String) -> String { "\(admission):\(transferID)" }
 
-    /// Reads every sealed record of the log at `directory`, checking seals with `key`.
+    /// Reads every sealed record of the log at `directory`, checking seals with `keys`.
     public static func read(
-        directory: String, key: VerifyingKey, progress: (_ lsn: UInt64) -> Void = { _ in }
+        directory: String, keys: LogKeys, progress: (_ lsn: UInt64) -> Void = { _ in }
     ) throws -> LogExpectations {
         var expectations = LogExpectations()
-        try LogReader(directory: directory, verifyingKey: key).forEachBatch(from: .first) { records, _ in
+        try LogReader(directory: directory, keys: keys).forEachBatch(from: .first) { records, _ in
             for record in records {
                 guard let coordinatorRecord = try CoordinatorRecord(record) else { continue }
                 expectations.apply(coordinatorRecord, lsn: record.lsn.rawValue)

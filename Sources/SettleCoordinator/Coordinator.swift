@@ -52,7 +52,9 @@ public final class Coordinator: Service, Sendable {
         }
         crashPoints.arm(&logConfiguration)
         let log = try await SignedLog.open(
-            directory: configuration.logDirectory, signingKey: signingKey, configuration: logConfiguration
+            directory: configuration.logDirectory, signingKey: signingKey,
+            previousKeys: try configuration.previousPublicKeys.map { try VerifyingKey(pemFile: $0) },
+            configuration: logConfiguration
         )
         if let torn = log.openReport.tornTailFile {
             logger.warning("moved a torn log tail aside", metadata: ["file": "\(torn)", "bytes": "\(log.openReport.tornTailByteCount)"])

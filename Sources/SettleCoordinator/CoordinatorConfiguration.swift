@@ -60,6 +60,9 @@ public struct CoordinatorConfiguration: Decodable, Sendable {
     public var logDirectory: String
     /// PKCS#8 PEM Ed25519 key that seals the log (mode 0600).
     public var signingKey: String
+    /// The public keys (PEM files) the log was signed with before it rotated to `signingKey`
+    /// (`settled --rotate-key`): recovery reads records sealed in their epochs.
+    public var previousPublicKeys: [String] = []
     /// Who may call the API, and what each may do (see `ClientConfiguration`).
     public var clients: [ClientConfiguration]
     /// Four-eyes resolution: Resolve only proposes, and a second, different operator's Approve
@@ -129,7 +132,7 @@ public struct CoordinatorConfiguration: Decodable, Sendable {
         case checkpointIntervalMilliseconds, retryInitialMilliseconds, retryMaxMilliseconds, inFlightTransfersMax
         case compensationRetriesMax
         case rememberedTransfersMax, drainMilliseconds, tls, participantCallTimeoutMilliseconds, acceptedRecordBytesMax
-        case deadlockCheckIntervalMilliseconds, prepareOrder
+        case deadlockCheckIntervalMilliseconds, prepareOrder, previousPublicKeys
     }
 
     /// Required keys must be present; every other key falls back to its documented default.
@@ -170,6 +173,7 @@ public struct CoordinatorConfiguration: Decodable, Sendable {
         try optional(.deadlockCheckIntervalMilliseconds, &deadlockCheckIntervalMilliseconds)
         try optional(.fourEyesResolution, &fourEyesResolution)
         try optional(.allowPlaintext, &allowPlaintext)
+        try optional(.previousPublicKeys, &previousPublicKeys)
         try optional(.apiConnectionsMax, &apiConnectionsMax)
         try optional(.apiConcurrentCallsPerConnectionMax, &apiConcurrentCallsPerConnectionMax)
         try optional(.apiMessageBytesMax, &apiMessageBytesMax)

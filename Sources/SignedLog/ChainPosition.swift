@@ -8,6 +8,11 @@ struct ChainPosition: Hashable, Sendable {
     /// The Merkle tree over records 1...lastLSN; nil only while reading from the middle of a log
     /// whose version 1 headers do not record it.
     var tree: MerkleFrontier?
+    /// The key that must make the next seal: the last seal's, or the key a rotation sealed since
+    /// names. Nil where a reader starts: headers do not record it.
+    var keyInForce: KeyID?
+    /// The LSN of the last key rotation seen, for messages.
+    var keyRotatedAt: LSN?
 
     static let genesis = ChainPosition(
         lastLSN: .none, chainHash: SegmentHeader.genesisChainHash, sealNumber: 0, lastCheckpoint: .none, tree: .empty
@@ -65,6 +70,8 @@ struct ChainPosition: Hashable, Sendable {
     func carried(into header: SegmentHeader) -> ChainPosition {
         var next = ChainPosition(before: header)
         if next.tree == nil { next.tree = tree }
+        next.keyInForce = keyInForce
+        next.keyRotatedAt = keyRotatedAt
         return next
     }
 }

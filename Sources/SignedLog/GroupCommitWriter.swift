@@ -22,6 +22,8 @@ final class GroupCommitWriter: @unchecked Sendable {
         /// Given at enqueue; the writer checks it got the same.
         var firstLSN = LSN.none
         let payloadByteCount: Int
+        /// Set for a key rotation: its one entry's payload is made when its LSN is known.
+        var rotatingTo: SigningKey?
         let completion: @Sendable (Result<[LSN], any Error>) -> Void
     }
 
@@ -48,7 +50,7 @@ final class GroupCommitWriter: @unchecked Sendable {
     private var segmentDescriptor: Int32
     private var segmentByteCount: Int
     private let directory: SegmentDirectory
-    private let signingKey: SigningKey
+    private var signingKey: SigningKey
     private let configuration: SignedLogConfiguration
     private let finished = DispatchSemaphore(value: 0)
 
@@ -87,9 +89,28 @@ final class GroupCommitWriter: @unchecked Sendable {
             completion(.failure(refusal))
             return nil
         }
-        var waiter = Waiter(
-            entries: entries, payloadByteCount: entries.reduce(0) { $0 + $1.payload.count }, completion: completion
+        return enqueue(
+            Waiter(entries: entries, payloadByteCount: entries.reduce(0) { $0 + $1.payload.count }, completion: completion)
         )
+    }
+
+    /// Queues a KEY ROTATION record to `newKey`, sealed alone by the current key; every later
+    /// batch is sealed by `newKey`, in a new segment.
+    func enqueueRotation(to newKey: SigningKey, completion: @escaping @Sendable (Result<[LSN], any Error>) -> Void) {
+        let placeholder = LogEntry(type: .keyRotation, payload: [])
+        enqueue(
+            Waiter(
+                entries: [placeholder], payloadByteCount: KeyRotation.payloadByteCount, rotatingTo: newKey,
+                completion: completion
+            )
+        )
+    }
+
+    @discardableResult
+    private func enqueue(_ waiter: Waiter) -> LSN? {
+        var waiter = waiter
+        let entries = waiter.entries
+        let completion = waiter.completion
         var first: LSN?
         condition.lock()
         let refusal: SignedLogError?
@@ -144,7 +165,7 @@ final class GroupCommitWriter: @unchecked Sendable {
     private func run() {
         while let batch = nextBatch() {
             do {
-                var lsns = try write(batch.flatMap(\.entries))[...]
+                var lsns = try write(batch.flatMap(\.entries), rotatingTo: batch.last?.rotatingTo)[...]
                 guard lsns.first == batch.first?.firstLSN else {
                     throw SignedLogError(
                         .failed, "the writer wrote LSN \(lsns.first ?? .none), not the \(batch.first?.firstLSN ?? .none) it promised")
@@ -183,6 +204,8 @@ final class GroupCommitWriter: @unchecked Sendable {
         var bytes = 0
         while count < queue.count {
             let waiter = queue[count]
+            // A rotation is sealed alone, by the old key, so that no batch mixes two keys' epochs.
+            if count > 0 && waiter.rotatingTo != nil { break }
             let fits =
                 entries + waiter.entries.count <= configuration.batchRecordsMax
                 && bytes + waiter.payloadByteCount <= configuration.batchBytesMax
@@ -190,6 +213,7 @@ final class GroupCommitWriter: @unchecked Sendable {
             entries += waiter.entries.count
             bytes += waiter.payloadByteCount
             count += 1
+            if waiter.rotatingTo != nil { break }
         }
         let batch = Array(queue[..<count])
         queue.removeFirst(count)
@@ -208,7 +232,7 @@ final class GroupCommitWriter: @unchecked Sendable {
     }
 
     /// Encodes, seals, writes and syncs one batch; returns the LSNs in order.
-    private func write(_ entries: [LogEntry]) throws -> [LSN] {
+    private func write(_ entries: [LogEntry], rotatingTo newKey: SigningKey?) throws -> [LSN] {
         let started = ContinuousClock.now
         var frames: [UInt8] = []
         frames.reserveCapacity(entries.reduce(0) { $0 + $1.payload.count + 64 } + 200)
@@ -217,8 +241,11 @@ final class GroupCommitWriter: @unchecked Sendable {
         lsns.reserveCapacity(entries.count)
         var checkpoint: LSN?
         let now = configuration.nowNanoseconds()
-        for entry in entries {
+        for var entry in entries {
             let lsn = next.lastLSN.next
+            if let newKey, entry.type == .keyRotation {
+                entry.payload = try KeyRotation.signed(lsn: lsn, previousChainHash: next.chainHash, from: signingKey, to: newKey).encoded
+            }
             let (record, leaf) = FrameCodec.encodeRecord(
                 lsn: lsn, entry: entry, appendedAtNanoseconds: now, previousChainHash: next.chainHash,
                 into: &frames
@@ -255,7 +282,14 @@ final class GroupCommitWriter: @unchecked Sendable {
         condition.unlock()
 
         configuration.onBatchSealed?(entries.count, ContinuousClock.now - started)
-        if segmentByteCount >= configuration.segmentBytesTarget { try rollSegment() }
+        if let newKey {
+            signingKey = newKey
+            // The new key's epoch begins in a segment of its own: opening the log then finds the
+            // key in force in the last segment's seals, without reading back across the rotation.
+            try rollSegment()
+        } else if segmentByteCount >= configuration.segmentBytesTarget {
+            try rollSegment()
+        }
         return lsns
     }
 

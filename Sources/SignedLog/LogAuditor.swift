@@ -15,7 +15,9 @@ public struct AuditSummary: Sendable {
     public var lastLSN: LSN?
     public var firstTimeNanoseconds: Int64?
     public var lastTimeNanoseconds: Int64?
-    public var keyID: KeyID
+    /// Which key signed from which LSN on: one epoch per key, in order (protocol/recovery-log.md,
+    /// "Key epochs").
+    public var keyEpochs: [KeyEpoch] = []
     /// Torn tails moved aside by earlier recoveries: kept for forensics, outside the chain.
     public var tornTailFiles: [String] = []
     /// Unsealed bytes at the end, present only when the audit allowed them (a live log).
@@ -26,6 +28,13 @@ public struct AuditSummary: Sendable {
     public var formatVersions: Set<UInt32> = []
 }
 
+/// A key's period in the log: it made every seal from the batch holding `firstLSN` until the
+/// next epoch's.
+public struct KeyEpoch: Sendable, Equatable {
+    public var firstLSN: LSN
+    public var keyID: KeyID
+}
+
 /// Checks a whole log with nothing but the public key: every segment header, frame, CRC, LSN,
 /// chain hash, seal number and signature, from the genesis to the last seal.
 ///
@@ -33,13 +42,18 @@ public struct AuditSummary: Sendable {
 /// that compares the last seal (number, LSN, chain hash) with one recorded elsewhere.
 public struct LogAuditor: Sendable {
     public let directory: String
-    public let verifyingKey: VerifyingKey
+    /// The key the log began with and every key it rotated to that the auditor trusts.
+    public let keys: LogKeys
     /// Accept records after the last seal (auditing a live log); otherwise they fail the audit.
     public var allowsUnsealedTail = false
 
-    public init(directory: String, verifyingKey: VerifyingKey) {
+    public init(directory: String, keys: LogKeys) {
         self.directory = directory
-        self.verifyingKey = verifyingKey
+        self.keys = keys
+    }
+
+    public init(directory: String, verifyingKey: VerifyingKey) {
+        self.init(directory: directory, keys: LogKeys([verifyingKey]))
     }
 
     /// - Parameter progress: called with bytes checked so far and bytes in all segments.
@@ -50,7 +64,7 @@ public struct LogAuditor: Sendable {
             guard !numbers.isEmpty else {
                 throw SignedLogError(.corrupted, "\(directory) holds no log segment")
             }
-            var summary = AuditSummary(keyID: verifyingKey.keyID)
+            var summary = AuditSummary()
             summary.tornTailFiles = try segments.tornTailFiles()
             let totalByteCount = try numbers.reduce(0) { total, number in
                 let path = segments.segmentPath(number)
@@ -58,7 +72,7 @@ public struct LogAuditor: Sendable {
                 defer { close(descriptor) }
                 return total + (try FileDescriptorIO.size(descriptor, path: path))
             }
-            let scanner = SegmentScanner(verifyingKey: verifyingKey)
+            let scanner = SegmentScanner(keys: keys)
             var position = ChainPosition.genesis
             progress(0, totalByteCount)
             for number in numbers {
@@ -77,6 +91,9 @@ public struct LogAuditor: Sendable {
                     }
                     summary.lastLSN = seal.lastLSN
                     summary.lastSeal = seal
+                    if summary.keyEpochs.last?.keyID != seal.keyID, let first = records.first {
+                        summary.keyEpochs.append(KeyEpoch(firstLSN: first.lsn, keyID: seal.keyID))
+                    }
                 }
                 summary.segmentCount += 1
                 summary.formatVersions.insert(header.formatVersion)

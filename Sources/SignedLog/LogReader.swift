@@ -12,11 +12,15 @@
 public struct LogReader: Sendable {
     public let directory: String
     /// Nil reads without checking who signed the seals (everything else is still checked).
-    public let verifyingKey: VerifyingKey?
+    public let keys: LogKeys?
+
+    public init(directory: String, keys: LogKeys?) {
+        self.directory = directory
+        self.keys = keys
+    }
 
     public init(directory: String, verifyingKey: VerifyingKey?) {
-        self.directory = directory
-        self.verifyingKey = verifyingKey
+        self.init(directory: directory, keys: verifyingKey.map { LogKeys([$0]) })
     }
 
     public func forEachRecord(from lsn: LSN, _ body: (LogRecord) throws -> Void) throws {
@@ -36,7 +40,7 @@ public struct LogReader: Sendable {
                 guard try segments.readHeader(of: number).firstLSN <= lsn else { break }
                 startIndex = index
             }
-            let scanner = SegmentScanner(verifyingKey: verifyingKey)
+            let scanner = SegmentScanner(keys: keys)
             var expected: ChainPosition?
             for number in numbers[startIndex...] {
                 let name = SegmentDirectory.segmentName(number)

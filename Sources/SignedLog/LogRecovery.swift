@@ -26,7 +26,9 @@ public struct LogOpenReport: Sendable {
 /// by `settle audit verify`.
 struct LogRecovery {
     let directory: SegmentDirectory
-    let verifyingKey: VerifyingKey
+    /// The writer's key and the keys of earlier epochs.
+    let keys: LogKeys
+    let signingKeyID: KeyID
     let nowNanoseconds: @Sendable () -> Int64
 
     struct Recovered {
@@ -63,7 +65,7 @@ struct LogRecovery {
                     )
                 }
             }
-            let scanner = SegmentScanner(verifyingKey: verifyingKey)
+            let scanner = SegmentScanner(keys: keys)
             let scan = try scanner.scan(bytes, header: header)
             if case .defect(let offset, let reason, let isCompleteSeal) = scan.stop,
                 isCompleteSeal || scanner.containsValidSeal(bytes, after: offset, segmentVersion: header.formatVersion)
@@ -73,6 +75,7 @@ struct LogRecovery {
                     reason + (isCompleteSeal ? "" : "; a valid seal follows, so this is damage, not a torn tail")
                 )
             }
+            try checkKeyInForce(scan.sealed.keyInForce, lastSegment: lastNumber)
             var tornTailFile: String?
             let tornTailByteCount = bytes.count - scan.sealedEndOffset
             if tornTailByteCount > 0 {
@@ -106,7 +109,7 @@ struct LogRecovery {
     /// segment with no records is replaced rather than followed, since segments must advance.
     private func continueInCurrentFormat(_ recovered: inout Recovered, replacingEmptySegment: Bool) throws {
         var tree = MerkleFrontier.empty
-        try LogReader(directory: directory.path, verifyingKey: verifyingKey).forEachRecord(from: .first) { record in
+        try LogReader(directory: directory.path, keys: keys).forEachRecord(from: .first) { record in
             tree.append(leaf: record.leafHash)
         }
         guard tree.size == recovered.position.lastLSN.rawValue else {
@@ -122,6 +125,28 @@ struct LogRecovery {
         recovered.segmentDescriptor = descriptor
         recovered.segmentNumber = number
         recovered.segmentByteCount = header.byteCount
+    }
+
+    /// Refuses to extend a log with a key that is not the one in force at its end: its seals
+    /// would fail every audit. The key in force is the last seal's, or a sealed rotation's new
+    /// key; a last segment without seals (the one a rotation begins) defers to the one before.
+    private func checkKeyInForce(_ found: KeyID?, lastSegment: UInt64) throws {
+        // Earlier segments' signatures were checked when they were written; this only looks for
+        // whose seal came last.
+        let scanner = SegmentScanner(keys: nil)
+        var inForce = found
+        var number = lastSegment
+        while inForce == nil && number > 0 {
+            number -= 1
+            let bytes = try directory.readSegment(number)
+            inForce = try scanner.scan(bytes, header: try directory.checkedHeader(bytes, number: number)).sealed.keyInForce
+        }
+        guard let inForce, inForce != signingKeyID else { return }
+        throw SignedLogError(
+            .key,
+            "the log is signed by key id \(inForce) from its last seal on, not by this signing key (key id \(signingKeyID)); "
+                + "after a rotation, configure the key the log rotated to"
+        )
     }
 
     /// Keeps the unsealed bytes for forensics (never trusted, never replayed), then cuts the

@@ -5,6 +5,8 @@ public struct RecordType: RawRepresentable, Hashable, Sendable, CustomStringConv
     public init(rawValue: UInt16) { self.rawValue = rawValue }
 
     public static let checkpoint = RecordType(rawValue: 0x0001)
+    /// From the next seal on, another key signs the log (`KeyRotation`).
+    public static let keyRotation = RecordType(rawValue: 0x0002)
 
     /// The first code available to the log's user; lower codes are the log's own.
     public static let firstApplicationCode: UInt16 = 0x0100

@@ -11,6 +11,18 @@ public struct SHA256Digest: Hashable, Sendable, CustomStringConvertible {
         self = hasher.finalize()
     }
 
+    /// Nil unless `bytes` is exactly 32 bytes: for digests read from outside (receipts, proofs).
+    public init?(exactly bytes: [UInt8]) {
+        guard bytes.count == Self.byteCount else { return nil }
+        self.bytes = bytes
+    }
+
+    /// Nil unless `hex` is 64 hexadecimal digits.
+    public init?(hex: String) {
+        guard let bytes = hexDecoded(hex) else { return nil }
+        self.init(exactly: bytes)
+    }
+
     init(bytes: [UInt8]) {
         precondition(bytes.count == Self.byteCount, "a SHA-256 digest is 32 bytes, not \(bytes.count)")
         self.bytes = bytes

@@ -4,9 +4,17 @@
 /// The scanner only describes what it found; the policy (torn tail or corruption, fail or carry
 /// on) belongs to its callers: opening, reading and auditing.
 struct SegmentScanner {
-    /// Without a key, seals are checked for structure, number, LSN and chain, not for who signed
-    /// them (`settle audit dump` without `--public-key`); an audit always passes one.
-    let verifyingKey: VerifyingKey?
+    /// Without keys, seals are checked for structure, number, LSN and chain, not for who signed
+    /// them (`settle audit dump` without `--public-key`); an audit always passes them.
+    let keys: LogKeys?
+
+    init(keys: LogKeys?) {
+        self.keys = keys
+    }
+
+    init(verifyingKey: VerifyingKey?) {
+        self.keys = verifyingKey.map { LogKeys([$0]) }
+    }
 
     struct Result {
         /// The chain as of the last valid seal in the segment (or the header, if none).
@@ -40,6 +48,7 @@ struct SegmentScanner {
         var result = Result(sealed: position, sealedEndOffset: header.byteCount, stop: .cleanEnd)
         var pending: [LogRecord] = []
         var pendingCheckpoint: LSN?
+        var pendingRotation: (rotation: KeyRotation, lsn: LSN)?
         var offset = header.byteCount
 
         func defect(_ reason: String, completeSeal: Bool = false) -> Stop {
@@ -69,6 +78,21 @@ struct SegmentScanner {
                     )
                     return result
                 }
+                if let rotated = pendingRotation {
+                    result.stop = defect("LSN \(record.lsn) follows the key rotation at LSN \(rotated.lsn) under the same seal")
+                    return result
+                }
+                if record.type == .keyRotation {
+                    guard let rotation = KeyRotation.decode(record.payload) else {
+                        result.stop = defect("key rotation at LSN \(record.lsn) is malformed: \(record.payload.count) bytes, not \(KeyRotation.payloadByteCount)")
+                        return result
+                    }
+                    if let problem = rotation.signatureProblem(lsn: record.lsn, previousChainHash: position.chainHash) {
+                        result.stop = defect(problem)
+                        return result
+                    }
+                    pendingRotation = (rotation, record.lsn)
+                }
                 if record.type == .checkpoint {
                     if case .failure(let problem) = Checkpoint.decode(record.payload) {
                         result.stop = defect("checkpoint at LSN \(record.lsn) is malformed: \(problem.reason)")
@@ -84,11 +108,14 @@ struct SegmentScanner {
             case .seal(let seal, let frameByteCount):
                 if let problem = sealProblem(
                     seal, position: position, pendingCount: pending.count, segmentVersion: header.formatVersion
-                ) {
+                ) ?? keyProblem(seal, position: position, rotation: pendingRotation?.rotation) {
                     result.stop = defect(problem, completeSeal: true)
                     return result
                 }
                 position.sealNumber = seal.number
+                position.keyInForce = pendingRotation?.rotation.newKeyID ?? seal.keyID
+                if let rotated = pendingRotation { position.keyRotatedAt = rotated.lsn }
+                pendingRotation = nil
                 if let checkpoint = pendingCheckpoint { position.lastCheckpoint = checkpoint }
                 try onSealedBatch(pending, seal, offset)
                 result.sealCount += 1
@@ -121,11 +148,28 @@ struct SegmentScanner {
         if let treeRoot = seal.treeRoot, let tree = position.tree, treeRoot != tree.root {
             return "seal \(seal.number) claims Merkle root \(treeRoot), but the records give \(tree.root)"
         }
-        guard let verifyingKey else { return nil }
-        if seal.keyID != verifyingKey.keyID {
-            return "seal \(seal.number) was made by key id \(seal.keyID), not by the given key \(verifyingKey.keyID)"
+        return nil
+    }
+
+    /// Whether the right key made `seal`: the key in force (the first seal's, then each rotation's
+    /// new key from the seal after it), one of the given keys, with a valid signature.
+    private func keyProblem(_ seal: LogSeal, position: ChainPosition, rotation: KeyRotation?) -> String? {
+        if let rotation, rotation.oldKeyID != seal.keyID {
+            return "seal \(seal.number) was made by key id \(seal.keyID), but the key rotation it seals is from key id \(rotation.oldKeyID)"
         }
-        if !verifyingKey.isValidSignature(seal.signature, for: seal.signedMessage) {
+        if let inForce = position.keyInForce, seal.keyID != inForce {
+            return "seal \(seal.number) was made by key id \(seal.keyID), but key id \(inForce) signs the log here"
+        }
+        guard let keys else { return nil }
+        guard let key = keys.key(for: seal.keyID) else {
+            if let rotatedAt = position.keyRotatedAt, position.keyInForce == seal.keyID {
+                return "seal \(seal.number) was made by key id \(seal.keyID), to which the log rotated at LSN \(rotatedAt); "
+                    + "the log verifies with the given keys up to LSN \(rotatedAt): give that key's public key to verify further"
+            }
+            let given = keys.keys.map(\.keyID.description).joined(separator: ", ")
+            return "seal \(seal.number) was made by key id \(seal.keyID), not by a given key (\(given))"
+        }
+        if !key.isValidSignature(seal.signature, for: seal.signedMessage) {
             return "the Ed25519 signature of seal \(seal.number) does not verify"
         }
         return nil
@@ -144,10 +188,8 @@ struct SegmentScanner {
                 bytes[candidate..<(candidate + 4)].elementsEqual(lengthPrefix),
                 case .seal(let seal, _) = FrameCodec.decode(bytes, at: candidate)
             else { continue }
-            guard let verifyingKey else { return true }
-            if seal.keyID == verifyingKey.keyID && verifyingKey.isValidSignature(seal.signature, for: seal.signedMessage) {
-                return true
-            }
+            guard let keys else { return true }
+            if keys.verifies(seal.signature, for: seal.signedMessage, by: seal.keyID) { return true }
         }
         return false
     }

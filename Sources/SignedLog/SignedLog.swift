@@ -14,16 +14,18 @@ import Synchronization
 /// ```
 public final class SignedLog: Sendable {
     public let directory: String
-    public let verifyingKey: VerifyingKey
+    /// The key that seals appends now (it changes at `rotateKey`).
+    public var verifyingKey: VerifyingKey { state.withLock { $0.current } }
     /// What opening found: the last sealed LSN, the last checkpoint, a torn tail moved aside.
     public let openReport: LogOpenReport
     private let writer: GroupCommitWriter
     private let lockDescriptor: Int32
     private let isClosed = Mutex(false)
+    private let state: Mutex<(current: VerifyingKey, trusted: LogKeys)>
 
-    private init(directory: String, verifyingKey: VerifyingKey, openReport: LogOpenReport, writer: GroupCommitWriter, lockDescriptor: Int32) {
+    private init(directory: String, keys: LogKeys, current: VerifyingKey, openReport: LogOpenReport, writer: GroupCommitWriter, lockDescriptor: Int32) {
         self.directory = directory
-        self.verifyingKey = verifyingKey
+        self.state = Mutex((current, keys))
         self.openReport = openReport
         self.writer = writer
         self.lockDescriptor = lockDescriptor
@@ -32,24 +34,30 @@ public final class SignedLog: Sendable {
     /// Opens (creating if needed) the log in `directory`, locks it against other writers, checks
     /// the last segment and moves any torn tail aside. A sealed record that fails its check
     /// refuses the open with `corrupted`, naming segment, offset and reason.
+    ///
+    /// - Parameter previousKeys: the public keys the log was signed with before it rotated to
+    ///   `signingKey`, needed to read records sealed in their epochs (recovery from a checkpoint
+    ///   before the rotation). Opening refuses a log whose key in force is not `signingKey`.
     public static func open(
-        directory: String, signingKey: SigningKey, configuration: SignedLogConfiguration = .init()
+        directory: String, signingKey: SigningKey, previousKeys: [VerifyingKey] = [],
+        configuration: SignedLogConfiguration = .init()
     ) async throws -> SignedLog {
-        try await onDedicatedThread(named: "settle-log-open") {
+        let keys = LogKeys([signingKey.verifyingKey] + previousKeys)
+        return try await onDedicatedThread(named: "settle-log-open") {
             try SignedLogError.wrapping {
                 try createDirectoryIfMissing(directory)
                 let segments = SegmentDirectory(path: directory)
                 let lockDescriptor = try segments.lock()
                 do {
                     let recovered = try LogRecovery(
-                        directory: segments, verifyingKey: signingKey.verifyingKey,
+                        directory: segments, keys: keys, signingKeyID: signingKey.verifyingKey.keyID,
                         nowNanoseconds: configuration.nowNanoseconds
                     ).recover()
                     let writer = GroupCommitWriter(
                         recovered: recovered, directory: segments, signingKey: signingKey, configuration: configuration
                     )
                     return SignedLog(
-                        directory: directory, verifyingKey: signingKey.verifyingKey, openReport: recovered.report,
+                        directory: directory, keys: keys, current: signingKey.verifyingKey, openReport: recovered.report,
                         writer: writer, lockDescriptor: lockDescriptor
                     )
                 } catch {
@@ -71,9 +79,31 @@ public final class SignedLog: Sendable {
     /// Appends `entries` under one seal (all durable together, or none acknowledged) and returns
     /// their LSNs in order.
     public func append(contentsOf entries: [LogEntry]) async throws -> [LSN] {
+        if entries.contains(where: { $0.type == .keyRotation }) {
+            throw SignedLogError(.key, "a key rotation is appended by rotateKey(to:), which signs it with both keys")
+        }
+        return try await appendUnchecked(entries)
+    }
+
+    /// Appends any record, a KEY ROTATION included: tests forge rotations with it.
+    func appendUnchecked(_ entries: [LogEntry]) async throws -> [LSN] {
         try await withCheckedThrowingContinuation { continuation in
             writer.enqueue(entries) { continuation.resume(with: $0) }
         }
+    }
+
+    /// Rotates the log to `newKey` without starting a new log: appends a KEY ROTATION record
+    /// signed by the current key and by `newKey`, sealed by the current key; every later seal
+    /// is made by `newKey`. Returns the rotation record's LSN once it is sealed and durable.
+    public func rotateKey(to newKey: SigningKey) async throws -> LSN {
+        guard newKey.verifyingKey.keyID != verifyingKey.keyID else {
+            throw SignedLogError(.key, "the log is already signed by key id \(newKey.verifyingKey.keyID)")
+        }
+        let lsns: [LSN] = try await withCheckedThrowingContinuation { continuation in
+            writer.enqueueRotation(to: newKey) { continuation.resume(with: $0) }
+        }
+        state.withLock { $0 = (newKey.verifyingKey, LogKeys($0.trusted.keys + [newKey.verifyingKey])) }
+        return lsns[0]
     }
 
     /// Enqueues `entries` at once and calls `completion` (on the log's writer thread; keep it
@@ -96,7 +126,7 @@ public final class SignedLog: Sendable {
 
     /// Reads sealed records with LSN ≥ `lsn`, checking CRCs, chain and seals as it goes.
     public func records(from lsn: LSN) async throws -> [LogRecord] {
-        let reader = LogReader(directory: directory, verifyingKey: verifyingKey)
+        let reader = LogReader(directory: directory, keys: state.withLock { $0.trusted })
         return try await onDedicatedThread(named: "settle-log-read") {
             var records: [LogRecord] = []
             try reader.forEachRecord(from: lsn) { records.append($0) }

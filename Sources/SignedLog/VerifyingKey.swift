@@ -43,6 +43,17 @@ public final class VerifyingKey: @unchecked Sendable {
         try self.init(owning: key)
     }
 
+    /// Loads a DER SubjectPublicKeyInfo, as a key rotation record carries it.
+    public convenience init(der: [UInt8]) throws {
+        let key = der.withUnsafeBufferPointer { buffer -> OpaquePointer? in
+            var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
+            return d2i_PUBKEY(nil, &cursor, buffer.count)
+        }
+        guard let key else { throw OpenSSLError("reading a DER public key") }
+        try self.init(owning: key)
+        guard derBytes == der else { throw KeyError("the DER public key is not in its one canonical encoding") }
+    }
+
     public convenience init(pemFile path: String) throws {
         let pem: [UInt8]
         do {

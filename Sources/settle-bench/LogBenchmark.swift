@@ -46,6 +46,31 @@ struct LogBenchmark: AsyncParsableCommand {
         for (name, rate, ratio, recordsPerSeal) in rows {
             print("| \(name) | \(format(rate)) | \(String(format: "%.2f", ratio)) | \(String(format: "%.1f", recordsPerSeal)) |")
         }
+        printMerkleCost(rows: rows.map { ($0.0, $0.1, $0.3) }, duration: duration)
+    }
+
+    /// The Merkle tree's share of each sealed append: its work per record (leaf hash, frontier
+    /// update) and per seal (the root), timed alone on one thread, against each row's time per
+    /// record; "without the tree" is what the same row would reach if that work cost nothing.
+    private func printMerkleCost(rows: [(name: String, rate: Double, recordsPerSeal: Double)], duration: Duration) {
+        let cost = measureMerkleWork(recordBytes: recordBytes, duration: duration)
+        print("")
+        print(
+            "Merkle tree work alone: \(String(format: "%.2f", cost.perRecord * 1e6)) µs per record + "
+                + "\(String(format: "%.2f", cost.perSeal * 1e6)) µs per seal (root)."
+        )
+        print("")
+        print("| sealed appends | per second | tree's share of each append | per second without the tree |")
+        print("| --- | ---: | ---: | ---: |")
+        for row in rows {
+            let perAppend = 1 / row.rate
+            let treePerAppend = cost.perRecord + cost.perSeal / max(row.recordsPerSeal, 1)
+            let share = treePerAppend / perAppend
+            print(
+                "| \(row.name) | \(format(row.rate)) | \(String(format: "%.1f", share * 100)) % | "
+                    + "\(format(1 / max(perAppend - treePerAppend, 1e-12))) |"
+            )
+        }
     }
 
     private func format(_ value: Double) -> String { String(Int(value.rounded())) }
@@ -107,4 +132,32 @@ func measureSealedAppends(
 func seconds(_ duration: Duration) -> Double {
     let (wholeSeconds, attoseconds) = duration.components
     return Double(wholeSeconds) + Double(attoseconds) / 1e18
+}
+
+/// Seconds of Merkle work per record and per seal, as the log's writer does it: the leaf hash of
+/// the frame body, the frontier update, and at each seal the frontier's root.
+func measureMerkleWork(recordBytes: Int, duration: Duration) -> (perRecord: Double, perSeal: Double) {
+    let record = LogRecord(
+        lsn: 1, type: RecordType(rawValue: RecordType.firstApplicationCode), appendedAtNanoseconds: 0,
+        payload: [UInt8](repeating: 0x42, count: recordBytes), chainHash: SHA256Digest(hashing: [UInt8]())
+    )
+    let body = record.frameBody
+    let clock = ContinuousClock()
+    var frontier = MerkleFrontier.empty
+    var records = 0
+    var start = clock.now
+    while clock.now - start < duration / 2 {
+        for _ in 0..<1000 { frontier.append(leaf: MerkleHash.leaf(body)) }
+        records += 1000
+    }
+    let perRecord = seconds(clock.now - start) / Double(records)
+    var roots = 0
+    var lastRoot = MerkleHash.emptyRoot
+    start = clock.now
+    while clock.now - start < duration / 2 {
+        for _ in 0..<1000 { lastRoot = frontier.root }
+        roots += 1000
+    }
+    precondition(lastRoot != MerkleHash.emptyRoot, "a frontier of \(records) leaves has a root")
+    return (perRecord, seconds(clock.now - start) / Double(roots))
 }

@@ -20,21 +20,21 @@ struct AuditDumpCommand: ParsableCommand {
     @Option(name: .long, help: "The first LSN to print.")
     var from: UInt64 = 1
 
-    @Option(name: .long, help: "The PEM public key; without it seal signatures are not checked.")
-    var publicKey: String?
+    @Option(name: .long, help: KeyFiles.help)
+    var publicKey: [String] = []
 
     @Flag(name: .long, help: "One JSON object per line instead of text.")
     var json = false
 
     func run() throws {
-        let key = try publicKey.map { try VerifyingKey(pemFile: $0) }
-        if key == nil && !json {
+        let keys = try KeyFiles.optional(publicKey)
+        if keys == nil && !json {
             print("# seal signatures not checked (no --public-key)")
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         do {
-            try LogReader(directory: log, verifyingKey: key).forEachBatch(from: LSN(rawValue: from)) { records, seal in
+            try LogReader(directory: log, keys: keys).forEachBatch(from: LSN(rawValue: from)) { records, seal in
                 for record in records where record.lsn.rawValue >= from {
                     if json {
                         print(String(decoding: try encoder.encode(DumpedRecord(record)), as: UTF8.self))

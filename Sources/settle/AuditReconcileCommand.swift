@@ -23,8 +23,8 @@ struct AuditReconcileCommand: AsyncParsableCommand {
     @Option(help: "The log directory.")
     var log: String
 
-    @Option(help: "The PEM public key of the log (and of the orders kept in the databases).")
-    var publicKey: String
+    @Option(name: .long, help: KeyFiles.help)
+    var publicKey: [String] = []
 
     @Option(help: "The coordinator id whose gids are reconciled.")
     var coordinatorID: String
@@ -36,7 +36,7 @@ struct AuditReconcileCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let key = try VerifyingKey(pemFile: publicKey)
+        let keys = try KeyFiles.required(publicKey)
         let databases = try ParticipantDatabases.load(participants)
         let terminal = isatty(STDERR_FILENO) == 1
         func progress(_ text: String) {
@@ -44,12 +44,12 @@ struct AuditReconcileCommand: AsyncParsableCommand {
         }
         let expectations: LogExpectations
         do {
-            expectations = try LogExpectations.read(directory: log, key: key) { progress("reading the log: LSN \($0)") }
+            expectations = try LogExpectations.read(directory: log, keys: keys) { progress("reading the log: LSN \($0)") }
         } catch let error as SignedLogError {
             printError("settle audit reconcile: \(error)")
             throw ExitCode(2)
         }
-        let reconciliation = Reconciliation(coordinatorID: coordinatorID, expectations: expectations, keys: [key])
+        let reconciliation = Reconciliation(coordinatorID: coordinatorID, expectations: expectations, keys: keys.keys)
         let summary = try await reconciliation.run(participants: databases) { progress("checked \($0)") }
         progress("")
         if json {

@@ -12,17 +12,17 @@ struct AuditShowCommand: ParsableCommand {
     @Option(help: "The log directory.")
     var log: String
 
-    @Option(help: "The PEM public key; without it seal signatures are not checked.")
-    var publicKey: String?
+    @Option(name: .long, help: KeyFiles.help)
+    var publicKey: [String] = []
 
     @Argument(help: "The transfer id.")
     var transfer: String
 
     func run() throws {
-        let key = try publicKey.map { try VerifyingKey(pemFile: $0) }
+        let keys = try KeyFiles.optional(publicKey)
         var found = 0
         do {
-            try LogReader(directory: log, verifyingKey: key).forEachBatch(from: .first) { records, seal in
+            try LogReader(directory: log, keys: keys).forEachBatch(from: .first) { records, seal in
                 for record in records where CoordinatorRecordType(rawValue: record.type.rawValue) != nil {
                     guard let object = try? JSONSerialization.jsonObject(with: Data(record.payload)) as? [String: Any],
                         object["transfer"] as? String == transfer

@@ -16,15 +16,14 @@ struct AuditVerifyCommand: ParsableCommand {
     @Option(name: .long, help: "The log directory (settled's log directory, or a copy).")
     var log: String
 
-    @Option(name: .long, help: "The PEM public key (signing-key.pub.pem).")
-    var publicKey: String
+    @Option(name: .long, help: KeyFiles.help)
+    var publicKey: [String] = []
 
     @Flag(name: .long, help: "Accept records after the last seal, as a live log may have; they are reported, not trusted.")
     var allowUnsealedTail = false
 
     func run() throws {
-        let key = try VerifyingKey(pemFile: publicKey)
-        var auditor = LogAuditor(directory: log, verifyingKey: key)
+        var auditor = LogAuditor(directory: log, keys: try KeyFiles.required(publicKey))
         auditor.allowsUnsealedTail = allowUnsealedTail
         let progressBar = standardOutputIsTerminal ? ProgressBar(label: "verifying") : nil
         let summary: AuditSummary
@@ -37,7 +36,9 @@ struct AuditVerifyCommand: ParsableCommand {
             throw ExitCode(1)
         }
         print("log \(log): verified")
-        print("  key id        \(summary.keyID)")
+        for (index, epoch) in summary.keyEpochs.enumerated() {
+            print("  \(index == 0 ? "key id       " : "             ") \(epoch.keyID) from LSN \(epoch.firstLSN)")
+        }
         print("  segments      \(summary.segmentCount) (\(summary.byteCount) bytes sealed)")
         print("  records       \(summary.recordCount) (\(summary.checkpointCount) checkpoints)")
         print("  seals         \(summary.sealCount)")

@@ -32,6 +32,14 @@ struct SettledCommand: AsyncParsableCommand {
     @Option(help: "Override: signing key (PKCS#8 PEM, mode 0600).")
     var signingKey: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Rotate the log to this signing key (PKCS#8 PEM, mode 0600), then exit; settled must be stopped.",
+            discussion: "Then set signingKey to it and add the old public key to previousPublicKeys (README, \"Rotating the key\")."
+        )
+    )
+    var rotateKey: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -43,6 +51,15 @@ struct SettledCommand: AsyncParsableCommand {
         if let logDirectory { configuration.logDirectory = logDirectory }
         if let signingKey { configuration.signingKey = signingKey }
         try configuration.validate()
+        if let rotateKey {
+            let lsn = try await LogKeyRotation.rotate(configuration: configuration, to: rotateKey)
+            print(
+                "settled: the log rotated to the key in \(rotateKey) at LSN \(lsn). Before starting settled: set signingKey to "
+                    + "\(rotateKey), add the old key's public key to previousPublicKeys, and make sure every participant trusts "
+                    + "the new public key."
+            )
+            return
+        }
 
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in

@@ -31,8 +31,13 @@ public struct Finished: Sendable {
 /// Runs a product to completion and returns its exit status and output. One that has not exited
 /// within `timeout` is killed (its status then says so), so a hung command fails its test.
 public func run(_ product: String, _ arguments: [String], timeout: Duration = .seconds(120)) throws -> Finished {
+    try runExecutable(at: try Products.path(product), arguments, timeout: timeout)
+}
+
+/// Runs any executable (an independent verifier, a system tool) as `run` runs a product.
+public func runExecutable(at path: String, _ arguments: [String], timeout: Duration = .seconds(120)) throws -> Finished {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: try Products.path(product))
+    process.executableURL = URL(fileURLWithPath: path)
     process.arguments = arguments
     let output = Pipe()
     let errorOutput = Pipe()

@@ -1,0 +1,127 @@
+import Foundation
+import SignedLog
+
+/// Proof of one transfer's sealed records that a third party checks with the log's public key
+/// and nothing else: each record's frame body, its RFC 9162 inclusion path, and the signed tree
+/// head the paths lead to. The format is specified in protocol/receipts.md.
+///
+/// A receipt proves that these records are in the log the key signed, at these LSNs. It does
+/// not prove that the log holds no other record of the transfer after the head it carries: a
+/// later head and a consistency proof answer that.
+public struct Receipt: Codable, Sendable, Equatable {
+    public static let formatName = "settle-receipt/v1"
+
+    public struct IncludedRecord: Codable, Sendable, Equatable {
+        public var lsn: UInt64
+        /// The record's frame body (kind, LSN, type, time, payload, chain hash), lower-case hex.
+        public var body: String
+        /// Sibling hashes from the leaf up, lower-case hex, as RFC 9162 §2.1.3.1 orders them.
+        public var inclusionPath: [String]
+    }
+
+    public var format: String
+    public var transfer: String
+    /// The log's Ed25519 public key, PEM SubjectPublicKeyInfo.
+    public var publicKey: String
+    public var treeHead: TreeHead
+    public var records: [IncludedRecord]
+
+    /// The receipt for `transfer` from the log at `directory`, under its latest signed tree head;
+    /// it carries the key that signed that head (the log's current key, after any rotation).
+    public static func make(transfer: String, directory: String, keys: LogKeys) throws -> Receipt {
+        let (tree, kept) = try LogTree.read(directory: directory, keys: keys) { record in
+            record.type.rawValue >= RecordType.firstApplicationCode && TransferPayload.transfer(in: record.payload) == transfer
+        }
+        guard let seal = tree.latestHead, let head = TreeHead(seal: seal), let key = keys.key(for: seal.keyID) else {
+            throw AuditError("the log has no version 2 seal, so no signed tree head to prove records against")
+        }
+        let size = Int(seal.lastLSN.rawValue)
+        let covered = kept.filter { $0.lsn.rawValue <= seal.lastLSN.rawValue }
+        guard !covered.isEmpty else { throw AuditError("the log holds no sealed record of transfer \(transfer)") }
+        let records = covered.map { record in
+            IncludedRecord(
+                lsn: record.lsn.rawValue, body: hexEncoded(record.frameBody),
+                inclusionPath: MerkleProof.inclusion(of: Int(record.lsn.rawValue - 1), in: tree.leaves[..<size]).map(\.description)
+            )
+        }
+        let pem = String(decoding: try key.pemBytes(), as: UTF8.self)
+        return Receipt(format: formatName, transfer: transfer, publicKey: pem, treeHead: head, records: records)
+    }
+
+    /// The records this receipt proves, decoded; throws the first reason it proves nothing.
+    public func verify(with key: VerifyingKey) throws -> [LogRecord] {
+        guard format == Self.formatName else { throw AuditError("not a \(Self.formatName) receipt: format is \(format)") }
+        guard Array(publicKey.utf8) == (try key.pemBytes()) else {
+            throw AuditError("the receipt's public key is not the given key")
+        }
+        if let problem = treeHead.problem(verifiedWith: key) { throw AuditError(problem) }
+        guard let root = treeHead.root else { throw AuditError("the tree head's root is not well-formed hex") }
+        guard !records.isEmpty else { throw AuditError("the receipt holds no record") }
+        return try records.map { try $0.verified(in: treeHead.treeSize, root: root, transfer: transfer) }
+    }
+}
+
+extension Receipt.IncludedRecord {
+    func verified(in treeSize: UInt64, root: SHA256Digest, transfer: String) throws -> LogRecord {
+        guard let bytes = hexDecoded(body), let record = FrameBody.decode(bytes) else {
+            throw AuditError("record \(lsn): its body is not a well-formed record frame body")
+        }
+        guard record.lsn.rawValue == lsn else { throw AuditError("record \(lsn): its body holds LSN \(record.lsn)") }
+        let path = inclusionPath.compactMap(SHA256Digest.init(hex:))
+        guard path.count == inclusionPath.count, lsn >= 1,
+            MerkleProof.verifyInclusion(leaf: MerkleHash.leaf(bytes), index: lsn - 1, size: treeSize, path: path, root: root)
+        else { throw AuditError("record \(lsn): its inclusion path does not lead to the signed root") }
+        guard record.type.rawValue >= RecordType.firstApplicationCode,
+            TransferPayload.transfer(in: record.payload) == transfer
+        else { throw AuditError("record \(lsn): it is not a record of transfer \(transfer)") }
+        return record
+    }
+}
+
+/// The one canonical encoding of receipts, heads and proofs: compact, keys sorted, no escaped
+/// slashes. Readers re-encode what they decoded and refuse a file that differs, so whitespace or
+/// a different spelling of the same value is a changed file, not an equivalent one.
+public enum CanonicalJSON {
+    public static func encode(_ value: some Encodable) throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Array(try encoder.encode(value))
+    }
+
+    public static func decode<Value: Codable>(_ type: Value.Type, from bytes: [UInt8], what: String) throws -> Value {
+        let value: Value
+        do {
+            value = try JSONDecoder().decode(type, from: Data(bytes))
+        } catch {
+            throw AuditError("\(what) is not valid JSON of its format: \(error)")
+        }
+        guard try encode(value) == bytes else {
+            throw AuditError("\(what) is not in canonical form (compact JSON, sorted keys, no trailing newline)")
+        }
+        return value
+    }
+}
+
+/// The `transfer` member of a coordinator record's JSON payload.
+enum TransferPayload {
+    static func transfer(in payload: [UInt8]) -> String? {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any] else { return nil }
+        return object["transfer"] as? String
+    }
+}
+
+/// Decodes a record frame body (protocol/recovery-log.md, "Records") without its frame.
+enum FrameBody {
+    static func decode(_ bytes: [UInt8]) -> LogRecord? {
+        let headerCount = 1 + 8 + 2 + 8
+        guard bytes.count >= headerCount + SHA256Digest.byteCount, bytes[0] == 0x52 else { return nil }
+        func integer(_ range: Range<Int>) -> UInt64 { bytes[range].reduce(0) { $0 << 8 | UInt64($1) } }
+        let payloadEnd = bytes.count - SHA256Digest.byteCount
+        guard let chain = SHA256Digest(exactly: Array(bytes[payloadEnd...])) else { return nil }
+        return LogRecord(
+            lsn: LSN(rawValue: integer(1..<9)), type: RecordType(rawValue: UInt16(integer(9..<11))),
+            appendedAtNanoseconds: Int64(bitPattern: integer(11..<19)),
+            payload: Array(bytes[headerCount..<payloadEnd]), chainHash: chain
+        )
+    }
+}
