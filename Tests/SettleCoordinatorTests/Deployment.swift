@@ -46,7 +46,7 @@ final class Deployment: @unchecked Sendable {
     var metricsPort: Int { settled?.port("metrics") ?? 0 }
 
     private let extraBankArguments: [[String]]
-    private let extraConfiguration: [String: Any]
+    private var extraConfiguration: [String: Any]
     private let participantTLS: Any?
 
     /// - Parameters:
@@ -113,6 +113,13 @@ final class Deployment: @unchecked Sendable {
         ["name": "alice", "tokenSHA256": TokenSource.hexDigest(ofToken: aliceToken), "read": "all", "operator": true],
         ["name": "bob", "tokenSHA256": TokenSource.hexDigest(ofToken: bobToken), "read": "all", "operator": true],
     ]
+
+    /// Rewrites settled.json with `changes` on top of everything configured so far (takes
+    /// effect at settled's next start).
+    func reconfigure(_ changes: [String: Any]) throws {
+        extraConfiguration.merge(changes) { $1 }
+        try writeConfiguration()
+    }
 
     private func writeConfiguration() throws {
         let configuration: [String: Any] = [
