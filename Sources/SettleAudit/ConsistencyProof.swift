@@ -31,10 +31,12 @@ public struct ConsistencyProof: Codable, Sendable, Equatable {
         let newHead = new ?? latest
         for head in [old, newHead] {
             guard let root = tree.root(size: head.treeSize) else {
-                throw AuditError("the log was truncated: it holds \(tree.leaves.count) records, the head of seal \(head.sealNumber) covers \(head.treeSize)")
+                throw AuditError(
+                    "the log was truncated: it holds \(tree.leaves.count) records, the head of seal \(head.sealNumber) covers \(head.treeSize)")
             }
             guard root.description == head.rootHash else {
-                throw AuditError("the log was rewritten: its first \(head.treeSize) records no longer hash to the root seal \(head.sealNumber) signed")
+                throw AuditError(
+                    "the log was rewritten: its first \(head.treeSize) records no longer hash to the root seal \(head.sealNumber) signed")
             }
         }
         guard old.treeSize <= newHead.treeSize else {

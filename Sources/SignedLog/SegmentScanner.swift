@@ -84,7 +84,8 @@ struct SegmentScanner {
                 }
                 if record.type == .keyRotation {
                     guard let rotation = KeyRotation.decode(record.payload) else {
-                        result.stop = defect("key rotation at LSN \(record.lsn) is malformed: \(record.payload.count) bytes, not \(KeyRotation.payloadByteCount)")
+                        result.stop = defect(
+                            "key rotation at LSN \(record.lsn) is malformed: \(record.payload.count) bytes, not \(KeyRotation.payloadByteCount)")
                         return result
                     }
                     if let problem = rotation.signatureProblem(lsn: record.lsn, previousChainHash: position.chainHash) {

@@ -23,7 +23,8 @@ public final class SignedLog: Sendable {
     private let isClosed = Mutex(false)
     private let state: Mutex<(current: VerifyingKey, trusted: LogKeys)>
 
-    private init(directory: String, keys: LogKeys, current: VerifyingKey, openReport: LogOpenReport, writer: GroupCommitWriter, lockDescriptor: Int32) {
+    private init(directory: String, keys: LogKeys, current: VerifyingKey, openReport: LogOpenReport, writer: GroupCommitWriter, lockDescriptor: Int32)
+    {
         self.directory = directory
         self.state = Mutex((current, keys))
         self.openReport = openReport

@@ -54,7 +54,9 @@ struct AuditCheckReceiptCommand: ParsableCommand {
             let records = try parsed.verify(with: key)
             let head = parsed.treeHead
             print("receipt \(receipt): verified, transfer \(TerminalText.escaped(parsed.transfer))")
-            print("  tree head  \(head.treeSize) records, root \(head.rootHash) (seal \(head.sealNumber), \(Timestamp.iso8601(nanoseconds: head.sealedAtNanoseconds)))")
+            print(
+                "  tree head  \(head.treeSize) records, root \(head.rootHash) (seal \(head.sealNumber), \(Timestamp.iso8601(nanoseconds: head.sealedAtNanoseconds)))"
+            )
             for record in records {
                 print(
                     "  LSN \(record.lsn)  \(Timestamp.iso8601(nanoseconds: record.appendedAtNanoseconds))  "

@@ -64,8 +64,9 @@ struct ReceiptTests {
 
         let python = try runExecutable(at: "/usr/bin/python3", [pythonVerifier, receiptPath, publicKeyPath])
         #expect(python.status == 0, "\(python.errorOutput)")
-        #expect(python.output.split(separator: "\n").map { $0.split(separator: " ").prefix(4).joined(separator: " ") }
-            == ["LSN 2 type 0x0101", "LSN 5 type 0x0102", "LSN 8 type 0x0104"], "\(python.output)")
+        #expect(
+            python.output.split(separator: "\n").map { $0.split(separator: " ").prefix(4).joined(separator: " ") }
+                == ["LSN 2 type 0x0101", "LSN 5 type 0x0102", "LSN 8 type 0x0104"], "\(python.output)")
     }
 
     @Test func aReceiptIsRefusedUnderAnotherKeyOrForAnUnknownTransfer() async throws {

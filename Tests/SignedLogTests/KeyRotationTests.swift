@@ -45,10 +45,11 @@ struct KeyRotationTests {
         try await writeTwiceRotatedLog()
         let summary = try LogAuditor(directory: logPath, keys: LogKeys([a, b, c].map(\.verifyingKey))).verify()
         #expect(summary.recordCount == 13)
-        #expect(summary.keyEpochs == [
-            KeyEpoch(firstLSN: 1, keyID: a.verifyingKey.keyID), KeyEpoch(firstLSN: 5, keyID: b.verifyingKey.keyID),
-            KeyEpoch(firstLSN: 11, keyID: c.verifyingKey.keyID),
-        ])
+        #expect(
+            summary.keyEpochs == [
+                KeyEpoch(firstLSN: 1, keyID: a.verifyingKey.keyID), KeyEpoch(firstLSN: 5, keyID: b.verifyingKey.keyID),
+                KeyEpoch(firstLSN: 11, keyID: c.verifyingKey.keyID),
+            ])
         var rotations: [KeyRotation] = []
         try LogReader(directory: logPath, keys: LogKeys([a, b, c].map(\.verifyingKey))).forEachRecord(from: .first) { record in
             if record.type == .keyRotation, let rotation = KeyRotation.decode(record.payload) { rotations.append(rotation) }
