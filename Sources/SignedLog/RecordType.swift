@@ -1,4 +1,4 @@
-/// The type code of a record. The log itself interprets only `checkpoint`; codes from 0x0100 up
+/// The type code of a record. The log itself interprets `checkpoint` and `keyRotation`; codes from 0x0100 up
 /// belong to the log's user (the coordinator's decisions), listed in protocol/recovery-log.md.
 public struct RecordType: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     public let rawValue: UInt16
@@ -12,6 +12,10 @@ public struct RecordType: RawRepresentable, Hashable, Sendable, CustomStringConv
     public static let firstApplicationCode: UInt16 = 0x0100
 
     public var description: String {
-        self == .checkpoint ? "CHECKPOINT" : "0x" + String(rawValue, radix: 16).leftPadded(to: 4)
+        switch self {
+        case .checkpoint: "CHECKPOINT"
+        case .keyRotation: "KEY ROTATION"
+        default: "0x" + String(rawValue, radix: 16).leftPadded(to: 4)
+        }
     }
 }
