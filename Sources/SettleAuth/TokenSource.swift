@@ -61,7 +61,8 @@ public struct TokenSource: Codable, Sendable, Hashable {
             )
         }
         if let tokenSHA256 {
-            guard let bytes = hexDecoded(tokenSHA256), bytes.count == SHA256Digest.byteCount else {
+            // Either case in a configuration file: people paste digests from sha256sum or elsewhere.
+            guard let bytes = hexDecoded(tokenSHA256.lowercased()), bytes.count == SHA256Digest.byteCount else {
                 throw CredentialError("\(owner): tokenSHA256 must be 64 hex digits")
             }
             return bytes
@@ -82,27 +83,4 @@ public struct TokenSource: Codable, Sendable, Hashable {
 public struct CredentialError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
-}
-
-/// Lower- or upper-case hex; nil for anything else.
-public func hexDecoded(_ text: String) -> [UInt8]? {
-    let digits = Array(text.utf8)
-    guard digits.count % 2 == 0 else { return nil }
-    func value(_ digit: UInt8) -> UInt8? {
-        switch digit {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
-        default: nil
-        }
-    }
-    var bytes: [UInt8] = []
-    bytes.reserveCapacity(digits.count / 2)
-    var index = 0
-    while index < digits.count {
-        guard let high = value(digits[index]), let low = value(digits[index + 1]) else { return nil }
-        bytes.append(high << 4 | low)
-        index += 2
-    }
-    return bytes
 }

@@ -31,6 +31,15 @@ public struct SHA256Digest: Hashable, Sendable, CustomStringConvertible {
     public var description: String { hexEncoded(bytes) }
 }
 
+/// SHA-256 fetched from OpenSSL's provider once. `EVP_sha256()` would make every digest
+/// initialisation fetch it again (a locked lookup in OpenSSL 3), which cost more than hashing a
+/// record: the log hashes each record twice (chain and Merkle leaf) on its one writer thread.
+/// Never freed; an EVP_MD is immutable and safe to share across threads.
+nonisolated(unsafe) private let fetchedSHA256: OpaquePointer = {
+    guard let digest = EVP_MD_fetch(nil, "SHA256", nil) else { fatalError("OpenSSL has no SHA-256") }
+    return digest
+}()
+
 /// Incremental SHA-256, for hashing a record's pieces without first concatenating them.
 public struct SHA256Hasher: ~Copyable {
     private let context: OpaquePointer  // EVP_MD_CTX *
@@ -38,7 +47,7 @@ public struct SHA256Hasher: ~Copyable {
     public init() {
         guard let context = EVP_MD_CTX_new() else { fatalError("OpenSSL could not allocate a digest context") }
         // EVP_sha256 cannot fail to initialise short of memory exhaustion; a failure here is a broken OpenSSL.
-        precondition(EVP_DigestInit_ex(context, EVP_sha256(), nil) == 1, "EVP_DigestInit_ex(SHA-256) failed")
+        precondition(EVP_DigestInit_ex(context, fetchedSHA256, nil) == 1, "EVP_DigestInit_ex(SHA-256) failed")
         self.context = context
     }
 
