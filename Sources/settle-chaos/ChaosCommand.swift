@@ -30,6 +30,13 @@ struct ChaosCommand: AsyncParsableCommand {
     @Option(help: "Directory holding settled, example-bank and settle (default: beside this program).")
     var executables: String?
 
+    @Option(
+        help: """
+            Run settled and each bank in the network namespaces tools/lib/chaos-network.sh made, settled reaching             the banks through this delaying proxy (tools/lib/delay-proxy.py), and add network faults to the storm.
+            """
+    )
+    var networkDelayProxy: String?
+
     func validate() throws {
         guard transfers > 0, concurrency > 0 else { throw ValidationError("--transfers and --concurrency must be positive") }
         guard databaseURLs.split(separator: " ").count == ChaosDeployment.bankNames.count else {
@@ -40,7 +47,7 @@ struct ChaosCommand: AsyncParsableCommand {
     func run() async throws {
         let seed = seed ?? UInt64.random(in: 1...UInt64.max)
         say("settle-chaos: \(transfers) transfers, \(concurrency) at a time, seed \(seed)")
-        say("  replay with: tools/chaos --transfers \(transfers) --seed \(seed)")
+        say("  replay with: tools/chaos \(networkDelayProxy == nil ? "" : "--network ")--transfers \(transfers) --seed \(seed)")
         try? FileManager.default.removeItem(atPath: work)
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         let binaries = executables ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
@@ -49,11 +56,16 @@ struct ChaosCommand: AsyncParsableCommand {
         let workload = ChaosTransfer.workload(count: transfers, generator: &workloadGenerator)
 
         let deployment = ChaosDeployment(
-            work: work, executables: binaries, databaseURLs: databaseURLs.split(separator: " ").map(String.init)
+            work: work, executables: binaries, databaseURLs: databaseURLs.split(separator: " ").map(String.init),
+            network: networkDelayProxy.map { ChaosNetwork.namespaces(delayProxy: $0) } ?? .loopback
         )
+        let networkFaults = networkDelayProxy == nil ? nil : NetworkFaultSchedule(deployment: deployment, generator: root.derived(3))
         let passed: Bool
         do {
-            passed = try await storm(workload, deployment: deployment, faults: FaultSchedule(deployment: deployment, generator: root.derived(2)))
+            passed = try await storm(
+                workload, deployment: deployment, faults: FaultSchedule(deployment: deployment, generator: root.derived(2)),
+                networkFaults: networkFaults
+            )
         } catch {
             await deployment.stopEverything()
             say("settle-chaos: FAILED: \(error)  (processes' errors are in \(work)/*.err)")
@@ -64,15 +76,27 @@ struct ChaosCommand: AsyncParsableCommand {
         if !passed { throw ExitCode.failure }
     }
 
-    private func storm(_ workload: [ChaosTransfer], deployment: ChaosDeployment, faults: FaultSchedule) async throws -> Bool {
+    private func storm(
+        _ workload: [ChaosTransfer], deployment: ChaosDeployment, faults: FaultSchedule, networkFaults: NetworkFaultSchedule?
+    ) async throws -> Bool {
         try await deployment.start()
         let started = ContinuousClock.now
         let apiPort = await deployment.apiPort
-        let faulting = Task { await faults.run() }
+        let faulting = Task {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await faults.run() }
+                if let networkFaults {
+                    group.addTask { await networkFaults.run() }
+                    group.addTask { await networkFaults.sampleInDoubt() }
+                }
+            }
+        }
         let step = max(1, workload.count / 10)
         var outcomes: [WorkloadRunner.Outcome]
         do {
-            outcomes = try await WorkloadRunner(transfers: workload, concurrency: concurrency, apiPort: apiPort).run { finished in
+            outcomes = try await WorkloadRunner(
+                transfers: workload, concurrency: concurrency, apiHost: deployment.apiHost, apiPort: apiPort
+            ).run { finished in
                 if finished % step == 0 {
                     let tally = faults.tally.withLock { $0 }
                     say(
@@ -89,6 +113,7 @@ struct ChaosCommand: AsyncParsableCommand {
         await faulting.value
         try await faults.reviveEverything()
         let tally = faults.tally.withLock { $0 }
+        if let networkFaults { Self.report(networkFaults.tally.withLock { $0 }) }
         say(
             "  storm over after \(Self.seconds(since: started)): settled SIGKILLed \(tally.coordinatorKills)× (+\(tally.coordinatorSelfCrashes) mid-batch crash), banks SIGKILLed \(tally.bankKills)× (\(tally.slowBankStarts) restarts with an injected delay)"
         )
@@ -126,7 +151,7 @@ struct ChaosCommand: AsyncParsableCommand {
             )
         )
         results.append(StormCoverage(outcomes: outcomes, tally: tally, transfers: workload.count).result())
-        results.append(try await coordinatorAgrees(workload, outcomes, apiPort: apiPort))
+        results.append(try await coordinatorAgrees(workload, outcomes, apiHost: deployment.apiHost, apiPort: apiPort))
         results += try await InvariantChecks(transfers: workload, outcomes: outcomes, deployment: deployment).databaseChecks()
         await deployment.stopSettled()
         results.append(try await tornTailRecovered(deployment))
@@ -145,10 +170,10 @@ struct ChaosCommand: AsyncParsableCommand {
     /// What the coordinator says now, after all its restarts, is what each client was told; and
     /// what it says of the path each took, too.
     private func coordinatorAgrees(
-        _ workload: [ChaosTransfer], _ outcomes: [WorkloadRunner.Outcome], apiPort: Int
+        _ workload: [ChaosTransfer], _ outcomes: [WorkloadRunner.Outcome], apiHost: String, apiPort: Int
     ) async throws -> InvariantChecks.Result {
         var failures: [String] = []
-        try await SettleClient.withClient(host: "127.0.0.1", port: apiPort, token: ChaosDeployment.clientToken) { client in
+        try await SettleClient.withClient(host: apiHost, port: apiPort, token: ChaosDeployment.clientToken) { client in
             for (transfer, outcome) in zip(workload, outcomes) {
                 let now = try await client.get(id: transfer.id)
                 if now.state != outcome.state || now.path != outcome.path || now.branches.map(\.gid) != outcome.gids {
@@ -209,6 +234,16 @@ struct ChaosCommand: AsyncParsableCommand {
             name: "settle audit reconcile finds the log and the banks' databases in agreement, both ways",
             failures: reconcile.status == 0 ? [] : Array(lines.dropFirst(5).prefix(10)) + [reconcile.errorOutput].filter { !$0.isEmpty },
             detail: lines.dropFirst().prefix(4).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ")
+        )
+    }
+
+    private static func report(_ tally: NetworkFaultSchedule.Tally) {
+        for fault in NetworkFaultSchedule.Fault.allCases {
+            say("  network: \(fault.rawValue) \(tally.counts[fault, default: 0])×")
+        }
+        say(
+            "  network: the longest a branch stayed prepared (in doubt) was \(tally.longestInDoubt.formatted(.units(allowed: [.milliseconds]))), "
+                + "\(tally.longestInDoubtDuringPartitions.formatted(.units(allowed: [.milliseconds]))) while a bank was partitioned"
         )
     }
 

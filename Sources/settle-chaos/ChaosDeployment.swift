@@ -8,7 +8,7 @@ import SettleParticipant
 import SignedLog
 
 /// Three ExampleBank processes, each with its own database on its own cluster, and one settled,
-/// all on loopback, each restartable on the port it first bound (clients and settled's
+/// on loopback or each in a network namespace of its own (`ChaosNetwork`), each restartable on the port it first bound (clients and settled's
 /// configuration keep pointing at it, as they would at a service address in production).
 actor ChaosDeployment {
     static let bankNames = ["bank-a", "bank-b", "bank-c"]
@@ -34,7 +34,10 @@ actor ChaosDeployment {
     let executables: String
     let pools: [PostgresPool]
     let databaseURLs: [String]
+    nonisolated let network: ChaosNetwork
     private var banks: [LaunchedProcess?]
+    /// With `network.delayProxy`: settled's way to each bank, in settled's namespace.
+    private var proxies: [LaunchedProcess] = []
     private var bankPorts: [Int]
     private var settled: LaunchedProcess?
     private(set) var apiPort = 0
@@ -43,10 +46,15 @@ actor ChaosDeployment {
     nonisolated var publicKeyPath: String { work + "/keys/signing-key.pub.pem" }
     private nonisolated var configurationPath: String { work + "/settled.json" }
 
-    init(work: String, executables: String, databaseURLs: [String]) {
+    nonisolated var apiHost: String { network.coordinatorAddress }
+    /// Holding "MEAN JITTER" (ms), it makes settled's proxy to `bank` delay what it forwards.
+    nonisolated func delayControlFile(_ bank: Int) -> String { work + "/delay-\(Self.bankNames[bank])" }
+
+    init(work: String, executables: String, databaseURLs: [String], network: ChaosNetwork) {
         self.work = work
         self.executables = executables
         self.databaseURLs = databaseURLs
+        self.network = network
         pools = databaseURLs.map { PostgresPool(configuration: .init(connectionString: $0, connectionsMax: 2)) }
         banks = Array(repeating: nil, count: databaseURLs.count)
         bankPorts = Array(repeating: 0, count: databaseURLs.count)
@@ -75,6 +83,7 @@ actor ChaosDeployment {
             )
             try await startBank(index, faultArguments: [])
         }
+        try await startProxies()
         try writeConfiguration()
         try await startSettled(crashAt: nil)
         // From now on settled comes back on the same port.
@@ -89,13 +98,16 @@ actor ChaosDeployment {
 
     func startBank(_ index: Int, faultArguments: [String]) async throws {
         let name = Self.bankNames[index]
-        let bank = try await LaunchedProcess.launch(
-            executable: executables + "/example-bank",
+        let (program, arguments) = ChaosNetwork.command(
+            executables + "/example-bank",
             [
-                "--name", name, "--database-url", databaseURLs[index], "--listen", "127.0.0.1:\(bankPorts[index])",
-                "--coordinators", work + "/\(name)-coordinators.json",
-            ] + faultArguments,
-            readyPrefix: "listening on ", errorLogPath: work + "/\(name).err"
+                "--name", name, "--database-url", databaseURLs[index], "--listen",
+                "\(network.bankAddresses[index]):\(bankPorts[index])", "--coordinators", work + "/\(name)-coordinators.json",
+            ] + (network.isIsolated ? ["--allow-plaintext"] : []) + faultArguments,
+            in: network.bankNamespaces[index]
+        )
+        let bank = try await LaunchedProcess.launch(
+            executable: program, arguments, readyPrefix: "listening on ", errorLogPath: work + "/\(name).err"
         )
         banks[index] = bank
         bankPorts[index] = bank.port() ?? 0
@@ -104,9 +116,12 @@ actor ChaosDeployment {
     /// - Parameter crashAt: a SETTLE_CRASH_AT point; the process may die before it is ready, in
     ///   which case this returns normally and `isSettledRunning` is false.
     func startSettled(crashAt: String?) async throws {
+        let (program, arguments) = ChaosNetwork.command(
+            executables + "/settled", ["--config", configurationPath], in: network.coordinatorNamespace
+        )
         do {
             settled = try await LaunchedProcess.launch(
-                executable: executables + "/settled", ["--config", configurationPath],
+                executable: program, arguments,
                 environment: crashAt.map { ["SETTLE_CRASH_AT": $0] } ?? [:], readyPrefix: "settled ready",
                 errorLogPath: work + "/settled.err"
             )
@@ -132,9 +147,29 @@ actor ChaosDeployment {
         if settled.isRunning { await kill(settled) }
     }
 
+    /// One delaying proxy per bank in settled's namespace, forwarding to the bank's address: it
+    /// keeps forwarding across the bank's restarts, which keep their port.
+    private func startProxies() async throws {
+        guard let script = network.delayProxy else { return }
+        for index in banks.indices {
+            let (program, arguments) = ChaosNetwork.command(
+                "/usr/bin/python3",
+                [script, "127.0.0.1", "\(network.bankAddresses[index]):\(bankPorts[index])", delayControlFile(index)],
+                in: network.coordinatorNamespace
+            )
+            proxies.append(
+                try await LaunchedProcess.launch(
+                    executable: program, arguments, readyPrefix: "listening on ",
+                    errorLogPath: work + "/proxy-\(Self.bankNames[index]).err"
+                )
+            )
+        }
+    }
+
     func stopEverything() async {
         await stopSettled()
         for bank in banks { await kill(bank) }
+        for proxy in proxies { await kill(proxy) }
         for pool in pools { await pool.close() }
     }
 
@@ -147,7 +182,9 @@ actor ChaosDeployment {
     private func writeConfiguration() throws {
         let configuration: [String: Any] = [
             "coordinatorID": Self.coordinatorID,
-            "listen": "127.0.0.1:\(apiPort)",
+            "listen": "\(network.coordinatorAddress):\(apiPort)",
+            // The namespaces' private bridge, on this machine only (tools/lib/chaos-network.sh).
+            "allowPlaintext": network.isIsolated,
             "metricsListen": "127.0.0.1:0",
             "logDirectory": logDirectory,
             "signingKey": work + "/keys/signing-key.pem",
@@ -162,7 +199,10 @@ actor ChaosDeployment {
                 ],
             ],
             "participants": banks.indices.map {
-                ["name": Self.bankNames[$0], "address": "127.0.0.1:\(bankPorts[$0])", "token": Self.bankToken($0)]
+                [
+                    "name": Self.bankNames[$0], "address": "127.0.0.1:\(proxies.isEmpty ? bankPorts[$0] : proxies[$0].port() ?? 0)",
+                    "token": Self.bankToken($0),
+                ]
             },
             "prepareTimeoutMilliseconds": 1000,
             "sagaTimeoutMilliseconds": 60_000,

@@ -28,11 +28,11 @@ struct ChaosOperator {
         let key = try SigningKey(pemFile: deployment.signingKeyPath)
         for (index, outcome) in outcomes.enumerated() where outcome.state == .stuck {
             let transfer = transfers[index]
-            let stuck = try await SettleClient.withClient(host: "127.0.0.1", port: apiPort, token: ChaosDeployment.operatorToken) {
+            let stuck = try await SettleClient.withClient(host: deployment.apiHost, port: apiPort, token: ChaosDeployment.operatorToken) {
                 try await $0.get(id: transfer.id)
             }
             let decision = try await undo(transfer, gids: outcome.gids, order: (key, stuck.decisionLsn))
-            let after = try await SettleClient.withClient(host: "127.0.0.1", port: apiPort, token: ChaosDeployment.operatorToken) {
+            let after = try await SettleClient.withClient(host: deployment.apiHost, port: apiPort, token: ChaosDeployment.operatorToken) {
                 try await $0.resolve(id: transfer.id, outcome: decision.outcome, reason: decision.reason)
             }
             resolved[index] = WorkloadRunner.Outcome(
@@ -86,7 +86,7 @@ struct ChaosOperator {
         request.order.decisionLsn = order.decisionLSN
         request.order.signature = Data(try signed.signature(with: order.key))
         return try await withGRPCClient(
-            transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext)
+            transport: .http2NIOPosix(target: .ipv4(address: deployment.network.bankAddresses[bank], port: port), transportSecurity: .plaintext)
         ) { client in
             let participant = Settle_V1_Participant.Client(wrapping: client)
             let answer = try await participant.compensate(

@@ -10,6 +10,7 @@ import Synchronization
 struct WorkloadRunner: Sendable {
     let transfers: [ChaosTransfer]
     let concurrency: Int
+    let apiHost: String
     let apiPort: Int
     /// A transfer not final by then is a failure of the run, not something to wait for forever.
     let perTransferLimit: Duration = .seconds(600)
@@ -47,7 +48,7 @@ struct WorkloadRunner: Sendable {
                         // One connection until it fails; after a restart a fresh one connects at
                         // once where the old one could sit in its reconnect backoff.
                         do {
-                            try await SettleClient.withClient(host: "127.0.0.1", port: apiPort, token: ChaosDeployment.clientToken) { client in
+                            try await SettleClient.withClient(host: apiHost, port: apiPort, token: ChaosDeployment.clientToken) { client in
                                 while let index = current {
                                     attempts += 1
                                     let answer = try await client.submit(

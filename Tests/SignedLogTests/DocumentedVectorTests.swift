@@ -60,7 +60,9 @@ struct DocumentedVectorTests {
             let verdict: String
             do {
                 let summary = try auditor.verify()
-                verdict = "ok \(summary.recordCount) records" + (summary.unsealedTailByteCount > 0 ? ", \(summary.unsealedTailByteCount) bytes unsealed" : "")
+                verdict =
+                    "ok \(summary.recordCount) records"
+                    + (summary.unsealedTailByteCount > 0 ? ", \(summary.unsealedTailByteCount) bytes unsealed" : "")
             } catch let error as SignedLogError {
                 verdict = "fail 0x" + String(error.offset ?? 0, radix: 16).leftPadded(to: 4) + " " + error.message
             }

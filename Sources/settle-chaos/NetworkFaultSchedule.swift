@@ -1,0 +1,127 @@
+import Foundation
+import PostgresClient
+import SettleCore
+import Synchronization
+
+/// The network's faults of `tools/chaos --network`, drawn from the seed, one at a time beside
+/// the process faults of `FaultSchedule`: every 1–4 s one of them lasts 1–5 s, then heals.
+///
+/// - a bank partitioned from settled both ways, or one way (settled's requests arrive, the
+///   answers are lost), by drop rules in the bank's namespace;
+/// - 20 % of the packets between settled and a bank dropped at random (`numgen random`);
+/// - 200 ± 100 ms added to everything between settled and a bank, by its delaying proxy;
+/// - the storm's own client cut off from settled while its transfers are in flight.
+final class NetworkFaultSchedule: Sendable {
+    enum Fault: String, CaseIterable, Sendable {
+        case partition = "bank partitioned from settled"
+        case oneWay = "bank's answers to settled lost (one-way partition)"
+        case loss = "20% packet loss between settled and a bank"
+        case latency = "200 ± 100 ms latency between settled and a bank"
+        case clientPartition = "client partitioned from settled"
+    }
+
+    struct Tally: Sendable {
+        var counts: [Fault: Int] = [:]
+        /// The longest any branch stayed prepared (in doubt) at a participant, overall and while
+        /// a bank was partitioned from settled.
+        var longestInDoubt: Duration = .zero
+        var longestInDoubtDuringPartitions: Duration = .zero
+    }
+
+    let deployment: ChaosDeployment
+    let generator: SeededGenerator
+    let tally = Mutex(Tally())
+    private let active = Mutex<Fault?>(nil)
+
+    init(deployment: ChaosDeployment, generator: SeededGenerator) {
+        self.deployment = deployment
+        self.generator = generator
+    }
+
+    /// Runs until cancelled, and heals whatever is in force when it stops.
+    func run() async {
+        var generator = generator
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(Int.random(in: 1000...4000, using: &generator)))
+            if Task.isCancelled { break }
+            let fault = Fault.allCases.randomElement(using: &generator) ?? .partition
+            let bank = Int.random(in: 0..<ChaosDeployment.bankNames.count, using: &generator)
+            await inject(fault, bank: bank)
+            try? await Task.sleep(for: .milliseconds(Int.random(in: 1000...5000, using: &generator)))
+            await heal(fault, bank: bank)
+        }
+        for bank in ChaosDeployment.bankNames.indices {
+            for fault in Fault.allCases { await heal(fault, bank: bank) }
+        }
+    }
+
+    private func inject(_ fault: Fault, bank: Int) async {
+        let network = deployment.network
+        let coordinator = network.coordinatorAddress
+        switch fault {
+        case .partition:
+            await nft(in: network.bankNamespaces[bank], "add rule inet chaos input ip saddr \(coordinator) drop")
+            await nft(in: network.bankNamespaces[bank], "add rule inet chaos output ip daddr \(coordinator) drop")
+        case .oneWay:
+            await nft(in: network.bankNamespaces[bank], "add rule inet chaos output ip daddr \(coordinator) drop")
+        case .loss:
+            await nft(in: network.bankNamespaces[bank], "add rule inet chaos input ip saddr \(coordinator) numgen random mod 100 < 20 drop")
+            await nft(in: network.bankNamespaces[bank], "add rule inet chaos output ip daddr \(coordinator) numgen random mod 100 < 20 drop")
+        case .latency:
+            if !FileManager.default.createFile(atPath: deployment.delayControlFile(bank), contents: Data("200 100\n".utf8)) {
+                say("  network fault: cannot write \(deployment.delayControlFile(bank))")
+            }
+        case .clientPartition:
+            await nft(in: network.coordinatorNamespace, "add rule inet chaos input ip saddr \(network.clientAddress) drop")
+            await nft(in: network.coordinatorNamespace, "add rule inet chaos output ip daddr \(network.clientAddress) drop")
+        }
+        active.withLock { $0 = fault }
+        tally.withLock { $0.counts[fault, default: 0] += 1 }
+    }
+
+    private func heal(_ fault: Fault, bank: Int) async {
+        active.withLock { $0 = nil }
+        let network = deployment.network
+        switch fault {
+        case .partition, .oneWay, .loss:
+            await nft(in: network.bankNamespaces[bank], "flush chain inet chaos input")
+            await nft(in: network.bankNamespaces[bank], "flush chain inet chaos output")
+        case .latency:
+            try? FileManager.default.removeItem(atPath: deployment.delayControlFile(bank))
+        case .clientPartition:
+            await nft(in: network.coordinatorNamespace, "flush chain inet chaos input")
+            await nft(in: network.coordinatorNamespace, "flush chain inet chaos output")
+        }
+    }
+
+    private func nft(in namespace: String?, _ rule: String) async {
+        guard let namespace else { return }
+        let result = try? await ProcessOutput.run("/usr/sbin/ip", ["netns", "exec", namespace, "/usr/sbin/nft", rule])
+        if result?.status != 0 { say("  network fault: nft \(rule) in \(namespace) failed: \(result?.errorOutput ?? "")") }
+    }
+
+    /// Samples every 250 ms how long the oldest branch under settled's prefix has been prepared.
+    func sampleInDoubt() async {
+        let query = """
+            SELECT coalesce((extract(epoch FROM max(now() - prepared)) * 1000)::bigint, 0) AS oldest
+            FROM pg_prepared_xacts WHERE starts_with(gid, $1)
+            """
+        guard let prefix = try? BranchGID.prefix(coordinatorID: ChaosDeployment.coordinatorID) else { return }
+        while !Task.isCancelled {
+            var oldest: Int64 = 0
+            for pool in deployment.pools {
+                let rows = try? await pool.query(query, [prefix])
+                if let row = rows?.first, let milliseconds = try? row.decode(Int64.self, column: "oldest") {
+                    oldest = max(oldest, milliseconds)
+                }
+            }
+            let age = Duration.milliseconds(oldest)
+            let partitioned = active.withLock { $0 == .partition || $0 == .oneWay }
+            tally.withLock { tally in
+                tally.longestInDoubt = max(tally.longestInDoubt, age)
+                if partitioned { tally.longestInDoubtDuringPartitions = max(tally.longestInDoubtDuringPartitions, age) }
+            }
+            try? await Task.sleep(for: .milliseconds(250))
+        }
+    }
+}
