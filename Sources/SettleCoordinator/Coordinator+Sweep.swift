@@ -2,6 +2,7 @@ import GRPCCore
 import Logging
 import SettleCore
 import SettleProtocol
+import SignedLog
 
 extension Coordinator {
     /// Asks every participant for prepared branches under this coordinator's prefix and resolves
@@ -94,6 +95,8 @@ extension Coordinator {
             do {
                 let lsn = try await journal.appendCheckpoint()
                 logger.debug("checkpoint sealed", metadata: ["lsn": "\(lsn)"])
+            } catch let error as SignedLogError where error.code == .failed {
+                LogFailure.stop(error, directory: journal.logDirectory, logger: logger)
             } catch {
                 logger.error("checkpoint failed", metadata: ["error": "\(error)"])
             }

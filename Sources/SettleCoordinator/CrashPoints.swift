@@ -1,5 +1,6 @@
 import Foundation
 import SignedLog
+import Synchronization
 
 /// FAULT INJECTION for the crash tests: when `SETTLE_CRASH_AT` names a point, the coordinator
 /// kills itself with SIGKILL the first time it reaches it, exactly as a power cut would. Unset
@@ -24,14 +25,28 @@ struct CrashPoints: Sendable {
     /// coordinator take every PREPARED answer for a refusal, a deliberately broken build (every
     /// transfer aborts) under which tools/chaos must fail rather than report that all is well.
     let refusesEveryPrepare: Bool
+    /// FAULT INJECTION for the disk-fault tests: `SETTLE_LOG_FSYNC_FAILS_AFTER=N` makes every log
+    /// `fdatasync` after the first N fail with EIO, a disk that went bad under a running settled.
+    let logSyncFailsAfter: Int?
 
     init(environment: [String: String] = ProcessInfo.processInfo.environment) {
         armed = environment["SETTLE_CRASH_AT"].flatMap(Point.init(rawValue:))
         refusesEveryPrepare = environment["SETTLE_BREAK"] == "refuse-every-prepare"
+        logSyncFailsAfter = environment["SETTLE_LOG_FSYNC_FAILS_AFTER"].flatMap { Int($0) }
     }
 
-    /// Arms the log writer for `mid-batch`; the other points are reached by the coordinator itself.
+    /// Arms the log writer for `mid-batch` and a failing `fdatasync`; the other points are
+    /// reached by the coordinator itself.
     func arm(_ configuration: inout SignedLogConfiguration) {
+        if let logSyncFailsAfter {
+            let syncs = Mutex(0)
+            configuration.faultInjectionSyncError = {
+                syncs.withLock { count in
+                    count += 1
+                    return count > logSyncFailsAfter ? EIO : nil
+                }
+            }
+        }
         guard armed == .midBatch else { return }
         configuration.faultInjectionTearBatch = { records, byteCount in
             guard records >= 2 else { return nil }

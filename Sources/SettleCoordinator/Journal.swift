@@ -53,6 +53,7 @@ final class Journal: Sendable {
 
     private let state = Mutex(State())
     private let log: SignedLog
+    var logDirectory: String { log.directory }
     private let rememberedMax: Int
 
     /// Checkpoint payloads stay below this, well under the log's 16 MiB record limit.
@@ -94,8 +95,7 @@ final class Journal: Sendable {
         do {
             return try await append(record, encoded: encoded ?? record.entry())
         } catch {
-            logger.critical("the recovery log failed; stopping", metadata: ["error": "\(error)"])
-            fatalError("the recovery log failed: \(error); restarting settled recovers from the last seal")
+            LogFailure.stop(error, directory: log.directory, logger: logger)
         }
     }
 

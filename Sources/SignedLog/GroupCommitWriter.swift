@@ -178,6 +178,7 @@ final class GroupCommitWriter: @unchecked Sendable {
                 let failure = SignedLogError(
                     .failed, "the log writer failed and accepts nothing until the log is reopened: \(error)"
                 )
+                discardUnsyncedBytes()
                 for waiter in batch { waiter.completion(.failure(failure)) }
                 fail(with: failure)
             }
@@ -274,6 +275,9 @@ final class GroupCommitWriter: @unchecked Sendable {
             kill(getpid(), SIGKILL)
         }
         try FileDescriptorIO.writeAll(segmentDescriptor, frames, at: segmentByteCount, path: path)
+        if let injected = configuration.faultInjectionSyncError?() {
+            throw FileSystemError("fdatasync", path: path, errorNumber: injected)
+        }
         try FileDescriptorIO.syncData(segmentDescriptor, path: path)
         segmentByteCount += frames.count
         position = next
@@ -291,6 +295,13 @@ final class GroupCommitWriter: @unchecked Sendable {
             try rollSegment()
         }
         return lsns
+    }
+
+    /// After a failed write or sync, cuts the segment back to its last durable seal (best effort:
+    /// the disk may refuse this too). Nobody was told those bytes are durable, and after a failed
+    /// `fdatasync` nothing says whether they are, so a later open must not find them sealed.
+    private func discardUnsyncedBytes() {
+        if ftruncate(segmentDescriptor, off_t(segmentByteCount)) == 0 { _ = fdatasync(segmentDescriptor) }
     }
 
     /// Begins the next segment right after a seal, as the format requires.

@@ -21,6 +21,10 @@ public struct SignedLogConfiguration: Sendable {
     /// first n bytes, without a sync, and then kills the process with SIGKILL, the way a crash in
     /// the middle of a `pwrite` leaves a torn tail that no caller was ever told about.
     public var faultInjectionTearBatch: (@Sendable (_ records: Int, _ byteCount: Int) -> Int?)?
+    /// FAULT INJECTION (disk-fault tests only; nil otherwise): asked before each batch's
+    /// `fdatasync`, after its `pwrite`; an errno makes that sync fail with it, as a failing disk's
+    /// `fdatasync` does (EIO).
+    public var faultInjectionSyncError: (@Sendable () -> Int32?)?
 
     public init() {}
 }

@@ -149,10 +149,11 @@ final class Deployment: @unchecked Sendable {
     }
 
     /// - Parameter waitUntilReady: false for a run expected to crash before it is ready.
-    func startSettled(crashAt: String? = nil, waitUntilReady: Bool = true) throws {
+    func startSettled(crashAt: String? = nil, environment: [String: String] = [:], waitUntilReady: Bool = true) throws {
         settled = try LaunchedProcess(
             "settled", ["--config", directory.subpath("settled.json")],
-            environment: crashAt.map { ["SETTLE_CRASH_AT": $0] } ?? [:], readyPrefix: waitUntilReady ? "settled ready" : nil
+            environment: environment.merging(crashAt.map { ["SETTLE_CRASH_AT": $0] } ?? [:]) { $1 },
+            readyPrefix: waitUntilReady ? "settled ready" : nil
         )
     }
 
