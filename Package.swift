@@ -22,6 +22,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
         .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.0.0"),
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.0.0"),
         .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.0.0"),
@@ -157,8 +158,12 @@ let package = Package(
             path: "Tests/SettleTestSupport"
         ),
         .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient", "SettleTestSupport"]),
-        .testTarget(name: "SignedLogTests", dependencies: ["SignedLog", "SettleTestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "SettleCoreTests", dependencies: ["SettleCore"]),
+        .testTarget(
+            name: "SignedLogTests",
+            dependencies: ["SignedLog", "SettleTestSupport", .product(name: "PropertyBased", package: "swift-property-based")],
+            exclude: ["Fixtures"]
+        ),
+        .testTarget(name: "SettleCoreTests", dependencies: ["SettleCore", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "SettleAuthTests", dependencies: ["SettleAuth", "SignedLog", "SettleTestSupport"]),
         .testTarget(name: "SettleSimulationTests", dependencies: ["SettleSimulation", "SettleCore"]),
         .testTarget(name: "SettleCLITests", dependencies: ["SignedLog", "SettleAudit", "SettleTestSupport"]),
