@@ -109,7 +109,7 @@ public struct CoordinatorConfiguration: Decodable, Sendable {
     /// deadlocks across databases (0 turns the detector off).
     public var deadlockCheckIntervalMilliseconds: UInt32 = 100
     /// Largest `acceptedRecordBytesMax`: unfinished transfers travel whole in every checkpoint.
-    public static let acceptedRecordBytesMaxLimit = Journal.checkpointBytesBudget / 2
+    public static let acceptedRecordBytesMaxLimit = Limits.checkpointBytesBudget / 2
 
     public init(
         coordinatorID: String, listen: String, metricsListen: String, logDirectory: String, signingKey: String,

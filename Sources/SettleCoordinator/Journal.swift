@@ -56,8 +56,7 @@ final class Journal: Sendable {
     var logDirectory: String { log.directory }
     private let rememberedMax: Int
 
-    /// Checkpoint payloads stay below this, well under the log's 16 MiB record limit.
-    static let checkpointBytesBudget = 12 << 20
+    static let checkpointBytesBudget = Limits.checkpointBytesBudget
 
     /// What one checkpoint may hold; finished transfers beyond it are left out, oldest first.
     private let checkpointBytesBudget: Int

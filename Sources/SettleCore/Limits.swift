@@ -8,4 +8,7 @@ public enum Limits {
     public static let coordinatorIDBytesMax = 32
     /// PostgreSQL keeps a gid in 200 bytes including its NUL terminator.
     public static let gidBytesMax = 199
+    /// A coordinator checkpoint's payload stays below this, well under the log's 16 MiB record
+    /// limit; every unfinished transfer must fit, so one transfer's ACCEPTED record may take half.
+    public static let checkpointBytesBudget = 12 << 20
 }

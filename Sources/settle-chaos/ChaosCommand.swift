@@ -151,6 +151,7 @@ struct ChaosCommand: AsyncParsableCommand {
             )
         )
         results.append(StormCoverage(outcomes: outcomes, tally: tally, transfers: workload.count).result())
+        if let networkFaults { results.append(Self.networkCoverage(networkFaults.tally.withLock { $0 })) }
         results.append(try await coordinatorAgrees(workload, outcomes, apiHost: deployment.apiHost, apiPort: apiPort))
         results += try await InvariantChecks(transfers: workload, outcomes: outcomes, deployment: deployment).databaseChecks()
         await deployment.stopSettled()
@@ -234,6 +235,15 @@ struct ChaosCommand: AsyncParsableCommand {
             name: "settle audit reconcile finds the log and the banks' databases in agreement, both ways",
             failures: reconcile.status == 0 ? [] : Array(lines.dropFirst(5).prefix(10)) + [reconcile.errorOutput].filter { !$0.isEmpty },
             detail: lines.dropFirst().prefix(4).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ")
+        )
+    }
+
+    private static func networkCoverage(_ tally: NetworkFaultSchedule.Tally) -> InvariantChecks.Result {
+        let counts = NetworkFaultSchedule.Fault.allCases.map { ($0, tally.counts[$0, default: 0]) }
+        return InvariantChecks.Result(
+            name: "the storm injected every network fault",
+            failures: counts.filter { $0.1 == 0 }.map { "\($0.0.rawValue): never injected" },
+            detail: counts.map { "\($0.0.rawValue) \($0.1)" }.joined(separator: ", ")
         )
     }
 
