@@ -37,3 +37,11 @@ public enum ParticipantTLSConfiguration: Codable, Sendable, Hashable {
         }
     }
 }
+
+extension ParticipantTLSConfiguration {
+    /// Certificate files named here, for start-up checks.
+    var certificateFiles: [String] {
+        guard case .files(let files) = self else { return [] }
+        return [files.certificateAuthority, files.certificateChain].compactMap { $0 }
+    }
+}

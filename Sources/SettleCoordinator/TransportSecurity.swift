@@ -21,10 +21,4 @@ extension ParticipantTLSConfiguration {
             return files.transportSecurity(privateKeyBytes: try files.privateKey.map(PrivateKeyFile.readOwnerOnly))
         }
     }
-
-    /// Certificate files named here, for start-up checks.
-    var certificateFiles: [String] {
-        guard case .files(let files) = self else { return [] }
-        return [files.certificateAuthority, files.certificateChain].compactMap { $0 }
-    }
 }

@@ -1,5 +1,3 @@
-import GRPCNIOTransportHTTP2
-
 /// The client side of TLS to a Settle endpoint (settled's API, or a participant): whom to trust,
 /// and this client's own certificate when the server requires mutual TLS.
 public struct ClientTLS: Codable, Sendable, Hashable {
@@ -13,17 +11,5 @@ public struct ClientTLS: Codable, Sendable, Hashable {
         self.certificateAuthority = certificateAuthority
         self.certificateChain = certificateChain
         self.privateKey = privateKey
-    }
-
-    /// - Parameter privateKeyBytes: the key already read (settled reads it with its owner-only
-    ///   check); nil loads `privateKey` from its path.
-    public func transportSecurity(privateKeyBytes: [UInt8]? = nil) -> HTTP2ClientTransport.Posix.TransportSecurity {
-        .tls { tls in
-            if let certificateAuthority { tls.trustRoots = .certificates([.file(path: certificateAuthority, format: .pem)]) }
-            if let certificateChain, let privateKey {
-                tls.certificateChain = [.file(path: certificateChain, format: .pem)]
-                tls.privateKey = privateKeyBytes.map { .bytes($0, format: .pem) } ?? .file(path: privateKey, format: .pem)
-            }
-        }
     }
 }
