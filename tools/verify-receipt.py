@@ -84,6 +84,8 @@ def check_head(head, key, key_id):
 def check_record(item, transfer, root, size):
     if not isinstance(item, dict) or set(item) != {"lsn", "body", "inclusionPath"} or type(item["lsn"]) is not int:
         raise Refused("a record does not have exactly lsn, body and inclusionPath")
+    if not isinstance(item["inclusionPath"], list):
+        raise Refused("a record's inclusionPath is not a list")
     body = unhex(item["body"])
     if len(body) < 19 + 32 or body[0] != 0x52:
         raise Refused(f"record {item['lsn']}: not a record frame body")
@@ -103,11 +105,13 @@ def check_record(item, transfer, root, size):
 def verify(receipt_bytes, pem):
     text = receipt_bytes.decode("utf-8")
     receipt = json.loads(text)
-    # One spelling only: compact JSON, no whitespace outside strings (member order is kept as read).
-    if json.dumps(receipt, separators=(",", ":"), ensure_ascii=False) != text:
+    # One spelling only: compact JSON, members sorted by code point, no whitespace outside strings.
+    if json.dumps(receipt, separators=(",", ":"), ensure_ascii=False, sort_keys=True) != text:
         raise Refused("the receipt is not in canonical form")
-    if set(receipt) != {"format", "transfer", "publicKey", "treeHead", "records"}:
+    if not isinstance(receipt, dict) or set(receipt) != {"format", "transfer", "publicKey", "treeHead", "records"}:
         raise Refused("the receipt does not have exactly the fields of a receipt")
+    if not all(isinstance(receipt[k], str) for k in ("format", "transfer", "publicKey")) or not isinstance(receipt["records"], list):
+        raise Refused("a member of the receipt has the wrong type")
     if receipt["format"] != "settle-receipt/v1":
         raise Refused("not a settle-receipt/v1")
     key = serialization.load_pem_public_key(pem)
@@ -120,7 +124,11 @@ def verify(receipt_bytes, pem):
     root, size = check_head(receipt["treeHead"], key, hashlib.sha256(der).digest())
     if not receipt["records"]:
         raise Refused("the receipt holds no record")
-    return [check_record(item, receipt["transfer"], root, size) for item in receipt["records"]]
+    proven = [check_record(item, receipt["transfer"], root, size) for item in receipt["records"]]
+    lsns = [lsn for lsn, _, _ in proven]
+    if any(later <= earlier for earlier, later in zip(lsns, lsns[1:])):
+        raise Refused("the records are not in strictly increasing LSN order")
+    return proven
 
 
 def main():
@@ -133,7 +141,7 @@ def main():
         pem = f.read()
     try:
         records = verify(receipt_bytes, pem)
-    except (Refused, ValueError, UnicodeDecodeError, KeyError, TypeError, struct.error) as error:
+    except Exception as error:  # any malformed input is a refusal with one line, never a traceback
         print(f"verify-receipt: FAILED: {error}", file=sys.stderr)
         return 1
     for lsn, record_type, payload in records:

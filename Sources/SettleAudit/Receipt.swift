@@ -57,6 +57,9 @@ public struct Receipt: Codable, Sendable, Equatable {
         if let problem = treeHead.problem(verifiedWith: key) { throw AuditError(problem) }
         guard let root = treeHead.root else { throw AuditError("the tree head's root is not well-formed hex") }
         guard !records.isEmpty else { throw AuditError("the receipt holds no record") }
+        guard zip(records, records.dropFirst()).allSatisfy({ $0.lsn < $1.lsn }) else {
+            throw AuditError("the records are not in strictly increasing LSN order")
+        }
         return try records.map { try $0.verified(in: treeHead.treeSize, root: root, transfer: transfer) }
     }
 }

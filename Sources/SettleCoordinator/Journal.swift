@@ -80,8 +80,11 @@ final class Journal: Sendable {
             state.withLock { state in
                 // The LSN is known at enqueue, so a checkpoint taken under this lock right after
                 // already carries it.
-                let lsn = log.enqueue([entry]) { continuation.resume(with: $0) }
-                Self.apply(record, lsn: lsn ?? .none, to: &state, rememberedMax: rememberedMax)
+                // A record refused at once (nil: a full queue, a failed log) is not in the log, so
+                // it is not in this view either; its caller hears the refusal.
+                if let lsn = log.enqueue([entry], completion: { continuation.resume(with: $0) }) {
+                    Self.apply(record, lsn: lsn, to: &state, rememberedMax: rememberedMax)
+                }
             }
         }
         return lsns[0]
@@ -91,10 +94,16 @@ final class Journal: Sendable {
     /// unable to decide anything safely, so it stops, and a restart recovers from the last seal.
     @discardableResult
     func appendOrStop(_ record: CoordinatorRecord, encoded: LogEntry? = nil, logger: Logger) async -> LSN {
-        do {
-            return try await append(record, encoded: encoded ?? record.entry())
-        } catch {
-            LogFailure.stop(error, directory: log.directory, logger: logger)
+        while true {
+            do {
+                return try await append(record, encoded: encoded ?? record.entry())
+            } catch let error as SignedLogError where error.code == .queueFull {
+                // Backpressure, not a failure: the writer drains its queue batch by batch.
+                logger.warning("the recovery log's queue is full; waiting", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .milliseconds(5))
+            } catch {
+                LogFailure.stop(error, directory: log.directory, logger: logger)
+            }
         }
     }
 

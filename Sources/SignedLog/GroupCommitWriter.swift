@@ -43,6 +43,9 @@ final class GroupCommitWriter: @unchecked Sendable {
     /// The last LSN handed out by `enqueue`: records are written in enqueue order, and a failed
     /// write stops the writer for good, so every accepted record gets the LSN it was promised.
     private var assignedLSN: LSN
+    /// The key that will seal the next batch enqueued: the current key, or the last rotation's.
+    /// Rotations are checked against it at enqueue, so two cannot rotate to the same key.
+    private var nextSigningKeyID: KeyID
 
     // Owned by the writer thread once it starts.
     private var position: ChainPosition
@@ -61,6 +64,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         self.position = recovered.position
         self.published = recovered.position
         self.assignedLSN = recovered.position.lastLSN
+        self.nextSigningKeyID = signingKey.verifyingKey.keyID
         self.segmentNumber = recovered.segmentNumber
         self.segmentDescriptor = recovered.segmentDescriptor
         self.segmentByteCount = recovered.segmentByteCount
@@ -83,8 +87,17 @@ final class GroupCommitWriter: @unchecked Sendable {
     /// writer thread) with their LSNs once sealed and durable, or with the error that kept them
     /// from being written. Entries enqueued earlier get lower LSNs. Returns the LSN the first
     /// entry will have if it is ever written (nil when refused at once).
+    /// - Parameter allowingLogRecords: KEY ROTATION records come only from `enqueueRotation`,
+    ///   which signs them; a test that forges one says so here.
     @discardableResult
-    func enqueue(_ entries: [LogEntry], completion: @escaping @Sendable (Result<[LSN], any Error>) -> Void) -> LSN? {
+    func enqueue(
+        _ entries: [LogEntry], allowingLogRecords: Bool = false,
+        completion: @escaping @Sendable (Result<[LSN], any Error>) -> Void
+    ) -> LSN? {
+        if !allowingLogRecords, entries.contains(where: { $0.type == .keyRotation }) {
+            completion(.failure(SignedLogError(.key, "a key rotation is appended by rotateKey(to:), which signs it with both keys")))
+            return nil
+        }
         if let refusal = refusalOfSize(entries) {
             completion(.failure(refusal))
             return nil
@@ -98,6 +111,15 @@ final class GroupCommitWriter: @unchecked Sendable {
     /// batch is sealed by `newKey`, in a new segment.
     func enqueueRotation(to newKey: SigningKey, completion: @escaping @Sendable (Result<[LSN], any Error>) -> Void) {
         let placeholder = LogEntry(type: .keyRotation, payload: [])
+        let alreadyInForce = condition.withLock {
+            guard nextSigningKeyID != newKey.verifyingKey.keyID else { return true }
+            nextSigningKeyID = newKey.verifyingKey.keyID
+            return false
+        }
+        if alreadyInForce {
+            completion(.failure(SignedLogError(.key, "the log is already signed by key id \(newKey.verifyingKey.keyID)")))
+            return
+        }
         enqueue(
             Waiter(
                 entries: [placeholder], payloadByteCount: KeyRotation.payloadByteCount, rotatingTo: newKey,
@@ -165,7 +187,8 @@ final class GroupCommitWriter: @unchecked Sendable {
     private func run() {
         while let batch = nextBatch() {
             do {
-                var lsns = try write(batch.flatMap(\.entries), rotatingTo: batch.last?.rotatingTo)[...]
+                let rotation = batch.last?.rotatingTo
+                var lsns = try write(batch.flatMap(\.entries), rotatingTo: rotation)[...]
                 guard lsns.first == batch.first?.firstLSN else {
                     throw SignedLogError(
                         .failed, "the writer wrote LSN \(lsns.first ?? .none), not the \(batch.first?.firstLSN ?? .none) it promised")
@@ -180,6 +203,19 @@ final class GroupCommitWriter: @unchecked Sendable {
                 )
                 discardUnsyncedBytes()
                 for waiter in batch { waiter.completion(.failure(failure)) }
+                fail(with: failure)
+                continue
+            }
+            // After the waiters are told: their records are durable whether or not a new
+            // segment can be begun, and a failure here stops only what comes next.
+            do {
+                // A new key's epoch begins in a segment of its own: opening the log then finds the
+                // key in force in the last segment's seals, without reading back across the rotation.
+                if batch.last?.rotatingTo != nil || segmentByteCount >= configuration.segmentBytesTarget { try rollSegment() }
+            } catch {
+                let failure = SignedLogError(
+                    .failed, "the log writer failed and accepts nothing until the log is reopened: \(error)"
+                )
                 fail(with: failure)
             }
         }
@@ -286,14 +322,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         condition.unlock()
 
         configuration.onBatchSealed?(entries.count, ContinuousClock.now - started)
-        if let newKey {
-            signingKey = newKey
-            // The new key's epoch begins in a segment of its own: opening the log then finds the
-            // key in force in the last segment's seals, without reading back across the rotation.
-            try rollSegment()
-        } else if segmentByteCount >= configuration.segmentBytesTarget {
-            try rollSegment()
-        }
+        if let newKey { signingKey = newKey }
         return lsns
     }
 

@@ -56,6 +56,18 @@ public struct LogAuditor: Sendable {
         self.init(directory: directory, keys: LogKeys([verifyingKey]))
     }
 
+    /// Given several keys, the auditor says the log rotated through them in that order: a log
+    /// that does not end signed by the last one may have been rewritten from before a rotation
+    /// by whoever held the retired key.
+    private func checkEndsOnTheLastKey(_ inForce: KeyID?) throws {
+        guard keys.keys.count > 1, let last = keys.keys.last?.keyID, let inForce, inForce != last else { return }
+        throw SignedLogError(
+            .key,
+            "the log ends signed by key id \(inForce), not by the last key given (\(last)): give the keys in the order the "
+                + "log rotated through them; a log that never reached the last key may have been rewritten before that rotation"
+        )
+    }
+
     /// - Parameter progress: called with bytes checked so far and bytes in all segments.
     public func verify(progress: (Int, Int) -> Void = { _, _ in }) throws -> AuditSummary {
         try SignedLogError.wrapping {
@@ -122,6 +134,7 @@ public struct LogAuditor: Sendable {
                 position = scan.sealed
                 progress(summary.byteCount + summary.unsealedTailByteCount, totalByteCount)
             }
+            try checkEndsOnTheLastKey(position.keyInForce)
             return summary
         }
     }

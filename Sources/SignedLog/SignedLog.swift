@@ -80,16 +80,15 @@ public final class SignedLog: Sendable {
     /// Appends `entries` under one seal (all durable together, or none acknowledged) and returns
     /// their LSNs in order.
     public func append(contentsOf entries: [LogEntry]) async throws -> [LSN] {
-        if entries.contains(where: { $0.type == .keyRotation }) {
-            throw SignedLogError(.key, "a key rotation is appended by rotateKey(to:), which signs it with both keys")
+        try await withCheckedThrowingContinuation { continuation in
+            writer.enqueue(entries) { continuation.resume(with: $0) }
         }
-        return try await appendUnchecked(entries)
     }
 
     /// Appends any record, a KEY ROTATION included: tests forge rotations with it.
     func appendUnchecked(_ entries: [LogEntry]) async throws -> [LSN] {
         try await withCheckedThrowingContinuation { continuation in
-            writer.enqueue(entries) { continuation.resume(with: $0) }
+            writer.enqueue(entries, allowingLogRecords: true) { continuation.resume(with: $0) }
         }
     }
 
@@ -97,13 +96,15 @@ public final class SignedLog: Sendable {
     /// signed by the current key and by `newKey`, sealed by the current key; every later seal
     /// is made by `newKey`. Returns the rotation record's LSN once it is sealed and durable.
     public func rotateKey(to newKey: SigningKey) async throws -> LSN {
-        guard newKey.verifyingKey.keyID != verifyingKey.keyID else {
-            throw SignedLogError(.key, "the log is already signed by key id \(newKey.verifyingKey.keyID)")
-        }
+        // Trusted before the rotation is written: a reader may meet the new key's seals at once.
+        state.withLock { $0.trusted = LogKeys($0.trusted.keys + [newKey.verifyingKey]) }
         let lsns: [LSN] = try await withCheckedThrowingContinuation { continuation in
-            writer.enqueueRotation(to: newKey) { continuation.resume(with: $0) }
+            // The writer refuses a rotation to the key already in force or already pending.
+            writer.enqueueRotation(to: newKey) { result in
+                if case .success = result { self.state.withLock { $0.current = newKey.verifyingKey } }
+                continuation.resume(with: result)
+            }
         }
-        state.withLock { $0 = (newKey.verifyingKey, LogKeys($0.trusted.keys + [newKey.verifyingKey])) }
         return lsns[0]
     }
 

@@ -242,7 +242,8 @@ struct ChaosCommand: AsyncParsableCommand {
         let counts = NetworkFaultSchedule.Fault.allCases.map { ($0, tally.counts[$0, default: 0]) }
         return InvariantChecks.Result(
             name: "the storm injected every network fault",
-            failures: counts.filter { $0.1 == 0 }.map { "\($0.0.rawValue): never injected" },
+            failures: counts.filter { $0.1 == 0 }.map { "\($0.0.rawValue): never injected" }
+                + tally.failedInjections.map { "could not inject \($0)" },
             detail: counts.map { "\($0.0.rawValue) \($0.1)" }.joined(separator: ", ")
         )
     }

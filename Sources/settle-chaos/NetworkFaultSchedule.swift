@@ -4,7 +4,8 @@ import SettleCore
 import Synchronization
 
 /// The network's faults of `tools/chaos --network`, drawn from the seed, one at a time beside
-/// the process faults of `FaultSchedule`: every 1–4 s one of them lasts 1–5 s, then heals.
+/// the process faults of `FaultSchedule`: every 1–4 s one of them lasts 1–5 s, then heals. The
+/// kinds come in seeded rounds that each hold every kind once, so even a short storm has them all.
 ///
 /// - a bank partitioned from settled both ways, or one way (settled's requests arrive, the
 ///   answers are lost), by drop rules in the bank's namespace;
@@ -22,6 +23,8 @@ final class NetworkFaultSchedule: Sendable {
 
     struct Tally: Sendable {
         var counts: [Fault: Int] = [:]
+        /// Injections whose nft rule or delay file could not be set: the storm fails on any.
+        var failedInjections: [String] = []
         /// The longest any branch stayed prepared (in doubt) at a participant, overall and while
         /// a bank was partitioned from settled.
         var longestInDoubt: Duration = .zero
@@ -41,10 +44,12 @@ final class NetworkFaultSchedule: Sendable {
     /// Runs until cancelled, and heals whatever is in force when it stops.
     func run() async {
         var generator = generator
+        var round: [Fault] = []
         while !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(Int.random(in: 1000...4000, using: &generator)))
             if Task.isCancelled { break }
-            let fault = Fault.allCases.randomElement(using: &generator) ?? .partition
+            if round.isEmpty { round = Fault.allCases.shuffled(using: &generator) }
+            let fault = round.removeLast()
             let bank = Int.random(in: 0..<ChaosDeployment.bankNames.count, using: &generator)
             await inject(fault, bank: bank)
             try? await Task.sleep(for: .milliseconds(Int.random(in: 1000...5000, using: &generator)))
@@ -58,25 +63,31 @@ final class NetworkFaultSchedule: Sendable {
     private func inject(_ fault: Fault, bank: Int) async {
         let network = deployment.network
         let coordinator = network.coordinatorAddress
+        let bankNamespace = network.bankNamespaces[bank]
+        var applied: [Bool] = []
         switch fault {
         case .partition:
-            await nft(in: network.bankNamespaces[bank], "add rule inet chaos input ip saddr \(coordinator) drop")
-            await nft(in: network.bankNamespaces[bank], "add rule inet chaos output ip daddr \(coordinator) drop")
+            applied.append(await nft(in: bankNamespace, "add rule inet chaos input ip saddr \(coordinator) drop"))
+            applied.append(await nft(in: bankNamespace, "add rule inet chaos output ip daddr \(coordinator) drop"))
         case .oneWay:
-            await nft(in: network.bankNamespaces[bank], "add rule inet chaos output ip daddr \(coordinator) drop")
+            applied.append(await nft(in: bankNamespace, "add rule inet chaos output ip daddr \(coordinator) drop"))
         case .loss:
-            await nft(in: network.bankNamespaces[bank], "add rule inet chaos input ip saddr \(coordinator) numgen random mod 100 < 20 drop")
-            await nft(in: network.bankNamespaces[bank], "add rule inet chaos output ip daddr \(coordinator) numgen random mod 100 < 20 drop")
+            applied.append(await nft(in: bankNamespace, "add rule inet chaos input ip saddr \(coordinator) numgen random mod 100 < 20 drop"))
+            applied.append(await nft(in: bankNamespace, "add rule inet chaos output ip daddr \(coordinator) numgen random mod 100 < 20 drop"))
         case .latency:
-            if !FileManager.default.createFile(atPath: deployment.delayControlFile(bank), contents: Data("200 100\n".utf8)) {
-                say("  network fault: cannot write \(deployment.delayControlFile(bank))")
-            }
+            applied.append(FileManager.default.createFile(atPath: deployment.delayControlFile(bank), contents: Data("200 100\n".utf8)))
         case .clientPartition:
-            await nft(in: network.coordinatorNamespace, "add rule inet chaos input ip saddr \(network.clientAddress) drop")
-            await nft(in: network.coordinatorNamespace, "add rule inet chaos output ip daddr \(network.clientAddress) drop")
+            applied.append(await nft(in: network.coordinatorNamespace, "add rule inet chaos input ip saddr \(network.clientAddress) drop"))
+            applied.append(await nft(in: network.coordinatorNamespace, "add rule inet chaos output ip daddr \(network.clientAddress) drop"))
         }
         active.withLock { $0 = fault }
-        tally.withLock { $0.counts[fault, default: 0] += 1 }
+        tally.withLock { tally in
+            if applied.allSatisfy({ $0 }) {
+                tally.counts[fault, default: 0] += 1
+            } else {
+                tally.failedInjections.append("\(fault.rawValue) (\(ChaosDeployment.bankNames[bank]))")
+            }
+        }
     }
 
     private func heal(_ fault: Fault, bank: Int) async {
@@ -94,10 +105,13 @@ final class NetworkFaultSchedule: Sendable {
         }
     }
 
-    private func nft(in namespace: String?, _ rule: String) async {
-        guard let namespace else { return }
+    /// Whether the rule took effect.
+    @discardableResult
+    private func nft(in namespace: String?, _ rule: String) async -> Bool {
+        guard let namespace else { return false }
         let result = try? await ProcessOutput.run("/usr/sbin/ip", ["netns", "exec", namespace, "/usr/sbin/nft", rule])
         if result?.status != 0 { say("  network fault: nft \(rule) in \(namespace) failed: \(result?.errorOutput ?? "")") }
+        return result?.status == 0
     }
 
     /// Samples every 250 ms how long the oldest branch under settled's prefix has been prepared.

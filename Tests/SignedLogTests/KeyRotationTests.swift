@@ -87,6 +87,47 @@ struct KeyRotationTests {
         await withPrevious.close()
     }
 
+    /// Whoever kept the retired key rewrites the log from before the rotation, leaves the
+    /// rotation out and seals on with the old key: an auditor who gives both keys, in rotation
+    /// order, is told the log never reached the last one.
+    @Test func aLogRewrittenFromBeforeItsRotationFailsWithBothKeys() async throws {
+        let log = try await SignedLog.open(directory: logPath, signingKey: a)
+        try await append(["a1", "a2"], to: log)
+        _ = try await log.rotateKey(to: b)
+        try await append(["b1"], to: log)
+        await log.close()
+        #expect(throws: Never.self) { try LogAuditor(directory: logPath, keys: LogKeys([a.verifyingKey, b.verifyingKey])).verify() }
+
+        let forgedPath = directory.subpath("forged")
+        let forged = try await SignedLog.open(directory: forgedPath, signingKey: a)
+        try await append(["a1", "a2", "b1", "more"], to: forged)
+        await forged.close()
+        let error = #expect(throws: SignedLogError.self) {
+            try LogAuditor(directory: forgedPath, keys: LogKeys([a.verifyingKey, b.verifyingKey])).verify()
+        }
+        #expect(error?.message.contains("never reached the last key") == true, "\(String(describing: error))")
+    }
+
+    /// Two rotations to one key at once: the writer takes one and refuses the other, so the log
+    /// never holds a rotation from a key to itself and opens again.
+    @Test func concurrentRotationsToOneKeyWriteOnlyOne() async throws {
+        let log = try await SignedLog.open(directory: logPath, signingKey: a)
+        try await append(["a1"], to: log)
+        let next = b
+        let rotate: @Sendable () async -> Bool = { (try? await log.rotateKey(to: next)) != nil }
+        async let first = rotate()
+        async let second = rotate()
+        let succeeded = await [first, second]
+        #expect(succeeded.filter { $0 }.count == 1)
+        #expect(log.verifyingKey.keyID == b.verifyingKey.keyID)
+        try await append(["b1"], to: log)
+        await log.close()
+        let reopened = try await SignedLog.open(directory: logPath, signingKey: b, previousKeys: [a.verifyingKey])
+        #expect(try await reopened.records(from: .first).count == 3)
+        await reopened.close()
+        #expect(try LogAuditor(directory: logPath, keys: LogKeys([a.verifyingKey, b.verifyingKey])).verify().recordCount == 3)
+    }
+
     /// A forger holding only one of the two keys: the rotation record fails the audit and the
     /// open, whichever signature is missing; and `append` never writes a rotation at all.
     @Test(arguments: [true, false])
