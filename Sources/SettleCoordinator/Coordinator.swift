@@ -135,6 +135,13 @@ public final class Coordinator: Service, Sendable {
             if !resumed.isEmpty { crashPoints.reached(.duringRecovery) }
             group.addTask { await self.sweepPeriodically(links: links, table: table, signer: signer) }
             group.addTask { await self.checkpointPeriodically(journal: journal) }
+            if let treeHeadFile = configuration.treeHeadFile {
+                let publisher = TreeHeadPublisher(
+                    log: log, path: treeHeadFile, interval: .milliseconds(max(100, configuration.treeHeadIntervalMilliseconds)),
+                    logger: logger
+                )
+                group.addTask { await publisher.run() }
+            }
             if configuration.deadlockCheckIntervalMilliseconds > 0 {
                 let detector = DeadlockDetector(
                     coordinatorID: configuration.coordinatorID, links: links, table: table, abortRequests: abortRequests,

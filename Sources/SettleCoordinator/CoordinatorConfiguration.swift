@@ -63,6 +63,10 @@ public struct CoordinatorConfiguration: Decodable, Sendable {
     /// The public keys (PEM files) the log was signed with before it rotated to `signingKey`
     /// (`settled --rotate-key`): recovery reads records sealed in their epochs.
     public var previousPublicKeys: [String] = []
+    /// Where to publish the log's latest signed tree head for an external witness (nil: not
+    /// published), and how often.
+    public var treeHeadFile: String?
+    public var treeHeadIntervalMilliseconds: UInt32 = 10_000
     /// Who may call the API, and what each may do (see `ClientConfiguration`).
     public var clients: [ClientConfiguration]
     /// Four-eyes resolution: Resolve only proposes, and a second, different operator's Approve
@@ -132,7 +136,7 @@ public struct CoordinatorConfiguration: Decodable, Sendable {
         case checkpointIntervalMilliseconds, retryInitialMilliseconds, retryMaxMilliseconds, inFlightTransfersMax
         case compensationRetriesMax
         case rememberedTransfersMax, drainMilliseconds, tls, participantCallTimeoutMilliseconds, acceptedRecordBytesMax
-        case deadlockCheckIntervalMilliseconds, prepareOrder, previousPublicKeys
+        case deadlockCheckIntervalMilliseconds, prepareOrder, previousPublicKeys, treeHeadFile, treeHeadIntervalMilliseconds
     }
 
     /// Required keys must be present; every other key falls back to its documented default.
@@ -174,6 +178,8 @@ public struct CoordinatorConfiguration: Decodable, Sendable {
         try optional(.fourEyesResolution, &fourEyesResolution)
         try optional(.allowPlaintext, &allowPlaintext)
         try optional(.previousPublicKeys, &previousPublicKeys)
+        treeHeadFile = try container.decodeIfPresent(String.self, forKey: .treeHeadFile)
+        try optional(.treeHeadIntervalMilliseconds, &treeHeadIntervalMilliseconds)
         try optional(.apiConnectionsMax, &apiConnectionsMax)
         try optional(.apiConcurrentCallsPerConnectionMax, &apiConcurrentCallsPerConnectionMax)
         try optional(.apiMessageBytesMax, &apiMessageBytesMax)

@@ -40,6 +40,8 @@ final class GroupCommitWriter: @unchecked Sendable {
     private var queuedEntryCount = 0
     private var phase = Phase.running
     private var published: ChainPosition
+    /// The last durable seal: a signed tree head to publish. Nil until one is known.
+    private var publishedSeal: LogSeal?
     /// The last LSN handed out by `enqueue`: records are written in enqueue order, and a failed
     /// write stops the writer for good, so every accepted record gets the LSN it was promised.
     private var assignedLSN: LSN
@@ -63,6 +65,7 @@ final class GroupCommitWriter: @unchecked Sendable {
     ) {
         self.position = recovered.position
         self.published = recovered.position
+        self.publishedSeal = recovered.lastSeal
         self.assignedLSN = recovered.position.lastLSN
         self.nextSigningKeyID = signingKey.verifyingKey.keyID
         self.segmentNumber = recovered.segmentNumber
@@ -74,6 +77,13 @@ final class GroupCommitWriter: @unchecked Sendable {
         let thread = Thread { [self] in self.run() }
         thread.name = "settle-log-writer"
         thread.start()
+    }
+
+    /// The last durable seal, if any is known since the log was opened.
+    var lastSeal: LogSeal? {
+        condition.lock()
+        defer { condition.unlock() }
+        return publishedSeal
     }
 
     /// The chain as of the last durable seal.
@@ -319,6 +329,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         position = next
         condition.lock()
         published = next
+        publishedSeal = seal
         condition.unlock()
 
         configuration.onBatchSealed?(entries.count, ContinuousClock.now - started)

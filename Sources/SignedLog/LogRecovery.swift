@@ -37,6 +37,8 @@ struct LogRecovery {
         var segmentByteCount: Int
         var position: ChainPosition
         var report: LogOpenReport
+        /// The last seal of the last segment; nil when that segment holds none yet.
+        var lastSeal: LogSeal?
     }
 
     func recover() throws -> Recovered {
@@ -66,7 +68,8 @@ struct LogRecovery {
                 }
             }
             let scanner = SegmentScanner(keys: keys)
-            let scan = try scanner.scan(bytes, header: header)
+            var lastSeal: LogSeal?
+            let scan = scanner.scan(bytes, header: header) { _, seal, _ in lastSeal = seal }
             if case .defect(let offset, let reason, let isCompleteSeal) = scan.stop,
                 isCompleteSeal || scanner.containsValidSeal(bytes, after: offset, segmentVersion: header.formatVersion)
             {
@@ -92,7 +95,8 @@ struct LogRecovery {
                     lastCheckpointLSN: scan.sealed.lastCheckpoint == .none ? nil : scan.sealed.lastCheckpoint,
                     tornTailFile: tornTailFile, tornTailByteCount: tornTailByteCount,
                     upgradedFromVersion1: header.formatVersion == 1
-                )
+                ),
+                lastSeal: lastSeal
             )
             if header.formatVersion == 1 {
                 try continueInCurrentFormat(&recovered, replacingEmptySegment: scan.sealCount == 0)

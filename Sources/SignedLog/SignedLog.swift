@@ -123,6 +123,10 @@ public final class SignedLog: Sendable {
         try await append(LogEntry(type: .checkpoint, payload: checkpoint.encoded()))
     }
 
+    /// The newest durable seal (from format version 2, a signed tree head); nil until one is
+    /// known since the log was opened.
+    public var latestSeal: LogSeal? { writer.lastSeal }
+
     /// The LSN of the last sealed, durable record (`.none` for an empty log).
     public var lastSealedLSN: LSN { writer.sealedPosition.lastLSN }
 

@@ -39,6 +39,9 @@ enum ProofFiles {
         } catch let error as SignedLogError {
             printError("\(command): FAILED: \(error)")
             throw ExitCode(1)
+        } catch let error as CanonicalJSON.Refusal {
+            printError("\(command): FAILED: \(error)")
+            throw ExitCode(1)
         }
     }
 }

@@ -1,5 +1,3 @@
-import SignedLog
-
 /// A signed tree head as an auditor keeps it: a version 2 seal's fields, in JSON, with
 /// everything needed to check its signature and nothing else (protocol/receipts.md).
 public struct TreeHead: Codable, Sendable, Equatable {
