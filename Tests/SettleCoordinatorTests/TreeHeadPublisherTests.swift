@@ -38,7 +38,10 @@ struct TreeHeadPublisherTests {
             let proof = witness.subpath("proof.json")
             let consistency = try run(
                 "settle",
-                ["audit", "consistency", heads[0], heads[1], "--log", deployment.logDirectory, "--public-key", deployment.publicKeyPath, "--out", proof]
+                [
+                    "audit", "consistency", heads[0], heads[1], "--log", deployment.logDirectory, "--public-key", deployment.publicKeyPath, "--out",
+                    proof,
+                ]
             )
             #expect(consistency.status == 0, "\(consistency.errorOutput)")
             let checked = try run("settle", ["audit", "check-consistency", proof, "--public-key", deployment.publicKeyPath])
