@@ -16,12 +16,17 @@ struct BranchOperations: Sendable {
 
     // MARK: Prepare
 
-    func prepare(gid: String, digest: WorkDigest, work: @escaping HandlerRegistry.BoundWork) async throws -> PrepareOutcome {
+    /// - Parameter workIsSigned: the request carried the coordinator's verified order for this
+    ///   gid and this work. Every Prepare of a gid needs one, and the coordinator signs one work
+    ///   per gid, so a gid found prepared holds this work even when this process cannot see it.
+    func prepare(
+        gid: String, digest: WorkDigest, workIsSigned: Bool, work: @escaping HandlerRegistry.BoundWork
+    ) async throws -> PrepareOutcome {
         try await inFlightPrepares.run(gid: gid) { [self] in
             try await retryingConflicts(operation: "prepare", gid: gid, retriesMax: configuration.conflictRetriesMax) {
                 try await pool.withConnection { connection in
                     try await runningPrepares.run(gid: gid, backend: connection.backendProcessID) {
-                        try await prepareOnce(connection, gid: gid, digest: digest, work: work)
+                        try await prepareOnce(connection, gid: gid, digest: digest, workIsSigned: workIsSigned, work: work)
                     }
                 }
             }
@@ -29,7 +34,7 @@ struct BranchOperations: Sendable {
     }
 
     private func prepareOnce(
-        _ connection: PostgresConnection, gid: String, digest: WorkDigest, work: HandlerRegistry.BoundWork
+        _ connection: PostgresConnection, gid: String, digest: WorkDigest, workIsSigned: Bool, work: HandlerRegistry.BoundWork
     ) async throws -> PrepareOutcome {
         let claimed =
             try await begin(
@@ -41,7 +46,7 @@ struct BranchOperations: Sendable {
             )[0].count == 1
         guard claimed else {
             await connection.rollbackIgnoringCancellation()
-            return try await duplicatePrepare(connection, gid: gid, digest: digest)
+            return try await duplicatePrepare(connection, gid: gid, digest: digest, workIsSigned: workIsSigned)
         }
         do {
             try await work(ParticipantTransaction(connection: connection, gid: gid))
@@ -66,13 +71,21 @@ struct BranchOperations: Sendable {
 
     /// A Prepare of a gid whose barrier row exists: the same work answers as the first did; other
     /// work, or work that cannot be compared, is refused without touching anything.
-    private func duplicatePrepare(_ connection: PostgresConnection, gid: String, digest: WorkDigest) async throws -> PrepareOutcome {
+    private func duplicatePrepare(
+        _ connection: PostgresConnection, gid: String, digest: WorkDigest, workIsSigned: Bool
+    ) async throws -> PrepareOutcome {
         let state = try await barrierState(connection, gid: gid)
         if state.isCancelled { return .cancelled }
         if state.isPrepared {
             switch preparedWork.compare(gid, digest) {
             case .same: return .prepared
             case .different: throw Self.mismatch(gid, "another action or payload")
+            case .unknown where workIsSigned:
+                // Prepared before this process started, so its work is not in memory; but only the
+                // coordinator's order for this gid could have prepared it, and it orders one work
+                // per gid. Refusing here made a saga's re-drive after a participant restart look
+                // like a refusal, and the saga compensated a debit that was in fact prepared.
+                return .prepared
             case .unknown:
                 throw ParticipantError(
                     .workMismatch,

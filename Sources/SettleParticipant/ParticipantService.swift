@@ -23,10 +23,10 @@ struct ParticipantService: Settle_V1_Participant.SimpleServiceProtocol {
             try limits.validatePayload(request.payload, for: request.action)
             let digest = WorkDigest(name: request.action, payload: request.payload)
             // Only work the coordinator signed for this gid and this participant is ever prepared.
-            _ = try verified(.prepare, gid: request.gid, request.hasOrder ? request.order : nil, work: digest.bytes)
+            let order = try verified(.prepare, gid: request.gid, request.hasOrder ? request.order : nil, work: digest.bytes)
             let work = try registry.bind(.action, name: request.action, payload: Array(request.payload))
             let started = ContinuousClock.now
-            let outcome = try await operations.prepare(gid: request.gid, digest: digest, work: work)
+            let outcome = try await operations.prepare(gid: request.gid, digest: digest, workIsSigned: order != nil, work: work)
             metrics.prepareDuration.record(duration: ContinuousClock.now - started)
             var response = Settle_V1_PrepareResponse()
             switch outcome {

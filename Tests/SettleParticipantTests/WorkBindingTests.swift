@@ -54,23 +54,34 @@ struct WorkBindingTests {
     }
 
     /// PostgreSQL hides a prepared transaction's rows, so a restarted participant cannot compare a
-    /// duplicate Prepare with the prepared work: it refuses it (nothing is decided before every
-    /// branch answered PREPARED, so the coordinator rolls the branch back), and Commit and
-    /// Rollback still work.
-    @Test func aRestartedParticipantRefusesADuplicateItCannotCompare() async throws {
+    /// duplicate Prepare with the prepared work itself. A duplicate carrying the coordinator's
+    /// signed order is the prepared work (only that order could have prepared the gid, and the
+    /// coordinator orders one work per gid): it is answered PREPARED, as a saga's re-drive after a
+    /// participant restart needs (the 10,000-transfer storm found a saga compensated because this
+    /// was refused). An unsigned duplicate, possible only in the migration window, is refused; in
+    /// both cases Commit and Rollback still work.
+    @Test func aRestartedParticipantAnswersASignedDuplicateAndRefusesAnUnsignedOne() async throws {
         let database = try await ScratchDatabase.create()
         defer { Task { await database.drop() } }
-        let first = try ExampleBankProcess(databaseURL: database.url, arguments: ["--seed", "a=1000,b=500"])
+        let migration = ["--accept-unsigned-phase-two"]
+        let first = try ExampleBankProcess(databaseURL: database.url, arguments: ["--seed", "a=1000,b=500"] + migration)
         try await first.withClient { client throws in
             #expect(try await client.prepare(gid("w4"), "debit", movement("a", 100)).outcome == .prepared)
+            #expect(try await client.prepare(gid("w5"), "debit", movement("b", 100)).outcome == .prepared)
         }
         first.kill()
-        let second = try ExampleBankProcess(databaseURL: database.url)
+        let second = try ExampleBankProcess(databaseURL: database.url, arguments: migration)
         try await second.withClient { client throws in
-            let duplicate = await rpcFailure { _ = try await client.prepare(gid("w4"), "debit", movement("a", 100)) }
+            #expect(try await client.prepare(gid("w4"), "debit", movement("a", 100)).outcome == .prepared, "signed: the prepared work")
+            #expect(try await client.commit(gid("w4")) == .committed)
+            var unsigned = Settle_V1_PrepareRequest()
+            unsigned.gid = gid("w5")
+            unsigned.action = "debit"
+            unsigned.payload = movement("b", 100)
+            let duplicate = await rpcFailure { _ = try await client.prepare(unsigned, metadata: authorized) }
             #expect(duplicate?.code == .failedPrecondition)
             #expect(duplicate?.message.contains("cannot be compared") == true, "\(duplicate?.message ?? "")")
-            #expect(try await client.rollback(gid("w4")) == .rolledBack)
+            #expect(try await client.rollback(gid("w5")) == .rolledBack)
             #expect(try await client.inDoubt("settle:test-coordinator:").isEmpty)
         }
         second.process.terminate()
