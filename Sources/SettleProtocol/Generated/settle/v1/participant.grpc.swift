@@ -184,7 +184,8 @@ extension Settle_V1_Participant {
         /// > again. Already cancelled (a Rollback came first): REFUSED with kind CANCELLED, the action
         /// > never runs. Already committed: PREPARED (a following Commit answers COMMITTED). The barrier
         /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-        /// > with work this process cannot compare (prepared elsewhere or before a restart), is FAILED_PRECONDITION.
+        /// > with work this process cannot compare (prepared elsewhere, or before a restart by an unsigned Prepare), is
+        /// > FAILED_PRECONDITION; a signed duplicate of a gid found prepared is PREPARED (the order fixes the work).
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Settle_V1_PrepareRequest` messages.
@@ -336,7 +337,8 @@ extension Settle_V1_Participant {
         /// > again. Already cancelled (a Rollback came first): REFUSED with kind CANCELLED, the action
         /// > never runs. Already committed: PREPARED (a following Commit answers COMMITTED). The barrier
         /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-        /// > with work this process cannot compare (prepared elsewhere or before a restart), is FAILED_PRECONDITION.
+        /// > with work this process cannot compare (prepared elsewhere, or before a restart by an unsigned Prepare), is
+        /// > FAILED_PRECONDITION; a signed duplicate of a gid found prepared is PREPARED (the order fixes the work).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Settle_V1_PrepareRequest` message.
@@ -486,7 +488,8 @@ extension Settle_V1_Participant {
         /// > again. Already cancelled (a Rollback came first): REFUSED with kind CANCELLED, the action
         /// > never runs. Already committed: PREPARED (a following Commit answers COMMITTED). The barrier
         /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-        /// > with work this process cannot compare (prepared elsewhere or before a restart), is FAILED_PRECONDITION.
+        /// > with work this process cannot compare (prepared elsewhere, or before a restart by an unsigned Prepare), is
+        /// > FAILED_PRECONDITION; a signed duplicate of a gid found prepared is PREPARED (the order fixes the work).
         ///
         /// - Parameters:
         ///   - request: A `Settle_V1_PrepareRequest` message.
@@ -900,7 +903,8 @@ extension Settle_V1_Participant {
         /// > again. Already cancelled (a Rollback came first): REFUSED with kind CANCELLED, the action
         /// > never runs. Already committed: PREPARED (a following Commit answers COMMITTED). The barrier
         /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-        /// > with work this process cannot compare (prepared elsewhere or before a restart), is FAILED_PRECONDITION.
+        /// > with work this process cannot compare (prepared elsewhere, or before a restart by an unsigned Prepare), is
+        /// > FAILED_PRECONDITION; a signed duplicate of a gid found prepared is PREPARED (the order fixes the work).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Settle_V1_PrepareRequest` message.
@@ -1095,7 +1099,8 @@ extension Settle_V1_Participant {
         /// > again. Already cancelled (a Rollback came first): REFUSED with kind CANCELLED, the action
         /// > never runs. Already committed: PREPARED (a following Commit answers COMMITTED). The barrier
         /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-        /// > with work this process cannot compare (prepared elsewhere or before a restart), is FAILED_PRECONDITION.
+        /// > with work this process cannot compare (prepared elsewhere, or before a restart by an unsigned Prepare), is
+        /// > FAILED_PRECONDITION; a signed duplicate of a gid found prepared is PREPARED (the order fixes the work).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Settle_V1_PrepareRequest` message.
