@@ -13,6 +13,7 @@ extension TransferDriver {
         switch progress {
         case .awaitingPrepare: "saga: re-driving"
         case .prepared: "prepared, to be cancelled"
+        case .preparedAwaitingTurn: "saga: prepared, committing after the branches before it"
         case .refused(let reason): "refused: \(reason)"
         case .awaitingCommit: "saga: committing"
         case .committed: "committed"

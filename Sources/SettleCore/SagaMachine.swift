@@ -1,8 +1,16 @@
-/// A transfer after its SAGA decision is sealed, as a pure state machine: commit what is
-/// prepared and re-drive the late branches until they commit or the saga deadline passes; then,
+/// A transfer after its SAGA decision is sealed, as a pure state machine: commit the branches in
+/// the order the transfer lists them, each once every branch before it has committed, re-driving
+/// the late ones, until all commit or the saga deadline passes; then,
 /// if it must give up, seal COMPENSATE, cancel every branch that did not commit and compensate
 /// every branch that did — in reverse branch order, one at a time, each exactly once — and end
 /// as compensated (no net effect).
+///
+/// Why in order: a saga gives up atomic isolation, so what it commits can be used before the
+/// saga ends. Committed all at once, a credit could commit while its debit, listed first, is
+/// still to be re-driven; if that debit is then refused, the credit must be compensated, and that
+/// fails when the money was spent meanwhile (the 10,000-transfer storm found it). In order, a
+/// refusal of an earlier branch only cancels the later ones, which are prepared, not committed.
+/// List the branch that may be refused (a debit) first.
 ///
 /// Like `TransferMachine`: events in, one action out, impossible events rejected unchanged.
 public struct SagaMachine: Sendable, Equatable {
@@ -25,6 +33,8 @@ public struct SagaMachine: Sendable, Equatable {
         case awaitingPrepare
         /// Prepared after the compensation was decided: to be cancelled, never committed.
         case prepared
+        /// Prepared in the forward phase; commits once every earlier branch has committed.
+        case preparedAwaitingTurn
         case refused(reason: String)
         case awaitingCommit
         case committed
@@ -57,11 +67,11 @@ public struct SagaMachine: Sendable, Equatable {
 
     /// Takes over from the two-phase machine once SAGA is sealed.
     public static func started(after preparing: [TransferMachine.BranchProgress]) -> (SagaMachine, Action) {
-        let prepared = preparing.indices.filter { preparing[$0] == .prepared }
         let late = preparing.indices.filter { preparing[$0] != .prepared }
-        var machine = SagaMachine(branches: preparing.map { $0 == .prepared ? .awaitingCommit : .awaitingPrepare })
+        var machine = SagaMachine(branches: preparing.map { $0 == .prepared ? .preparedAwaitingTurn : .awaitingPrepare })
         machine.phase = .forward
-        return (machine, .startForward(commit: prepared, redrive: late))
+        let first = machine.releaseNextCommit()
+        return (machine, .startForward(commit: first.map { [$0] } ?? [], redrive: late))
     }
 
     /// After a restart with SAGA sealed and nothing later: which branches committed is unknown, so
@@ -112,8 +122,8 @@ public struct SagaMachine: Sendable, Equatable {
         case (.forward, .awaitingPrepare):
             switch answer {
             case .prepared:
-                branches[branch] = .awaitingCommit
-                return .sendCommit([branch])
+                branches[branch] = .preparedAwaitingTurn
+                return releaseNextCommit().map { .sendCommit([$0]) } ?? .wait
             case .refused(let reason):
                 branches[branch] = .refused(reason: reason)
                 return decideCompensation("branch \(branch) refused during the saga: \(reason)")
@@ -137,7 +147,9 @@ public struct SagaMachine: Sendable, Equatable {
         switch (phase, answer) {
         case (.forward, .committed):
             branches[branch] = .committed
-            guard branches.allSatisfy({ $0 == .committed }) else { return .wait }
+            guard branches.allSatisfy({ $0 == .committed }) else {
+                return releaseNextCommit().map { .sendCommit([$0]) } ?? .wait
+            }
             phase = .sealingEnd(.committed)
             return .log(.end(.committed))
         case (.forward, .heuristicRollback):
@@ -233,6 +245,16 @@ public struct SagaMachine: Sendable, Equatable {
     }
 
     // MARK: Helpers
+
+    /// The first branch not yet committed, when it is prepared and so may commit now: the
+    /// forward phase commits one branch at a time, in the order the transfer lists them.
+    private mutating func releaseNextCommit() -> Int? {
+        guard let next = branches.firstIndex(where: { $0 != .committed }), branches[next] == .preparedAwaitingTurn else {
+            return nil
+        }
+        branches[next] = .awaitingCommit
+        return next
+    }
 
     private mutating func decideCompensation(_ reason: String) -> Action {
         phase = .sealingCompensate(reason: reason)

@@ -14,46 +14,49 @@ struct SagaMachineTests {
         #expect(try transfer.prepareAnswered(branch: 2, answer: .prepared) == .wait, "answered while SAGA is sealing")
         #expect(try transfer.logged(.saga) == .wait)
         #expect(transfer.phase == .saga(.forward))
-        let (_, first) = SagaMachine.started(after: transfer.branches)
-        #expect(first == .startForward(commit: [0, 2], redrive: [1]))
+        let (saga, first) = SagaMachine.started(after: transfer.branches)
+        #expect(first == .startForward(commit: [0], redrive: [1]), "one at a time, in the listed order")
+        #expect(saga.branches == [.awaitingCommit, .awaitingPrepare, .preparedAwaitingTurn])
         // A refusal before the deadline still aborts, whatever the policy.
         var refused = TransferMachine(branchCount: 2, onPrepareTimeout: .saga)
         _ = try refused.started()
         #expect(try refused.prepareAnswered(branch: 1, answer: .refused(reason: "no")) == .log(.abort(reason: "branch 1 refused: no")))
     }
 
-    @Test func aLateBranchThatPreparesCommitsEverything() throws {
+    @Test func aLateBranchThatPreparesCommitsEverythingInOrder() throws {
         var saga = Self.forward()
-        #expect(try saga.commitAnswered(branch: 0, answer: .committed) == .wait)
+        #expect(try saga.commitAnswered(branch: 0, answer: .committed) == .wait, "branch 1 is not prepared yet")
         #expect(try saga.prepareAnswered(branch: 1, answer: .prepared) == .sendCommit([1]))
-        #expect(try saga.commitAnswered(branch: 2, answer: .committed) == .wait)
-        #expect(try saga.commitAnswered(branch: 1, answer: .committed) == .log(.end(.committed)))
+        #expect(throws: TransitionError.self, "branch 2 waits its turn") { try saga.commitAnswered(branch: 2, answer: .committed) }
+        #expect(try saga.commitAnswered(branch: 1, answer: .committed) == .sendCommit([2]))
+        #expect(try saga.commitAnswered(branch: 2, answer: .committed) == .log(.end(.committed)))
         #expect(try saga.logged(.end(.committed)) == .finished(.committed))
     }
 
-    @Test func aLateRefusalCancelsItAndCompensatesTheOthersInReverseOrder() throws {
+    /// The storm's stuck saga, prevented: the branch listed first (a debit) is refused on its
+    /// re-drive, and the later branch (a credit) was only prepared, so it is cancelled rather than
+    /// compensated — no credit was ever usable before its debit succeeded.
+    @Test func aLateRefusalCancelsTheBranchesAfterItAndCompensatesThoseBefore() throws {
         var saga = Self.forward()
         _ = try saga.commitAnswered(branch: 0, answer: .committed)
-        _ = try saga.commitAnswered(branch: 2, answer: .committed)
         let reason = "branch 1 refused during the saga: no funds"
         #expect(try saga.prepareAnswered(branch: 1, answer: .refused(reason: "no funds")) == .log(.compensate(reason: reason)))
-        #expect(try saga.logged(.compensate(reason: reason)) == .startCompensation(cancel: [1], compensate: 2))
-        #expect(try saga.compensateAnswered(branch: 2, answer: .compensated) == .wait, "branch 1's cancel comes first for 0")
-        #expect(try saga.rollbackAnswered(branch: 1, answer: .rolledBack) == .compensate(0))
+        #expect(try saga.logged(.compensate(reason: reason)) == .startCompensation(cancel: [1, 2], compensate: nil))
+        #expect(try saga.rollbackAnswered(branch: 1, answer: .rolledBack) == .wait, "branch 2's cancel comes first for 0")
+        #expect(try saga.rollbackAnswered(branch: 2, answer: .rolledBack) == .compensate(0))
         #expect(try saga.compensateAnswered(branch: 0, answer: .compensated) == .log(.end(.compensated)))
         #expect(try saga.logged(.end(.compensated)) == .finished(.compensated))
-        #expect(saga.branches == [.compensated, .rolledBack, .compensated])
+        #expect(saga.branches == [.compensated, .rolledBack, .rolledBack])
     }
 
     @Test func theSagaDeadlineGivesUpAndACommitInFlightIsCompensatedWhenItLands() throws {
         var saga = Self.forward()
-        _ = try saga.commitAnswered(branch: 0, answer: .committed)
-        let reason = "saga deadline passed before branches 1, 2 committed"
+        let reason = "saga deadline passed before branches 0, 1, 2 committed"
         #expect(try saga.sagaDeadlinePassed() == .log(.compensate(reason: reason)))
-        #expect(try saga.logged(.compensate(reason: reason)) == .startCompensation(cancel: [1], compensate: nil))
-        #expect(try saga.rollbackAnswered(branch: 1, answer: .rolledBack) == .wait, "branch 2's commit is still in flight")
-        #expect(try saga.commitAnswered(branch: 2, answer: .committed) == .compensate(2))
-        #expect(try saga.compensateAnswered(branch: 2, answer: .empty) == .compensate(0))
+        #expect(try saga.logged(.compensate(reason: reason)) == .startCompensation(cancel: [1, 2], compensate: nil))
+        #expect(try saga.rollbackAnswered(branch: 1, answer: .rolledBack) == .wait)
+        #expect(try saga.rollbackAnswered(branch: 2, answer: .rolledBack) == .wait, "branch 0's commit is still in flight")
+        #expect(try saga.commitAnswered(branch: 0, answer: .committed) == .compensate(0))
         #expect(try saga.compensateAnswered(branch: 0, answer: .compensated) == .log(.end(.compensated)))
     }
 
@@ -85,10 +88,11 @@ struct SagaMachineTests {
 
     // MARK: Every phase × every event
 
-    /// Branches 0 and 2 prepared at the deadline (their Commits now in flight), branch 1 late.
+    /// Branches 0 and 2 prepared at the deadline, branch 1 late: branch 0's Commit is in flight,
+    /// branch 2 waits for branch 1.
     static func forward() -> SagaMachine {
         let (saga, action) = SagaMachine.started(after: [.prepared, .awaitingPrepare, .prepared])
-        precondition(action == .startForward(commit: [0, 2], redrive: [1]))
+        precondition(action == .startForward(commit: [0], redrive: [1]))
         return saga
     }
 
@@ -108,9 +112,8 @@ struct SagaMachineTests {
             _ = try saga.sagaDeadlinePassed()
             _ = try saga.logged(.compensate(reason: compensateReason))
             _ = try saga.rollbackAnswered(branch: 1, answer: .rolledBack)
-            _ = try saga.commitAnswered(branch: 2, answer: .committed)
+            _ = try saga.rollbackAnswered(branch: 2, answer: .rolledBack)
             _ = try saga.commitAnswered(branch: 0, answer: .committed)
-            _ = try saga.compensateAnswered(branch: 2, answer: .compensated)
             _ = try saga.compensateAnswered(branch: 0, answer: .compensated)
         case "sealingEndCommitted":
             _ = try saga.commitAnswered(branch: 0, answer: .committed)
@@ -124,8 +127,9 @@ struct SagaMachineTests {
             _ = try saga.sagaDeadlinePassed()
             _ = try saga.logged(.compensate(reason: compensateReason))
             _ = try saga.rollbackAnswered(branch: 1, answer: .rolledBack)
-            _ = try saga.commitAnswered(branch: 2, answer: .committed)
-            let action = try saga.compensationGaveUp(branch: 2, reason: "spent")
+            _ = try saga.rollbackAnswered(branch: 2, answer: .rolledBack)
+            _ = try saga.commitAnswered(branch: 0, answer: .committed)
+            let action = try saga.compensationGaveUp(branch: 0, reason: "spent")
             guard case .log(let entry) = action else { preconditionFailure("\(action)") }
             _ = try saga.logged(entry)
         default:
@@ -155,7 +159,7 @@ struct SagaMachineTests {
 
     static let accepted: [String: [String: SagaMachine.Action]] = [
         "forward": [
-            "prepared(1)": .sendCommit([1]),
+            "prepared(1)": .wait,
             "refused(1)": .log(.compensate(reason: "branch 1 refused during the saga: no")),
             "committed(0)": .wait,
             "heuristicRollback(0)": .sendPrepare([0]),
@@ -163,7 +167,7 @@ struct SagaMachineTests {
         ],
         "sealingCompensate": [
             "prepared(1)": .wait, "refused(1)": .wait, "committed(0)": .wait, "heuristicRollback(0)": .wait,
-            "sagaDeadline": .wait, "logged(compensate)": .startCompensation(cancel: [1], compensate: nil),
+            "sagaDeadline": .wait, "logged(compensate)": .startCompensation(cancel: [1, 2], compensate: nil),
         ],
         "compensating": [
             "prepared(1)": .wait, "refused(1)": .wait, "committed(0)": .wait, "heuristicRollback(0)": .sendRollback([0]),

@@ -27,10 +27,11 @@ struct TransferProtocolTests {
                 == [.sendCommit([0]), .sendPrepare([1], untilPrepareDeadline: false), .armSagaDeadline]
         )
         #expect(transfer.path == .saga)
-        // The late first prepare and its re-drive both answer: the second is a duplicate.
-        #expect(try transfer.handle(.prepareAnswered(branch: 1, .prepared)) == [.sendCommit([1])])
+        // The late first prepare and its re-drive both answer: the second is a duplicate. Branch
+        // 1 commits only once branch 0 has (a saga commits in the listed order).
         #expect(try transfer.handle(.prepareAnswered(branch: 1, .prepared)) == [])
-        #expect(try transfer.handle(.commitAnswered(branch: 0, .committed)) == [])
+        #expect(try transfer.handle(.prepareAnswered(branch: 1, .prepared)) == [])
+        #expect(try transfer.handle(.commitAnswered(branch: 0, .committed)) == [.sendCommit([1])])
         #expect(try transfer.handle(.commitAnswered(branch: 1, .committed)) == [.log(.end(.committed))])
         #expect(transfer.finalPath(.committed) == .saga)
     }
