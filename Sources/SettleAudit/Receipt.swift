@@ -66,7 +66,7 @@ public struct Receipt: Codable, Sendable, Equatable {
 
 extension Receipt.IncludedRecord {
     func verified(in treeSize: UInt64, root: SHA256Digest, transfer: String) throws -> LogRecord {
-        guard let bytes = hexDecoded(body), let record = FrameBody.decode(bytes) else {
+        guard let bytes = hexDecoded(body), let record = LogRecord(frameBody: bytes[...]) else {
             throw AuditError("record \(lsn): its body is not a well-formed record frame body")
         }
         guard record.lsn.rawValue == lsn else { throw AuditError("record \(lsn): its body holds LSN \(record.lsn)") }
@@ -86,21 +86,5 @@ enum TransferPayload {
     static func transfer(in payload: [UInt8]) -> String? {
         guard let object = try? JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any] else { return nil }
         return object["transfer"] as? String
-    }
-}
-
-/// Decodes a record frame body (protocol/recovery-log.md, "Records") without its frame.
-enum FrameBody {
-    static func decode(_ bytes: [UInt8]) -> LogRecord? {
-        let headerCount = 1 + 8 + 2 + 8
-        guard bytes.count >= headerCount + SHA256Digest.byteCount, bytes[0] == 0x52 else { return nil }
-        func integer(_ range: Range<Int>) -> UInt64 { bytes[range].reduce(0) { $0 << 8 | UInt64($1) } }
-        let payloadEnd = bytes.count - SHA256Digest.byteCount
-        guard let chain = SHA256Digest(exactly: Array(bytes[payloadEnd...])) else { return nil }
-        return LogRecord(
-            lsn: LSN(rawValue: integer(1..<9)), type: RecordType(rawValue: UInt16(integer(9..<11))),
-            appendedAtNanoseconds: Int64(bitPattern: integer(11..<19)),
-            payload: Array(bytes[headerCount..<payloadEnd]), chainHash: chain
-        )
     }
 }

@@ -10,7 +10,7 @@ public struct FileSystemError: Error, CustomStringConvertible {
     public let path: String
     public let errorNumber: Int32
 
-    public init(_ operation: String, path: String, errorNumber: Int32 = errno) {
+    init(_ operation: String, path: String, errorNumber: Int32 = errno) {
         self.operation = operation
         self.path = path
         self.errorNumber = errorNumber

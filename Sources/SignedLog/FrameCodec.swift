@@ -85,12 +85,10 @@ enum FrameCodec {
         var reader = BigEndianReader(body)
         switch reader.read(UInt8.self) {
         case LogFormat.recordKind:
-            let lsn = LSN(rawValue: reader.read())
-            let type = RecordType(rawValue: reader.read())
-            let appendedAt: Int64 = reader.read()
-            let payload = Array(reader.read(count: reader.remaining - SHA256Digest.byteCount))
-            let chainHash = SHA256Digest(bytes: Array(reader.read(count: SHA256Digest.byteCount)))
-            let record = LogRecord(lsn: lsn, type: type, appendedAtNanoseconds: appendedAt, payload: payload, chainHash: chainHash)
+            // The length check above leaves room for the fixed fields, so this always decodes.
+            guard let record = LogRecord(frameBody: body) else {
+                return .defective(reason: "record body of \(bodyLength) bytes is too short")
+            }
             return .record(record, body: body, frameByteCount: frameByteCount)
         case LogFormat.sealKind:
             let hasTreeRoot = bodyLength == LogFormat.sealBodyByteCountVersion2

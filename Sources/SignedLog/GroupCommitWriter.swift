@@ -196,8 +196,8 @@ final class GroupCommitWriter: @unchecked Sendable {
 
     private func run() {
         while let batch = nextBatch() {
+            let rotation = batch.last?.rotatingTo
             do {
-                let rotation = batch.last?.rotatingTo
                 var lsns = try write(batch.flatMap(\.entries), rotatingTo: rotation)[...]
                 guard lsns.first == batch.first?.firstLSN else {
                     throw SignedLogError(
@@ -208,9 +208,7 @@ final class GroupCommitWriter: @unchecked Sendable {
                     lsns = lsns.dropFirst(waiter.entries.count)
                 }
             } catch {
-                let failure = SignedLogError(
-                    .failed, "the log writer failed and accepts nothing until the log is reopened: \(error)"
-                )
+                let failure = Self.stopped(by: error)
                 discardUnsyncedBytes()
                 for waiter in batch { waiter.completion(.failure(failure)) }
                 fail(with: failure)
@@ -221,16 +219,17 @@ final class GroupCommitWriter: @unchecked Sendable {
             do {
                 // A new key's epoch begins in a segment of its own: opening the log then finds the
                 // key in force in the last segment's seals, without reading back across the rotation.
-                if batch.last?.rotatingTo != nil || segmentByteCount >= configuration.segmentBytesTarget { try rollSegment() }
+                if rotation != nil || segmentByteCount >= configuration.segmentBytesTarget { try rollSegment() }
             } catch {
-                let failure = SignedLogError(
-                    .failed, "the log writer failed and accepts nothing until the log is reopened: \(error)"
-                )
-                fail(with: failure)
+                fail(with: Self.stopped(by: error))
             }
         }
         close(segmentDescriptor)
         finished.signal()
+    }
+
+    private static func stopped(by error: any Error) -> SignedLogError {
+        SignedLogError(.failed, "the log writer failed and accepts nothing until the log is reopened: \(error)")
     }
 
     /// Blocks until records wait (returning a batch within the bounds) or the log closes (nil).

@@ -43,6 +43,20 @@ public struct LogRecord: Sendable, Hashable {
 
     /// The record's leaf in the log's Merkle tree.
     public var leafHash: SHA256Digest { MerkleHash.leaf(frameBody) }
+
+    /// Decodes a record frame body, `frameBody`'s inverse; nil unless it starts with the record
+    /// kind and holds at least the fixed fields. Neither framing nor chain is checked here.
+    public init?(frameBody body: ArraySlice<UInt8>) {
+        guard body.count >= LogFormat.recordBodyByteCountMin, body.first == LogFormat.recordKind else { return nil }
+        var reader = BigEndianReader(body)
+        _ = reader.read(UInt8.self)
+        let lsn = LSN(rawValue: reader.read())
+        let type = RecordType(rawValue: reader.read())
+        let appendedAt: Int64 = reader.read()
+        let payload = Array(reader.read(count: reader.remaining - SHA256Digest.byteCount))
+        let chainHash = SHA256Digest(bytes: Array(reader.read(count: SHA256Digest.byteCount)))
+        self.init(lsn: lsn, type: type, appendedAtNanoseconds: appendedAt, payload: payload, chainHash: chainHash)
+    }
 }
 
 /// A batch's signature: it vouches for every record up to `lastLSN` through the chain hash and,

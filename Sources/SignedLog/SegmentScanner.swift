@@ -8,14 +8,6 @@ struct SegmentScanner {
     /// them (`settle audit dump` without `--public-key`); an audit always passes them.
     let keys: LogKeys?
 
-    init(keys: LogKeys?) {
-        self.keys = keys
-    }
-
-    init(verifyingKey: VerifyingKey?) {
-        self.keys = verifyingKey.map { LogKeys([$0]) }
-    }
-
     struct Result {
         /// The chain as of the last valid seal in the segment (or the header, if none).
         var sealed: ChainPosition

@@ -5,7 +5,7 @@
 public func fuzzSegment(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     let bytes = Array(UnsafeRawBufferPointer(start: start, count: count))
     guard case .success(let header) = SegmentHeader.decode(bytes) else { return 0 }
-    let result = SegmentScanner(verifyingKey: nil).scan(bytes, header: header) { _, _, _ in }
+    let result = SegmentScanner(keys: nil).scan(bytes, header: header) { _, _, _ in }
     guard result.sealedEndOffset <= bytes.count else { fatalError("sealed end \(result.sealedEndOffset) past \(bytes.count) bytes") }
     return 0
 }
