@@ -11,16 +11,16 @@ extension Coordinator {
     /// driver. Runs at start and then periodically, so an orphan prepared by a slow, late request
     /// is still found. Participants are asked concurrently and every call is bounded, so one
     /// that never answers delays nobody else's sweep.
-    func sweepPeriodically(links: [String: ParticipantLink], table: TransferTable, signer: OrderSigner) async {
+    func sweepPeriodically(links: [String: ParticipantLink], registry: TransferRegistry, signer: OrderSigner) async {
         while !Task.isCancelled {
             await withDiscardingTaskGroup { group in
-                for link in links.values { group.addTask { await self.sweep(link, table: table, signer: signer) } }
+                for link in links.values { group.addTask { await self.sweep(link, registry: registry, signer: signer) } }
             }
             try? await Task.sleep(for: .milliseconds(sweepIntervalMilliseconds))
         }
     }
 
-    private func sweep(_ link: ParticipantLink, table: TransferTable, signer: OrderSigner) async {
+    private func sweep(_ link: ParticipantLink, registry: TransferRegistry, signer: OrderSigner) async {
         // Validated with the configuration before the coordinator started.
         guard let prefix = try? BranchGID.prefix(coordinatorID: coordinatorID) else {
             preconditionFailure("invalid coordinator id \(coordinatorID)")
@@ -38,7 +38,7 @@ extension Coordinator {
         // Bounded by the participant's max_prepared_transactions: every branch is looked at.
         for branch in branches {
             guard let gid = try? BranchGID(parsing: branch.gid), gid.coordinatorID == coordinatorID else { continue }
-            let entry = table.entry(gid.transferID)
+            let entry = registry.entry(gid.transferID)
             switch Self.sweepVerdict(for: gid, at: link.name, entry: entry) {
             case .leave:
                 continue
@@ -88,15 +88,15 @@ extension Coordinator {
 
 extension Coordinator {
     /// Appends a checkpoint every interval, so that recovery reads only recent records.
-    func checkpointPeriodically(journal: Journal) async {
+    func checkpointPeriodically(registry: TransferRegistry) async {
         while !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(checkpointIntervalMilliseconds))
             guard !Task.isCancelled else { return }
             do {
-                let lsn = try await journal.appendCheckpoint()
+                let lsn = try await registry.appendCheckpoint()
                 logger.debug("checkpoint sealed", metadata: ["lsn": "\(lsn)"])
             } catch let error as SignedLogError where error.code == .failed {
-                LogFailure.stop(error, directory: journal.logDirectory, logger: logger)
+                LogFailure.stop(error, directory: registry.log.directory, logger: logger)
             } catch {
                 logger.error("checkpoint failed", metadata: ["error": "\(error)"])
             }

@@ -59,8 +59,9 @@ public final class Coordinator: Service, Sendable {
         if let torn = log.openReport.tornTailFile {
             logger.warning("moved a torn log tail aside", metadata: ["file": "\(torn)", "bytes": "\(log.openReport.tornTailByteCount)"])
         }
-        let journal = Journal(log: log, rememberedMax: configuration.rememberedTransfersMax)
-        let table = TransferTable(inFlightMax: configuration.inFlightTransfersMax, rememberedMax: configuration.rememberedTransfersMax)
+        let registry = TransferRegistry(
+            log: log, inFlightMax: configuration.inFlightTransfersMax, rememberedMax: configuration.rememberedTransfersMax
+        )
         let links = Dictionary(
             uniqueKeysWithValues: try configuration.participants.map { ($0.name, try ParticipantLink($0)) }
         )
@@ -68,8 +69,8 @@ public final class Coordinator: Service, Sendable {
         let signer = OrderSigner(key: signingKey)
         let abortRequests = AbortRequests()
         let driver = TransferDriver(
-            coordinatorID: configuration.coordinatorID, sealer: JournalSealer(journal: journal, logger: logger),
-            participants: GRPCParticipants(links: links, callTimeout: participantCallTimeout, signer: signer), table: table,
+            coordinatorID: configuration.coordinatorID,
+            participants: GRPCParticipants(links: links, callTimeout: participantCallTimeout, signer: signer), registry: registry,
             retry: RetryPolicy(
                 initial: .milliseconds(configuration.retryInitialMilliseconds), maximum: .milliseconds(configuration.retryMaxMilliseconds)
             ),
@@ -77,10 +78,10 @@ public final class Coordinator: Service, Sendable {
             abortRequests: abortRequests, logger: logger
         )
         let (starts, startSink) = AsyncStream.makeStream(of: DriverStart.self)
-        let resumed = try await recover(log: log, journal: journal, table: table)
+        let resumed = try await recover(log: log, registry: registry)
         let clients = try ClientRegistry(configuration.clients)
         let service = CoordinatorService(
-            configuration: configuration, clients: clients, table: table, journal: journal, starts: startSink,
+            configuration: configuration, clients: clients, registry: registry, starts: startSink,
             isDraining: { [self] in isDraining }, metrics: metrics, logger: logger
         )
         let api = try HostPort(parsing: configuration.listen)
@@ -133,8 +134,8 @@ public final class Coordinator: Service, Sendable {
             }
             for start in resumed { startSink.yield(start) }
             if !resumed.isEmpty { crashPoints.reached(.duringRecovery) }
-            group.addTask { await self.sweepPeriodically(links: links, table: table, signer: signer) }
-            group.addTask { await self.checkpointPeriodically(journal: journal) }
+            group.addTask { await self.sweepPeriodically(links: links, registry: registry, signer: signer) }
+            group.addTask { await self.checkpointPeriodically(registry: registry) }
             if let treeHeadFile = configuration.treeHeadFile {
                 let publisher = TreeHeadPublisher(
                     log: log, path: treeHeadFile, interval: .milliseconds(max(100, configuration.treeHeadIntervalMilliseconds)),
@@ -144,7 +145,7 @@ public final class Coordinator: Service, Sendable {
             }
             if configuration.deadlockCheckIntervalMilliseconds > 0 {
                 let detector = DeadlockDetector(
-                    coordinatorID: configuration.coordinatorID, links: links, table: table, abortRequests: abortRequests,
+                    coordinatorID: configuration.coordinatorID, links: links, registry: registry, abortRequests: abortRequests,
                     interval: .milliseconds(configuration.deadlockCheckIntervalMilliseconds), callTimeout: participantCallTimeout,
                     logger: logger
                 )
@@ -169,7 +170,7 @@ public final class Coordinator: Service, Sendable {
             try? await gracefulShutdown()
             draining.store(true, ordering: .relaxed)
             logger.info("draining: no new transfers; waiting for in-flight ones to decide")
-            await drain(table)
+            await drain(registry)
             server.beginGracefulShutdown()
             startSink.finish()
             for link in links.values { link.shutDown() }
@@ -187,13 +188,13 @@ public final class Coordinator: Service, Sendable {
 
     /// Waits until no transfer is still undecided, at most the drain deadline, and says how it went
     /// in one line.
-    private func drain(_ table: TransferTable) async {
-        let undecidedAtStart = table.undecidedCount
+    private func drain(_ registry: TransferRegistry) async {
+        let undecidedAtStart = registry.undecidedCount
         let deadline = ContinuousClock.now + .milliseconds(configuration.drainMilliseconds)
         var undecided = undecidedAtStart
         while undecided > 0, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
-            undecided = table.undecidedCount
+            undecided = registry.undecidedCount
         }
         let decided = undecidedAtStart - min(undecided, undecidedAtStart)
         let summary =

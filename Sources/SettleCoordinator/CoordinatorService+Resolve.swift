@@ -29,7 +29,7 @@ extension CoordinatorService {
     /// sealed while four-eyes was configured can still be approved (or rejected) after it is off.
     func approve(request: Settle_V1_ApproveRequest, context: ServerContext) async throws -> Settle_V1_Transfer {
         let approver = try caller("operator") { $0.operator ? nil : "client \($0.name) lacks permission: operator" }.name
-        guard let proposal = table.entry(request.transferID)?.proposal else {
+        guard let proposal = registry.entry(request.transferID)?.proposal else {
             throw RPCError(code: .failedPrecondition, message: "transfer '\(request.transferID.prefix(128))' has no proposal to approve")
         }
         guard proposal.operator != approver else {
@@ -45,13 +45,13 @@ extension CoordinatorService {
         guard (1...1024).contains(request.reason.utf8.count) else {
             throw RPCError(code: .invalidArgument, message: "reason is 1 to 1024 bytes")
         }
-        guard let proposal = table.entry(request.transferID)?.proposal else {
+        guard let proposal = registry.entry(request.transferID)?.proposal else {
             throw RPCError(code: .failedPrecondition, message: "transfer '\(request.transferID.prefix(128))' has no proposal to reject")
         }
         let entry = try claim(request.transferID, proposal, approving: true)
-        await journal.appendOrStop(.rejected(transferID: entry.spec.id, reason: request.reason, operator: who), logger: logger)
-        guard let rejected = table.withdrawProposal(entry.spec.id) else {
-            throw RPCError(code: .internalError, message: "transfer \(entry.spec.id) lost its resolution claim; look again")
+        await registry.appendOrStop(.rejected(transferID: entry.spec.id, reason: request.reason, operator: who), logger: logger)
+        guard let rejected = registry.entry(entry.spec.id) else {
+            throw RPCError(code: .internalError, message: "transfer \(entry.spec.id) was forgotten while being resolved; look again")
         }
         logger.notice(
             "resolution proposal rejected",
@@ -62,11 +62,11 @@ extension CoordinatorService {
 
     private func propose(_ id: String, _ proposal: ResolutionProposal) async throws -> Settle_V1_Transfer {
         let entry = try claim(id, proposal)
-        await journal.appendOrStop(
+        await registry.appendOrStop(
             .proposed(transferID: id, outcome: proposal.outcome, reason: proposal.reason, operator: proposal.operator), logger: logger
         )
-        guard let proposed = table.propose(entry.spec.id, proposal) else {
-            throw RPCError(code: .internalError, message: "transfer \(id) lost its resolution claim; look again")
+        guard let proposed = registry.entry(entry.spec.id) else {
+            throw RPCError(code: .internalError, message: "transfer \(id) was forgotten while being resolved; look again")
         }
         logger.notice(
             "resolution proposed; it waits for a second operator",
@@ -78,23 +78,15 @@ extension CoordinatorService {
     private func decide(_ id: String, _ proposal: ResolutionProposal, approvedBy approver: String?) async throws -> Settle_V1_Transfer {
         let entry = try claim(id, proposal, approving: approver != nil)
         let now = WallClock.nowMilliseconds()
-        let facts = FinalFacts(
-            status: entry.status, path: entry.finalPath ?? "", reason: entry.reason,
-            finishedAtMilliseconds: entry.finishedAtMilliseconds ?? now, branchStates: entry.branchStates, admission: entry.admission
-        ).resolved(
-            as: proposal.outcome, by: ResolutionProposal.resolvedBy(proposal.operator, approvedBy: approver), reason: proposal.reason,
-            atMilliseconds: now
-        )
-        let lsn = await journal.appendOrStop(
+        await registry.appendOrStop(
             .manual(
                 transferID: entry.spec.id, outcome: proposal.outcome, reason: proposal.reason, operator: proposal.operator,
                 finishedAtMilliseconds: now, approvedBy: approver
             ),
             logger: logger
         )
-        // The claim is this call's alone, so the entry is still stuck and claimed.
-        guard let final = table.resolve(entry.spec.id, facts, decisionLSN: lsn.rawValue) else {
-            throw RPCError(code: .internalError, message: "transfer \(entry.spec.id) lost its resolution claim; look again")
+        guard let final = registry.entry(entry.spec.id) else {
+            throw RPCError(code: .internalError, message: "transfer \(entry.spec.id) was forgotten while being resolved; look again")
         }
         logger.notice(
             "transfer resolved by an operator",
@@ -109,7 +101,7 @@ extension CoordinatorService {
     }
 
     private func claim(_ id: String, _ proposal: ResolutionProposal, approving: Bool = false) throws -> TransferEntry {
-        switch table.claimResolution(id, proposal, approving: approving) {
+        switch registry.claimResolution(id, proposal, approving: approving) {
         case .notFound:
             throw RPCError(code: .notFound, message: "no transfer with id '\(id.prefix(128))' is known here")
         case .refused(let standing):

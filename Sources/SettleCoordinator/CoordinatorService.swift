@@ -26,8 +26,7 @@ struct DriverStart: Sendable {
 struct CoordinatorService: Settle_V1_Coordinator.SimpleServiceProtocol {
     let configuration: CoordinatorConfiguration
     let clients: ClientRegistry
-    let table: TransferTable
-    let journal: Journal
+    let registry: TransferRegistry
     let starts: AsyncStream<DriverStart>.Continuation
     let isDraining: @Sendable () -> Bool
     let metrics: CoordinatorMetrics
@@ -87,10 +86,7 @@ struct CoordinatorService: Settle_V1_Coordinator.SimpleServiceProtocol {
                     + "takes six bytes)"
             )
         }
-        var entry = TransferEntry(spec: spec, admission: admission, submittedAtMilliseconds: submittedAt)
-        entry.acceptedRecordBytes = encoded.payload.count
-        entry.submittedBy = client.name
-        switch table.admit(entry) {
+        switch await registry.admit(accepted, encoded: encoded, logger: logger) {
         case .existing(let existing) where existing.submittedBy != client.name,
             .conflict(let existing, _) where existing.submittedBy != client.name:
             // Nothing of another client's transfer is shown; only that the id is taken.
@@ -101,9 +97,8 @@ struct CoordinatorService: Settle_V1_Coordinator.SimpleServiceProtocol {
             throw RPCError(code: .alreadyExists, message: difference)
         case .full(let why):
             throw RPCError(code: .resourceExhausted, message: why)
-        case .admitted:
-            metrics.inFlight.record(table.inFlightCount)
-            let acceptedLSN = await journal.appendOrStop(accepted, encoded: encoded, logger: logger)
+        case .admitted(let acceptedLSN):
+            metrics.inFlight.record(registry.inFlightCount)
             let ordered = (spec.policy.prepareOrder ?? configuration.prepareOrder) == .ordered
             var transfer = TransferProtocol(
                 branchCount: spec.branches.count, onPrepareTimeout: onPrepareTimeout,
@@ -115,12 +110,12 @@ struct CoordinatorService: Settle_V1_Coordinator.SimpleServiceProtocol {
                     spec: spec, admission: admission, transfer: transfer, firstActions: first,
                     prepareTimeout: .milliseconds(spec.policy.prepareTimeoutMilliseconds ?? configuration.prepareTimeoutMilliseconds),
                     sagaTimeout: .milliseconds(spec.policy.sagaTimeoutMilliseconds ?? configuration.sagaTimeoutMilliseconds),
-                    acceptedLSN: acceptedLSN.rawValue
+                    acceptedLSN: acceptedLSN
                 )
             )
         }
-        if request.wait { await table.waitUntilFinal(spec.id) }
-        guard let entry = table.entry(spec.id) else {
+        if request.wait { await registry.waitUntilFinal(spec.id) }
+        guard let entry = registry.entry(spec.id) else {
             throw RPCError(code: .internalError, message: "transfer \(spec.id) was forgotten while being submitted")
         }
         var response = Settle_V1_SubmitResponse()
@@ -130,7 +125,7 @@ struct CoordinatorService: Settle_V1_Coordinator.SimpleServiceProtocol {
 
     func get(request: Settle_V1_GetRequest, context: ServerContext) async throws -> Settle_V1_Transfer {
         let client = try caller("read") { $0.read == .none ? "client \($0.name) lacks permission: read" : nil }
-        let entry = request.transferID.utf8.count <= Limits.transferIDBytesMax ? table.entry(request.transferID) : nil
+        let entry = request.transferID.utf8.count <= Limits.transferIDBytesMax ? registry.entry(request.transferID) : nil
         // Refused alike whether the id exists or not, so a reader of its own transfers cannot
         // learn which other ids are in use.
         if client.read == .own, entry.map(client.mayRead) != true {
@@ -154,7 +149,7 @@ struct CoordinatorService: Settle_V1_Coordinator.SimpleServiceProtocol {
             }
             statuses.insert(status)
         }
-        let page = table.list(
+        let page = registry.list(
             statuses: statuses,
             fromMilliseconds: request.submittedFromUnixMs == 0 ? nil : request.submittedFromUnixMs,
             toMilliseconds: request.submittedToUnixMs == 0 ? nil : request.submittedToUnixMs,

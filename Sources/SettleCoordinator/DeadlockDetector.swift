@@ -15,7 +15,7 @@ import SettleProtocol
 struct DeadlockDetector: Sendable {
     let coordinatorID: String
     let links: [String: ParticipantLink]
-    let table: TransferTable
+    let registry: TransferRegistry
     let abortRequests: AbortRequests
     let interval: Duration
     let callTimeout: Duration
@@ -26,7 +26,7 @@ struct DeadlockDetector: Sendable {
         while !Task.isCancelled {
             try? await Task.sleep(for: interval)
             // Only a transfer in flight can be waiting (a cheap count, not a scan of the table).
-            guard table.inFlightCount > 0 else { continue }
+            guard registry.inFlightCount > 0 else { continue }
             await look()
         }
     }
@@ -67,7 +67,7 @@ struct DeadlockDetector: Sendable {
     /// The transfer a gid of this coordinator names, if the table knows that admission.
     private func transfer(of gid: String, _ submittedAt: inout [TransferKey: Int64]) -> TransferKey? {
         guard let parsed = try? BranchGID(parsing: gid), parsed.coordinatorID == coordinatorID,
-            let entry = table.entry(parsed.transferID), entry.admission == parsed.admission
+            let entry = registry.entry(parsed.transferID), entry.admission == parsed.admission
         else { return nil }
         let key = TransferKey(transferID: parsed.transferID, admission: parsed.admission)
         submittedAt[key] = entry.submittedAtMilliseconds

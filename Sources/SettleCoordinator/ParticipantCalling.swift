@@ -32,21 +32,3 @@ struct ParticipantCallError: Error, CustomStringConvertible {
 
     var description: String { message }
 }
-
-/// What the driver needs of the log: a record sealed before it returns, and its LSN.
-protocol RecordSealing: Sendable {
-    @discardableResult
-    func seal(_ record: CoordinatorRecord) async -> UInt64
-}
-
-/// The recovery log as the driver's sealer. A log that cannot be written leaves settled unable to
-/// decide anything safely, so `appendOrStop` stops it.
-struct JournalSealer: RecordSealing {
-    let journal: Journal
-    let logger: Logger
-
-    @discardableResult
-    func seal(_ record: CoordinatorRecord) async -> UInt64 {
-        await journal.appendOrStop(record, logger: logger).rawValue
-    }
-}

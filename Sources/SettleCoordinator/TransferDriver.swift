@@ -7,9 +7,9 @@ import Synchronization
 /// back what happened, one event at a time, until the machine is finished.
 struct TransferDriver: Sendable {
     let coordinatorID: String
-    let sealer: any RecordSealing
     let participants: any ParticipantCalling
-    let table: TransferTable
+    /// Where the transfer's records are sealed and its progress is reported.
+    let registry: TransferRegistry
     let retry: RetryPolicy
     /// Attempts at one compensation before the transfer is declared stuck.
     let compensationRetriesMax: Int
@@ -21,8 +21,6 @@ struct TransferDriver: Sendable {
     /// What one drive keeps between actions, beside the protocol machine.
     private struct Progress {
         var transfer: TransferProtocol
-        /// Computed when STUCK is handed to the log, applied once it is sealed.
-        var stuckFacts: FinalFacts?
         var phaseTwoStarted: ContinuousClock.Instant?
     }
 
@@ -92,12 +90,12 @@ struct TransferDriver: Sendable {
             }
             if case .commitAnswered = event { crashPoints.reached(.afterFirstCommit) }
             let transfer = progress.transfer
-            table.update(start.spec.id) { entry in
-                // Final statuses are set by `finish`, which also wakes waiters.
+            registry.updateLive(start.spec.id) { live in
+                // Final statuses come from the final record, which also wakes waiters.
                 let status = TransferStatus(transfer.phase)
-                if !status.isFinal { entry.status = status }
-                entry.branchStates = Self.describe(transfer)
-                if let reason = transfer.reason { entry.reason = reason }
+                if !status.isFinal { live.status = status }
+                live.branchStates = Self.describe(transfer)
+                if let reason = transfer.reason { live.reason = reason }
             }
             return actions
         }
@@ -168,14 +166,15 @@ struct TransferDriver: Sendable {
             logger.debug("transfer finished", metadata: ["transfer.id": "\(start.spec.id)", "outcome": "\(outcome)"])
             return .done
         case .stuck(let reason):
-            finishInTable(start.spec, progress.stuckFacts)
             logger.error("transfer is stuck; an operator must resolve it", metadata: ["transfer.id": "\(start.spec.id)", "reason": "\(reason)"])
             return .done
         }
         return .going
     }
 
-    /// Appends the record for `entry`; its seal comes back as `logged(entry)`.
+    /// Appends the record for `entry`; its seal comes back as `logged(entry)`. A final record
+    /// (END, STUCK) reports the transfer's ending the moment it is enqueued: the decision it
+    /// follows is sealed, and a restart before it is sealed re-drives to the same end.
     private func log(
         _ entry: TransferLogEntry, _ start: DriverStart, _ decision: DecisionPosition, _ progress: inout Progress,
         _ sink: AsyncStream<TransferProtocol.Event>.Continuation, spawn: (sending @escaping @Sendable () async -> Void) -> Void
@@ -184,47 +183,35 @@ struct TransferDriver: Sendable {
         switch entry {
         case .end(let outcome):
             let path = progress.transfer.finalPath(outcome)
-            // Reported at once: the decision is sealed, and END only records that every branch
-            // answered; a restart before END is sealed re-drives to the same end.
             facts = finalFacts(start, progress.transfer, path: path, reason: progress.transfer.reason)
-            finishInTable(start.spec, facts)
             metrics.finished(path: path == .saga ? "saga-committed" : path.rawValue)
         case .stuck(let reason):
-            // Reported only once sealed (the `.stuck` action): an operator may resolve a stuck
-            // transfer, and MANUAL must never reach the log before STUCK.
             facts = finalFacts(start, progress.transfer, path: progress.transfer.path, reason: reason)
-            progress.stuckFacts = facts
         case .commit, .abort, .heuristic, .saga, .compensate:
             break
         }
         if entry == .commit { crashPoints.reached(.afterPrepares) }
         let record = record(for: entry, transferID: start.spec.id, facts: facts)
         let decides = entry.isDecision
+        let ending = facts?.status
         spawn {
             let lsn = await append(record)
-            if decides {
-                decision.sealed(lsn)
-                table.update(start.spec.id) { $0.decisionLSN = lsn }
+            if decides { decision.sealed(lsn) }
+            if let ending {
+                metrics.finished(ending)
+                metrics.inFlight.record(registry.inFlightCount)
             }
             sink.yield(.logged(entry))
         }
     }
 
-    /// The facts the final record seals; the table gets the same value.
+    /// The facts the final record seals, which the registry reports from then on.
     private func finalFacts(_ start: DriverStart, _ transfer: TransferProtocol, path: TransferPath, reason: String?) -> FinalFacts {
-        let current = table.entry(start.spec.id)
-        return FinalFacts(
-            status: TransferStatus(transfer.phase), path: path.rawValue, reason: reason ?? current?.reason ?? "",
-            finishedAtMilliseconds: WallClock.nowMilliseconds(), branchStates: Self.describe(transfer).map(Self.bounded),
-            admission: start.admission
+        FinalFacts(
+            status: TransferStatus(transfer.phase), path: path.rawValue,
+            reason: reason ?? registry.entry(start.spec.id)?.reason ?? "", finishedAtMilliseconds: WallClock.nowMilliseconds(),
+            branchStates: Self.describe(transfer).map(Self.bounded), admission: start.admission
         )
-    }
-
-    private func finishInTable(_ spec: TransferSpec, _ facts: FinalFacts?) {
-        guard let facts else { return }
-        table.finish(spec.id, facts)
-        metrics.finished(facts.status)
-        metrics.inFlight.record(table.inFlightCount)
     }
 
     private func record(for entry: TransferLogEntry, transferID: String, facts: FinalFacts?) -> CoordinatorRecord {
@@ -243,7 +230,7 @@ struct TransferDriver: Sendable {
     func append(_ record: CoordinatorRecord) async -> UInt64 {
         let clock = ContinuousClock()
         let started = clock.now
-        let lsn = await sealer.seal(record)
+        let lsn = await registry.appendOrStop(record, logger: logger).rawValue
         metrics.sealDuration.record(duration: clock.now - started)
         return lsn
     }

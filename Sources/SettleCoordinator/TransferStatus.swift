@@ -25,51 +25,75 @@ public enum TransferStatus: String, Codable, Sendable, CaseIterable {
     }
 }
 
-/// One transfer as the coordinator remembers it: what was asked, where it stands.
-struct TransferEntry: Codable, Sendable {
-    var spec: TransferSpec
+/// One transfer as the API reports it: a snapshot of the registry's sealed and live fields.
+struct TransferEntry: Sendable {
+    let spec: TransferSpec
     /// Unique to this admission of `spec.id`: part of every gid of its branches.
-    var admission: Admission
-    var submittedAtMilliseconds: Int64
-    var finishedAtMilliseconds: Int64?
-    var status: TransferStatus
-    var reason: String
-    var branchStates: [String]
+    let admission: Admission
+    let submittedAtMilliseconds: Int64
+    let finishedAtMilliseconds: Int64?
+    let status: TransferStatus
+    let reason: String
+    let branchStates: [String]
     /// The operator whose MANUAL decision finished it.
-    var resolvedBy: String?
-    /// A Resolve has claimed this stuck transfer and is sealing its MANUAL decision.
-    var pendingResolution: String?
+    let resolvedBy: String?
+    /// A Resolve has claimed this stuck transfer and is sealing its record.
+    let pendingResolution: String?
     /// The authenticated client that submitted it; nil for transfers logged before clients were
     /// named (only clients that read all transfers see those).
-    var submittedBy: String?
+    let submittedBy: String?
     /// Four-eyes: a sealed proposal waiting for a second operator.
-    var proposal: ResolutionProposal?
+    let proposal: ResolutionProposal?
     /// The LSN of its latest sealed decision, for the sweep's signed commands.
-    var decisionLSN: UInt64?
-    /// Bytes of its ACCEPTED record, counted against the unfinished-bytes budget until final.
-    var acceptedRecordBytes = 0
-    /// How it ended, once final: "2pc", "saga", "compensated" or "heuristic" (coordinator.proto's
-    /// Transfer.path). Kept because the final status alone cannot tell a saga's commit from 2PC's.
-    var finalPath: String?
+    let decisionLSN: UInt64?
+    /// How it ended, once final: "2pc", "saga", "compensated", "heuristic" or "manual"
+    /// (coordinator.proto's Transfer.path); the final status alone cannot tell a saga's commit
+    /// from 2PC's.
+    let finalPath: String?
 
-    init(spec: TransferSpec, admission: Admission, submittedAtMilliseconds: Int64) {
-        self.spec = spec
-        self.admission = admission
-        self.submittedAtMilliseconds = submittedAtMilliseconds
-        self.status = .preparing
-        self.reason = ""
-        self.branchStates = spec.branches.map { _ in "pending" }
+    /// Once final, everything comes from the sealed facts, so a restart reports it the same.
+    init(_ transfer: TransferRegistry.Transfer) {
+        let sealed = transfer.sealed
+        spec = sealed.spec
+        admission = sealed.admission
+        submittedAtMilliseconds = sealed.submittedAtMilliseconds
+        submittedBy = sealed.submittedBy
+        proposal = sealed.proposal
+        decisionLSN = sealed.decisionLSN
+        pendingResolution = transfer.live.pendingResolution
+        if let final = sealed.final {
+            let facts = sealed.facts ?? transfer.factsOfAnOlderRecord(final: final)
+            status = facts.status
+            reason = facts.reason
+            branchStates = facts.branchStates
+            finishedAtMilliseconds = facts.finishedAtMilliseconds
+            finalPath = facts.path
+            resolvedBy = facts.resolvedBy
+        } else {
+            status = transfer.live.status
+            reason = transfer.live.reason ?? sealed.reason ?? ""
+            branchStates = transfer.live.branchStates
+            finishedAtMilliseconds = nil
+            finalPath = nil
+            resolvedBy = nil
+        }
     }
 }
 
-extension TransferEntry {
-    /// Applies what the final record sealed; the same value live and on replay.
-    mutating func apply(_ facts: FinalFacts) {
-        status = facts.status
-        finalPath = facts.path
-        reason = facts.reason
-        finishedAtMilliseconds = facts.finishedAtMilliseconds
-        branchStates = facts.branchStates
-        resolvedBy = facts.resolvedBy
+extension TransferRegistry.Transfer {
+    /// The facts of a transfer finished by a record sealed before final records carried them:
+    /// rebuilt from the decision, as well as that record allows.
+    func factsOfAnOlderRecord(final: TransferStatus) -> FinalFacts {
+        let path =
+            switch (final, sealed.decision) {
+            case (.stuck, _): "heuristic"
+            case (.compensated, _): "compensated"
+            case (_, .saga?): "saga"
+            default: "2pc"
+            }
+        return FinalFacts(
+            status: final, path: path, reason: sealed.reason ?? "", finishedAtMilliseconds: sealed.submittedAtMilliseconds,
+            branchStates: sealed.spec.branches.map { _ in final.rawValue }, admission: sealed.admission
+        )
     }
 }

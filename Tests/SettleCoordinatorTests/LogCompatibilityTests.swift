@@ -26,8 +26,8 @@ struct LogCompatibilityTests {
         let coordinator = Coordinator(
             configuration: configuration, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), renderMetrics: { [] }
         )
-        let table = TransferTable(inFlightMax: 100, rememberedMax: 100)
-        let resumed = try await coordinator.recover(log: log, journal: Journal(log: log, rememberedMax: 100), table: table)
+        let table = TransferRegistry(log: log, inFlightMax: 100, rememberedMax: 100)
+        let resumed = try await coordinator.recover(log: log, registry: table)
         await log.close()
 
         let first = Dictionary(uniqueKeysWithValues: resumed.map { ($0.spec.id, $0.firstActions) })

@@ -1,14 +1,15 @@
 import Foundation
 import Logging
 import SettleCore
+import SignedLog
 import Synchronization
 import Testing
 
 @testable import SettleCoordinator
 
-/// The real `TransferDriver` against in-memory participants and an in-memory sealer: no process,
+/// The real `TransferDriver` against in-memory participants and an in-memory log: no process,
 /// no database, no network. Each test scripts what the participants answer and checks the records
-/// sealed, the calls made and what the table reports.
+/// sealed, the calls made and what the registry reports.
 @Suite("transfer driver, in memory", .timeLimit(.minutes(1)))
 struct TransferDriverTests {
     /// Participants that answer from a script and remember every call, in order.
@@ -66,20 +67,28 @@ struct TransferDriverTests {
         }
     }
 
-    /// Seals into memory, noting each seal among the participants' calls so their order shows.
-    final class MemorySealer: RecordSealing, Sendable {
-        let records = Mutex<[CoordinatorRecord]>([])
+    /// Seals into memory at once, noting each record among the participants' calls so their
+    /// order shows.
+    final class NotingLog: RecordLog, Sendable {
+        let memory = MemoryRecordLog(sealsAtOnce: true)
         let participants: ScriptedParticipants
         init(_ participants: ScriptedParticipants) { self.participants = participants }
 
-        /// LSNs count from 1 in sealing order, as in a fresh log.
-        func seal(_ record: CoordinatorRecord) async -> UInt64 {
-            participants.calls.withLock { $0.append("sealed \(record.kind)") }
-            return records.withLock { records in
-                records.append(record)
-                return UInt64(records.count)
+        var directory: String { memory.directory }
+
+        func enqueue(_ entries: [LogEntry], completion: @escaping @Sendable (Result<[LSN], any Error>) -> Void) -> LSN? {
+            for entry in entries {
+                let record = LogRecord(
+                    lsn: 0, type: entry.type, appendedAtNanoseconds: 0, payload: entry.payload, chainHash: SHA256Digest(hashing: [UInt8]())
+                )
+                let kind = (try? CoordinatorRecord(record))??.kind ?? "?"
+                participants.calls.withLock { $0.append("sealed \(kind)") }
             }
+            return memory.enqueue(entries, completion: completion)
         }
+
+        /// What the driver sealed, after the ACCEPTED record (LSN 1) that admitted the transfer.
+        var records: [CoordinatorRecord] { memory.sealedRecords.dropFirst().compactMap { try? CoordinatorRecord($0) } }
     }
 
     static let spec = TransferSpec(
@@ -94,12 +103,14 @@ struct TransferDriverTests {
     static func drive(
         _ participants: ScriptedParticipants, spec: TransferSpec = spec, onPrepareTimeout: TransferSpec.OnPrepareTimeout = .abort
     ) async throws -> (records: [CoordinatorRecord], calls: [String], entry: TransferEntry?) {
-        let sealer = MemorySealer(participants)
-        let table = TransferTable(inFlightMax: 10, rememberedMax: 10)
+        let log = NotingLog(participants)
+        let registry = TransferRegistry(log: log, inFlightMax: 10, rememberedMax: 10)
         let admission = Admission.random()
-        _ = table.admit(TransferEntry(spec: spec, admission: admission, submittedAtMilliseconds: 0))
+        let accepted = CoordinatorRecord.accepted(spec, admission: admission, submittedAtMilliseconds: 0)
+        _ = await registry.admit(accepted, encoded: accepted.entry(), logger: Logger(label: "test"))
+        participants.calls.withLock { $0.removeAll() }
         let driver = TransferDriver(
-            coordinatorID: "memory", sealer: sealer, participants: participants, table: table,
+            coordinatorID: "memory", participants: participants, registry: registry,
             retry: RetryPolicy(initial: .milliseconds(1), maximum: .milliseconds(2)), compensationRetriesMax: 2,
             metrics: CoordinatorMetrics(), crashPoints: CrashPoints(environment: [:]), abortRequests: AbortRequests(),
             logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -112,7 +123,7 @@ struct TransferDriverTests {
                 sagaTimeout: .seconds(30)
             )
         )
-        return (sealer.records.withLock { $0 }, participants.calls.withLock { $0 }, table.entry(spec.id))
+        return (log.records, participants.calls.withLock { $0 }, registry.entry(spec.id))
     }
 
     @Test func aTransferCommitsWithCommitSealedBeforeAnyCommitIsSent() async throws {
@@ -130,21 +141,21 @@ struct TransferDriverTests {
     @Test func everyPhaseTwoCommandNamesTheLSNOfTheDecisionThatOrderedIt() async throws {
         let committed = ScriptedParticipants(.init(commits: ["bank-a": [.heuristicRollback, .committed]]))
         _ = try await Self.drive(committed)
-        #expect(Set(committed.orders.withLock { $0 }) == ["commit bank-a @1", "commit bank-b @1"], "COMMIT is LSN 1, HEURISTIC 2")
+        #expect(Set(committed.orders.withLock { $0 }) == ["commit bank-a @2", "commit bank-b @2"], "ACCEPTED is LSN 1, COMMIT 2, HEURISTIC 3")
 
         let aborted = ScriptedParticipants(.init(prepares: ["bank-b": [.refused(reason: "no funds")]]))
         _ = try await Self.drive(aborted)
-        #expect(Set(aborted.orders.withLock { $0 }) == ["rollback bank-a @1", "rollback bank-b @1"])
+        #expect(Set(aborted.orders.withLock { $0 }) == ["rollback bank-a @2", "rollback bank-b @2"])
 
         let compensated = ScriptedParticipants(
             .init(prepares: ["bank-a": [.prepared, .refused(reason: "drained")]], commits: ["bank-a": [.heuristicRollback]])
         )
         let (records, _, _) = try await Self.drive(compensated)
-        let compensateLSN = (records.firstIndex { $0.kind == "COMPENSATE" } ?? -1) + 1
+        let compensateLSN = (records.firstIndex { $0.kind == "COMPENSATE" } ?? -2) + 2
         #expect(
             compensated.orders.withLock { $0.filter { $0.hasPrefix("compensate") } }
                 == Array(repeating: "compensate bank-b @\(compensateLSN)", count: 2))
-        #expect(compensated.orders.withLock { $0.filter { $0.hasPrefix("commit") } }.allSatisfy { $0.hasSuffix("@1") })
+        #expect(compensated.orders.withLock { $0.filter { $0.hasPrefix("commit") } }.allSatisfy { $0.hasSuffix("@2") })
     }
 
     @Test func aRefusalAbortsAndRollsBackEveryBranch() async throws {

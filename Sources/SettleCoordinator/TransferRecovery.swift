@@ -1,0 +1,73 @@
+import Logging
+import SettleCore
+import SignedLog
+
+/// Rebuilds the registry from the last checkpoint and the records after it, and says which
+/// transfers to drive again: decided ones resume phase two; undecided ones are aborted (presumed
+/// abort: no sealed COMMIT means nothing may have committed). The same code serves settled and
+/// the simulator.
+struct TransferRecovery {
+    let registry: TransferRegistry
+    /// For transfers whose policy names none.
+    let sagaTimeout: Duration
+    let logger: Logger
+
+    func resume(checkpoint: Checkpoint?, records: [LogRecord]) async throws -> [DriverStart] {
+        let unfinished = try registry.recover(checkpoint: checkpoint, records: records)
+        var resumed: [DriverStart] = []
+        for sealed in unfinished {
+            resumed.append(try await resume(sealed))
+        }
+        logger.info(
+            "recovered from the log",
+            metadata: [
+                "checkpoint": "\(checkpoint == nil ? "none" : "yes")", "records": "\(records.count)",
+                "resumed": "\(resumed.count)", "in_flight": "\(registry.inFlightCount)",
+            ]
+        )
+        return resumed
+    }
+
+    private func resume(_ sealed: TransferRegistry.Sealed) async throws -> DriverStart {
+        let id = sealed.spec.id
+        let decision: TransferLogEntry
+        var decisionLSN = sealed.decisionLSN
+        if let decided = sealed.decision {
+            decision = decided.entry(reason: sealed.reason ?? "")
+            if decisionLSN == nil {
+                // Sealed by a version that did not keep its LSN: the same decision sealed again
+                // gives the commands that follow one to be signed over.
+                decisionLSN = try await registry.append(Self.record(of: decided, sealed)).rawValue
+            }
+        } else {
+            let reason = "the coordinator restarted before deciding"
+            decisionLSN = try await registry.append(.abort(transferID: id, reason: reason)).rawValue
+            decision = .abort(reason: reason)
+        }
+        let (transfer, actions) = try TransferProtocol.resuming(after: decision, branchCount: sealed.spec.branches.count)
+        registry.updateLive(id) { $0.status = TransferStatus(transfer.phase) }
+        let sagaTimeout = sealed.spec.policy.sagaTimeoutMilliseconds.map { Duration.milliseconds($0) } ?? self.sagaTimeout
+        return DriverStart(
+            spec: sealed.spec, admission: sealed.admission, transfer: transfer, firstActions: actions, prepareTimeout: nil,
+            sagaTimeout: sagaTimeout, decisionLSN: decisionLSN, acceptedLSN: sealed.acceptedLSN
+        )
+    }
+
+    private static func record(of decision: Decision, _ sealed: TransferRegistry.Sealed) -> CoordinatorRecord {
+        switch decision {
+        case .commit: .commit(transferID: sealed.spec.id)
+        case .abort: .abort(transferID: sealed.spec.id, reason: sealed.reason ?? "")
+        case .saga: .saga(transferID: sealed.spec.id)
+        case .compensate: .compensate(transferID: sealed.spec.id, reason: sealed.reason ?? "")
+        }
+    }
+}
+
+extension Coordinator {
+    func recover(log: SignedLog, registry: TransferRegistry) async throws -> [DriverStart] {
+        let (checkpoint, records) = try await log.recoveryRecords()
+        return try await TransferRecovery(
+            registry: registry, sagaTimeout: .milliseconds(sagaTimeoutMilliseconds), logger: logger
+        ).resume(checkpoint: checkpoint, records: records)
+    }
+}

@@ -1,0 +1,73 @@
+import Foundation
+import SettleCore
+import SignedLog
+
+/// Checkpoints written from the registry and the registry rebuilt from the log.
+extension TransferRegistry {
+    /// Appends a checkpoint of every unfinished and stuck transfer, and of the remembered finished
+    /// ones, newest first, while they fit the budget (they only serve idempotency and Get after a
+    /// restart).
+    func appendCheckpoint() async throws -> LSN {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let lsns = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[LSN], any Error>) in
+            state.withLock { state in
+                // Encoding plain Codable structs of strings and integers cannot fail.
+                func encoded(_ sealed: Sealed) -> Checkpoint.Entry { .init(id: sealed.spec.id, state: Array(try! encoder.encode(sealed))) }
+                var entries = state.transfers.values.filter { $0.sealed.mustBeKept }.map { encoded($0.sealed) }
+                var budget = checkpointBytesBudget - entries.reduce(0) { $0 + $1.state.count + $1.id.utf8.count + 6 }
+                for id in state.remembered.newestFirst {
+                    guard let transfer = state.transfers[id], transfer.sealed.isFinished else { continue }
+                    let entry = encoded(transfer.sealed)
+                    budget -= entry.state.count + id.utf8.count + 6
+                    if budget < 0 { break }
+                    entries.append(entry)
+                }
+                _ = log.enqueue([LogEntry(type: .checkpoint, payload: Checkpoint(unfinished: entries).encoded())]) {
+                    continuation.resume(with: $0)
+                }
+            }
+        }
+        return lsns[0]
+    }
+
+    /// Rebuilds the registry from the last checkpoint and the records after it; returns the
+    /// transfers that are neither finished nor stuck, which recovery drives again.
+    func recover(checkpoint: Checkpoint?, records: [LogRecord]) throws -> [Sealed] {
+        try state.withLock { state in
+            state = State()
+            var finished: [Sealed] = []
+            for item in checkpoint?.unfinished ?? [] {
+                let sealed = try JSONDecoder().decode(Sealed.self, from: Data(item.state))
+                Self.insert(sealed, recordBytes: sealed.mustBeKept ? Self.acceptedRecordBytes(sealed) : 0, into: &state)
+                if sealed.isFinished { finished.append(sealed) }
+            }
+            // The checkpoint lists finished transfers newest first; they are remembered oldest
+            // first, so that the next to be forgotten are the oldest, as before the restart.
+            for sealed in finished.sorted(by: Self.finishedEarlier) {
+                Self.remember(sealed.spec.id, in: &state, max: rememberedMax)
+            }
+            for record in records {
+                guard let coordinatorRecord = try CoordinatorRecord(record) else { continue }
+                Self.apply(coordinatorRecord, lsn: record.lsn, recordBytes: record.payload.count, to: &state, rememberedMax: rememberedMax)
+            }
+            return state.transfers.values.filter { $0.sealed.final == nil }.map(\.sealed)
+        }
+    }
+
+    /// Measured as Submit measured it, for the unfinished-bytes budget.
+    private static func acceptedRecordBytes(_ sealed: Sealed) -> Int {
+        CoordinatorRecord.accepted(
+            sealed.spec, admission: sealed.admission, submittedAtMilliseconds: sealed.submittedAtMilliseconds,
+            submittedBy: sealed.submittedBy
+        ).entry().payload.count
+    }
+
+    /// Finishing order as sealed: by the finishing time the final record carries, else by
+    /// submission (records from before final facts were sealed).
+    static func finishedEarlier(_ first: Sealed, _ second: Sealed) -> Bool {
+        let firstTime = first.facts?.finishedAtMilliseconds ?? first.submittedAtMilliseconds
+        let secondTime = second.facts?.finishedAtMilliseconds ?? second.submittedAtMilliseconds
+        return (firstTime, first.spec.id) < (secondTime, second.spec.id)
+    }
+}
