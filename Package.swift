@@ -51,7 +51,9 @@ let package = Package(
         .target(name: "SettleSimulation", dependencies: ["SettleCore"]),
         .executableTarget(
             name: "settle-simulate",
-            dependencies: ["SettleSimulation", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "SettleSimulation", "SettleCoordinator", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         .target(name: "LaunchedProcesses"),
         .target(
@@ -88,7 +90,7 @@ let package = Package(
         .target(
             name: "SettleCoordinator",
             dependencies: [
-                "SettleCore", "SignedLog", "SettleProtocol", "SettleAuth",
+                "SettleCore", "SignedLog", "SettleProtocol", "SettleAuth", "SettleSimulation",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "Logging", package: "swift-log"),

@@ -81,7 +81,8 @@ public final class Coordinator: Service, Sendable {
         let resumed = try await recover(log: log, registry: registry)
         let clients = try ClientRegistry(configuration.clients)
         let service = CoordinatorService(
-            configuration: configuration, clients: clients, registry: registry, starts: startSink,
+            configuration: configuration, clients: clients, registry: registry,
+            transferAdmission: TransferAdmission(registry: registry, starts: startSink, logger: logger),
             isDraining: { [self] in isDraining }, metrics: metrics, logger: logger
         )
         let api = try HostPort(parsing: configuration.listen)

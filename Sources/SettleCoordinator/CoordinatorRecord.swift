@@ -192,3 +192,22 @@ struct RecordDecodingError: Error, CustomStringConvertible {
     let field: String
     var description: String { "coordinator record at LSN \(lsn) lacks a valid \(field)" }
 }
+
+extension CoordinatorRecord {
+    /// The record's name as traces and tests show it (END of any outcome is "END").
+    var kind: String {
+        switch self {
+        case .accepted: "ACCEPTED"
+        case .commit: "COMMIT"
+        case .abort: "ABORT"
+        case .end: "END"
+        case .heuristic: "HEURISTIC"
+        case .saga: "SAGA"
+        case .compensate: "COMPENSATE"
+        case .stuck: "STUCK"
+        case .manual: "MANUAL"
+        case .proposed: "PROPOSED"
+        case .rejected: "REJECTED"
+        }
+    }
+}

@@ -27,7 +27,7 @@ struct CoordinatorService: Settle_V1_Coordinator.SimpleServiceProtocol {
     let configuration: CoordinatorConfiguration
     let clients: ClientRegistry
     let registry: TransferRegistry
-    let starts: AsyncStream<DriverStart>.Continuation
+    let transferAdmission: TransferAdmission
     let isDraining: @Sendable () -> Bool
     let metrics: CoordinatorMetrics
     let logger: Logger
@@ -86,7 +86,12 @@ struct CoordinatorService: Settle_V1_Coordinator.SimpleServiceProtocol {
                     + "takes six bytes)"
             )
         }
-        switch await registry.admit(accepted, encoded: encoded, logger: logger) {
+        let policy = TransferAdmission.Policy(
+            onPrepareTimeout: onPrepareTimeout, ordered: (spec.policy.prepareOrder ?? configuration.prepareOrder) == .ordered,
+            prepareTimeout: .milliseconds(spec.policy.prepareTimeoutMilliseconds ?? configuration.prepareTimeoutMilliseconds),
+            sagaTimeout: .milliseconds(spec.policy.sagaTimeoutMilliseconds ?? configuration.sagaTimeoutMilliseconds)
+        )
+        switch try await transferAdmission.admit(accepted, encoded: encoded, policy: policy) {
         case .existing(let existing) where existing.submittedBy != client.name,
             .conflict(let existing, _) where existing.submittedBy != client.name:
             // Nothing of another client's transfer is shown; only that the id is taken.
@@ -97,22 +102,8 @@ struct CoordinatorService: Settle_V1_Coordinator.SimpleServiceProtocol {
             throw RPCError(code: .alreadyExists, message: difference)
         case .full(let why):
             throw RPCError(code: .resourceExhausted, message: why)
-        case .admitted(let acceptedLSN):
+        case .admitted:
             metrics.inFlight.record(registry.inFlightCount)
-            let ordered = (spec.policy.prepareOrder ?? configuration.prepareOrder) == .ordered
-            var transfer = TransferProtocol(
-                branchCount: spec.branches.count, onPrepareTimeout: onPrepareTimeout,
-                prepareSequence: ordered ? spec.canonicalPrepareOrder : nil
-            )
-            let first = try transfer.start()
-            starts.yield(
-                DriverStart(
-                    spec: spec, admission: admission, transfer: transfer, firstActions: first,
-                    prepareTimeout: .milliseconds(spec.policy.prepareTimeoutMilliseconds ?? configuration.prepareTimeoutMilliseconds),
-                    sagaTimeout: .milliseconds(spec.policy.sagaTimeoutMilliseconds ?? configuration.sagaTimeoutMilliseconds),
-                    acceptedLSN: acceptedLSN
-                )
-            )
         }
         if request.wait { await registry.waitUntilFinal(spec.id) }
         guard let entry = registry.entry(spec.id) else {

@@ -4,10 +4,10 @@ struct RetryPolicy: Sendable {
     let initial: Duration
     let maximum: Duration
 
-    func delay(afterAttempt attempt: Int) -> Duration {
+    func delay(afterAttempt attempt: Int, jitter: (ClosedRange<Int64>) -> Int64 = { Int64.random(in: $0) }) -> Duration {
         let cap = min(maximum, initial * (1 << min(attempt, 20)))
         let (seconds, attoseconds) = cap.components
         let capNanoseconds = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
-        return .nanoseconds(Int64.random(in: (capNanoseconds / 2)...max(capNanoseconds / 2, capNanoseconds)))
+        return .nanoseconds(jitter((capNanoseconds / 2)...max(capNanoseconds / 2, capNanoseconds)))
     }
 }

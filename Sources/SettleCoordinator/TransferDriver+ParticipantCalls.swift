@@ -10,7 +10,7 @@ extension TransferDriver {
 
     /// Prepares one branch, retrying transient failures until `deadline` (nil: until answered).
     /// Nil when the deadline passed first; a permanent failure is a refusal naming it.
-    func prepare(_ start: DriverStart, branch: Int, until deadline: ContinuousClock.Instant?) async -> PrepareAnswer? {
+    func prepare(_ start: DriverStart, branch: Int, until deadline: Duration?) async -> PrepareAnswer? {
         let target = start.spec.branches[branch]
         let gid = gid(start, branch)
         var attempt = 0
@@ -20,7 +20,7 @@ extension TransferDriver {
             // participant that stopped answering altogether.
             var timeout: Duration?
             if let deadline {
-                let remaining = deadline - ContinuousClock.now
+                let remaining = deadline - clock.now
                 guard remaining > .zero else { return nil }
                 timeout = remaining
             }
@@ -44,7 +44,7 @@ extension TransferDriver {
                 // Not the participant's answer: retried like any transient failure.
             }
             metrics.retried("prepare", participant: target.participant)
-            try? await Task.sleep(for: retry.delay(afterAttempt: attempt))
+            try? await clock.sleep(for: retry.delay(afterAttempt: attempt, jitter: clock.jitter))
             attempt += 1
         }
         return nil
@@ -128,7 +128,7 @@ extension TransferDriver {
             }
             metrics.retried(operation, participant: participant)
             do {
-                try await Task.sleep(for: retry.delay(afterAttempt: attempt))
+                try await clock.sleep(for: retry.delay(afterAttempt: attempt, jitter: clock.jitter))
             } catch {
                 return .cancelled
             }

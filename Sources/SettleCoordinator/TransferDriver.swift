@@ -17,6 +17,8 @@ struct TransferDriver: Sendable {
     let crashPoints: CrashPoints
     let abortRequests: AbortRequests
     let logger: Logger
+    /// Deadlines, timers and backoff; the simulator's is manual.
+    var clock: any DriverClock = SystemDriverClock()
 
     /// What one drive keeps between actions, beside the protocol machine.
     private struct Progress {
@@ -33,9 +35,8 @@ struct TransferDriver: Sendable {
         let (events, sink) = AsyncStream.makeStream(of: TransferProtocol.Event.self)
         abortRequests.register(start.spec.id, start.admission) { reason in sink.yield(.abortRequested(reason: reason)) }
         defer { abortRequests.unregister(start.spec.id, start.admission) }
-        let clock = ContinuousClock()
         let timing = Timing(
-            started: clock.now, prepareDeadline: start.prepareTimeout.map { clock.now + $0 },
+            started: ContinuousClock.now, prepareDeadline: start.prepareTimeout.map { clock.now + $0 },
             decision: DecisionPosition(start.decisionLSN ?? 0)
         )
         await withDiscardingTaskGroup { group in
@@ -59,7 +60,8 @@ struct TransferDriver: Sendable {
 
     private struct Timing {
         let started: ContinuousClock.Instant
-        let prepareDeadline: ContinuousClock.Instant?
+        /// On `clock`.
+        let prepareDeadline: Duration?
         let decision: DecisionPosition
     }
 
@@ -151,13 +153,13 @@ struct TransferDriver: Sendable {
         case .armPrepareDeadline:
             guard let deadline = timing.prepareDeadline else { break }
             spawn {
-                try? await Task.sleep(until: deadline, clock: ContinuousClock())
+                try? await clock.sleep(until: deadline)
                 sink.yield(.prepareDeadlinePassed)
             }
         case .armSagaDeadline:
             progress.phaseTwoStarted = progress.phaseTwoStarted ?? ContinuousClock.now
             spawn {
-                try? await Task.sleep(for: start.sagaTimeout)
+                try? await clock.sleep(for: start.sagaTimeout)
                 sink.yield(.sagaDeadlinePassed)
             }
         case .finished(let outcome):

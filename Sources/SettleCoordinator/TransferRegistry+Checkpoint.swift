@@ -51,7 +51,9 @@ extension TransferRegistry {
                 guard let coordinatorRecord = try CoordinatorRecord(record) else { continue }
                 Self.apply(coordinatorRecord, lsn: record.lsn, recordBytes: record.payload.count, to: &state, rememberedMax: rememberedMax)
             }
+            // Oldest first, and in the same order on every run, whatever the dictionary's order.
             return state.transfers.values.filter { $0.sealed.final == nil }.map(\.sealed)
+                .sorted { ($0.acceptedLSN ?? 0, $0.spec.id) < ($1.acceptedLSN ?? 0, $1.spec.id) }
         }
     }
 

@@ -145,19 +145,37 @@ final class TransferRegistry: Sendable {
     }
 
     /// Applies `record` and appends it; returns its LSN once it is sealed and durable.
+    ///
+    /// Callers waiting for the transfer hear the ending of a two-phase commit (END after COMMIT or
+    /// ABORT) at once: a restart before END is sealed re-drives phase two, which retries until
+    /// every branch answers, to that same ending. Every other ending waits for its seal: a saga's
+    /// re-drive or a compensation's bounded attempts may end otherwise after a restart (found by
+    /// the driver simulation: a client told "compensated" of a transfer the log then left stuck).
     @discardableResult
     func append(_ record: CoordinatorRecord, encoded: LogEntry? = nil) async throws -> LSN {
         let entry = encoded ?? record.entry()
+        let wokenOnceSealed = Mutex<[Waiter]>([])
         let lsns = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[LSN], any Error>) in
-            let woken = state.withLock { state -> [Waiter] in
+            let (woken, atOnce) = state.withLock { state -> ([Waiter], Bool) in
                 // A record refused at once (nil: a full queue, a failed log) is not in the log, so
                 // it is not applied either; its caller hears the refusal.
-                guard let lsn = log.enqueue([entry], completion: { continuation.resume(with: $0) }) else { return [] }
-                return Self.apply(record, lsn: lsn, recordBytes: entry.payload.count, to: &state, rememberedMax: rememberedMax)
+                guard let lsn = log.enqueue([entry], completion: { continuation.resume(with: $0) }) else { return ([], true) }
+                let woken = Self.apply(record, lsn: lsn, recordBytes: entry.payload.count, to: &state, rememberedMax: rememberedMax)
+                return (woken, Self.endsTwoPhaseCommit(record, state.transfers[record.transferID]?.sealed))
             }
-            for waiter in woken { waiter.resume() }
+            if atOnce {
+                for waiter in woken { waiter.resume() }
+            } else {
+                wokenOnceSealed.withLock { $0 = woken }
+            }
         }
+        for waiter in wokenOnceSealed.withLock({ $0 }) { waiter.resume() }
         return lsns[0]
+    }
+
+    private static func endsTwoPhaseCommit(_ record: CoordinatorRecord, _ sealed: Sealed?) -> Bool {
+        guard case .end = record else { return false }
+        return sealed?.decision == .commit || sealed?.decision == .abort
     }
 
     /// `append` for the coordinator's decisions: a log that cannot be written leaves settled

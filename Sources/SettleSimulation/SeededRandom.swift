@@ -13,5 +13,5 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
     }
 
     /// True with probability `percent` in 100.
-    mutating func chance(_ percent: Int) -> Bool { Int.random(in: 0..<100, using: &self) < percent }
+    public mutating func chance(_ percent: Int) -> Bool { Int.random(in: 0..<100, using: &self) < percent }
 }

@@ -5,11 +5,16 @@ public struct BranchKey: Hashable, Sendable, CustomStringConvertible {
     public let transfer: Int
     public let branch: Int
     public var description: String { "t\(transfer)/b\(branch)" }
+
+    public init(transfer: Int, branch: Int) {
+        self.transfer = transfer
+        self.branch = branch
+    }
 }
 
 /// A row of a participant's database: a prepared branch holds the one its action updated until
 /// it is committed or rolled back, and a prepare that needs it waits.
-struct RowKey: Hashable, Comparable {
+struct RowKey: Hashable, Comparable, Sendable {
     let participant: Int
     let row: Int
 
@@ -17,51 +22,57 @@ struct RowKey: Hashable, Comparable {
 }
 
 /// How a simulated participant treats one branch: the faults the scheduler gave it.
-struct BranchBehaviour {
+public struct BranchBehaviour: Sendable {
+    public init() {}
+
     /// The row its action updates (branch b runs at participant b).
-    var row = 0
-    var refuses = false
+    public var row = 0
+    public var refuses = false
     /// Answers its first prepare this late (past the prepare deadline, often).
-    var slowPrepareMilliseconds = 0
+    public var slowPrepareMilliseconds = 0
     /// A DBA rolls the branch back by hand once it is prepared (ROLLBACK PREPARED).
-    var rolledBackByHand = false
+    public var rolledBackByHand = false
     /// After that rollback, preparing the branch again is refused (its account was drained
     /// meanwhile): the heuristic hazard that only compensation undoes.
-    var refusesOnceRolledBack = false
+    public var refusesOnceRolledBack = false
     /// Compensation attempts that fail before one succeeds (`Int.max`: every one fails).
-    var compensationFailures = 0
+    public var compensationFailures = 0
 }
 
 /// The participants' side of every branch, with the barrier's rules of protocol/participant.proto:
 /// a rollback or compensation leaves a marker that refuses any later prepare; phase two and
 /// compensation are idempotent; a compensation runs its effect at most once.
-struct SimulatedParticipants {
-    enum State: Equatable {
+public struct SimulatedParticipants: Sendable {
+    public init() {}
+
+    public enum State: Equatable, Sendable {
         case unknown, prepared, committed, cancelled, compensated
     }
 
-    struct Branch {
-        var state = State.unknown
+    public struct Branch: Sendable {
+        public init() {}
+
+        public var state = State.unknown
         /// Times the action's effect became durable (a prepared branch committed).
-        var commits = 0
+        public var commits = 0
         /// Times a compensation's effect ran.
-        var compensations = 0
+        public var compensations = 0
     }
 
-    enum PrepareOutcome: Equatable {
+    public enum PrepareOutcome: Equatable, Sendable {
         case answered(PrepareAnswer)
         /// The branch's row is held by another prepared branch: the prepare waits for it.
         case waits(for: BranchKey)
     }
 
-    private(set) var branches: [BranchKey: Branch] = [:]
-    var behaviours: [BranchKey: BranchBehaviour] = [:]
+    public private(set) var branches: [BranchKey: Branch] = [:]
+    public var behaviours: [BranchKey: BranchBehaviour] = [:]
     /// Which prepared branch holds each row.
     private(set) var holders: [RowKey: BranchKey] = [:]
 
     func row(of key: BranchKey) -> RowKey { RowKey(participant: key.branch, row: behaviours[key]?.row ?? 0) }
 
-    mutating func prepare(_ key: BranchKey) -> PrepareOutcome {
+    public mutating func prepare(_ key: BranchKey) -> PrepareOutcome {
         switch branches[key, default: Branch()].state {
         case .cancelled, .compensated:
             return .answered(.refused(reason: "cancelled"))
@@ -81,7 +92,7 @@ struct SimulatedParticipants {
         if holders[row(of: key)] == key { holders[row(of: key)] = nil }
     }
 
-    mutating func commit(_ key: BranchKey) -> CommitAnswer {
+    public mutating func commit(_ key: BranchKey) -> CommitAnswer {
         switch branches[key, default: Branch()].state {
         case .prepared:
             branches[key]?.state = .committed
@@ -95,7 +106,7 @@ struct SimulatedParticipants {
         }
     }
 
-    mutating func rollback(_ key: BranchKey) -> RollbackAnswer {
+    public mutating func rollback(_ key: BranchKey) -> RollbackAnswer {
         switch branches[key, default: Branch()].state {
         case .prepared, .unknown, .cancelled:
             branches[key, default: Branch()].state = .cancelled
@@ -107,7 +118,7 @@ struct SimulatedParticipants {
     }
 
     /// Nil: the attempt failed (a compensation refused, or one of a branch still prepared).
-    mutating func compensate(_ key: BranchKey) -> CompensateAnswer? {
+    public mutating func compensate(_ key: BranchKey) -> CompensateAnswer? {
         switch branches[key, default: Branch()].state {
         case .prepared:
             return nil
@@ -128,12 +139,12 @@ struct SimulatedParticipants {
     }
 
     /// ROLLBACK PREPARED run by hand: the branch forgets it was prepared.
-    mutating func rollBackByHand(_ key: BranchKey) {
+    public mutating func rollBackByHand(_ key: BranchKey) {
         guard branches[key]?.state == .prepared else { return }
         branches[key]?.state = .unknown
         release(key)
         if behaviours[key]?.refusesOnceRolledBack == true { behaviours[key]?.refuses = true }
     }
 
-    func state(_ key: BranchKey) -> State { branches[key]?.state ?? .unknown }
+    public func state(_ key: BranchKey) -> State { branches[key]?.state ?? .unknown }
 }

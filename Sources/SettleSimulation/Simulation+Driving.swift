@@ -67,9 +67,11 @@ extension Simulation {
             case .compensate(let branch):
                 request(.compensate(attempt: 1), BranchKey(transfer: index, branch: branch))
             case .log(let entry):
-                // Like the driver, the client hears of the end when END is handed to the log: the
-                // decision is sealed, so a crash before END is sealed re-drives to the same end.
-                if case .end(let outcome) = entry { transfers[index].told = outcome }
+                // Like the registry, the client hears of a two-phase commit's end when END is
+                // handed to the log: its decision is sealed, so a crash before END is sealed
+                // re-drives to the same end. A saga's end only once sealed (`.finished`): its
+                // re-drive may end otherwise.
+                if case .end(let outcome) = entry, transfers[index].machine?.path == .twoPhase { transfers[index].told = outcome }
                 let record = log.append(.init(transfer: index, entry: entry, notifies: true, epoch: epoch))
                 schedule(.seal(recordIndex: record), after: Int.random(in: 1...8, using: &random))
             case .armPrepareDeadline:
@@ -77,8 +79,9 @@ extension Simulation {
                 schedule(.event(transfer: index, .prepareDeadlinePassed, epoch: epoch), after: options.prepareTimeoutMilliseconds)
             case .armSagaDeadline:
                 schedule(.event(transfer: index, .sagaDeadlinePassed, epoch: epoch), after: options.sagaTimeoutMilliseconds)
-            case .finished:
+            case .finished(let outcome):
                 transfers[index].done = true
+                transfers[index].told = outcome
             case .stuck:
                 transfers[index].done = true
                 transfers[index].toldStuck = true

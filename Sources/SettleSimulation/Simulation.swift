@@ -75,7 +75,7 @@ public struct Simulation {
         let ordered: Bool
         /// Nil until submitted, and again while the coordinator is down.
         var machine: TransferProtocol?
-        /// What its client was told, once final (END appended, or STUCK sealed).
+        /// What its client was told, once final (a two-phase END appended, any other END or STUCK sealed).
         var told: TransferOutcome?
         var toldStuck = false
         /// The driver ran `finished` or `stuck`: it takes no more events.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import SettleCoordinator
 import SettleSimulation
 
 /// Runs the deterministic simulator over many seeds and prints the first that fails, so that
@@ -28,7 +29,11 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: "With --seed: print every message that concerns this transfer.")
     var trace: Int?
 
+    @Flag(help: "Run settled's own driver, registry and recovery on the seeded executor instead of the protocol-machine model.")
+    var driver = false
+
     func run() throws {
+        if driver { return try runDriver() }
         var options = Simulation.Options()
         options.transfers = transfers
         options.orderedPercent = orderedPercent
@@ -66,6 +71,42 @@ struct SimulateCommand: ParsableCommand {
             "settle-simulate: \(seeds) seeds, \(total) transfers (\(endings.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))), "
                 + "\(steps) steps, \(crashes) coordinator crashes, \(deadlocks) deadlocks broken: every invariant holds "
                 + "(\(Int(Double(seeds) / max(seconds, 0.001))) seeds/s, \(Int(Double(total) / max(seconds, 0.001))) transfers/s)"
+        )
+    }
+}
+
+extension SimulateCommand {
+    /// `--driver`: the real coordinator code under `DriverSimulation`.
+    func runDriver() throws {
+        var options = DriverSimulation.Options()
+        options.transfers = transfers
+        options.orderedPercent = orderedPercent
+        let range = seed.map { $0...$0 } ?? firstSeed...(firstSeed + UInt64(max(1, seeds)) - 1)
+        let clock = ContinuousClock()
+        let started = clock.now
+        var steps = 0
+        var crashes = 0
+        var endings: [String: Int] = [:]
+        for seed in range {
+            let report = DriverSimulation.run(seed: seed, options: options)
+            steps += report.steps
+            crashes += report.crashes
+            endings.merge(report.outcomes, uniquingKeysWith: +)
+            if self.seed != nil { for line in report.trace { print(line) } }
+            if !report.violations.isEmpty {
+                for violation in report.violations { print("violation: \(violation)") }
+                print("replay with: tools/simulate --driver --seed \(seed) --transfers \(transfers)")
+                throw ExitCode.failure
+            }
+        }
+        let elapsed = clock.now - started
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let total = range.count * transfers
+        print(
+            "settle-simulate --driver: \(range.count) seeds, \(total) transfers "
+                + "(\(endings.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))), "
+                + "\(steps) steps, \(crashes) coordinator crashes: every invariant holds "
+                + "(\(Int(Double(range.count) / max(seconds, 0.001))) seeds/s, \(Int(Double(total) / max(seconds, 0.001))) transfers/s)"
         )
     }
 }

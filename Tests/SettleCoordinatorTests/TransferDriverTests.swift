@@ -187,21 +187,3 @@ struct TransferDriverTests {
         #expect(entry?.status == .stuck)
     }
 }
-
-extension CoordinatorRecord {
-    var kind: String {
-        switch self {
-        case .accepted: "ACCEPTED"
-        case .commit: "COMMIT"
-        case .abort: "ABORT"
-        case .end: "END"
-        case .heuristic: "HEURISTIC"
-        case .saga: "SAGA"
-        case .compensate: "COMPENSATE"
-        case .stuck: "STUCK"
-        case .manual: "MANUAL"
-        case .proposed: "PROPOSED"
-        case .rejected: "REJECTED"
-        }
-    }
-}

@@ -3,6 +3,7 @@ import Logging
 import SettleCore
 import SettleTestSupport
 import SignedLog
+import Synchronization
 import Testing
 
 @testable import SettleCoordinator
@@ -289,6 +290,49 @@ struct TransferRegistryTests {
         #expect(!kept.isEmpty && kept.count < 20, "some finished ones fit, not all: \(kept.count)")
         #expect(Array(kept) == (0..<20).reversed().prefix(kept.count).map { "done-\($0)" }, "newest first: \(kept)")
         #expect(try #require(log.recoveryRecords().checkpoint).encoded().count <= 4096 + 64)
+    }
+
+    /// A two-phase commit's ending is told the moment END is enqueued (a restart re-drives phase
+    /// two to the same end); a saga's only once sealed, since its re-drive may end otherwise.
+    @Test(.timeLimit(.minutes(1)), arguments: [true, false])
+    func anEndingIsToldBeforeItsSealOnlyForTwoPhaseCommit(twoPhase: Bool) async throws {
+        let log = MemoryRecordLog(sealsAtOnce: false)
+        let registry = TransferRegistry(log: log, inFlightMax: 10, rememberedMax: 10)
+        func sealed<Result: Sendable>(_ work: @escaping @Sendable () async throws -> Result) async throws -> Result {
+            let task = Task { try await work() }
+            while log.waitingAppends == 0 { await Task.yield() }
+            log.sealAll()
+            return try await task.value
+        }
+        _ = try await sealed { await Self.admit(registry, Self.spec("e"), at: 1) }
+        _ = try await sealed { try await registry.append(twoPhase ? .commit(transferID: "e") : .compensate(transferID: "e", reason: "r")) }
+        let told = Atomic<Bool>(false)
+        let waiter = Task {
+            await registry.waitUntilFinal("e")
+            told.store(true, ordering: .releasing)
+        }
+        while registry.waiterCount("e") == 0 { await Task.yield() }
+        let outcome: TransferOutcome = twoPhase ? .committed : .compensated
+        let facts = FinalFacts(
+            status: twoPhase ? .committed : .compensated, path: "2pc", reason: "", finishedAtMilliseconds: 2, branchStates: ["x"],
+            admission: registry.entry("e")?.admission
+        )
+        let end = Task { try await registry.append(.end(transferID: "e", outcome: outcome, facts: facts)) }
+        while log.waitingAppends == 0 { await Task.yield() }
+        if twoPhase {
+            await waiter.value
+            let toldBeforeSeal = told.load(ordering: .acquiring)
+            #expect(toldBeforeSeal, "told while END waits for its seal")
+        } else {
+            for _ in 0..<1000 { await Task.yield() }
+            let toldBeforeSeal = told.load(ordering: .acquiring)
+            #expect(!toldBeforeSeal, "a compensation's ending is not told before it is sealed")
+        }
+        log.sealAll()
+        _ = try await end.value
+        await waiter.value
+        let toldOnceSealed = told.load(ordering: .acquiring)
+        #expect(toldOnceSealed)
     }
 
     /// What the API reports of a transfer, compared across a restart.

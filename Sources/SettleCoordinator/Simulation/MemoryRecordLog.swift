@@ -59,14 +59,20 @@ final class MemoryRecordLog: RecordLog, Sendable {
 
     var waitingAppends: Int { state.withLock { $0.pending.count } }
 
-    /// What survives a crash: the sealed records. The waiting appends are never answered (their
-    /// process is gone); later LSNs continue after the last sealed one.
+    /// What survives a crash: the sealed records; later LSNs continue after the last of them. The
+    /// waiting appends belonged to the process that crashed: they are answered (with LSN 0) only
+    /// so that its tasks can end, and the caller must have fenced that process off first (its
+    /// participant calls refused), since it may act on the answer.
     func crash() {
-        state.withLock { state in
-            state.unsealed = []
-            state.pending = []
-            state.nextLSN = (state.sealed.last?.lsn.rawValue ?? 0) + 1
+        let orphaned = state.withLock { state -> [Pending] in
+            defer {
+                state.unsealed = []
+                state.pending = []
+                state.nextLSN = (state.sealed.last?.lsn.rawValue ?? 0) + 1
+            }
+            return state.pending
         }
+        for pending in orphaned { pending.completion(.success(Array(repeating: LSN(rawValue: 0), count: pending.count))) }
     }
 
     var sealedRecords: [LogRecord] { state.withLock { $0.sealed } }
