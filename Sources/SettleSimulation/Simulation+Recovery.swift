@@ -1,6 +1,6 @@
 import SettleCore
 
-/// The coordinator crashing at any step, and coming back as `settled` recovers (Coordinator+Recovery,
+/// The coordinator crashing at any step, and coming back as `settled` recovers (TransferRecovery,
 /// Coordinator+Sweep): from the sealed log only.
 extension Simulation {
     mutating func crashAndRecover() {
