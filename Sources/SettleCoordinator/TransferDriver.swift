@@ -19,6 +19,9 @@ struct TransferDriver: Sendable {
     let logger: Logger
     /// Deadlines, timers and backoff; the simulator's is manual.
     var clock: any DriverClock = SystemDriverClock()
+    /// The time final facts are sealed with; the simulator's follows its clock, so a seed's
+    /// records replay byte for byte.
+    var wallMilliseconds: @Sendable () -> Int64 = WallClock.nowMilliseconds
 
     /// What one drive keeps between actions, beside the protocol machine.
     private struct Progress {
@@ -174,9 +177,9 @@ struct TransferDriver: Sendable {
         return .going
     }
 
-    /// Appends the record for `entry`; its seal comes back as `logged(entry)`. A final record
-    /// (END, STUCK) reports the transfer's ending the moment it is enqueued: the decision it
-    /// follows is sealed, and a restart before it is sealed re-drives to the same end.
+    /// Appends the record for `entry`; its seal comes back as `logged(entry)`. The registry
+    /// reports the ending a final record (END, STUCK) carries, at enqueue for a two-phase commit
+    /// and once sealed otherwise (`TransferRegistry.append`).
     private func log(
         _ entry: TransferLogEntry, _ start: DriverStart, _ decision: DecisionPosition, _ progress: inout Progress,
         _ sink: AsyncStream<TransferProtocol.Event>.Continuation, spawn: (sending @escaping @Sendable () async -> Void) -> Void
@@ -211,7 +214,7 @@ struct TransferDriver: Sendable {
     private func finalFacts(_ start: DriverStart, _ transfer: TransferProtocol, path: TransferPath, reason: String?) -> FinalFacts {
         FinalFacts(
             status: TransferStatus(transfer.phase), path: path.rawValue,
-            reason: reason ?? registry.entry(start.spec.id)?.reason ?? "", finishedAtMilliseconds: WallClock.nowMilliseconds(),
+            reason: reason ?? registry.entry(start.spec.id)?.reason ?? "", finishedAtMilliseconds: wallMilliseconds(),
             branchStates: Self.describe(transfer).map(Self.bounded), admission: start.admission
         )
     }

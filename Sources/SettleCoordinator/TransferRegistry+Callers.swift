@@ -12,7 +12,7 @@ extension TransferRegistry {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let resumeNow = state.withLock { state -> Bool in
-                    guard let transfer = state.transfers[id], transfer.sealed.final == nil, !Task.isCancelled else { return true }
+                    guard let transfer = state.transfers[id], !transfer.isReportedFinal, !Task.isCancelled else { return true }
                     state.waiters[id, default: [:]][waiterID] = continuation
                     return false
                 }

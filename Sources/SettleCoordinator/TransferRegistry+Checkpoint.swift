@@ -14,7 +14,9 @@ extension TransferRegistry {
             state.withLock { state in
                 // Encoding plain Codable structs of strings and integers cannot fail.
                 func encoded(_ sealed: Sealed) -> Checkpoint.Entry { .init(id: sealed.spec.id, state: Array(try! encoder.encode(sealed))) }
-                var entries = state.transfers.values.filter { $0.sealed.mustBeKept }.map { encoded($0.sealed) }
+                // In admission order, so that the same state always writes the same checkpoint.
+                var entries = state.transfers.values.filter { $0.sealed.mustBeKept }.map(\.sealed)
+                    .sorted { ($0.acceptedLSN ?? 0, $0.spec.id) < ($1.acceptedLSN ?? 0, $1.spec.id) }.map(encoded)
                 var budget = checkpointBytesBudget - entries.reduce(0) { $0 + $1.state.count + $1.id.utf8.count + 6 }
                 for id in state.remembered.newestFirst {
                     guard let transfer = state.transfers[id], transfer.sealed.isFinished else { continue }

@@ -6,19 +6,24 @@ import SignedLog
 extension TransferRegistry {
     typealias Waiter = CheckedContinuation<Void, Never>
 
-    /// Applies one record; returns the callers waiting for the transfer it made final, to resume
-    /// once the lock is released.
+    /// The callers waiting for `id`, taken out to be resumed once the lock is released.
+    static func takeWaiters(_ id: String, from state: inout State) -> [Waiter] {
+        Array(state.waiters.removeValue(forKey: id)?.values ?? [:].values)
+    }
+
+    /// Applies one record; returns whether it made its transfer final (END or STUCK of the
+    /// admission the registry holds), which is when its waiters may be told.
     @discardableResult
-    static func apply(_ record: CoordinatorRecord, lsn: LSN, recordBytes: Int, to state: inout State, rememberedMax: Int) -> [Waiter] {
+    static func apply(_ record: CoordinatorRecord, lsn: LSN, recordBytes: Int, to state: inout State, rememberedMax: Int) -> Bool {
         let id = record.transferID
         if case .accepted(let spec, let admission, let submittedAt, let submittedBy) = record {
             let sealed = Sealed(
                 spec: spec, admission: admission, submittedAtMilliseconds: submittedAt, submittedBy: submittedBy, acceptedLSN: lsn.rawValue
             )
             insert(sealed, recordBytes: recordBytes, into: &state)
-            return []
+            return false
         }
-        guard var transfer = state.transfers[id] else { return [] }
+        guard var transfer = state.transfers[id] else { return false }
         let before = transfer.sealed.final
         apply(record, lsn: lsn, to: &transfer)
         state.transfers[id] = transfer
@@ -105,21 +110,17 @@ extension TransferRegistry {
         return sealed != transfer.sealed.admission
     }
 
-    /// The counters, the remembered order and the waiters follow a transfer that became final
-    /// (END, STUCK) or finished after being stuck (MANUAL).
-    private static func settle(_ id: String, finalBefore before: TransferStatus?, in state: inout State, rememberedMax: Int) -> [Waiter] {
-        guard let transfer = state.transfers[id], let final = transfer.sealed.final else { return [] }
-        var woken: [Waiter] = []
-        if before == nil {
-            state.inFlight -= 1
-            woken = Array(state.waiters.removeValue(forKey: id)?.values ?? [:].values)
-        }
+    /// The counters and the remembered order follow a transfer that became final (END, STUCK)
+    /// or finished after being stuck (MANUAL); returns whether it became final.
+    private static func settle(_ id: String, finalBefore before: TransferStatus?, in state: inout State, rememberedMax: Int) -> Bool {
+        guard let transfer = state.transfers[id], let final = transfer.sealed.final else { return false }
+        if before == nil { state.inFlight -= 1 }
         if final != .stuck, before == nil || before == .stuck {
             state.unfinishedRecordBytes -= transfer.live.acceptedRecordBytes
             state.transfers[id]?.live.acceptedRecordBytes = 0
             remember(id, in: &state, max: rememberedMax)
         }
-        return woken
+        return before == nil
     }
 
     /// Remembers a finished transfer, forgetting the oldest finished ones beyond `max`. An

@@ -57,6 +57,8 @@ final class TransferRegistry: Sendable {
         var reason: String?
         /// A Resolve has claimed this stuck transfer and is sealing its record.
         var pendingResolution: String?
+        /// Its final record is enqueued but not yet sealed, and must not be reported before.
+        var endingAwaitsSeal = false
         /// Bytes of its ACCEPTED record, counted against the unfinished-bytes budget until it is
         /// finished (a stuck transfer still counts: every checkpoint carries it).
         var acceptedRecordBytes: Int
@@ -146,30 +148,35 @@ final class TransferRegistry: Sendable {
 
     /// Applies `record` and appends it; returns its LSN once it is sealed and durable.
     ///
-    /// Callers waiting for the transfer hear the ending of a two-phase commit (END after COMMIT or
-    /// ABORT) at once: a restart before END is sealed re-drives phase two, which retries until
-    /// every branch answers, to that same ending. Every other ending waits for its seal: a saga's
+    /// The ending of a two-phase commit (END after COMMIT or ABORT) is reported the moment it is
+    /// enqueued: a restart before END is sealed re-drives phase two, which retries until every
+    /// branch answers, to that same ending. Every other ending (a saga's END, a compensation's,
+    /// STUCK) is reported only once sealed — to waiters, Get and List alike — because a saga's
     /// re-drive or a compensation's bounded attempts may end otherwise after a restart (found by
     /// the driver simulation: a client told "compensated" of a transfer the log then left stuck).
     @discardableResult
     func append(_ record: CoordinatorRecord, encoded: LogEntry? = nil) async throws -> LSN {
         let entry = encoded ?? record.entry()
-        let wokenOnceSealed = Mutex<[Waiter]>([])
+        let id = record.transferID
         let lsns = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[LSN], any Error>) in
-            let (woken, atOnce) = state.withLock { state -> ([Waiter], Bool) in
+            let woken = state.withLock { state -> [Waiter] in
                 // A record refused at once (nil: a full queue, a failed log) is not in the log, so
                 // it is not applied either; its caller hears the refusal.
-                guard let lsn = log.enqueue([entry], completion: { continuation.resume(with: $0) }) else { return ([], true) }
-                let woken = Self.apply(record, lsn: lsn, recordBytes: entry.payload.count, to: &state, rememberedMax: rememberedMax)
-                return (woken, Self.endsTwoPhaseCommit(record, state.transfers[record.transferID]?.sealed))
+                guard let lsn = log.enqueue([entry], completion: { continuation.resume(with: $0) }),
+                    Self.apply(record, lsn: lsn, recordBytes: entry.payload.count, to: &state, rememberedMax: rememberedMax)
+                else { return [] }
+                if Self.endsTwoPhaseCommit(record, state.transfers[id]?.sealed) { return Self.takeWaiters(id, from: &state) }
+                state.transfers[id]?.live.endingAwaitsSeal = true
+                return []
             }
-            if atOnce {
-                for waiter in woken { waiter.resume() }
-            } else {
-                wokenOnceSealed.withLock { $0 = woken }
-            }
+            for waiter in woken { waiter.resume() }
         }
-        for waiter in wokenOnceSealed.withLock({ $0 }) { waiter.resume() }
+        let woken = state.withLock { state -> [Waiter] in
+            guard state.transfers[id]?.live.endingAwaitsSeal == true else { return [] }
+            state.transfers[id]?.live.endingAwaitsSeal = false
+            return Self.takeWaiters(id, from: &state)
+        }
+        for waiter in woken { waiter.resume() }
         return lsns[0]
     }
 

@@ -61,7 +61,7 @@ struct TransferEntry: Sendable {
         proposal = sealed.proposal
         decisionLSN = sealed.decisionLSN
         pendingResolution = transfer.live.pendingResolution
-        if let final = sealed.final {
+        if let final = sealed.final, transfer.isReportedFinal {
             let facts = sealed.facts ?? transfer.factsOfAnOlderRecord(final: final)
             status = facts.status
             reason = facts.reason
@@ -81,6 +81,9 @@ struct TransferEntry: Sendable {
 }
 
 extension TransferRegistry.Transfer {
+    /// Final, and allowed to say so: its final record is sealed, or it is a two-phase commit's END.
+    var isReportedFinal: Bool { sealed.final != nil && !live.endingAwaitsSeal }
+
     /// The facts of a transfer finished by a record sealed before final records carried them:
     /// rebuilt from the decision, as well as that record allows.
     func factsOfAnOlderRecord(final: TransferStatus) -> FinalFacts {

@@ -47,7 +47,7 @@ public struct DriverSimulation {
         public let outcomes: [String: Int]
         public let crashes: Int
         public let steps: Int
-        /// Every sealed record's kind and transfer, in log order: what a replay must repeat.
+        /// Every sealed record, payload included, in log order: what a replay must repeat.
         public let trace: [String]
     }
 
@@ -80,9 +80,9 @@ public struct DriverSimulation {
         world.sweep()
         violations += world.invariants()
         world.stop(using: &random)
-        let trace = world.log.sealedRecords.compactMap { record -> String? in
-            guard let decoded = try? CoordinatorRecord(record) else { return nil }
-            return "\(decoded.kind) \(decoded.transferID)"
+        // Record by record, payloads included (a checkpoint's too): a replay must write the same log.
+        let trace = world.log.sealedRecords.map { record in
+            "\(record.lsn) \(record.type) \(String(decoding: record.payload, as: UTF8.self))"
         }
         return Report(seed: seed, violations: violations, outcomes: world.outcomes(), crashes: crashes, steps: steps, trace: trace)
     }

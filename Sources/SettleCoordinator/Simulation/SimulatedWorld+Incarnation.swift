@@ -15,7 +15,7 @@ extension SimulatedWorld {
             coordinatorID: Self.coordinatorID, participants: SimulatedParticipantCalls(world: self, epoch: epoch), registry: registry,
             retry: RetryPolicy(initial: .milliseconds(10), maximum: .milliseconds(80)),
             compensationRetriesMax: options.compensationAttempts, metrics: CoordinatorMetrics(), crashPoints: CrashPoints(environment: [:]),
-            abortRequests: AbortRequests(), logger: logger, clock: clock
+            abortRequests: AbortRequests(), logger: logger, clock: clock, wallMilliseconds: { [clock] in Self.wallMilliseconds(clock) }
         )
         let admission = TransferAdmission(registry: registry, starts: startSink, logger: logger)
         let untold = specs.indices.filter { index in shared.withLock { $0.told[index] == nil } }
@@ -62,7 +62,7 @@ extension SimulatedWorld {
         guard !Task.isCancelled else { return }
         let spec = specs[index]
         let accepted = CoordinatorRecord.accepted(
-            spec, admission: nextAdmission(), submittedAtMilliseconds: Int64(clock.now.components.seconds * 1000), submittedBy: "sim"
+            spec, admission: nextAdmission(), submittedAtMilliseconds: Self.wallMilliseconds(clock), submittedBy: "sim"
         )
         do {
             switch try await admission.admit(accepted, encoded: accepted.entry(), policy: policies[index]) {
@@ -84,6 +84,12 @@ extension SimulatedWorld {
             guard !Task.isCancelled else { return }
             _ = try? await registry.appendCheckpoint()
         }
+    }
+
+    /// Wall-clock time in the simulation: a fixed start plus the simulated time.
+    static func wallMilliseconds(_ clock: ManualDriverClock) -> Int64 {
+        let now = clock.now.components
+        return 1_800_000_000_000 + now.seconds * 1000 + now.attoseconds / 1_000_000_000_000_000
     }
 
     func violation(_ text: String) {

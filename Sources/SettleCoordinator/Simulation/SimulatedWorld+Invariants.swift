@@ -5,9 +5,18 @@ import SignedLog
 /// What must hold once a run has settled, whatever the seed did.
 extension SimulatedWorld {
     /// settled's in-doubt sweep, once, over every branch still prepared: `sweepVerdict` judges
-    /// each from the live registry, as the periodic sweep does.
+    /// each from the live registry, as the periodic sweep does. Before it, a transfer reported
+    /// finished with a branch still prepared is a violation: the sweep would hide a driver that
+    /// sealed END too early.
     func sweep() {
         guard let registry = shared.withLock({ $0.registry }) else { return }
+        for (index, spec) in specs.enumerated() {
+            guard let entry = registry.entry(spec.id), entry.status.isFinal, entry.status != .stuck else { continue }
+            for branch in spec.branches.indices
+            where shared.withLock({ $0.participants.state(BranchKey(transfer: index, branch: branch)) }) == .prepared {
+                violation("t\(index)/b\(branch) is still prepared in a transfer reported \(entry.status)")
+            }
+        }
         for (index, spec) in specs.enumerated() {
             for branch in spec.branches.indices {
                 let key = BranchKey(transfer: index, branch: branch)
