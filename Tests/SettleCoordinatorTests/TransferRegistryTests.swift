@@ -323,10 +323,16 @@ struct TransferRegistryTests {
             await waiter.value
             let toldBeforeSeal = told.load(ordering: .acquiring)
             #expect(toldBeforeSeal, "told while END waits for its seal")
+            #expect(registry.entry("e")?.status == .committed)
         } else {
             for _ in 0..<1000 { await Task.yield() }
             let toldBeforeSeal = told.load(ordering: .acquiring)
             #expect(!toldBeforeSeal, "a compensation's ending is not told before it is sealed")
+            #expect(registry.entry("e")?.status.isFinal == false, "nor shown to Get and List")
+            let late = Task { await registry.waitUntilFinal("e") }
+            while registry.waiterCount("e") < 2 { await Task.yield() }  // a caller arriving now waits too
+            log.sealAll()
+            await late.value
         }
         log.sealAll()
         _ = try await end.value
