@@ -25,29 +25,10 @@ extension Simulation {
         var violations: [String] = transfer.rejected.map { "t\(index): the machine rejected \($0)" }
         let outcome = finalOutcome(index)
         if outcome == nil, !stuck { violations.append("t\(index) is neither final nor stuck") }
-        for (key, branch) in zip(keys, branches) {
-            if branch.commits > 1 { violations.append("\(key) committed \(branch.commits) times") }
-            if branch.compensations > 1 { violations.append("\(key) compensated \(branch.compensations) times") }
-            if branch.commits > 0, !decidedForward { violations.append("\(key) committed although the log decided no COMMIT or SAGA") }
-            if branch.compensations > 0, !decidedCompensation { violations.append("\(key) compensated without COMPENSATE in the log") }
-            if branch.state == .prepared, !stuck { violations.append("\(key) is left prepared") }
-        }
-        switch outcome {
-        case .committed:
-            for (key, branch) in zip(keys, branches) where branch.state != .committed {
-                violations.append("\(key) is \(branch.state) in a transfer that ended committed")
-            }
-        case .aborted:
-            for (key, branch) in zip(keys, branches) where branch.commits > 0 {
-                violations.append("\(key) committed in a transfer that ended aborted")
-            }
-        case .compensated:
-            for (key, branch) in zip(keys, branches) where branch.commits > 0 && branch.compensations != 1 {
-                violations.append("\(key) committed and compensated \(branch.compensations) times in a transfer that ended compensated")
-            }
-        case nil:
-            break
-        }
+        violations += BranchInvariants.violations(
+            Array(zip(keys, branches)),
+            decided: .init(forward: decidedForward, compensation: decidedCompensation, stuck: stuck), ending: outcome
+        )
         if let told = transfer.told, told != outcome {
             violations.append("t\(index): the client was told \(told), the log ended it \(outcome.map { "\($0)" } ?? "not at all")")
         }

@@ -69,29 +69,18 @@ extension SimulatedWorld {
         guard let entry else { return ["t\(index) is unknown to the registry"] }
         if !entry.status.isFinal { violations.append("t\(index) is neither final nor stuck: \(entry.status)") }
         if entry.status == .stuck, !stuck { violations.append("t\(index) is reported stuck without STUCK in the log") }
-        for (key, branch) in zip(keys, branches) {
-            if branch.commits > 1 { violations.append("\(key) committed \(branch.commits) times") }
-            if branch.compensations > 1 { violations.append("\(key) compensated \(branch.compensations) times") }
-            if branch.commits > 0, !decidedForward { violations.append("\(key) committed although the log decided no COMMIT or SAGA") }
-            if branch.compensations > 0, !decidedCompensation { violations.append("\(key) compensated without COMPENSATE in the log") }
-            if branch.state == .prepared, entry.status != .stuck { violations.append("\(key) is left prepared") }
-        }
-        switch entry.status {
-        case .committed:
-            for (key, branch) in zip(keys, branches) where branch.state != .committed {
-                violations.append("\(key) is \(branch.state) in a transfer that ended committed")
+        let ending: TransferOutcome? =
+            switch entry.status {
+            case .committed: .committed
+            case .aborted: .aborted
+            case .compensated: .compensated
+            default: nil
             }
-        case .aborted:
-            for (key, branch) in zip(keys, branches) where branch.commits > 0 {
-                violations.append("\(key) committed in a transfer that ended aborted")
-            }
-        case .compensated:
-            for (key, branch) in zip(keys, branches) where branch.commits > 0 && branch.compensations != 1 {
-                violations.append("\(key) committed and compensated \(branch.compensations) times in a transfer that ended compensated")
-            }
-        default:
-            break
-        }
+        // A transfer reported stuck may keep its branches prepared for its operator.
+        violations += BranchInvariants.violations(
+            Array(zip(keys, branches)),
+            decided: .init(forward: decidedForward, compensation: decidedCompensation, stuck: entry.status == .stuck), ending: ending
+        )
         if let told, told != entry.status {
             violations.append("t\(index): the client was told \(told), the registry reports \(entry.status)")
         }
