@@ -36,14 +36,27 @@ struct BranchOperations: Sendable {
     private func prepareOnce(
         _ connection: PostgresConnection, gid: String, digest: WorkDigest, workIsSigned: Bool, work: HandlerRegistry.BoundWork
     ) async throws -> PrepareOutcome {
-        let claimed =
-            try await begin(
-                connection,
-                then: [
-                    PostgresStatement(BarrierSQL.claimAction, [gid, digest.bytes]),
-                    BarrierSQL.setLocalLockTimeout(configuration.actionLockTimeout),
-                ]
-            )[0].count == 1
+        // A gid this process prepared answers from memory: claiming it would wait on the
+        // prepared transaction's barrier row.
+        if preparedWork.compare(gid, digest) != .unknown {
+            return try await duplicatePrepare(connection, gid: gid, digest: digest, workIsSigned: workIsSigned)
+        }
+        let claimed: Bool
+        do {
+            claimed =
+                try await begin(
+                    connection,
+                    then: [
+                        PostgresStatement(BarrierSQL.claimAction, [gid, digest.bytes]),
+                        BarrierSQL.setLocalLockTimeout(configuration.actionLockTimeout),
+                    ]
+                )[0].count == 1
+        } catch let error as PostgresError where error.code == .lockNotAvailable {
+            // Another transaction holds the gid's barrier row: one prepared before this process
+            // started, or a Prepare of the same gid still running elsewhere. `begin` rolled back;
+            // the barrier's state, read without waiting, says which.
+            claimed = false
+        }
         guard claimed else {
             await connection.rollbackIgnoringCancellation()
             return try await duplicatePrepare(connection, gid: gid, digest: digest, workIsSigned: workIsSigned)
