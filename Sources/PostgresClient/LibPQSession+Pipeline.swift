@@ -17,21 +17,32 @@ extension LibPQSession {
         }
         defer { PQsetnonblocking(connection, 0) }
 
+        var plans: [(StatementCache.Key, StatementCache.Plan)] = []
         for (statement, parameters) in zip(statements, bound) {
-            let sent = parameters.withLibPQArrays { count, types, values, lengths, formats in
-                PQsendQueryParams(connection, statement.sql, count, types, values, lengths, formats, 0)
-            }
-            guard sent == 1 else { throw connectionFailure(sql: statement.sql) }
+            let key = StatementCache.Key(sql: statement.sql, types: parameters.types)
+            let plan = statementCache.plan(key)
+            plans.append((key, plan))
+            guard send(statement.sql, parameters, plan) else { throw connectionFailure(sql: statement.sql) }
         }
         guard PQpipelineSync(connection) == 1 else { throw connectionFailure(sql: statements[0].sql) }
         try flushWhileDraining()
 
         var results = [Result<PostgresRows, PostgresError>]()
         results.reserveCapacity(statements.count)
-        for statement in statements {
+        for (statement, (key, plan)) in zip(statements, plans) {
+            // A failed prepare is the statement's failure (the server then skips the execution).
+            var prepareFailure: PostgresError?
+            if case .prepare(let name) = plan {
+                prepareFailure = try readPrepare(of: key, as: name)
+            }
             // In pipeline mode each statement's results end with a NULL from PQgetResult.
             let result = PQgetResult(connection)
-            results.append(Result { () throws(PostgresError) in try rowsOrError(result, sql: statement.sql) })
+            results.append(
+                Result { () throws(PostgresError) in
+                    if let prepareFailure { throw prepareFailure }
+                    return try rowsOrError(result, sql: statement.sql)
+                }
+            )
             PQclear(result)
             if result == nil || isBroken {
                 throw PostgresError(code: .connectionLost, message: lastErrorMessage, query: statement.sql)
@@ -44,6 +55,36 @@ extension LibPQSession {
             throw PostgresError(code: .server, message: "pipeline ended without its sync point")
         }
         return results
+    }
+
+    /// Queues one statement: unnamed, as the session's named statement, or prepared first.
+    private func send(_ sql: String, _ parameters: BoundParameters, _ plan: StatementCache.Plan) -> Bool {
+        parameters.withLibPQArrays { count, types, values, lengths, formats in
+            switch plan {
+            case .unnamed:
+                return PQsendQueryParams(connection, sql, count, types, values, lengths, formats, 0) == 1
+            case .prepared(let name):
+                return PQsendQueryPrepared(connection, name, count, values, lengths, formats, 0) == 1
+            case .prepare(let name):
+                return PQsendPrepare(connection, name, sql, count, types) == 1
+                    && PQsendQueryPrepared(connection, name, count, values, lengths, formats, 0) == 1
+            }
+        }
+    }
+
+    /// Reads a queued prepare's result; remembers the name once the server has it.
+    private func readPrepare(of key: StatementCache.Key, as name: String) throws(PostgresError) -> PostgresError? {
+        let prepared = PQgetResult(connection)
+        defer { PQclear(prepared) }
+        guard prepared != nil, !isBroken else { throw connectionFailure(sql: key.sql) }
+        while let extra = PQgetResult(connection) { PQclear(extra) }
+        do {
+            _ = try rowsOrError(prepared, sql: key.sql)
+        } catch {
+            return error
+        }
+        statementCache.remember(key, as: name)
+        return nil
     }
 
     private func connectionFailure(sql: String) -> PostgresError {

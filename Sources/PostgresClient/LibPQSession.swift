@@ -5,9 +5,12 @@ import Foundation
 /// for concurrent use), which is why it may be marked Sendable: confinement, not locking.
 final class LibPQSession: @unchecked Sendable {
     private var pointer: OpaquePointer?  // PGconn *
+    /// Confined to the connection's thread, like `pointer`.
+    var statementCache: StatementCache
 
     /// Opens a connection; blocks, so it must run on a connection thread.
-    init(connectionString: String, connectTimeoutSeconds: Int) throws(PostgresError) {
+    init(connectionString: String, connectTimeoutSeconds: Int, statementCacheCapacity: Int) throws(PostgresError) {
+        statementCache = StatementCache(capacity: statementCacheCapacity)
         // Entries before `dbname` are defaults that the caller's string may override; entries after
         // it are pinned, because result decoding depends on them.
         let keywords = ["connect_timeout", "dbname", "client_encoding"]
@@ -86,11 +89,23 @@ final class LibPQSession: @unchecked Sendable {
         String(cString: PQerrorMessage(connection)).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// Runs one statement with the extended protocol, which also refuses several statements in one string.
+    /// Runs one statement with the extended protocol, which also refuses several statements in one
+    /// string; one with parameters as a named statement of the session (`StatementCache`).
     func execute(_ sql: String, parameters: PostgresParameters) throws(PostgresError) -> PostgresRows {
         let bound = try BoundParameters(parameters)
+        let key = StatementCache.Key(sql: sql, types: bound.types)
+        let plan = statementCache.plan(key)
+        if case .prepare(let name) = plan {
+            let prepared = bound.withLibPQArrays { count, types, _, _, _ in PQprepare(connection, name, sql, count, types) }
+            defer { PQclear(prepared) }
+            _ = try rowsOrError(prepared, sql: sql)
+            statementCache.remember(key, as: name)
+        }
         let result = bound.withLibPQArrays { count, types, values, lengths, formats in
-            PQexecParams(connection, sql, count, types, values, lengths, formats, 0)
+            switch plan {
+            case .unnamed: PQexecParams(connection, sql, count, types, values, lengths, formats, 0)
+            case .prepared(let name), .prepare(let name): PQexecPrepared(connection, name, count, values, lengths, formats, 0)
+            }
         }
         defer { PQclear(result) }
         return try rowsOrError(result, sql: sql)

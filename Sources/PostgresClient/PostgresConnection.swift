@@ -13,6 +13,7 @@ import Foundation
 /// statement it was not meant for.
 public final class PostgresConnection: @unchecked Sendable {
     public static let connectTimeoutSecondsDefault = 10
+    public static let statementCacheCapacityDefault = 256
 
     private let thread: ConnectionThread
     private let session: LibPQSession
@@ -38,16 +39,23 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Opens a session from a `postgres://` URL or a `key=value` conninfo string. TLS settings
     /// (`sslmode=verify-full`, `sslrootcert=…`) pass through to libpq unchanged.
+    ///
+    /// - Parameter statementCacheCapacity: how many statements with parameters the session keeps
+    ///   prepared on the server (`StatementCache`); 0 behind a pooler in transaction mode.
     public static func connect(
         to connectionString: String,
-        connectTimeoutSeconds: Int = connectTimeoutSecondsDefault
+        connectTimeoutSeconds: Int = connectTimeoutSecondsDefault,
+        statementCacheCapacity: Int = statementCacheCapacityDefault
     ) async throws -> PostgresConnection {
         let thread = ConnectionThread(name: "settle-postgres")
         let session: LibPQSession = try await withCheckedThrowingContinuation { continuation in
             thread.submit {
                 continuation.resume(
                     with: Result { () throws(PostgresError) in
-                        try LibPQSession(connectionString: connectionString, connectTimeoutSeconds: connectTimeoutSeconds)
+                        try LibPQSession(
+                            connectionString: connectionString, connectTimeoutSeconds: connectTimeoutSeconds,
+                            statementCacheCapacity: statementCacheCapacity
+                        )
                     }
                 )
             }

@@ -16,13 +16,17 @@ public final class PostgresPool: Sendable {
         public var acquireTimeout: Duration
         public var idleCheckAfter: Duration
         public var connectTimeoutSeconds: Int
+        /// Statements each session keeps prepared on the server; 0 behind a pooler in
+        /// transaction mode (PgBouncer), where a named statement does not follow the session.
+        public var statementCacheCapacity: Int
 
         public init(
             connectionString: String,
             connectionsMax: Int = 10,
             acquireTimeout: Duration = .seconds(5),
             idleCheckAfter: Duration = .seconds(30),
-            connectTimeoutSeconds: Int = PostgresConnection.connectTimeoutSecondsDefault
+            connectTimeoutSeconds: Int = PostgresConnection.connectTimeoutSecondsDefault,
+            statementCacheCapacity: Int = PostgresConnection.statementCacheCapacityDefault
         ) {
             precondition(connectionsMax > 0, "a pool needs at least one connection")
             self.connectionString = connectionString
@@ -30,6 +34,7 @@ public final class PostgresPool: Sendable {
             self.acquireTimeout = acquireTimeout
             self.idleCheckAfter = idleCheckAfter
             self.connectTimeoutSeconds = connectTimeoutSeconds
+            self.statementCacheCapacity = statementCacheCapacity
         }
     }
 
@@ -130,7 +135,8 @@ public final class PostgresPool: Sendable {
         do {
             return try await PostgresConnection.connect(
                 to: configuration.connectionString,
-                connectTimeoutSeconds: configuration.connectTimeoutSeconds
+                connectTimeoutSeconds: configuration.connectTimeoutSeconds,
+                statementCacheCapacity: configuration.statementCacheCapacity
             )
         } catch {
             giveUpSlot()

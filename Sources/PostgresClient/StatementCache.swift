@@ -1,0 +1,46 @@
+import CLibPQ
+
+/// The named server-side prepared statements of one session: a statement with parameters is
+/// parsed and planned by PostgreSQL once per session instead of at every execution (the
+/// participant's barrier SQL runs for every branch). Keyed by the SQL and its parameters' types,
+/// because a statement is prepared for the types of its first use. Bounded: past `capacity`,
+/// new statements run unnamed as before, so SQL built afresh for every call cannot grow it.
+/// Confined to the session's thread, like the session.
+struct StatementCache {
+    struct Key: Hashable {
+        let sql: String
+        let types: [Oid]
+    }
+
+    /// 0 turns caching off: behind a pooler in transaction mode (PgBouncer), a named statement
+    /// prepared on one server connection is missing on the next.
+    let capacity: Int
+    private var names: [Key: String] = [:]
+    private var nextNumber = 0
+
+    init(capacity: Int) {
+        self.capacity = max(0, capacity)
+    }
+
+    enum Plan {
+        /// Run unnamed, parsed at every execution.
+        case unnamed
+        /// Prepared on this session already under this name.
+        case prepared(String)
+        /// Prepare under this name first; `remember` it once the server accepted it.
+        case prepare(String)
+    }
+
+    mutating func plan(_ key: Key) -> Plan {
+        if let name = names[key] { return .prepared(name) }
+        // Statements without parameters are utility commands or carry their values inline
+        // (`PREPARE TRANSACTION '<gid>'`): each is new, and cheap to parse.
+        guard !key.types.isEmpty, names.count < capacity else { return .unnamed }
+        nextNumber += 1
+        return .prepare("settle_\(nextNumber)")
+    }
+
+    mutating func remember(_ key: Key, as name: String) {
+        names[key] = name
+    }
+}
