@@ -341,6 +341,30 @@ struct TransferRegistryTests {
         #expect(toldOnceSealed)
     }
 
+    /// Recovery seals the ABORTs of undecided transfers together (more of them than resume at
+    /// once), exactly one each, and hands the transfers back oldest first with their own
+    /// decision's LSN, whatever order the ABORTs were sealed in.
+    @Test func recoveryAbortsEveryUndecidedTransferOnceAndResumesThemInOrder() async throws {
+        let log = MemoryRecordLog(sealsAtOnce: true)
+        let registry = TransferRegistry(log: log, inFlightMax: 10_000, rememberedMax: 10_000)
+        let count = TransferRecovery.concurrentResumesMax * 2 + 7
+        for index in 0..<count { await Self.admit(registry, Self.spec("t\(index)"), at: Int64(index)) }
+        try await registry.append(.commit(transferID: "t5"))
+        let (checkpoint, records) = log.recoveryRecords()
+        let recovered = TransferRegistry(log: log, inFlightMax: 10_000, rememberedMax: 10_000)
+        let resumed = try await TransferRecovery(registry: recovered, sagaTimeout: .seconds(1), logger: Self.logger)
+            .resume(checkpoint: checkpoint, records: records)
+        #expect(resumed.map(\.spec.id) == (0..<count).map { "t\($0)" }, "oldest first")
+        let aborts = log.sealedRecords.compactMap { try? CoordinatorRecord($0) }.filter { if case .abort = $0 { true } else { false } }
+        #expect(aborts.count == count - 1 && Set(aborts.map(\.transferID)).count == count - 1, "one ABORT each; t5 was decided")
+        for start in resumed {
+            let decision = log.sealedRecords.first { $0.lsn.rawValue == start.decisionLSN }.flatMap { try? CoordinatorRecord($0) }
+            #expect(decision?.transferID == start.spec.id, "\(start.spec.id) resumes under its own decision")
+            let expected: [TransferProtocol.Action] = start.spec.id == "t5" ? [.sendCommit([0])] : [.sendRollback([0])]
+            #expect(start.firstActions == expected, "\(start.spec.id)")
+        }
+    }
+
     /// What the API reports of a transfer, compared across a restart.
     struct Snapshot: Equatable {
         let status: TransferStatus
