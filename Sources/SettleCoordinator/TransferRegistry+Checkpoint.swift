@@ -16,7 +16,7 @@ extension TransferRegistry {
                 func encoded(_ sealed: Sealed) -> Checkpoint.Entry { .init(id: sealed.spec.id, state: Array(try! encoder.encode(sealed))) }
                 // In admission order, so that the same state always writes the same checkpoint.
                 var entries = state.transfers.values.filter { $0.sealed.mustBeKept }.map(\.sealed)
-                    .sorted { ($0.acceptedLSN ?? 0, $0.spec.id) < ($1.acceptedLSN ?? 0, $1.spec.id) }.map(encoded)
+                    .sorted(by: Self.admittedEarlier).map(encoded)
                 var budget = checkpointBytesBudget - entries.reduce(0) { $0 + $1.state.count + $1.id.utf8.count + 6 }
                 for id in state.remembered.newestFirst {
                     guard let transfer = state.transfers[id], transfer.sealed.isFinished else { continue }
@@ -55,7 +55,7 @@ extension TransferRegistry {
             }
             // Oldest first, and in the same order on every run, whatever the dictionary's order.
             return state.transfers.values.filter { $0.sealed.final == nil }.map(\.sealed)
-                .sorted { ($0.acceptedLSN ?? 0, $0.spec.id) < ($1.acceptedLSN ?? 0, $1.spec.id) }
+                .sorted(by: Self.admittedEarlier)
         }
     }
 
@@ -65,6 +65,12 @@ extension TransferRegistry {
             sealed.spec, admission: sealed.admission, submittedAtMilliseconds: sealed.submittedAtMilliseconds,
             submittedBy: sealed.submittedBy
         ).entry().payload.count
+    }
+
+    /// Admission order (ACCEPTED's LSN, then id for logs that did not keep it): the same state
+    /// always gives the same order, whatever the dictionary's.
+    static func admittedEarlier(_ first: Sealed, _ second: Sealed) -> Bool {
+        (first.acceptedLSN ?? 0, first.spec.id) < (second.acceptedLSN ?? 0, second.spec.id)
     }
 
     /// Finishing order as sealed: by the finishing time the final record carries, else by

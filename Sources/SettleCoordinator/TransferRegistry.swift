@@ -171,6 +171,12 @@ final class TransferRegistry: Sendable {
             }
             for waiter in woken { waiter.resume() }
         }
+        // Only a final record can have had its ending held back; every other seal returns here
+        // without taking the lock a second time.
+        switch record {
+        case .end, .stuck: break
+        default: return lsns[0]
+        }
         let woken = state.withLock { state -> [Waiter] in
             guard state.transfers[id]?.live.endingAwaitsSeal == true else { return [] }
             state.transfers[id]?.live.endingAwaitsSeal = false

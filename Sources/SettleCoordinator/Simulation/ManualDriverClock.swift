@@ -35,8 +35,8 @@ final class ManualDriverClock: DriverClock, Sendable {
 
     /// A message in flight: it arrives at `deadline` even if the task that sent it is cancelled
     /// (its coordinator crashed) meanwhile.
-    func sleepIgnoringCancellation(until deadline: Duration) async {
-        try? await sleep(until: deadline, cancellable: false)
+    func sleepIgnoringCancellation(for duration: Duration) async {
+        try? await sleep(until: now + duration, cancellable: false)
     }
 
     private func sleep(until deadline: Duration, cancellable: Bool) async throws {

@@ -21,7 +21,7 @@ struct SimulatedParticipantCalls: ParticipantCalling {
         var outcome = world.shared.withLock { $0.participants.prepare(key) }
         if case .waits = outcome {
             // The participant's lock timeout: the prepare gives up waiting for the row.
-            await world.clock.sleepIgnoringCancellation(until: world.clock.now + .milliseconds(world.options.lockTimeoutMilliseconds))
+            await world.clock.sleepIgnoringCancellation(for: .milliseconds(world.options.lockTimeoutMilliseconds))
             outcome = world.shared.withLock { $0.participants.prepare(key) }
         }
         guard case .answered(let answer) = outcome else {
@@ -29,7 +29,7 @@ struct SimulatedParticipantCalls: ParticipantCalling {
         }
         if answer == .prepared { scheduleHandRollback(key) }
         let slow = world.shared.withLock { $0.participants.behaviours[key]?.slowPrepareMilliseconds ?? 0 }
-        if slow > 0 { await world.clock.sleepIgnoringCancellation(until: world.clock.now + .milliseconds(slow)) }
+        if slow > 0 { await world.clock.sleepIgnoringCancellation(for: .milliseconds(slow)) }
         try await answerBack()
         return answer
     }
@@ -71,7 +71,7 @@ struct SimulatedParticipantCalls: ParticipantCalling {
         }
         world.checkOrder(command, gid: parsed, lsn: lsn)
         let key = BranchKey(transfer: transfer, branch: parsed.branchIndex)
-        await world.clock.sleepIgnoringCancellation(until: world.clock.now + world.randomMilliseconds(0...20))
+        await world.clock.sleepIgnoringCancellation(for: world.randomMilliseconds(0...20))
         if world.chance(world.options.dropPercent) { throw lost("request") }
         if world.chance(world.options.transientPercent) {
             throw ParticipantCallError(isTransient: true, reached: true, message: "the participant is overloaded")
@@ -84,13 +84,13 @@ struct SimulatedParticipantCalls: ParticipantCalling {
     private func deliverAgain(_ key: BranchKey, _ again: @escaping @Sendable (inout SimulatedParticipants, BranchKey) -> Void) {
         let world = world
         Task(executorPreference: world.executor) {
-            await world.clock.sleepIgnoringCancellation(until: world.clock.now + world.randomMilliseconds(1...50))
+            await world.clock.sleepIgnoringCancellation(for: world.randomMilliseconds(1...50))
             world.shared.withLock { again(&$0.participants, key) }
         }
     }
 
     private func answerBack() async throws {
-        await world.clock.sleepIgnoringCancellation(until: world.clock.now + world.randomMilliseconds(0...20))
+        await world.clock.sleepIgnoringCancellation(for: world.randomMilliseconds(0...20))
         if world.chance(world.options.dropPercent) { throw lost("answer") }
         guard world.isCurrent(epoch) else { throw CancellationError() }
     }
@@ -104,7 +104,7 @@ struct SimulatedParticipantCalls: ParticipantCalling {
         guard world.shared.withLock({ $0.participants.behaviours[key]?.rolledBackByHand == true }) else { return }
         let world = world
         Task(executorPreference: world.executor) {
-            await world.clock.sleepIgnoringCancellation(until: world.clock.now + world.randomMilliseconds(1...300))
+            await world.clock.sleepIgnoringCancellation(for: world.randomMilliseconds(1...300))
             world.shared.withLock { $0.participants.rollBackByHand(key) }
         }
     }
