@@ -139,7 +139,7 @@ let package = Package(
         .executableTarget(
             name: "settle-bench",
             dependencies: [
-                "SignedLog", "PostgresClient", "ExampleBank", "SettleClient", "SettleCore", "SettleAuth",
+                "SignedLog", "PostgresClient", "ExampleBank", "SettleClient", "SettleCore", "SettleAuth", "SettleCoordinator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -63,7 +63,9 @@ public final class Coordinator: Service, Sendable {
             log: log, inFlightMax: configuration.inFlightTransfersMax, rememberedMax: configuration.rememberedTransfersMax
         )
         let links = Dictionary(
-            uniqueKeysWithValues: try configuration.participants.map { ($0.name, try ParticipantLink($0)) }
+            uniqueKeysWithValues: try configuration.participants.map {
+                ($0.name, try ParticipantLink($0, callsInFlightMax: configuration.participantCallsInFlightMax))
+            }
         )
         let metrics = CoordinatorMetrics()
         let signer = OrderSigner(key: signingKey)

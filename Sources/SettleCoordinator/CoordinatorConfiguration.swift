@@ -106,6 +106,10 @@ public struct CoordinatorConfiguration: Decodable, Sendable {
     /// that passes it counts as a failed attempt and is retried, so a participant that accepts
     /// connections and never answers cannot hold a transfer, a compensation or the sweep for ever.
     public var participantCallTimeoutMilliseconds: UInt32 = 10_000
+    /// Calls at once to one participant, Prepares and phase-two calls counted apart; more wait
+    /// their turn in settled, and their deadlines start once sent. Above what the participant
+    /// serves at once (its database pool), more only queue there, where they time out.
+    public var participantCallsInFlightMax: Int = 128
     /// A Submit whose ACCEPTED record (the transfer as logged, JSON-escaped) would be larger is
     /// refused with INVALID_ARGUMENT before anything is logged.
     public var acceptedRecordBytesMax: Int = 1 << 20
@@ -136,7 +140,8 @@ public struct CoordinatorConfiguration: Decodable, Sendable {
         case checkpointIntervalMilliseconds, retryInitialMilliseconds, retryMaxMilliseconds, inFlightTransfersMax
         case compensationRetriesMax
         case rememberedTransfersMax, drainMilliseconds, tls, participantCallTimeoutMilliseconds, acceptedRecordBytesMax
-        case deadlockCheckIntervalMilliseconds, prepareOrder, previousPublicKeys, treeHeadFile, treeHeadIntervalMilliseconds
+        case participantCallsInFlightMax, deadlockCheckIntervalMilliseconds, prepareOrder, previousPublicKeys, treeHeadFile,
+            treeHeadIntervalMilliseconds
     }
 
     /// Required keys must be present; every other key falls back to its documented default.
@@ -174,6 +179,7 @@ public struct CoordinatorConfiguration: Decodable, Sendable {
         try optional(.drainMilliseconds, &drainMilliseconds)
         try optional(.participantCallTimeoutMilliseconds, &participantCallTimeoutMilliseconds)
         try optional(.acceptedRecordBytesMax, &acceptedRecordBytesMax)
+        try optional(.participantCallsInFlightMax, &participantCallsInFlightMax)
         try optional(.deadlockCheckIntervalMilliseconds, &deadlockCheckIntervalMilliseconds)
         try optional(.fourEyesResolution, &fourEyesResolution)
         try optional(.allowPlaintext, &allowPlaintext)
@@ -249,6 +255,9 @@ public struct CoordinatorConfiguration: Decodable, Sendable {
         }
         guard (1024...Self.acceptedRecordBytesMaxLimit).contains(acceptedRecordBytesMax) else {
             throw ConfigurationError("acceptedRecordBytesMax must be 1024 to \(Self.acceptedRecordBytesMaxLimit)")
+        }
+        guard (1...100_000).contains(participantCallsInFlightMax) else {
+            throw ConfigurationError("participantCallsInFlightMax must be 1 to 100000")
         }
         guard deadlockCheckIntervalMilliseconds <= 60_000 else {
             throw ConfigurationError("deadlockCheckIntervalMilliseconds must be 0 (off) to 60000")

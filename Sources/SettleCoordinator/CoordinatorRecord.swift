@@ -68,7 +68,8 @@ public enum CoordinatorRecord: Equatable, Sendable {
         var approvedBy: String?
     }
 
-    func entry() -> LogEntry {
+    /// The record as it is sealed in the log.
+    public func entry() -> LogEntry {
         var payload = Payload(transfer: transferID)
         let type: RecordType
         switch self {

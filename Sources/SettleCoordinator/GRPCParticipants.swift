@@ -16,8 +16,7 @@ struct GRPCParticipants: ParticipantCalling {
         _ participant: String, gid: String, action: String, payload: Data, acceptedLSN: UInt64, timeout: Duration?
     ) async throws -> PrepareAnswer {
         let link = try link(participant)
-        var options = CallOptions.defaults
-        options.timeout = timeout
+        let deadline = timeout.map { ContinuousClock.now + $0 }
         var request = Settle_V1_PrepareRequest()
         request.gid = gid
         request.action = action
@@ -25,7 +24,17 @@ struct GRPCParticipants: ParticipantCalling {
         request.order = try signer.order(
             .prepare, for: participant, gid: gid, decisionLSN: acceptedLSN, work: SignedOrder.workDigest(name: action, payload: payload)
         )
-        let response = try await calling { try await link.preparing.prepare(request, metadata: link.metadata, options: options) }
+        let response = try await link.preparePermits.withPermit {
+            // The wait for a permit counts against the prepare deadline; the phase-two calls'
+            // fixed deadlines start once sent.
+            var options = CallOptions.defaults
+            if let deadline {
+                let remaining = deadline - ContinuousClock.now
+                guard remaining > .zero else { throw PrepareDeadlinePassedWaiting() }
+                options.timeout = remaining
+            }
+            return try await calling { try await link.preparing.prepare(request, metadata: link.metadata, options: options) }
+        }
         switch response.outcome {
         case .prepared: return .prepared
         case .refused:
@@ -40,7 +49,9 @@ struct GRPCParticipants: ParticipantCalling {
         var request = Settle_V1_CommitRequest()
         request.gid = gid
         request.order = try signer.order(.commit, for: participant, gid: gid, decisionLSN: decisionLSN)
-        let response = try await calling { try await link.phaseTwo.commit(request, metadata: link.metadata, options: options) }
+        let response = try await link.phaseTwoPermits.withPermit {
+            try await calling { try await link.phaseTwo.commit(request, metadata: link.metadata, options: options) }
+        }
         switch response.outcome {
         case .committed: return .committed
         case .heuristicRollback: return .heuristicRollback
@@ -53,7 +64,9 @@ struct GRPCParticipants: ParticipantCalling {
         var request = Settle_V1_RollbackRequest()
         request.gid = gid
         request.order = try signer.order(.rollback, for: participant, gid: gid, decisionLSN: decisionLSN)
-        let response = try await calling { try await link.phaseTwo.rollback(request, metadata: link.metadata, options: options) }
+        let response = try await link.phaseTwoPermits.withPermit {
+            try await calling { try await link.phaseTwo.rollback(request, metadata: link.metadata, options: options) }
+        }
         switch response.outcome {
         case .rolledBack: return .rolledBack
         case .alreadyCommitted: return .alreadyCommitted
@@ -75,7 +88,9 @@ struct GRPCParticipants: ParticipantCalling {
             .compensate, for: participant, gid: gid, decisionLSN: decisionLSN,
             work: SignedOrder.workDigest(name: compensation, payload: payload)
         )
-        let response = try await calling { try await link.phaseTwo.compensate(request, metadata: link.metadata, options: options) }
+        let response = try await link.phaseTwoPermits.withPermit {
+            try await calling { try await link.phaseTwo.compensate(request, metadata: link.metadata, options: options) }
+        }
         switch response.outcome {
         case .compensated: return .answered(.compensated)
         case .empty: return .answered(.empty)
@@ -109,3 +124,7 @@ struct GRPCParticipants: ParticipantCalling {
         }
     }
 }
+
+/// A Prepare whose deadline passed while it waited for a call permit: never sent, and retried
+/// (or given up) by the driver like any transient failure.
+struct PrepareDeadlinePassedWaiting: Error {}

@@ -11,10 +11,13 @@ struct ParticipantLink: Sendable {
     let name: String
     let preparing: Settle_V1_Participant.Client<HTTP2ClientTransport.Posix>
     let phaseTwo: Settle_V1_Participant.Client<HTTP2ClientTransport.Posix>
+    /// Bounds on the calls outstanding on each connection.
+    let preparePermits: CallPermits
+    let phaseTwoPermits: CallPermits
     private let clients: [GRPCClient<HTTP2ClientTransport.Posix>]
     let metadata: Metadata
 
-    init(_ configuration: CoordinatorConfiguration.Participant) throws {
+    init(_ configuration: CoordinatorConfiguration.Participant, callsInFlightMax: Int) throws {
         let address = try HostPort(parsing: configuration.address)
         let security = try (configuration.tls ?? .plaintext).transportSecurity()
         var transportConfiguration = HTTP2ClientTransport.Posix.Config.defaults
@@ -34,6 +37,8 @@ struct ParticipantLink: Sendable {
         let preparingClient = try client()
         let phaseTwoClient = try client()
         name = configuration.name
+        preparePermits = CallPermits(limit: callsInFlightMax)
+        phaseTwoPermits = CallPermits(limit: callsInFlightMax)
         clients = [preparingClient, phaseTwoClient]
         preparing = Settle_V1_Participant.Client(wrapping: preparingClient)
         phaseTwo = Settle_V1_Participant.Client(wrapping: phaseTwoClient)

@@ -359,7 +359,7 @@ struct BranchOperations: Sendable {
                     + "prepared branch awaiting its coordinator); nothing was done; retry later"
             )
         }
-        if let postgres = error as? PostgresError, postgres.isTransientConflict || postgres.isUnavailable {
+        if let postgres = error as? PostgresError, postgres.isTransientConflict || postgres.isUnavailable || postgres.isResourceShortage {
             return postgres
         }
         if error is CancellationError || error is ParticipantError { return error }

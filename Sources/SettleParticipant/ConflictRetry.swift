@@ -37,6 +37,13 @@ extension PostgresError {
         code == .lockNotAvailable || code == .serializationFailure || code == .deadlockDetected || sqlState == "55000"
     }
 
+    /// SQLSTATE class 53, insufficient resources, that others finishing frees within seconds:
+    /// prepared-transaction slots (`max_prepared_transactions`, reported as 53200), shared memory
+    /// for locks, connections. Nothing was done, and the same request may succeed shortly: a
+    /// reason to retry. A full disk (53100) is not: it stays full until an operator acts, so the
+    /// branch fails at once, naming it, and the transfer aborts with that reason.
+    var isResourceShortage: Bool { sqlState?.hasPrefix("53") == true && sqlState != "53100" }
+
     var isUnavailable: Bool {
         code == .connectionLost || code == .connectionFailed || code == .acquireTimeout || code == .poolClosed
     }

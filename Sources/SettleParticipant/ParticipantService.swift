@@ -217,6 +217,8 @@ struct ParticipantService: Settle_V1_Participant.SimpleServiceProtocol {
             }
         case let error as PostgresError where error.isUnavailable:
             return RPCError(code: .unavailable, message: "the participant's database is unavailable: \(error)")
+        case let error as PostgresError where error.isResourceShortage:
+            return RPCError(code: .resourceExhausted, message: "the participant's database is short of a resource: \(error); retry later")
         case let error as PostgresError where error.isTransientConflict:
             return RPCError(code: .aborted, message: "transient conflict: \(error); retry")
         case let error as PostgresError where error.code == .timeout || error.code == .queryCanceled:

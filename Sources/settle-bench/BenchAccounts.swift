@@ -2,13 +2,15 @@ import ExampleBank
 import PostgresClient
 
 /// The accounts every system in the transfer benchmark moves money between: worker w debits
-/// "a<w>" in the first database and credits "b<w>" in the second, so no two workers ever wait for
-/// each other's row locks and the comparison measures each system, not lock contention (which
-/// under 2PC spans two databases and is broken only by a prepare deadline).
+/// "a<w>" in the first database and credits "b<w>" in each of the others, so no two workers ever
+/// wait for each other's row locks and the comparison measures each system, not lock contention
+/// (which under 2PC spans databases and is broken only by a deadlock detector or a deadline).
 enum BenchAccounts {
-    static let count = 256
-    static let openingBalance: Int64 = 1_000_000_000_000_000
-    /// One cent per transfer.
+    /// Workers at most: each needs its own pair (the bulk cell runs 512).
+    static let count = 1024
+    /// Small enough that every bank's total (`count` accounts) sums in an Int64.
+    static let openingBalance: Int64 = 1_000_000_000_000
+    /// One cent to each credited bank per transfer.
     static let amount: Int64 = 1
 
     /// The hot-merchant workload: this many payers, and one merchant everyone pays. The merchant is
@@ -18,6 +20,9 @@ enum BenchAccounts {
 
     static func debitAccount(_ worker: Int) -> String { "a\(worker)" }
     static func creditAccount(_ worker: Int) -> String { "b\(worker)" }
+
+    /// What the first bank's debit takes when `banks` banks take part: one `amount` for each credit.
+    static func debitAmount(banks: Int) -> Int64 { amount * Int64(banks - 1) }
 
     static func seed(_ pools: [PostgresPool]) async throws {
         for (index, pool) in pools.enumerated() {

@@ -3,8 +3,8 @@ import ExampleBank
 import Foundation
 import PostgresClient
 
-/// The floor: ExampleBank's own debit and credit SQL, prepared in both databases at once and then
-/// committed in both at once, straight over libpq. No coordinator, no log, no barrier, no RPC —
+/// The floor: ExampleBank's own debit and credit SQL, prepared in every database at once and then
+/// committed in every one at once, straight over libpq. No coordinator, no log, no barrier, no RPC —
 /// and no recovery: a crash between the two COMMIT PREPAREDs leaves a branch prepared that
 /// nothing will ever resolve.
 struct FloorCommand: AsyncParsableCommand {
@@ -14,23 +14,25 @@ struct FloorCommand: AsyncParsableCommand {
 
     @OptionGroup var load: LoadOptions
 
-    @Option(name: .customLong("database-urls"), help: "The two PostgreSQL URLs, separated by a space.")
+    @Option(name: .customLong("database-urls"), help: "The PostgreSQL URLs, separated by spaces; the first is debited.")
     var databaseURLs: String
 
     func run() async throws {
-        let pools = try TwoDatabases(databaseURLs, connections: load.concurrency).pools
+        let pools = try BenchDatabases(databaseURLs, connections: load.concurrency).pools
+        try load.validate(banks: pools.count)
         let run = UInt32.random(in: 0...UInt32.max)
-        let result = await load.transferLoad(system: "floor").run { worker, sequence in
+        let result = await load.transferLoad(system: pools.count == 2 ? "floor" : "floor-\(pools.count)").run { worker, sequence in
             let gid = "floor:\(run):\(worker):\(sequence)"
             let accounts = load.accounts(worker: worker)
-            let debit = {
-                try await Self.prepare(pools[0], gid: gid, account: accounts.debit, kind: "debit", delta: -BenchAccounts.amount) {
+            let debitAmount = BenchAccounts.debitAmount(banks: pools.count)
+            let debit = { @Sendable in
+                try await Self.prepare(pools[0], gid: gid, account: accounts.debit, kind: "debit", delta: -debitAmount) {
                     try await $0.query(MovementSQL.fold, [accounts.debit])
-                    return try await $0.query(MovementSQL.withdraw, [accounts.debit, BenchAccounts.amount])
+                    return try await $0.query(MovementSQL.withdraw, [accounts.debit, debitAmount])
                 }
             }
-            let credit = {
-                try await Self.prepare(pools[1], gid: gid, account: accounts.credit, kind: "credit", delta: BenchAccounts.amount) {
+            let credit = { @Sendable (pool: PostgresPool) in
+                try await Self.prepare(pool, gid: gid, account: accounts.credit, kind: "credit", delta: BenchAccounts.amount) {
                     try await $0.query(MovementSQL.deposit, [accounts.credit, BenchAccounts.amount, gid, "credit"])
                 }
             }
@@ -39,20 +41,26 @@ struct FloorCommand: AsyncParsableCommand {
                 // implies the payer is already prepared, so no cycle can form (and nothing would
                 // break one here).
                 try await debit()
-                try await credit()
+                try await credit(pools[1])
             } else {
-                async let debited: Void = debit()
-                async let credited: Void = credit()
-                try await debited
-                try await credited
+                try await Self.everywhere(pools) { index, pool in
+                    if index == 0 { try await debit() } else { try await credit(pool) }
+                }
             }
-            async let commitDebit: Void = pools[0].withConnection { try await $0.commitPrepared(gid: gid) }
-            async let commitCredit: Void = pools[1].withConnection { try await $0.commitPrepared(gid: gid) }
-            try await commitDebit
-            try await commitCredit
+            try await Self.everywhere(pools) { _, pool in try await pool.withConnection { try await $0.commitPrepared(gid: gid) } }
         }
         for pool in pools { await pool.close() }
         try TransferLoad.emit(result)
+    }
+
+    /// `body` for every bank at once, as a coordinator sends one phase to every branch.
+    private static func everywhere(
+        _ pools: [PostgresPool], _ body: @escaping @Sendable (Int, PostgresPool) async throws -> Void
+    ) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (index, pool) in pools.enumerated() { group.addTask { try await body(index, pool) } }
+            try await group.waitForAll()
+        }
     }
 
     /// ExampleBank's movement (`apply`, whose rows say whether it applied) and its posting, prepared.
@@ -91,6 +99,12 @@ struct LoadOptions: ParsableArguments {
     func accounts(worker: Int) -> (debit: String, credit: String) {
         guard hotMerchant else { return (BenchAccounts.debitAccount(worker), BenchAccounts.creditAccount(worker)) }
         return (BenchAccounts.debitAccount(Int.random(in: 0..<BenchAccounts.payerCount)), BenchAccounts.merchant)
+    }
+
+    /// Every worker needs its own accounts, and the merchant lives at the second of two banks.
+    func validate(banks: Int) throws {
+        guard concurrency <= BenchAccounts.count else { throw ValidationError("--concurrency is at most \(BenchAccounts.count)") }
+        guard !hotMerchant || banks == 2 else { throw ValidationError("--hot-merchant takes two banks") }
     }
 
     func transferLoad(system: String) -> TransferLoad {

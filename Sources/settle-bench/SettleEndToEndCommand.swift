@@ -4,7 +4,7 @@ import SettleClient
 import SettleCore
 
 /// Settle end to end: a client submits each transfer and waits until it is final (client →
-/// settled → both participants → PostgreSQL, with ACCEPTED, COMMIT and END in the sealed log).
+/// settled → every participant → PostgreSQL, with ACCEPTED, COMMIT and END in the sealed log).
 struct SettleEndToEndCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "settle", abstract: "Transfers submitted to a running settled and awaited until final."
@@ -18,7 +18,7 @@ struct SettleEndToEndCommand: AsyncParsableCommand {
     @Option(help: "Client bearer token (default: $SETTLE_TOKEN).")
     var token: String?
 
-    @Option(help: "Participant names of the debit and the credit.")
+    @Option(help: "Participant names, comma-separated: the debit's, then each credit's.")
     var participants = "bank-a,bank-b"
 
     @Option(help: "parallel or ordered (default: the coordinator's).")
@@ -27,24 +27,16 @@ struct SettleEndToEndCommand: AsyncParsableCommand {
     func run() async throws {
         guard let address = try? HostPort(parsing: coordinator) else { throw ValidationError("--coordinator is host:port") }
         let token = token ?? ProcessInfo.processInfo.environment["SETTLE_TOKEN"] ?? ""
-        let names = participants.split(separator: ",").map(String.init)
-        guard names.count == 2 else { throw ValidationError("--participants names two participants") }
+        let names = try BenchTransfer.participantNames(participants)
+        try load.validate(banks: names.count)
+        let system = (prepareOrder == .ordered ? "settle-ordered" : "settle") + (names.count == 2 ? "" : "-\(names.count)")
         let run = UInt32.random(in: 0...UInt32.max)
         let result = try await SettleClient.withClient(host: address.host, port: address.port, token: token) { client in
-            await load.transferLoad(system: prepareOrder == .ordered ? "settle-ordered" : "settle").run { worker, sequence in
+            await load.transferLoad(system: system).run { worker, sequence in
                 let accounts = load.accounts(worker: worker)
                 let transfer = try await client.submit(
                     id: "bench-\(run)-\(worker)-\(sequence)",
-                    branches: [
-                        .init(
-                            participant: names[0], action: "debit",
-                            payload: #"{"account":"\#(accounts.debit)","amount":\#(BenchAccounts.amount)}"#
-                        ),
-                        .init(
-                            participant: names[1], action: "credit",
-                            payload: #"{"account":"\#(accounts.credit)","amount":\#(BenchAccounts.amount)}"#
-                        ),
-                    ],
+                    branches: BenchTransfer.branches(participants: names, debit: accounts.debit, credit: accounts.credit),
                     prepareOrder: prepareOrder, wait: true, timeout: .seconds(30)
                 )
                 guard transfer.state == .committed else { throw ValidationError("\(transfer.transferID): \(transfer.state) \(transfer.reason)") }

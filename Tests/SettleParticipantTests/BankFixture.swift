@@ -108,6 +108,7 @@ func withBank(
     poolSize: Int = 8,
     faults: FaultInjection = .none,
     configure: (inout ParticipantConfiguration) -> Void = { _ in },
+    registerMore: (Participant) -> Void = { _ in },
     _ body: (Bank) async throws -> Void
 ) async throws {
     let database = try await ScratchDatabase.create()
@@ -126,6 +127,7 @@ func withBank(
             logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), metricsFactory: metrics
         )
         ExampleBank.register(on: participant, faults: faults)
+        registerMore(participant)
         let server = try await participant.start(host: "127.0.0.1", port: 0)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await server.run() }

@@ -71,6 +71,26 @@ struct GuardTests {
     }
 
     /// One connection beyond the cap is closed as soon as it is accepted; the others keep serving.
+    /// A database out of a resource (SQLSTATE class 53: prepared-transaction slots, shared memory
+    /// for locks, connections, disk) is a reason to try again, not a refusal: the coordinator
+    /// retries a RESOURCE_EXHAUSTED Prepare until the transfer's deadline, where an internal error
+    /// would have aborted the transfer at once.
+    @Test func aDatabaseOutOfAResourceAsksForARetryAndKeepsNothing() async throws {
+        try await withBank(registerMore: { participant in
+            participant.action("exhausting", payload: Movement.self) { transaction, _ in
+                _ = try await transaction.query(
+                    "DO $$ BEGIN RAISE EXCEPTION 'maximum number of prepared transactions reached' USING ERRCODE = '53200'; END $$"
+                )
+            }
+        }) { bank throws in
+            let failure = await rpcFailure { _ = try await bank.client.prepare(gid("exhausted"), "exhausting", movement("a", 1)) }
+            #expect(failure?.code == .resourceExhausted, "\(String(describing: failure))")
+            #expect(failure?.message.contains("maximum number of prepared transactions reached") == true)
+            #expect(try await bank.prepared().isEmpty)
+            #expect(try await bank.barrier(gid("exhausted")).isEmpty)
+        }
+    }
+
     @Test func connectionsBeyondTheCapAreClosed() async throws {
         try await withBank(configure: { $0.connectionsMax = 2 }) { bank throws in
             _ = try await bank.client.inDoubt("settle:test-coordinator:")

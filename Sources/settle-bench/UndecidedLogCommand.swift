@@ -1,0 +1,58 @@
+import ArgumentParser
+import Foundation
+import SettleCoordinator
+import SettleCore
+import SignedLog
+
+/// Writes what a coordinator's log holds when it crashes with many transfers accepted and none
+/// decided: `hold`'s transfers (the same ids, branches and policy), each as the ACCEPTED record
+/// settled seals, straight into a stopped settled's log. Submitting 100,000 transfers to banks
+/// frozen mid-prepare would need settled to hold them all in memory first; the recovery cell
+/// measures the restart, not that.
+struct UndecidedLogCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "undecided-log", abstract: "Append hold's transfers as undecided (ACCEPTED only) to a stopped settled's log."
+    )
+
+    @Option(help: "settled's log directory (settled must not be running).")
+    var log: String
+
+    @Option(help: "settled's signing key (PEM).")
+    var signingKey: String
+
+    @Option(help: "The client the transfers were submitted by, as settled's configuration names it.")
+    var client = "bench"
+
+    @Option(help: "Transfer ids are <prefix>-0 … <prefix>-(transfers-1).")
+    var prefix: String
+
+    @Option(help: "How many transfers.")
+    var transfers = 100_000
+
+    @Option(help: "Participant names, comma-separated: the debit's, then each credit's.")
+    var participants = "bank-a,bank-b"
+
+    /// Records per append: a few group-commit batches' worth.
+    static let chunk = 1000
+
+    func run() async throws {
+        let names = try BenchTransfer.participantNames(participants)
+        let held = try HeldTransferOptions.parse(["--coordinator", "127.0.0.1:1", "--prefix", prefix, "--transfers", "\(transfers)"])
+        let signedLog = try await SignedLog.open(directory: log, signingKey: try SigningKey(pemFile: signingKey))
+        let submittedAt = Int64(Date().timeIntervalSince1970 * 1000)
+        for first in stride(from: 0, to: transfers, by: Self.chunk) {
+            let entries = try (first..<min(transfers, first + Self.chunk)).map { index in
+                let spec = TransferSpec(
+                    id: held.id(index),
+                    branches: BenchTransfer.specBranches(participants: names, debit: held.debitAccount(index), credit: BenchAccounts.merchant),
+                    policy: .init(prepareTimeoutMilliseconds: UInt32(HeldTransferOptions.prepareTimeout.components.seconds * 1000))
+                )
+                let admission = try Admission(epoch: Admission.singleDaemonEpoch, nonce: UInt64.random(in: 1...UInt64.max))
+                return CoordinatorRecord.accepted(spec, admission: admission, submittedAtMilliseconds: submittedAt, submittedBy: client).entry()
+            }
+            _ = try await signedLog.append(contentsOf: entries)
+        }
+        await signedLog.close()
+        print(#"{"undecided": \#(transfers)}"#)
+    }
+}
