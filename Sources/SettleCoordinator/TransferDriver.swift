@@ -85,30 +85,42 @@ struct TransferDriver: Sendable {
         _ iterator: inout AsyncStream<TransferProtocol.Event>.Iterator, _ progress: inout Progress, _ start: DriverStart
     ) async -> [TransferProtocol.Action]? {
         while let event = await iterator.next() {
-            let actions: [TransferProtocol.Action]
-            do {
-                actions = try progress.transfer.handle(event)
-            } catch {
-                logger.critical("transfer machine rejected an event", metadata: ["transfer.id": "\(start.spec.id)", "error": "\(error)"])
-                metrics.rejectedEvent()
-                continue
-            }
-            if case .commitAnswered = event { crashPoints.reached(.afterFirstCommit) }
-            let transfer = progress.transfer
-            registry.updateLive(start.spec.id) { live in
-                // Final statuses come from the final record, which also wakes waiters.
-                let status = TransferStatus(transfer.phase)
-                if !status.isFinal { live.status = status }
-                live.branchStates = Self.describe(transfer)
-                if let reason = transfer.reason { live.reason = reason }
-            }
-            return actions
+            if let actions = handle(event, &progress, start) { return actions }
         }
         return nil
     }
 
+    /// Feeds one event to the machine and reports its progress; nil when the machine refused it.
+    /// Never inlined into the async callers: whatever it keeps would otherwise sit in their frames,
+    /// which every transfer in flight holds for as long as it waits.
+    @inline(never)
+    private func handle(
+        _ event: TransferProtocol.Event, _ progress: inout Progress, _ start: DriverStart
+    ) -> [TransferProtocol.Action]? {
+        let actions: [TransferProtocol.Action]
+        do {
+            actions = try progress.transfer.handle(event)
+        } catch {
+            logger.critical("transfer machine rejected an event", metadata: ["transfer.id": "\(start.spec.id)", "error": "\(error)"])
+            metrics.rejectedEvent()
+            return nil
+        }
+        if case .commitAnswered = event { crashPoints.reached(.afterFirstCommit) }
+        let transfer = progress.transfer
+        registry.updateLive(start.spec.id) { live in
+            // Final statuses come from the final record, which also wakes waiters.
+            let status = TransferStatus(transfer.phase)
+            if !status.isFinal { live.status = status }
+            live.branchStates = Self.describe(transfer)
+            if let reason = transfer.reason { live.reason = reason }
+        }
+        return actions
+    }
+
     /// Runs one action: participant calls and timers as child tasks (through `spawn`), whose
     /// results come back as events; log records appended, their seals coming back as events.
+    /// Never inlined into `drive`, for the reason `handle` gives.
+    @inline(never)
     private func run(
         _ action: TransferProtocol.Action, _ start: DriverStart, _ timing: Timing, _ progress: inout Progress,
         _ sink: AsyncStream<TransferProtocol.Event>.Continuation, spawn: (sending @escaping @Sendable () async -> Void) -> Void
@@ -180,6 +192,7 @@ struct TransferDriver: Sendable {
     /// Appends the record for `entry`; its seal comes back as `logged(entry)`. The registry
     /// reports the ending a final record (END, STUCK) carries, at enqueue for a two-phase commit
     /// and once sealed otherwise (`TransferRegistry.append`).
+    @inline(never)
     private func log(
         _ entry: TransferLogEntry, _ start: DriverStart, _ decision: DecisionPosition, _ progress: inout Progress,
         _ sink: AsyncStream<TransferProtocol.Event>.Continuation, spawn: (sending @escaping @Sendable () async -> Void) -> Void
