@@ -8,6 +8,13 @@ struct CoordinatorMetrics: Sendable {
     let transferDuration = Timer(label: "settle_transfer_duration")
     let sealDuration = Timer(label: "settle_log_seal_duration")
 
+    /// How long a branch stayed prepared, holding its rows at `participant`: from its PREPARED
+    /// answer to the answer of its Commit or Rollback, as settled saw them (so a little longer
+    /// than PREPARE TRANSACTION to COMMIT PREPARED at the database).
+    func branchHeld(at participant: String, for duration: Duration) {
+        Timer(label: "settle_branch_prepared_duration", dimensions: [("participant", participant)]).record(duration: duration)
+    }
+
     func finished(_ status: TransferStatus) {
         Counter(label: "settle_transfers_total", dimensions: [("outcome", status.rawValue)]).increment()
     }

@@ -27,6 +27,8 @@ struct TransferDriver: Sendable {
     private struct Progress {
         var transfer: TransferProtocol
         var phaseTwoStarted: ContinuousClock.Instant?
+        /// When each branch answered PREPARED, on `clock`, until its phase two answers.
+        var preparedAt: [Int: Duration] = [:]
     }
 
     private enum Continuation { case going, done }
@@ -106,6 +108,7 @@ struct TransferDriver: Sendable {
             return nil
         }
         if case .commitAnswered = event { crashPoints.reached(.afterFirstCommit) }
+        timeHeldBranches(event, &progress, start)
         let transfer = progress.transfer
         registry.updateLive(start.spec.id) { live in
             // Final statuses come from the final record, which also wakes waiters.
@@ -115,6 +118,18 @@ struct TransferDriver: Sendable {
             if let reason = transfer.reason { live.reason = reason }
         }
         return actions
+    }
+
+    private func timeHeldBranches(_ event: TransferProtocol.Event, _ progress: inout Progress, _ start: DriverStart) {
+        switch event {
+        case .prepareAnswered(let branch, .prepared):
+            progress.preparedAt[branch] = clock.now
+        case .commitAnswered(let branch, _), .rollbackAnswered(let branch, _):
+            guard let preparedAt = progress.preparedAt.removeValue(forKey: branch) else { return }
+            metrics.branchHeld(at: start.spec.branches[branch].participant, for: clock.now - preparedAt)
+        default:
+            return
+        }
     }
 
     /// Runs one action: participant calls and timers as child tasks (through `spawn`), whose

@@ -2,6 +2,7 @@ import ArgumentParser
 import ExampleBank
 import Foundation
 import PostgresClient
+import Synchronization
 
 /// The floor: ExampleBank's own debit and credit SQL, prepared in every database at once and then
 /// committed in every one at once, straight over libpq. No coordinator, no log, no barrier, no RPC —
@@ -21,7 +22,8 @@ struct FloorCommand: AsyncParsableCommand {
         let pools = try BenchDatabases(databaseURLs, connections: load.concurrency).pools
         try load.validate(banks: pools.count)
         let run = UInt32.random(in: 0...UInt32.max)
-        let result = await load.transferLoad(system: pools.count == 2 ? "floor" : "floor-\(pools.count)").run { worker, sequence in
+        let held = Mutex<(total: Duration, count: Int)>((.zero, 0))
+        var result = await load.transferLoad(system: pools.count == 2 ? "floor" : "floor-\(pools.count)").run { worker, sequence in
             let gid = "floor:\(run):\(worker):\(sequence)"
             let accounts = load.accounts(worker: worker)
             let debitAmount = BenchAccounts.debitAmount(banks: pools.count)
@@ -31,10 +33,12 @@ struct FloorCommand: AsyncParsableCommand {
                     return try await $0.query(MovementSQL.withdraw, [accounts.debit, debitAmount])
                 }
             }
+            let creditPrepared = Mutex<ContinuousClock.Instant?>(nil)
             let credit = { @Sendable (pool: PostgresPool) in
                 try await Self.prepare(pool, gid: gid, account: accounts.credit, kind: "credit", delta: BenchAccounts.amount) {
                     try await $0.query(MovementSQL.deposit, [accounts.credit, BenchAccounts.amount, gid, "credit"])
                 }
+                if pool === pools[1] { creditPrepared.withLock { $0 = .now } }
             }
             if load.hotMerchant {
                 // One after the other, as the floor of the contention issue did: holding the merchant
@@ -47,8 +51,15 @@ struct FloorCommand: AsyncParsableCommand {
                     if index == 0 { try await debit() } else { try await credit(pool) }
                 }
             }
-            try await Self.everywhere(pools) { _, pool in try await pool.withConnection { try await $0.commitPrepared(gid: gid) } }
+            try await Self.everywhere(pools) { index, pool in
+                try await pool.withConnection { try await $0.commitPrepared(gid: gid) }
+                if index == 1, let prepared = creditPrepared.withLock({ $0 }) {
+                    held.withLock { $0 = ($0.total + (.now - prepared), $0.count + 1) }
+                }
+            }
         }
+        let (heldTotal, heldCount) = held.withLock { $0 }
+        if heldCount > 0 { result.heldMilliseconds = heldTotal.secondsValue * 1000 / Double(heldCount) }
         for pool in pools { await pool.close() }
         try TransferLoad.emit(result)
     }

@@ -24,6 +24,9 @@ struct TransferLoad {
         let transfersIncludingWarmUp: Int
         /// This process's own CPU time (user + system) per transfer.
         let clientCPUMillisecondsPerTransfer: Double
+        /// The floor's: how long the credited bank's branch stayed prepared, on average
+        /// (PREPARE TRANSACTION done to COMMIT PREPARED done).
+        var heldMilliseconds: Double?
     }
 
     /// - Parameter transfer: one whole transfer by worker `worker`, its `sequence`-th; throws on failure.

@@ -46,6 +46,13 @@ struct EndToEndTests {
             let aborted = final.filter { $0.value == .aborted }.map(\.key)
             #expect(committed.count + aborted.count == 1000, "every transfer is final: \(Set(final.values))")
             #expect(!committed.isEmpty && !aborted.isEmpty)
+            // How long each branch held its rows, by participant: every committed branch counted.
+            let metrics = try await deployment.metrics().split(separator: "\n")
+            for bank in ["bank-a", "bank-b"] {
+                let line = metrics.first { $0.hasPrefix("settle_branch_prepared_duration_count{") && $0.contains(#"participant="\#(bank)""#) }
+                let timed = line.flatMap { $0.split(separator: " ").last.flatMap { Double($0) } } ?? 0
+                #expect(timed >= Double(committed.count), "\(bank): \(line ?? "no settle_branch_prepared_duration")")
+            }
             // Every transfer, not a sample: each committed one posted in both banks, each aborted
             // one in neither, money conserved, nothing prepared, the log verified.
             try await expectEveryInvariant(deployment)

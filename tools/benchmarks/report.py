@@ -20,8 +20,10 @@ SYSTEMS = [
 def main():
     results_path, markdown_path, chart_path, heading = sys.argv[1:5]
     lines_read = [json.loads(line) for line in open(results_path) if line.strip()]
-    results = [r for r in lines_read if not r.get("cpu")]
+    results = [r for r in lines_read if not r.get("cpu") and not r.get("held")]
     cpu = {(r["system"], r["concurrency"]): r for r in lines_read if r.get("cpu")}
+    held = {(r["system"], r["concurrency"]): r["held_milliseconds"] for r in lines_read if r.get("held")}
+    held.update({(r["system"], r["concurrency"]): r["held_milliseconds"] for r in results if r.get("held_milliseconds")})
     by = {(r["system"], r["concurrency"]): r for r in results}
     concurrencies = sorted({r["concurrency"] for r in results})
 
@@ -59,6 +61,14 @@ def main():
             n = r["transfers_including_warm_up"]
             parts = [r["client_cpu_milliseconds_per_transfer"], c["coordinator_ms"] / n, c["participants_ms"] / n, c["postgresql_ms"] / n]
             lines.append(f"| {concurrency} | {label} | " + " | ".join(f"{p:.2f}" for p in parts) + f" | {sum(parts):.2f} |")
+    if held:
+        lines += ["", "How long the credited bank's branch (the merchant's) stayed prepared, mean ms: the floor's from its PREPARE TRANSACTION to its COMMIT PREPARED, Settle's from its PREPARED answer to its Commit's (settle_branch_prepared_duration)", ""]
+        lines.append("| concurrency | system | held ms |")
+        lines.append("| ---: | --- | ---: |")
+        for concurrency in concurrencies:
+            for name, label in SYSTEMS:
+                if (name, concurrency) in held:
+                    lines.append(f"| {concurrency} | {label} | {held[(name, concurrency)]:.2f} |")
     table = "\n".join(lines) + "\n"
     open(markdown_path, "w").write(table)
     print(table)
