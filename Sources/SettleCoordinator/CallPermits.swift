@@ -9,7 +9,10 @@ import Synchronization
 final class CallPermits: Sendable {
     private struct State {
         var available: Int
-        var waiters = CircularBuffer<(id: UInt64, continuation: CheckedContinuation<Void, any Error>)>()
+        /// Waiters by id, and their order; a cancelled waiter leaves the table at once and its id
+        /// is skipped when its turn comes, so cancelling many waiters costs no scan of the queue.
+        var waiters: [UInt64: CheckedContinuation<Void, any Error>] = [:]
+        var order = CircularBuffer<UInt64>()
         var nextWaiterID: UInt64 = 0
     }
 
@@ -46,7 +49,8 @@ final class CallPermits: Sendable {
                         state.available -= 1
                         return true
                     }
-                    state.waiters.append((waiterID, continuation))
+                    state.waiters[waiterID] = continuation
+                    state.order.append(waiterID)
                     return false
                 }
                 if acquiredMeanwhile { continuation.resume() }
@@ -59,16 +63,15 @@ final class CallPermits: Sendable {
     }
 
     private func removeWaiter(_ id: UInt64) -> CheckedContinuation<Void, any Error>? {
-        state.withLock { state in
-            guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
-            return state.waiters.remove(at: index).continuation
-        }
+        state.withLock { $0.waiters.removeValue(forKey: id) }
     }
 
-    /// Hands the permit to the longest waiter, or returns it.
+    /// Hands the permit to the longest waiter still waiting, or returns it.
     private func release() {
         let next = state.withLock { state -> CheckedContinuation<Void, any Error>? in
-            if let waiter = state.waiters.popFirst() { return waiter.continuation }
+            while let id = state.order.popFirst() {
+                if let waiter = state.waiters.removeValue(forKey: id) { return waiter }
+            }
             state.available += 1
             return nil
         }

@@ -106,9 +106,9 @@ public struct CoordinatorConfiguration: Decodable, Sendable {
     /// that passes it counts as a failed attempt and is retried, so a participant that accepts
     /// connections and never answers cannot hold a transfer, a compensation or the sweep for ever.
     public var participantCallTimeoutMilliseconds: UInt32 = 10_000
-    /// Calls at once to one participant, Prepares and phase-two calls counted apart; more wait
-    /// their turn in settled, and their deadlines start once sent. Above what the participant
-    /// serves at once (its database pool), more only queue there, where they time out.
+    /// Calls at once to one participant, of each kind (Prepare, Commit, Rollback, Compensate);
+    /// more wait their turn in settled, and their deadlines start once sent. Above what the
+    /// participant serves at once (its database pool), more only queue there, where they time out.
     public var participantCallsInFlightMax: Int = 128
     /// A Submit whose ACCEPTED record (the transfer as logged, JSON-escaped) would be larger is
     /// refused with INVALID_ARGUMENT before anything is logged.

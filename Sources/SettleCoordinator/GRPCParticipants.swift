@@ -49,7 +49,7 @@ struct GRPCParticipants: ParticipantCalling {
         var request = Settle_V1_CommitRequest()
         request.gid = gid
         request.order = try signer.order(.commit, for: participant, gid: gid, decisionLSN: decisionLSN)
-        let response = try await link.phaseTwoPermits.withPermit {
+        let response = try await link.commitPermits.withPermit {
             try await calling { try await link.phaseTwo.commit(request, metadata: link.metadata, options: options) }
         }
         switch response.outcome {
@@ -64,7 +64,7 @@ struct GRPCParticipants: ParticipantCalling {
         var request = Settle_V1_RollbackRequest()
         request.gid = gid
         request.order = try signer.order(.rollback, for: participant, gid: gid, decisionLSN: decisionLSN)
-        let response = try await link.phaseTwoPermits.withPermit {
+        let response = try await link.rollbackPermits.withPermit {
             try await calling { try await link.phaseTwo.rollback(request, metadata: link.metadata, options: options) }
         }
         switch response.outcome {
@@ -88,7 +88,7 @@ struct GRPCParticipants: ParticipantCalling {
             .compensate, for: participant, gid: gid, decisionLSN: decisionLSN,
             work: SignedOrder.workDigest(name: compensation, payload: payload)
         )
-        let response = try await link.phaseTwoPermits.withPermit {
+        let response = try await link.compensatePermits.withPermit {
             try await calling { try await link.phaseTwo.compensate(request, metadata: link.metadata, options: options) }
         }
         switch response.outcome {

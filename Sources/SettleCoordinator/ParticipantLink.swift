@@ -11,9 +11,13 @@ struct ParticipantLink: Sendable {
     let name: String
     let preparing: Settle_V1_Participant.Client<HTTP2ClientTransport.Posix>
     let phaseTwo: Settle_V1_Participant.Client<HTTP2ClientTransport.Posix>
-    /// Bounds on the calls outstanding on each connection.
+    /// Bounds on the calls outstanding, one per kind of call, so that no kind waits behind
+    /// another: a Commit that would release a row never queues behind Prepares or compensations
+    /// that wait for it, nor behind a recovery's backlog of Rollbacks.
     let preparePermits: CallPermits
-    let phaseTwoPermits: CallPermits
+    let commitPermits: CallPermits
+    let rollbackPermits: CallPermits
+    let compensatePermits: CallPermits
     private let clients: [GRPCClient<HTTP2ClientTransport.Posix>]
     let metadata: Metadata
 
@@ -38,7 +42,9 @@ struct ParticipantLink: Sendable {
         let phaseTwoClient = try client()
         name = configuration.name
         preparePermits = CallPermits(limit: callsInFlightMax)
-        phaseTwoPermits = CallPermits(limit: callsInFlightMax)
+        commitPermits = CallPermits(limit: callsInFlightMax)
+        rollbackPermits = CallPermits(limit: callsInFlightMax)
+        compensatePermits = CallPermits(limit: callsInFlightMax)
         clients = [preparingClient, phaseTwoClient]
         preparing = Settle_V1_Participant.Client(wrapping: preparingClient)
         phaseTwo = Settle_V1_Participant.Client(wrapping: phaseTwoClient)

@@ -70,11 +70,10 @@ struct GuardTests {
         }
     }
 
-    /// One connection beyond the cap is closed as soon as it is accepted; the others keep serving.
-    /// A database out of a resource (SQLSTATE class 53: prepared-transaction slots, shared memory
-    /// for locks, connections, disk) is a reason to try again, not a refusal: the coordinator
-    /// retries a RESOURCE_EXHAUSTED Prepare until the transfer's deadline, where an internal error
-    /// would have aborted the transfer at once.
+    /// A database short of a resource others free within seconds (SQLSTATE class 53 but a full
+    /// disk: prepared-transaction slots, shared memory for locks) is a reason to try again, not a
+    /// refusal: the coordinator retries a RESOURCE_EXHAUSTED Prepare until the transfer's deadline,
+    /// where an internal error would have aborted the transfer at once.
     @Test func aDatabaseOutOfAResourceAsksForARetryAndKeepsNothing() async throws {
         try await withBank(registerMore: { participant in
             participant.action("exhausting", payload: Movement.self) { transaction, _ in
@@ -91,6 +90,7 @@ struct GuardTests {
         }
     }
 
+    /// One connection beyond the cap is closed as soon as it is accepted; the others keep serving.
     @Test func connectionsBeyondTheCapAreClosed() async throws {
         try await withBank(configure: { $0.connectionsMax = 2 }) { bank throws in
             _ = try await bank.client.inDoubt("settle:test-coordinator:")
