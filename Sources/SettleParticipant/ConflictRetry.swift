@@ -37,12 +37,14 @@ extension PostgresError {
         code == .lockNotAvailable || code == .serializationFailure || code == .deadlockDetected || sqlState == "55000"
     }
 
-    /// SQLSTATE class 53, insufficient resources, that others finishing frees within seconds:
-    /// prepared-transaction slots (`max_prepared_transactions`, reported as 53200), shared memory
-    /// for locks, connections. Nothing was done, and the same request may succeed shortly: a
-    /// reason to retry. A full disk (53100) is not: it stays full until an operator acts, so the
-    /// branch fails at once, naming it, and the transfer aborts with that reason.
-    var isResourceShortage: Bool { sqlState?.hasPrefix("53") == true && sqlState != "53100" }
+    /// SQLSTATE class 53, insufficient resources, of the kinds that others finishing frees within
+    /// seconds: prepared-transaction slots (`max_prepared_transactions`) and shared memory for
+    /// locks (both reported as 53200), connections (53300), and the class's generic code (53000).
+    /// Nothing was done, and the same request may succeed shortly: a reason to retry. A full disk
+    /// (53100) stays full until an operator acts, and a configured limit (53400, such as
+    /// `temp_file_limit`) stops the same statement every time: those fail the branch at once,
+    /// naming the cause, and the transfer aborts with it.
+    var isResourceShortage: Bool { ["53000", "53200", "53300"].contains(sqlState ?? "") }
 
     var isUnavailable: Bool {
         code == .connectionLost || code == .connectionFailed || code == .acquireTimeout || code == .poolClosed

@@ -70,10 +70,10 @@ struct GuardTests {
         }
     }
 
-    /// A database short of a resource others free within seconds (SQLSTATE class 53 but a full
-    /// disk: prepared-transaction slots, shared memory for locks) is a reason to try again, not a
-    /// refusal: the coordinator retries a RESOURCE_EXHAUSTED Prepare until the transfer's deadline,
-    /// where an internal error would have aborted the transfer at once.
+    /// A database short of a resource others free within seconds (prepared-transaction slots,
+    /// shared memory for locks: SQLSTATE 53200) is a reason to try again, not a refusal: the
+    /// coordinator retries a RESOURCE_EXHAUSTED Prepare until the transfer's deadline, where an
+    /// internal error would have aborted the transfer at once. A configured limit is not.
     @Test func aDatabaseOutOfAResourceAsksForARetryAndKeepsNothing() async throws {
         try await withBank(registerMore: { participant in
             participant.action("exhausting", payload: Movement.self) { transaction, _ in
@@ -81,12 +81,22 @@ struct GuardTests {
                     "DO $$ BEGIN RAISE EXCEPTION 'maximum number of prepared transactions reached' USING ERRCODE = '53200'; END $$"
                 )
             }
+            // A configured limit the same statement meets every time: no retry would help.
+            participant.action("over-a-limit", payload: Movement.self) { transaction, _ in
+                _ = try await transaction.query(
+                    "DO $$ BEGIN RAISE EXCEPTION 'temporary file size exceeds temp_file_limit' USING ERRCODE = '53400'; END $$"
+                )
+            }
         }) { bank throws in
             let failure = await rpcFailure { _ = try await bank.client.prepare(gid("exhausted"), "exhausting", movement("a", 1)) }
             #expect(failure?.code == .resourceExhausted, "\(String(describing: failure))")
             #expect(failure?.message.contains("maximum number of prepared transactions reached") == true)
+            let limited = await rpcFailure { _ = try await bank.client.prepare(gid("limited"), "over-a-limit", movement("a", 1)) }
+            #expect(limited?.code == .internalError, "\(String(describing: limited))")
+            #expect(limited?.message.contains("temp_file_limit") == true)
             #expect(try await bank.prepared().isEmpty)
             #expect(try await bank.barrier(gid("exhausted")).isEmpty)
+            #expect(try await bank.barrier(gid("limited")).isEmpty)
         }
     }
 
