@@ -24,7 +24,7 @@ struct GRPCParticipants: ParticipantCalling {
         request.order = try signer.order(
             .prepare, for: participant, gid: gid, decisionLSN: acceptedLSN, work: SignedOrder.workDigest(name: action, payload: payload)
         )
-        let response = try await link.preparePermits.withPermit {
+        let response = try await calling(holding: link.preparePermits) {
             // The wait for a permit counts against the prepare deadline; the phase-two calls'
             // fixed deadlines start once sent.
             var options = CallOptions.defaults
@@ -33,7 +33,7 @@ struct GRPCParticipants: ParticipantCalling {
                 guard remaining > .zero else { throw PrepareDeadlinePassedWaiting() }
                 options.timeout = remaining
             }
-            return try await calling { try await link.preparing.prepare(request, metadata: link.metadata, options: options) }
+            return try await link.preparing.prepare(request, metadata: link.metadata, options: options)
         }
         switch response.outcome {
         case .prepared: return .prepared
@@ -49,8 +49,8 @@ struct GRPCParticipants: ParticipantCalling {
         var request = Settle_V1_CommitRequest()
         request.gid = gid
         request.order = try signer.order(.commit, for: participant, gid: gid, decisionLSN: decisionLSN)
-        let response = try await link.commitPermits.withPermit {
-            try await calling { try await link.phaseTwo.commit(request, metadata: link.metadata, options: options) }
+        let response = try await calling(holding: link.commitPermits) {
+            try await link.phaseTwo.commit(request, metadata: link.metadata, options: options)
         }
         switch response.outcome {
         case .committed: return .committed
@@ -64,8 +64,8 @@ struct GRPCParticipants: ParticipantCalling {
         var request = Settle_V1_RollbackRequest()
         request.gid = gid
         request.order = try signer.order(.rollback, for: participant, gid: gid, decisionLSN: decisionLSN)
-        let response = try await link.rollbackPermits.withPermit {
-            try await calling { try await link.phaseTwo.rollback(request, metadata: link.metadata, options: options) }
+        let response = try await calling(holding: link.rollbackPermits) {
+            try await link.phaseTwo.rollback(request, metadata: link.metadata, options: options)
         }
         switch response.outcome {
         case .rolledBack: return .rolledBack
@@ -88,8 +88,8 @@ struct GRPCParticipants: ParticipantCalling {
             .compensate, for: participant, gid: gid, decisionLSN: decisionLSN,
             work: SignedOrder.workDigest(name: compensation, payload: payload)
         )
-        let response = try await link.compensatePermits.withPermit {
-            try await calling { try await link.phaseTwo.compensate(request, metadata: link.metadata, options: options) }
+        let response = try await calling(holding: link.compensatePermits) {
+            try await link.phaseTwo.compensate(request, metadata: link.metadata, options: options)
         }
         switch response.outcome {
         case .compensated: return .answered(.compensated)
@@ -111,11 +111,13 @@ struct GRPCParticipants: ParticipantCalling {
         return link
     }
 
-    /// RPC failures in the driver's terms: which are worth retrying, and whether the participant
-    /// answered at all.
-    private func calling<Response>(_ call: () async throws -> Response) async throws -> Response {
+    /// One call, holding one of `permits` while it runs (`CallPermits`), with its RPC failures in
+    /// the driver's terms: which are worth retrying, and whether the participant answered at all.
+    private func calling<Response: Sendable>(
+        holding permits: CallPermits, _ call: () async throws -> Response
+    ) async throws -> Response {
         do {
-            return try await call()
+            return try await permits.withPermit(call)
         } catch let error as RPCError {
             let transient = [.aborted, .unavailable, .deadlineExceeded, .resourceExhausted, .cancelled].contains(error.code)
             throw ParticipantCallError(
