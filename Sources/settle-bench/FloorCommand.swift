@@ -23,10 +23,10 @@ struct FloorCommand: AsyncParsableCommand {
         try load.validate(banks: pools.count)
         let run = UInt32.random(in: 0...UInt32.max)
         let held = Mutex<(total: Duration, count: Int)>((.zero, 0))
+        let debitAmount = BenchAccounts.debitAmount(banks: pools.count)
         var result = await load.transferLoad(system: pools.count == 2 ? "floor" : "floor-\(pools.count)").run { worker, sequence in
             let gid = "floor:\(run):\(worker):\(sequence)"
             let accounts = load.accounts(worker: worker)
-            let debitAmount = BenchAccounts.debitAmount(banks: pools.count)
             let debit = { @Sendable in
                 try await Self.prepare(pools[0], gid: gid, account: accounts.debit, kind: "debit", delta: -debitAmount) {
                     try await $0.query(MovementSQL.fold, [accounts.debit])
@@ -59,7 +59,7 @@ struct FloorCommand: AsyncParsableCommand {
             }
         }
         let (heldTotal, heldCount) = held.withLock { $0 }
-        if heldCount > 0 { result.heldMilliseconds = heldTotal.secondsValue * 1000 / Double(heldCount) }
+        if heldCount > 0 { result.heldMilliseconds = seconds(heldTotal) * 1000 / Double(heldCount) }
         for pool in pools { await pool.close() }
         try TransferLoad.emit(result)
     }

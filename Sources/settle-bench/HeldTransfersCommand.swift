@@ -41,7 +41,9 @@ struct HeldTransferOptions: ParsableArguments {
                 for worker in 0..<concurrency {
                     group.addTask {
                         for index in stride(from: worker, to: transfers, by: concurrency) {
-                            let branches = BenchTransfer.branches(participants: names, debit: debitAccount(index), credit: BenchAccounts.merchant)
+                            let branches = BenchTransfer.branches(
+                                participants: names, debit: Self.debitAccount(index), credit: BenchAccounts.merchant
+                            )
                             try await call(client, index, branches)
                         }
                     }
@@ -51,9 +53,12 @@ struct HeldTransferOptions: ParsableArguments {
         }
     }
 
-    func id(_ index: Int) -> String { "\(prefix)-\(index)" }
+    func id(_ index: Int) -> String { Self.id(prefix: prefix, index) }
 
-    func debitAccount(_ index: Int) -> String { BenchAccounts.debitAccount(index % BenchAccounts.count) }
+    /// Transfer `index`'s id and payer, the same for `undecided-log`, which writes these transfers
+    /// into a log instead of submitting them.
+    static func id(prefix: String, _ index: Int) -> String { "\(prefix)-\(index)" }
+    static func debitAccount(_ index: Int) -> String { BenchAccounts.debitAccount(index % BenchAccounts.count) }
 }
 
 struct HoldCommand: AsyncParsableCommand {
@@ -71,8 +76,7 @@ struct HoldCommand: AsyncParsableCommand {
                 timeout: .seconds(60)
             )
         }
-        let seconds = (ContinuousClock.now - started).secondsValue
-        print(#"{"held": \#(held.transfers), "seconds": \#(String(format: "%.2f", seconds))}"#)
+        print(#"{"held": \#(held.transfers), "seconds": \#(String(format: "%.2f", seconds(ContinuousClock.now - started)))}"#)
     }
 }
 
@@ -97,15 +101,7 @@ struct AwaitHeldCommand: AsyncParsableCommand {
             )
             endings.withLock { $0["\(transfer.state)", default: 0] += 1 }
         }
-        let seconds = (ContinuousClock.now - started).secondsValue
         let counts = endings.withLock { $0 }.sorted { $0.key < $1.key }.map { #""\#($0.key)": \#($0.value)"# }
-        print(#"{"seconds": \#(String(format: "%.2f", seconds)), \#(counts.joined(separator: ", "))}"#)
-    }
-}
-
-extension Duration {
-    var secondsValue: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) / 1e18
+        print(#"{"seconds": \#(String(format: "%.2f", seconds(ContinuousClock.now - started))), \#(counts.joined(separator: ", "))}"#)
     }
 }

@@ -129,11 +129,6 @@ func measureSealedAppends(
     return (Double(appended) / elapsed, Double(summary.recordCount) / Double(max(1, summary.sealCount)))
 }
 
-func seconds(_ duration: Duration) -> Double {
-    let (wholeSeconds, attoseconds) = duration.components
-    return Double(wholeSeconds) + Double(attoseconds) / 1e18
-}
-
 /// Seconds of Merkle work per record and per seal, as the log's writer does it: the leaf hash of
 /// the frame body, the frontier update, and at each seal the frontier's root.
 func measureMerkleWork(recordBytes: Int, duration: Duration) -> (perRecord: Double, perSeal: Double) {

@@ -84,8 +84,7 @@ struct TransferLoad {
     }
 
     private static func milliseconds(_ duration: Duration) -> Double {
-        let (seconds, attoseconds) = duration.components
-        return Double(seconds) * 1000 + Double(attoseconds) / 1e15
+        seconds(duration) * 1000
     }
 
     /// Prints the result as one JSON line, which tools/bench collects.

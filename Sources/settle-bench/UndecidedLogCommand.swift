@@ -37,15 +37,16 @@ struct UndecidedLogCommand: AsyncParsableCommand {
 
     func run() async throws {
         let names = try BenchTransfer.participantNames(participants)
-        let held = try HeldTransferOptions.parse(["--coordinator", "127.0.0.1:1", "--prefix", prefix, "--transfers", "\(transfers)"])
         let signedLog = try await SignedLog.open(directory: log, signingKey: try SigningKey(pemFile: signingKey))
         let submittedAt = Int64(Date().timeIntervalSince1970 * 1000)
         for first in stride(from: 0, to: transfers, by: Self.chunk) {
             let entries = try (first..<min(transfers, first + Self.chunk)).map { index in
                 let spec = TransferSpec(
-                    id: held.id(index),
-                    branches: BenchTransfer.specBranches(participants: names, debit: held.debitAccount(index), credit: BenchAccounts.merchant),
-                    policy: .init(prepareTimeoutMilliseconds: UInt32(HeldTransferOptions.prepareTimeout.components.seconds * 1000))
+                    id: HeldTransferOptions.id(prefix: prefix, index),
+                    branches: BenchTransfer.specBranches(
+                        participants: names, debit: HeldTransferOptions.debitAccount(index), credit: BenchAccounts.merchant
+                    ),
+                    policy: .init(prepareTimeoutMilliseconds: UInt32(clamping: HeldTransferOptions.prepareTimeout.wholeMilliseconds))
                 )
                 let admission = try Admission(epoch: Admission.singleDaemonEpoch, nonce: UInt64.random(in: 1...UInt64.max))
                 return CoordinatorRecord.accepted(spec, admission: admission, submittedAtMilliseconds: submittedAt, submittedBy: client).entry()
