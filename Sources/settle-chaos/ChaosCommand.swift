@@ -94,8 +94,11 @@ struct ChaosCommand: AsyncParsableCommand {
         let step = max(1, workload.count / 10)
         var outcomes: [WorkloadRunner.Outcome]
         do {
+            // A fast storm could otherwise end before the network schedule's first round does
+            // (CI's run of 2026-12-05 never partitioned a bank), and its coverage check would fail.
             outcomes = try await WorkloadRunner(
-                transfers: workload, concurrency: concurrency, apiHost: deployment.apiHost, apiPort: apiPort
+                transfers: workload, concurrency: concurrency, apiHost: deployment.apiHost, apiPort: apiPort,
+                beforeLastTenth: networkFaults?.everyKindInjected
             ).run { finished in
                 if finished % step == 0 {
                     let tally = faults.tally.withLock { $0 }

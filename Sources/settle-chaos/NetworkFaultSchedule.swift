@@ -60,6 +60,18 @@ final class NetworkFaultSchedule: Sendable {
         }
     }
 
+    /// Returns once every kind of fault has been injected (a round holds each once, so within the
+    /// first round's at most 45 s), or after two minutes: an injection that fails is not counted,
+    /// and the coverage check then reports it rather than the storm hanging.
+    func everyKindInjected() async {
+        let deadline = ContinuousClock.now + .seconds(120)
+        while !Task.isCancelled, ContinuousClock.now < deadline {
+            let missing = tally.withLock { tally in Fault.allCases.contains { tally.counts[$0, default: 0] == 0 } }
+            if !missing { return }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
     private func inject(_ fault: Fault, bank: Int) async {
         let network = deployment.network
         let coordinator = network.coordinatorAddress

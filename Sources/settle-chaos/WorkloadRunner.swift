@@ -14,6 +14,9 @@ struct WorkloadRunner: Sendable {
     let apiPort: Int
     /// A transfer not final by then is a failure of the run, not something to wait for forever.
     let perTransferLimit: Duration = .seconds(600)
+    /// Awaited before the last tenth of the workload is claimed, so a storm that runs faster than
+    /// its fault schedule still has transfers in flight for every fault it must have injected.
+    var beforeLastTenth: (@Sendable () async -> Void)? = nil
 
     struct Outcome: Sendable {
         let state: Settle_V1_TransferState
@@ -36,11 +39,13 @@ struct WorkloadRunner: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<concurrency {
                 group.addTask {
-                    func claim() -> Int? {
+                    func claim() async -> Int? {
                         let index = shared.next.add(1, ordering: .relaxed).oldValue
-                        return index < transfers.count ? index : nil
+                        guard index < transfers.count else { return nil }
+                        if let beforeLastTenth, index >= transfers.count - transfers.count / 10 { await beforeLastTenth() }
+                        return index
                     }
-                    var current = claim()
+                    var current = await claim()
                     var attempts = 0
                     var deadline = ContinuousClock.now + perTransferLimit
                     var lastError = ""
@@ -68,7 +73,7 @@ struct WorkloadRunner: Sendable {
                                         )
                                     }
                                     onFinal(shared.finished.add(1, ordering: .relaxed).newValue)
-                                    current = claim()
+                                    current = await claim()
                                     attempts = 0
                                     deadline = ContinuousClock.now + perTransferLimit
                                 }
