@@ -46,7 +46,7 @@ let package = Package(
             providers: [.apt(["libssl-dev"])]
         ),
         .target(name: "PostgresClient", dependencies: ["CLibPQ"]),
-        .target(name: "SignedLog", dependencies: ["COpenSSL"]),
+        .target(name: "SignedLog", dependencies: ["COpenSSL", "PostgresClient"]),
         .target(name: "SettleCore"),
         .target(name: "SettleSimulation", dependencies: ["SettleCore"]),
         .executableTarget(

@@ -51,27 +51,18 @@ final class GroupCommitWriter: @unchecked Sendable {
 
     // Owned by the writer thread once it starts.
     private var position: ChainPosition
-    private var segmentNumber: UInt64
-    private var segmentDescriptor: Int32
-    private var segmentByteCount: Int
-    private let directory: SegmentDirectory
+    private let sink: any SegmentSink
     private var signingKey: SigningKey
     private let configuration: SignedLogConfiguration
     private let finished = DispatchSemaphore(value: 0)
 
-    init(
-        recovered: LogRecovery.Recovered, directory: SegmentDirectory, signingKey: SigningKey,
-        configuration: SignedLogConfiguration
-    ) {
+    init(recovered: RecoveredLog, signingKey: SigningKey, configuration: SignedLogConfiguration) {
         self.position = recovered.position
         self.published = recovered.position
         self.publishedSeal = recovered.lastSeal
         self.assignedLSN = recovered.position.lastLSN
         self.nextSigningKeyID = signingKey.verifyingKey.keyID
-        self.segmentNumber = recovered.segmentNumber
-        self.segmentDescriptor = recovered.segmentDescriptor
-        self.segmentByteCount = recovered.segmentByteCount
-        self.directory = directory
+        self.sink = recovered.sink
         self.signingKey = signingKey
         self.configuration = configuration
         let thread = Thread { [self] in self.run() }
@@ -209,7 +200,7 @@ final class GroupCommitWriter: @unchecked Sendable {
                 }
             } catch {
                 let failure = Self.stopped(by: error)
-                discardUnsyncedBytes()
+                sink.discardUnsynced()
                 for waiter in batch { waiter.completion(.failure(failure)) }
                 fail(with: failure)
                 continue
@@ -219,17 +210,19 @@ final class GroupCommitWriter: @unchecked Sendable {
             do {
                 // A new key's epoch begins in a segment of its own: opening the log then finds the
                 // key in force in the last segment's seals, without reading back across the rotation.
-                if rotation != nil || segmentByteCount >= configuration.segmentBytesTarget { try rollSegment() }
+                if rotation != nil || sink.segmentByteCount >= configuration.segmentBytesTarget { try rollSegment() }
             } catch {
                 fail(with: Self.stopped(by: error))
             }
         }
-        close(segmentDescriptor)
+        sink.close()
         finished.signal()
     }
 
     private static func stopped(by error: any Error) -> SignedLogError {
-        SignedLogError(.failed, "the log writer failed and accepts nothing until the log is reopened: \(error)")
+        // A deposed writer keeps its code: its daemon must stop, not merely report a failing log.
+        let code = (error as? SignedLogError)?.code == .deposed ? SignedLogError.Code.deposed : .failed
+        return SignedLogError(code, "the log writer failed and accepts nothing until the log is reopened: \(error)")
     }
 
     /// Blocks until records wait (returning a batch within the bounds) or the log closes (nil).
@@ -314,17 +307,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         next.sealNumber = seal.number
         if let checkpoint { next.lastCheckpoint = checkpoint }
 
-        let path = directory.segmentPath(segmentNumber)
-        if let kept = configuration.faultInjectionTearBatch?(entries.count, frames.count) {
-            try FileDescriptorIO.writeAll(segmentDescriptor, Array(frames.prefix(kept)), at: segmentByteCount, path: path)
-            kill(getpid(), SIGKILL)
-        }
-        try FileDescriptorIO.writeAll(segmentDescriptor, frames, at: segmentByteCount, path: path)
-        if let injected = configuration.faultInjectionSyncError?() {
-            throw FileSystemError("fdatasync", path: path, errorNumber: injected)
-        }
-        try FileDescriptorIO.syncData(segmentDescriptor, path: path)
-        segmentByteCount += frames.count
+        try sink.writeBatch(frames, seal: seal, firstLSN: lsns[0], recordCount: entries.count)
         position = next
         condition.lock()
         published = next
@@ -336,22 +319,8 @@ final class GroupCommitWriter: @unchecked Sendable {
         return lsns
     }
 
-    /// After a failed write or sync, cuts the segment back to its last durable seal (best effort:
-    /// the disk may refuse this too). Nobody was told those bytes are durable, and after a failed
-    /// `fdatasync` nothing says whether they are, so a later open must not find them sealed.
-    private func discardUnsyncedBytes() {
-        if ftruncate(segmentDescriptor, off_t(segmentByteCount)) == 0 { _ = fdatasync(segmentDescriptor) }
-    }
-
     /// Begins the next segment right after a seal, as the format requires.
     private func rollSegment() throws {
-        let header = position.header(
-            segmentNumber: segmentNumber + 1, createdAtNanoseconds: configuration.nowNanoseconds()
-        )
-        let descriptor = try directory.createSegment(header)
-        close(segmentDescriptor)
-        segmentDescriptor = descriptor
-        segmentNumber += 1
-        segmentByteCount = header.byteCount
+        try sink.beginSegment(position.header(segmentNumber: sink.segmentNumber + 1, createdAtNanoseconds: configuration.nowNanoseconds()))
     }
 }

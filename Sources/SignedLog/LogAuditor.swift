@@ -71,19 +71,15 @@ public struct LogAuditor: Sendable {
     /// - Parameter progress: called with bytes checked so far and bytes in all segments.
     public func verify(progress: (Int, Int) -> Void = { _, _ in }) throws -> AuditSummary {
         try SignedLogError.wrapping {
-            let segments = SegmentDirectory(path: directory)
+            let location = try LogLocation(directory)
+            let segments = try location.openSource()
             let numbers = try segments.segmentNumbers()
             guard !numbers.isEmpty else {
-                throw SignedLogError(.corrupted, "\(directory) holds no log segment")
+                throw SignedLogError(.corrupted, "\(location) holds no log segment")
             }
             var summary = AuditSummary()
             summary.tornTailFiles = try segments.tornTailFiles()
-            let totalByteCount = try numbers.reduce(0) { total, number in
-                let path = segments.segmentPath(number)
-                let descriptor = try FileDescriptorIO.openFile(path, flags: O_RDONLY)
-                defer { close(descriptor) }
-                return total + (try FileDescriptorIO.size(descriptor, path: path))
-            }
+            let totalByteCount = try segments.totalByteCount(of: numbers)
             let scanner = SegmentScanner(keys: keys)
             var position = ChainPosition.genesis
             progress(0, totalByteCount)

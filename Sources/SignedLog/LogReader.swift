@@ -32,7 +32,7 @@ public struct LogReader: Sendable {
     /// Calls `body` with each sealed batch whose records reach `lsn` or later, and its seal.
     public func forEachBatch(from lsn: LSN, _ body: ([LogRecord], LogSeal) throws -> Void) throws {
         try SignedLogError.wrapping {
-            let segments = SegmentDirectory(path: directory)
+            let segments = try LogLocation(directory).openSource()
             let numbers = try segments.segmentNumbers()
             // The segment holding `lsn` is the last one that starts at or before it.
             var startIndex = 0

@@ -4,6 +4,15 @@
     import Darwin
 #endif
 
+/// An opened log, ready for its writer: where appends go, and where the chain stands.
+struct RecoveredLog {
+    let sink: any SegmentSink
+    let position: ChainPosition
+    let report: LogOpenReport
+    /// The last seal of the last segment; nil when that segment holds none yet.
+    let lastSeal: LogSeal?
+}
+
 /// What opening found and did, for the caller to log.
 public struct LogOpenReport: Sendable {
     public let segmentCount: Int
@@ -31,17 +40,28 @@ struct LogRecovery {
     let signingKeyID: KeyID
     let nowNanoseconds: @Sendable () -> Int64
 
-    struct Recovered {
+    /// What the file-specific part of opening found, before the writer takes the segment over.
+    private struct Recovered {
         var segmentNumber: UInt64
         var segmentDescriptor: Int32
         var segmentByteCount: Int
         var position: ChainPosition
         var report: LogOpenReport
-        /// The last seal of the last segment; nil when that segment holds none yet.
         var lastSeal: LogSeal?
     }
 
-    func recover() throws -> Recovered {
+    func recover(configuration: SignedLogConfiguration) throws -> RecoveredLog {
+        let recovered = try recoverLastSegment()
+        return RecoveredLog(
+            sink: FileSegmentSink(
+                directory: directory, segmentNumber: recovered.segmentNumber, descriptor: recovered.segmentDescriptor,
+                byteCount: recovered.segmentByteCount, configuration: configuration
+            ),
+            position: recovered.position, report: recovered.report, lastSeal: recovered.lastSeal
+        )
+    }
+
+    private func recoverLastSegment() throws -> Recovered {
         try directory.removeUnfinishedCreations()
         var numbers = try directory.segmentNumbers()
         if numbers.isEmpty {
@@ -78,7 +98,7 @@ struct LogRecovery {
                     reason + (isCompleteSeal ? "" : "; a valid seal follows, so this is damage, not a torn tail")
                 )
             }
-            try checkKeyInForce(scan.sealed.keyInForce, lastSegment: lastNumber)
+            try Self.checkKeyInForce(scan.sealed.keyInForce, lastSegment: lastNumber, source: directory, signingKeyID: signingKeyID)
             var tornTailFile: String?
             let tornTailByteCount = bytes.count - scan.sealedEndOffset
             if tornTailByteCount > 0 {
@@ -134,7 +154,7 @@ struct LogRecovery {
     /// Refuses to extend a log with a key that is not the one in force at its end: its seals
     /// would fail every audit. The key in force is the last seal's, or a sealed rotation's new
     /// key; a last segment without seals (the one a rotation begins) defers to the one before.
-    private func checkKeyInForce(_ found: KeyID?, lastSegment: UInt64) throws {
+    static func checkKeyInForce(_ found: KeyID?, lastSegment: UInt64, source: any SegmentSource, signingKeyID: KeyID) throws {
         // Earlier segments' signatures were checked when they were written; this only looks for
         // whose seal came last.
         let scanner = SegmentScanner(keys: nil)
@@ -142,8 +162,8 @@ struct LogRecovery {
         var number = lastSegment
         while inForce == nil && number > 0 {
             number -= 1
-            let bytes = try directory.readSegment(number)
-            inForce = try scanner.scan(bytes, header: try directory.checkedHeader(bytes, number: number)).sealed.keyInForce
+            let bytes = try source.readSegment(number)
+            inForce = try scanner.scan(bytes, header: try source.checkedHeader(bytes, number: number)).sealed.keyInForce
         }
         guard let inForce, inForce != signingKeyID else { return }
         throw SignedLogError(

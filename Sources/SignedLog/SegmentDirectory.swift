@@ -8,7 +8,7 @@ import Foundation
 
 /// The files of a log directory: segments named by their 20-digit number, their torn tails, and
 /// the lock that keeps a second writer out.
-struct SegmentDirectory: Sendable {
+struct SegmentDirectory: SegmentSource, Sendable {
     let path: String
 
     static func segmentName(_ number: UInt64) -> String {
@@ -29,14 +29,7 @@ struct SegmentDirectory: Sendable {
             }
             numbers.append(number)
         }
-        numbers.sort()
-        for (expected, number) in numbers.enumerated() where number != UInt64(expected) {
-            throw SignedLogError(
-                .corrupted, "segment \(Self.segmentName(UInt64(expected))) is missing from \(path)",
-                segment: Self.segmentName(UInt64(expected))
-            )
-        }
-        return numbers
+        return try Self.checkedContiguous(numbers, in: path)
     }
 
     func tornTailFiles() throws -> [String] {
@@ -64,27 +57,21 @@ struct SegmentDirectory: Sendable {
         return try checkedHeader(bytes, number: number)
     }
 
+    func totalByteCount(of numbers: [UInt64]) throws -> Int {
+        try numbers.reduce(0) { total, number in
+            let path = segmentPath(number)
+            let descriptor = try FileDescriptorIO.openFile(path, flags: O_RDONLY)
+            defer { close(descriptor) }
+            return total + (try FileDescriptorIO.size(descriptor, path: path))
+        }
+    }
+
     /// The whole segment file, read only.
     func readSegment(_ number: UInt64) throws -> [UInt8] {
         let path = segmentPath(number)
         let descriptor = try FileDescriptorIO.openFile(path, flags: O_RDONLY)
         defer { close(descriptor) }
         return try FileDescriptorIO.readAll(descriptor, path: path)
-    }
-
-    func checkedHeader(_ bytes: [UInt8], number: UInt64) throws -> SegmentHeader {
-        switch SegmentHeader.decode(bytes) {
-        case .failure(let defect):
-            throw SignedLogError.corrupted(segment: Self.segmentName(number), offset: 0, defect.reason)
-        case .success(let header):
-            guard header.segmentNumber == number else {
-                throw SignedLogError.corrupted(
-                    segment: Self.segmentName(number), offset: 0,
-                    "header says segment \(header.segmentNumber); the file name says \(number)"
-                )
-            }
-            return header
-        }
     }
 
     /// Creates a segment holding only `header`, so that a crash never leaves a half-written

@@ -19,12 +19,13 @@ public final class SignedLog: Sendable {
     /// What opening found: the last sealed LSN, the last checkpoint, a torn tail moved aside.
     public let openReport: LogOpenReport
     private let writer: GroupCommitWriter
-    private let lockDescriptor: Int32
+    private let lockDescriptor: Int32?
     private let isClosed = Mutex(false)
     private let state: Mutex<(current: VerifyingKey, trusted: LogKeys)>
 
-    private init(directory: String, keys: LogKeys, current: VerifyingKey, openReport: LogOpenReport, writer: GroupCommitWriter, lockDescriptor: Int32)
-    {
+    private init(
+        directory: String, keys: LogKeys, current: VerifyingKey, openReport: LogOpenReport, writer: GroupCommitWriter, lockDescriptor: Int32?
+    ) {
         self.directory = directory
         self.state = Mutex((current, keys))
         self.openReport = openReport
@@ -44,28 +45,50 @@ public final class SignedLog: Sendable {
         configuration: SignedLogConfiguration = .init()
     ) async throws -> SignedLog {
         let keys = LogKeys([signingKey.verifyingKey] + previousKeys)
+        let location = try LogLocation(directory)
         return try await onDedicatedThread(named: "settle-log-open") {
             try SignedLogError.wrapping {
-                try createDirectoryIfMissing(directory)
-                let segments = SegmentDirectory(path: directory)
-                let lockDescriptor = try segments.lock()
-                do {
-                    let recovered = try LogRecovery(
-                        directory: segments, keys: keys, signingKeyID: signingKey.verifyingKey.keyID,
-                        nowNanoseconds: configuration.nowNanoseconds
-                    ).recover()
-                    let writer = GroupCommitWriter(
-                        recovered: recovered, directory: segments, signingKey: signingKey, configuration: configuration
-                    )
-                    return SignedLog(
-                        directory: directory, keys: keys, current: signingKey.verifyingKey, openReport: recovered.report,
-                        writer: writer, lockDescriptor: lockDescriptor
-                    )
-                } catch {
-                    closeDescriptor(lockDescriptor)
-                    throw error
-                }
+                let (recovered, lockDescriptor) = try recover(location, keys: keys, signingKey: signingKey, configuration: configuration)
+                let writer = GroupCommitWriter(recovered: recovered, signingKey: signingKey, configuration: configuration)
+                return SignedLog(
+                    directory: directory, keys: keys, current: signingKey.verifyingKey, openReport: recovered.report,
+                    writer: writer, lockDescriptor: lockDescriptor
+                )
             }
+        }
+    }
+
+    /// Opens the storage: a directory under its lock (returned, to hold while open), or
+    /// PostgreSQL under the configured lease's epoch (no descriptor: the lease is the lock).
+    private static func recover(
+        _ location: LogLocation, keys: LogKeys, signingKey: SigningKey, configuration: SignedLogConfiguration
+    ) throws -> (RecoveredLog, lockDescriptor: Int32?) {
+        switch location {
+        case .directory(let path):
+            try createDirectoryIfMissing(path)
+            let segments = SegmentDirectory(path: path)
+            let lockDescriptor = try segments.lock()
+            do {
+                let recovered = try LogRecovery(
+                    directory: segments, keys: keys, signingKeyID: signingKey.verifyingKey.keyID,
+                    nowNanoseconds: configuration.nowNanoseconds
+                ).recover(configuration: configuration)
+                return (recovered, lockDescriptor)
+            } catch {
+                closeDescriptor(lockDescriptor)
+                throw error
+            }
+        case .postgres(let connection, let logName):
+            guard let logName, let epoch = configuration.leaseEpoch else {
+                throw SignedLogError(
+                    .deposed, "a PostgreSQL log is opened with its coordinator id after # in the location and under a lease's epoch"
+                )
+            }
+            let recovery = PostgresLogRecovery(
+                connection: connection, logName: logName, epoch: epoch, keys: keys, signingKeyID: signingKey.verifyingKey.keyID,
+                configuration: configuration
+            )
+            return (try recovery.recover(), nil)
         }
     }
 
@@ -164,7 +187,7 @@ public final class SignedLog: Sendable {
         let lockDescriptor = self.lockDescriptor
         _ = try? await onDedicatedThread(named: "settle-log-close") {
             writer.closeAndWait()
-            closeDescriptor(lockDescriptor)
+            if let lockDescriptor { closeDescriptor(lockDescriptor) }
         }
     }
 }

@@ -14,6 +14,10 @@ public struct SignedLogConfiguration: Sendable {
     /// Called on the writer thread after each batch is sealed and synced, with its record count
     /// and how long the write, seal and fdatasync took (for metrics; keep it cheap).
     public var onBatchSealed: (@Sendable (_ records: Int, _ duration: Duration) -> Void)?
+    /// The epoch of the coordinator's lease (`CoordinatorLease`), required to open a log kept in
+    /// PostgreSQL: every batch is sealed only if the lease still has this epoch. Unused by files,
+    /// which a directory lock keeps to one writer.
+    public var leaseEpoch: UInt32?
     /// Wall-clock time for records and seals, in nanoseconds since the Unix epoch.
     public var nowNanoseconds: @Sendable () -> Int64 = systemNowNanoseconds
     /// FAULT INJECTION (crash tests and tools/chaos only; nil otherwise): asked with each batch's

@@ -3,7 +3,7 @@
 public struct SignedLogError: Error, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: Hashable, Sendable {
-            case corrupted, unsealedTail, inUse, closed, failed, recordTooLarge, queueFull, fileSystem, key
+            case corrupted, unsealedTail, inUse, closed, failed, recordTooLarge, queueFull, fileSystem, key, database, deposed
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -22,6 +22,11 @@ public struct SignedLogError: Error, CustomStringConvertible {
         public static let queueFull = Code(.queueFull)
         public static let fileSystem = Code(.fileSystem)
         public static let key = Code(.key)
+        /// The PostgreSQL database holding the log refused or could not be reached.
+        public static let database = Code(.database)
+        /// Another coordinator took the log's lease (a higher epoch): this one must seal nothing
+        /// more, and stop.
+        public static let deposed = Code(.deposed)
 
         public var description: String { "\(base)" }
     }
