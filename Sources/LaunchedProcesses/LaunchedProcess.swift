@@ -8,6 +8,7 @@ public final class LaunchedProcess: @unchecked Sendable {
     /// The ready line it printed (for example "listening on 127.0.0.1:7001").
     public let readyLine: String
     public let errorLogPath: String
+    private let laterLines = LineBuffer()
 
     /// How long a process may take to print its ready line before it is killed and its launch
     /// fails: a hung start must fail a test, not stall the suite.
@@ -64,9 +65,30 @@ public final class LaunchedProcess: @unchecked Sendable {
         }
         self.process = process
         self.readyLine = text
-        // Keep draining stdout so the child never blocks on a full pipe.
+        // Keep draining stdout so the child never blocks on a full pipe, keeping its last lines.
         let handle = output.fileHandleForReading
-        Thread { while !handle.availableData.isEmpty {} }.start()
+        let laterLines = self.laterLines
+        Thread {
+            var pending = Data()
+            while case let chunk = handle.availableData, !chunk.isEmpty {
+                pending.append(chunk)
+                while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                    laterLines.append(String(decoding: pending[pending.startIndex..<newline], as: UTF8.self))
+                    pending.removeSubrange(pending.startIndex...newline)
+                }
+            }
+        }.start()
+    }
+
+    /// Waits for a line starting with `prefix` printed after the ready line (a standby's "settled
+    /// ready" once it took over); nil if none came within `timeout`.
+    public func line(startingWith prefix: String, timeout: Duration) async throws -> String? {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let line = laterLines.first(startingWith: prefix) { return line }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return nil
     }
 
     /// Starts it on a thread of its own: waiting for the ready line blocks on a pipe, which must
@@ -148,4 +170,19 @@ private final class ReadyFlag: @unchecked Sendable {
 
     var isSet: Bool { lock.withLock { value } }
     func set() { lock.withLock { value = true } }
+}
+
+/// The last lines a process printed after its ready line, for `line(startingWith:timeout:)`.
+private final class LineBuffer: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+
+    func append(_ line: String) {
+        lock.withLock {
+            lines.append(line)
+            if lines.count > 1000 { lines.removeFirst(lines.count - 1000) }
+        }
+    }
+
+    func first(startingWith prefix: String) -> String? { lock.withLock { lines.first { $0.hasPrefix(prefix) } } }
 }

@@ -24,41 +24,75 @@ public final class Coordinator: Service, Sendable {
     let logger: Logger
     private let renderMetrics: @Sendable () -> [UInt8]
     private let onReady: @Sendable (Endpoints) -> Void
+    private let onStandby: @Sendable (_ metricsPort: Int) -> Void
     private let draining = Atomic<Bool>(false)
+    private let role = Atomic<UInt8>(Role.recovering.rawValue)
     private let crashPoints = CrashPoints()
 
     /// - Parameters:
     ///   - renderMetrics: the Prometheus text served at `/metrics` (settled passes its registry).
     ///   - onReady: called once recovery is done and both listeners are bound.
+    ///   - onStandby: called when another daemon holds the lease of a log in PostgreSQL and this
+    ///     one waits for it, with the bound port of `/healthz`.
     public init(
         configuration: CoordinatorConfiguration, logger: Logger, renderMetrics: @escaping @Sendable () -> [UInt8],
-        onReady: @escaping @Sendable (Endpoints) -> Void = { _ in }
+        onReady: @escaping @Sendable (Endpoints) -> Void = { _ in }, onStandby: @escaping @Sendable (Int) -> Void = { _ in }
     ) {
         self.configuration = configuration
         self.logger = logger
         self.renderMetrics = renderMetrics
         self.onReady = onReady
+        self.onStandby = onStandby
     }
 
     public func run() async throws {
         try configuration.validate()
         let signingKey = try SigningKey(pemFile: configuration.signingKey)
-        var logConfiguration = SignedLogConfiguration()
-        let batchRecords = Recorder(label: "settle_log_batch_records")
-        let batchDuration = Timer(label: "settle_log_batch_write_seal_sync_duration")
-        logConfiguration.onBatchSealed = { records, duration in
-            batchRecords.record(records)
-            batchDuration.record(duration: duration)
-        }
-        crashPoints.arm(&logConfiguration)
-        let log = try await SignedLog.open(
-            directory: configuration.logDirectory, signingKey: signingKey,
-            previousKeys: try configuration.previousPublicKeys.map { try VerifyingKey(pemFile: $0) },
-            configuration: logConfiguration
+        let location = try configuration.logLocation
+        let metricsAddress = try HostPort(parsing: configuration.metricsListen)
+        let (metricsPorts, metricsPortSink) = AsyncStream.makeStream(of: Int.self)
+        let metricsServer = MetricsHTTPServer(
+            host: metricsAddress.host, port: metricsAddress.port, renderMetrics: renderMetrics, health: { [self] in health }
         )
-        if let torn = log.openReport.tornTailFile {
-            logger.warning("moved a torn log tail aside", metadata: ["file": "\(torn)", "bytes": "\(log.openReport.tornTailByteCount)"])
+        let keeper = leaseKeeper(for: location)
+        var held: (lease: CoordinatorLease, sentAt: ContinuousClock.Instant)?
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask {
+                try await self.untilStopping {
+                    try await metricsServer.run { port in
+                        metricsPortSink.yield(port)
+                        metricsPortSink.finish()
+                    }
+                }
+            }
+            var metricsPort = 0
+            for await port in metricsPorts { metricsPort = port }
+            if let keeper {
+                role.store(Role.standby.rawValue, ordering: .relaxed)
+                guard let acquired = try await awaitLease(keeper, whileStandby: { [onStandby, metricsPort] in onStandby(metricsPort) }) else {
+                    group.cancelAll()
+                    return
+                }
+                held = acquired
+                group.addTask { [self] in
+                    if let lost = await keeper.keep(acquired.lease, acquiredAt: acquired.sentAt) {
+                        LeaseKeeper.stop(lost, coordinatorID: coordinatorID, logger: logger)
+                    }
+                }
+            }
+            role.store(Role.recovering.rawValue, ordering: .relaxed)
+            try await serve(signingKey: signingKey, location: location, epoch: held?.lease.epoch, metricsPort: metricsPort)
+            group.cancelAll()
         }
+        if let keeper, let held { await keeper.release(held.lease) }
+    }
+
+    /// Recovers from the log, serves the API and drives transfers until graceful shutdown has
+    /// drained them; `epoch` is the lease's when the log lives in PostgreSQL.
+    private func serve(
+        signingKey: SigningKey, location: LogLocation, epoch: UInt32?, metricsPort: Int
+    ) async throws {
+        let log = try await openLog(signingKey: signingKey, location: location, epoch: epoch)
         let registry = TransferRegistry(
             log: log, inFlightMax: configuration.inFlightTransfersMax, rememberedMax: configuration.rememberedTransfersMax
         )
@@ -85,7 +119,8 @@ public final class Coordinator: Service, Sendable {
         let service = CoordinatorService(
             configuration: configuration, clients: clients, registry: registry,
             transferAdmission: TransferAdmission(registry: registry, starts: startSink, logger: logger),
-            isDraining: { [self] in isDraining }, metrics: metrics, logger: logger
+            isDraining: { [self] in isDraining }, metrics: metrics, admissionEpoch: epoch ?? Admission.singleDaemonEpoch,
+            logger: logger
         )
         let api = try HostPort(parsing: configuration.listen)
         let limits = ServerLimits(
@@ -108,24 +143,9 @@ public final class Coordinator: Service, Sendable {
                 }
             ]
         )
-        let metricsAddress = try HostPort(parsing: configuration.metricsListen)
-        let (metricsPorts, metricsPortSink) = AsyncStream.makeStream(of: Int.self)
-        let metricsServer = MetricsHTTPServer(
-            host: metricsAddress.host, port: metricsAddress.port, renderMetrics: renderMetrics,
-            isHealthy: { [self] in !isDraining }
-        )
-
         try await withThrowingDiscardingTaskGroup { group in
             for link in links.values { group.addTask { try await self.untilStopping { try await link.run() } } }
             group.addTask { try await self.untilStopping { try await server.serve() } }
-            group.addTask {
-                try await self.untilStopping {
-                    try await metricsServer.run { port in
-                        metricsPortSink.yield(port)
-                        metricsPortSink.finish()
-                    }
-                }
-            }
             group.addTask {
                 await withDiscardingTaskGroup { drivers in
                     for await start in starts {
@@ -156,9 +176,7 @@ public final class Coordinator: Service, Sendable {
             }
 
             let apiPort = try await server.listeningPort
-            var boundMetricsPort = 0
-            for await port in metricsPorts { boundMetricsPort = port }
-            let endpoints = Endpoints(apiPort: apiPort, metricsPort: boundMetricsPort)
+            let endpoints = Endpoints(apiPort: apiPort, metricsPort: metricsPort)
             logger.info(
                 "coordinator ready",
                 metadata: [
@@ -167,6 +185,7 @@ public final class Coordinator: Service, Sendable {
                     "last_lsn": "\(log.lastSealedLSN)",
                 ]
             )
+            role.store(Role.active.rawValue, ordering: .relaxed)
             onReady(endpoints)
 
             // Runs until graceful shutdown (SIGTERM) or cancellation.
@@ -182,7 +201,25 @@ public final class Coordinator: Service, Sendable {
         await log.close()
     }
 
+    /// Where the daemon stands, for `/healthz`.
+    enum Role: UInt8 {
+        case standby, recovering, active
+    }
+
+    private var health: Health {
+        if isDraining { return Health(isServing: false, state: "draining") }
+        switch Role(rawValue: role.load(ordering: .relaxed)) ?? .recovering {
+        case .standby: return Health(isServing: false, state: "standby")
+        case .recovering: return Health(isServing: false, state: "recovering")
+        case .active: return Health(isServing: true, state: "active")
+        }
+    }
+
     var coordinatorID: String { configuration.coordinatorID }
+    var leaseMilliseconds: UInt32 { configuration.leaseMilliseconds }
+    var previousPublicKeys: [String] { configuration.previousPublicKeys }
+    func armCrashPoints(_ logConfiguration: inout SignedLogConfiguration) { crashPoints.arm(&logConfiguration) }
+    func markDraining() { draining.store(true, ordering: .relaxed) }
     private var isDraining: Bool { draining.load(ordering: .relaxed) }
     var sweepIntervalMilliseconds: UInt32 { configuration.sweepIntervalMilliseconds }
     var sagaTimeoutMilliseconds: UInt32 { configuration.sagaTimeoutMilliseconds }

@@ -67,6 +67,10 @@ public struct CoordinatorConfiguration: Decodable, Sendable {
     /// published), and how often.
     public var treeHeadFile: String?
     public var treeHeadIntervalMilliseconds: UInt32 = 10_000
+    /// With the log in PostgreSQL: how long the coordinator's lease lasts unless renewed. A
+    /// standby takes over at most this long after the active one dies; the active one renews
+    /// every quarter of it and stops acting once three quarters pass without a renewal.
+    public var leaseMilliseconds: UInt32 = 10_000
     /// Who may call the API, and what each may do (see `ClientConfiguration`).
     public var clients: [ClientConfiguration]
     /// Four-eyes resolution: Resolve only proposes, and a second, different operator's Approve
@@ -141,7 +145,7 @@ public struct CoordinatorConfiguration: Decodable, Sendable {
         case compensationRetriesMax
         case rememberedTransfersMax, drainMilliseconds, tls, participantCallTimeoutMilliseconds, acceptedRecordBytesMax
         case participantCallsInFlightMax, deadlockCheckIntervalMilliseconds, prepareOrder, previousPublicKeys, treeHeadFile,
-            treeHeadIntervalMilliseconds
+            treeHeadIntervalMilliseconds, leaseMilliseconds
     }
 
     /// Required keys must be present; every other key falls back to its documented default.
@@ -186,6 +190,7 @@ public struct CoordinatorConfiguration: Decodable, Sendable {
         try optional(.previousPublicKeys, &previousPublicKeys)
         treeHeadFile = try container.decodeIfPresent(String.self, forKey: .treeHeadFile)
         try optional(.treeHeadIntervalMilliseconds, &treeHeadIntervalMilliseconds)
+        try optional(.leaseMilliseconds, &leaseMilliseconds)
         try optional(.apiConnectionsMax, &apiConnectionsMax)
         try optional(.apiConcurrentCallsPerConnectionMax, &apiConcurrentCallsPerConnectionMax)
         try optional(.apiMessageBytesMax, &apiMessageBytesMax)
@@ -219,6 +224,8 @@ public struct CoordinatorConfiguration: Decodable, Sendable {
         }
         _ = try HostPort(parsing: listen)
         _ = try HostPort(parsing: metricsListen)
+        _ = try logLocation
+        guard (200...600_000).contains(leaseMilliseconds) else { throw ConfigurationError("leaseMilliseconds must be 200 to 600000") }
         guard !participants.isEmpty else { throw ConfigurationError("participants: none configured") }
         try ClientRegistry(clients).validate(participants: Set(participants.map(\.name)))
         try refusePlaintext(listen, tls != nil, allowed: allowPlaintext)

@@ -30,6 +30,9 @@ struct CoordinatorService: Settle_V1_Coordinator.SimpleServiceProtocol {
     let transferAdmission: TransferAdmission
     let isDraining: @Sendable () -> Bool
     let metrics: CoordinatorMetrics
+    /// The lease's epoch (or 1 for a log in files), in every gid this coordinator admits, so a
+    /// participant can tell a deposed coordinator's Prepare from its successor's.
+    let admissionEpoch: UInt32
     let logger: Logger
 
     private var participantNames: Set<String> { Set(configuration.participants.map(\.name)) }
@@ -71,7 +74,7 @@ struct CoordinatorService: Settle_V1_Coordinator.SimpleServiceProtocol {
             throw RPCError(code: .unavailable, message: "the coordinator is shutting down and accepts no new transfers")
         }
         let submittedAt = WallClock.nowMilliseconds()
-        let admission = Admission.random()
+        let admission = Admission.random(epoch: admissionEpoch)
         let accepted = CoordinatorRecord.accepted(
             spec, admission: admission, submittedAtMilliseconds: submittedAt, submittedBy: client.name
         )

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SignedLog
 
 #if canImport(Glibc)
     import Glibc
@@ -14,6 +15,10 @@ enum LogFailure {
     static let exitStatus: Int32 = 74
 
     static func stop(_ error: any Error, directory: String, logger: Logger) -> Never {
+        if let error = error as? SignedLogError, error.code == .deposed {
+            // Not a failing disk: another daemon holds the lease now, and this one must stop.
+            LeaseKeeper.stop("the log refused a seal: \(error)", coordinatorID: "", logger: logger)
+        }
         logger.critical(
             "the recovery log failed; stopping", metadata: ["directory": "\(directory)", "error": "\(error)", "exit": "\(exitStatus)"]
         )

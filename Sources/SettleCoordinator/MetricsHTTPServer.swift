@@ -3,6 +3,14 @@ import NIOHTTP1
 import NIOPosix
 import Synchronization
 
+/// What `/healthz` says: `active` (200) while serving; `standby` (waiting for the coordinator
+/// id's lease), `recovering` or `draining` (503) otherwise, so a load balancer routes clients
+/// only to the daemon that serves.
+struct Health: Sendable {
+    let isServing: Bool
+    let state: String
+}
+
 /// `/metrics` (Prometheus text) and `/healthz` over plain HTTP/1.1, one response per connection.
 /// Open connections are capped and a connection that sends nothing for `idleTimeout` is closed,
 /// so scrapers, health checks or anyone else who can reach it cannot pile up sockets.
@@ -10,14 +18,15 @@ struct MetricsHTTPServer: Sendable {
     let host: String
     let port: Int
     let renderMetrics: @Sendable () -> [UInt8]
-    let isHealthy: @Sendable () -> Bool
+    /// What `/healthz` answers: 200 only while this daemon serves transfers.
+    let health: @Sendable () -> Health
     var connectionsMax = 64
     var idleTimeout: TimeAmount = .seconds(10)
 
     /// Serves until the task is cancelled; `bound` receives the listening port.
     func run(bound: @Sendable (Int) -> Void) async throws {
         let renderMetrics = self.renderMetrics
-        let isHealthy = self.isHealthy
+        let health = self.health
         let (connectionsMax, idleTimeout) = (self.connectionsMax, self.idleTimeout)
         let open = OpenConnections()
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -29,7 +38,7 @@ struct MetricsHTTPServer: Sendable {
                     try channel.pipeline.syncOperations.addHandler(CloseWhenIdle())
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(
-                        MetricsHTTPHandler(renderMetrics: renderMetrics, isHealthy: isHealthy)
+                        MetricsHTTPHandler(renderMetrics: renderMetrics, health: health)
                     )
                 }
             }
@@ -75,12 +84,12 @@ private final class MetricsHTTPHandler: ChannelInboundHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let renderMetrics: @Sendable () -> [UInt8]
-    private let isHealthy: @Sendable () -> Bool
+    private let health: @Sendable () -> Health
     private var path = ""
 
-    init(renderMetrics: @escaping @Sendable () -> [UInt8], isHealthy: @escaping @Sendable () -> Bool) {
+    init(renderMetrics: @escaping @Sendable () -> [UInt8], health: @escaping @Sendable () -> Health) {
         self.renderMetrics = renderMetrics
-        self.isHealthy = isHealthy
+        self.health = health
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -95,8 +104,8 @@ private final class MetricsHTTPHandler: ChannelInboundHandler {
             case "/metrics":
                 (status, body, type) = (.ok, renderMetrics(), "text/plain; version=0.0.4")
             case "/healthz":
-                let healthy = isHealthy()
-                (status, body, type) = (healthy ? .ok : .serviceUnavailable, Array((healthy ? "ok\n" : "draining\n").utf8), "text/plain")
+                let health = health()
+                (status, body, type) = (health.isServing ? .ok : .serviceUnavailable, Array("\(health.state)\n".utf8), "text/plain")
             default:
                 (status, body, type) = (.notFound, Array("not found; try /metrics or /healthz\n".utf8), "text/plain")
             }

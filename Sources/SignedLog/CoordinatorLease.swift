@@ -53,13 +53,13 @@ public struct CoordinatorLease: Sendable, Equatable {
 
     /// Extends the lease by `duration` from the database's now; false when it is no longer this
     /// epoch's (taken by another): the caller must stop acting at once.
-    public func renew(for duration: Duration, on connection: PostgresConnection) async throws -> Bool {
+    public func renew(for duration: Duration, on connection: PostgresConnection, timeout: Duration? = nil) async throws -> Bool {
         let renewed = try await connection.query(
             """
             UPDATE settle_coordinator_leases SET expires_at = now() + $3 * interval '1 millisecond'
             WHERE coordinator_id = $1 AND epoch = $2
             """,
-            [coordinatorID, Int64(epoch), duration.wholeMillisecondsForLease]
+            [coordinatorID, Int64(epoch), duration.wholeMillisecondsForLease], timeout: timeout
         )
         return renewed.commandTag == "UPDATE 1"
     }

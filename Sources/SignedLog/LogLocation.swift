@@ -41,6 +41,15 @@ public enum LogLocation: Sendable, CustomStringConvertible, Equatable {
         }
     }
 
+    /// The location as written, password included: what `init(_:)` parses back to this value.
+    /// Never for messages (`description` is).
+    public var text: String {
+        switch self {
+        case .directory(let path): return path
+        case .postgres(let connection, let logName): return connection + (logName.map { "#\($0)" } ?? "")
+        }
+    }
+
     /// Opens the location for reading; blocking.
     func openSource() throws -> any SegmentSource {
         switch self {

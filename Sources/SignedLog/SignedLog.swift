@@ -13,7 +13,9 @@ import Synchronization
 /// let lsn = try await log.append(LogEntry(type: commitType, payload: decision))  // sealed and on disk
 /// ```
 public final class SignedLog: Sendable {
-    public let directory: String
+    /// The directory, or the PostgreSQL location with its password hidden: for messages.
+    public var directory: String { location.description }
+    private let location: LogLocation
     /// The key that seals appends now (it changes at `rotateKey`).
     public var verifyingKey: VerifyingKey { state.withLock { $0.current } }
     /// What opening found: the last sealed LSN, the last checkpoint, a torn tail moved aside.
@@ -24,9 +26,9 @@ public final class SignedLog: Sendable {
     private let state: Mutex<(current: VerifyingKey, trusted: LogKeys)>
 
     private init(
-        directory: String, keys: LogKeys, current: VerifyingKey, openReport: LogOpenReport, writer: GroupCommitWriter, lockDescriptor: Int32?
+        location: LogLocation, keys: LogKeys, current: VerifyingKey, openReport: LogOpenReport, writer: GroupCommitWriter, lockDescriptor: Int32?
     ) {
-        self.directory = directory
+        self.location = location
         self.state = Mutex((current, keys))
         self.openReport = openReport
         self.writer = writer
@@ -44,14 +46,22 @@ public final class SignedLog: Sendable {
         directory: String, signingKey: SigningKey, previousKeys: [VerifyingKey] = [],
         configuration: SignedLogConfiguration = .init()
     ) async throws -> SignedLog {
+        try await open(location: try LogLocation(directory), signingKey: signingKey, previousKeys: previousKeys, configuration: configuration)
+    }
+
+    /// Opens the log at `location`: a directory as above, or PostgreSQL under the lease epoch
+    /// that `configuration.leaseEpoch` names.
+    public static func open(
+        location: LogLocation, signingKey: SigningKey, previousKeys: [VerifyingKey] = [],
+        configuration: SignedLogConfiguration = .init()
+    ) async throws -> SignedLog {
         let keys = LogKeys([signingKey.verifyingKey] + previousKeys)
-        let location = try LogLocation(directory)
         return try await onDedicatedThread(named: "settle-log-open") {
             try SignedLogError.wrapping {
                 let (recovered, lockDescriptor) = try recover(location, keys: keys, signingKey: signingKey, configuration: configuration)
                 let writer = GroupCommitWriter(recovered: recovered, signingKey: signingKey, configuration: configuration)
                 return SignedLog(
-                    directory: directory, keys: keys, current: signingKey.verifyingKey, openReport: recovered.report,
+                    location: location, keys: keys, current: signingKey.verifyingKey, openReport: recovered.report,
                     writer: writer, lockDescriptor: lockDescriptor
                 )
             }
@@ -155,7 +165,7 @@ public final class SignedLog: Sendable {
 
     /// Reads sealed records with LSN ≥ `lsn`, checking CRCs, chain and seals as it goes.
     public func records(from lsn: LSN) async throws -> [LogRecord] {
-        let reader = LogReader(directory: directory, keys: state.withLock { $0.trusted })
+        let reader = LogReader(directory: location.text, keys: state.withLock { $0.trusted })
         return try await onDedicatedThread(named: "settle-log-read") {
             var records: [LogRecord] = []
             try reader.forEachRecord(from: lsn) { records.append($0) }

@@ -14,7 +14,7 @@ struct AuditDumpCommand: ParsableCommand {
             """
     )
 
-    @Option(name: .long, help: "The log directory.")
+    @Option(name: .long, help: "The log: a directory, or postgres://…#coordinator-id for a log in PostgreSQL.")
     var log: String
 
     @Option(name: .long, help: "The first LSN to print.")

@@ -14,7 +14,7 @@ struct AuditReceiptCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "The log directory (settled's log directory, or a copy).")
+    @Option(help: "The log: a directory (settled's, or a copy), or postgres://…#coordinator-id for a log in PostgreSQL.")
     var log: String
 
     @Option(name: .long, help: KeyFiles.help)

@@ -20,7 +20,7 @@ struct AuditReconcileCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "The log directory.")
+    @Option(help: "The log: a directory, or postgres://…#coordinator-id for a log in PostgreSQL.")
     var log: String
 
     @Option(name: .long, help: KeyFiles.help)

@@ -9,7 +9,7 @@ struct AuditShowCommand: ParsableCommand {
         abstract: "Show one transfer's history as the log recorded it, each record with its LSN, time and seal."
     )
 
-    @Option(help: "The log directory.")
+    @Option(help: "The log: a directory, or postgres://…#coordinator-id for a log in PostgreSQL.")
     var log: String
 
     @Option(name: .long, help: KeyFiles.help)

@@ -13,7 +13,7 @@ struct AuditVerifyCommand: ParsableCommand {
             """
     )
 
-    @Option(name: .long, help: "The log directory (settled's log directory, or a copy).")
+    @Option(name: .long, help: "The log: a directory (settled's, or a copy), or postgres://…#coordinator-id for a log in PostgreSQL.")
     var log: String
 
     @Option(name: .long, help: KeyFiles.help)
@@ -35,7 +35,7 @@ struct AuditVerifyCommand: ParsableCommand {
             printError("settle audit verify: FAILED: \(error)")
             throw ExitCode(1)
         }
-        print("log \(log): verified")
+        print("log \((try? LogLocation(log))?.description ?? log): verified")
         for (index, epoch) in summary.keyEpochs.enumerated() {
             print("  \(index == 0 ? "key id       " : "             ") \(epoch.keyID) from LSN \(epoch.firstLSN)")
         }

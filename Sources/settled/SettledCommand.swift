@@ -26,7 +26,7 @@ struct SettledCommand: AsyncParsableCommand {
     @Option(help: "Override: host:port of /metrics and /healthz.")
     var metricsListen: String?
 
-    @Option(help: "Override: log directory.")
+    @Option(help: "Override: log directory, or postgres://… for a log in PostgreSQL (failover).")
     var logDirectory: String?
 
     @Option(help: "Override: signing key (PKCS#8 PEM, mode 0600).")
@@ -78,6 +78,9 @@ struct SettledCommand: AsyncParsableCommand {
                 FileHandle.standardOutput.write(
                     Data("settled ready api=\(endpoints.apiPort) metrics=\(endpoints.metricsPort)\n".utf8)
                 )
+            },
+            onStandby: { metricsPort in
+                FileHandle.standardOutput.write(Data("settled standby metrics=\(metricsPort)\n".utf8))
             }
         )
         let group = ServiceGroup(
