@@ -5,7 +5,7 @@ import PostgresClient
 /// Versioned through `settle_schema`, under a transaction-scoped advisory lock, so several
 /// instances of one service starting together migrate once and never half-way.
 enum BarrierSchema {
-    static let version = 3
+    static let version = 4
     /// Arbitrary but fixed: the advisory lock that serialises Settle's migrations in a database.
     private static let migrationLockKey: Int64 = 0x5E77_1E00_0000_0001
 
@@ -57,6 +57,19 @@ enum BarrierSchema {
                 try await alterWhileUnlocked(
                     transaction, "ADD COLUMN IF NOT EXISTS decision_lsn bigint, ADD COLUMN IF NOT EXISTS decision_signature bytea",
                     toVersion: 3
+                )
+            }
+            if installed < 4 {
+                // The highest lease epoch seen per coordinator id (CoordinatorEpochs): a Prepare
+                // from an older one comes from a coordinator that a failover deposed.
+                try await transaction.query(
+                    """
+                    CREATE TABLE IF NOT EXISTS settle_coordinator_epochs (
+                        coordinator_id text PRIMARY KEY,
+                        epoch bigint NOT NULL CHECK (epoch >= 1),
+                        seen_at timestamptz NOT NULL DEFAULT now()
+                    )
+                    """
                 )
             }
             try await transaction.query(

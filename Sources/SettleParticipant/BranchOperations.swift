@@ -1,5 +1,6 @@
 import Logging
 import PostgresClient
+import SettleCore
 
 /// The participant's side of the protocol against its own database: each operation idempotent
 /// and safe in any order, as protocol/settle/v1/participant.proto specifies.
@@ -13,6 +14,7 @@ struct BranchOperations: Sendable {
     let inFlightPrepares = PrepareCancellation()
     let preparedWork = PreparedWork()
     let runningPrepares = RunningPrepares()
+    let coordinatorEpochs = CoordinatorEpochs()
 
     // MARK: Prepare
 
@@ -41,16 +43,30 @@ struct BranchOperations: Sendable {
         if preparedWork.compare(gid, digest) != .unknown {
             return try await duplicatePrepare(connection, gid: gid, digest: digest, workIsSigned: workIsSigned)
         }
+        let parsed: BranchGID
+        do {
+            parsed = try BranchGID(parsing: gid)
+        } catch {
+            throw ParticipantError(.invalidArgument, "gid: \(error.message)")
+        }
+        try await coordinatorEpochs.admit(parsed, on: connection)
         let claimed: Bool
         do {
-            claimed =
-                try await begin(
-                    connection,
-                    then: [
-                        PostgresStatement(BarrierSQL.claimAction, [gid, digest.bytes]),
-                        BarrierSQL.setLocalLockTimeout(configuration.actionLockTimeout),
-                    ]
-                )[0].count == 1
+            let results = try await begin(
+                connection,
+                then: [
+                    PostgresStatement(CoordinatorEpochs.highest, [parsed.coordinatorID]),
+                    PostgresStatement(BarrierSQL.claimAction, [gid, digest.bytes]),
+                    BarrierSQL.setLocalLockTimeout(configuration.actionLockTimeout),
+                ]
+            )
+            do {
+                try CoordinatorEpochs.refuseIfStale(parsed, highest: try results[0][0].decode(Int64.self, column: "epoch"))
+            } catch {
+                await connection.rollbackIgnoringCancellation()
+                throw error
+            }
+            claimed = results[1].count == 1
         } catch let error as PostgresError where error.code == .lockNotAvailable {
             // Another transaction holds the gid's barrier row: one prepared before this process
             // started, or a Prepare of the same gid still running elsewhere. `begin` rolled back;

@@ -4,7 +4,7 @@ public struct ParticipantError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String, Hashable, Sendable {
             case invalidArgument, unknownOperation, conflict, branchPrepared, operationFailed, databaseUnavailable,
-                startupRefused, workMismatch
+                startupRefused, workMismatch, staleEpoch
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -23,6 +23,9 @@ public struct ParticipantError: Error, Sendable, CustomStringConvertible {
         /// The gid already stands for other work (another operation or payload), or for work this
         /// process cannot compare; nothing was done.
         public static let workMismatch = Code(.workMismatch)
+        /// A Prepare from a coordinator epoch older than one this participant has seen for that
+        /// coordinator id: the sender was deposed by a failover; nothing was done.
+        public static let staleEpoch = Code(.staleEpoch)
         /// Start-up checks failed: the message says what to change.
         public static let startupRefused = Code(.startupRefused)
 

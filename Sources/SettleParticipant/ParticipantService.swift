@@ -211,7 +211,7 @@ struct ParticipantService: Settle_V1_Participant.SimpleServiceProtocol {
             case .invalidArgument: return RPCError(code: .invalidArgument, message: error.message)
             case .unknownOperation: return RPCError(code: .notFound, message: error.message)
             case .conflict: return RPCError(code: .aborted, message: error.message)
-            case .branchPrepared, .workMismatch: return RPCError(code: .failedPrecondition, message: error.message)
+            case .branchPrepared, .workMismatch, .staleEpoch: return RPCError(code: .failedPrecondition, message: error.message)
             case .databaseUnavailable: return RPCError(code: .unavailable, message: error.message)
             default: return RPCError(code: .internalError, message: error.message)
             }

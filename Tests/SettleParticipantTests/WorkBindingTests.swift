@@ -115,7 +115,7 @@ struct WorkBindingTests {
         }
         bank.process.terminate()
         bank.process.waitUntilExit()
-        #expect(try await pool.query("SELECT version FROM settle_schema WHERE component = 'barrier'")[0].decode(Int32.self, column: "version") == 3)
+        #expect(try await pool.query("SELECT version FROM settle_schema WHERE component = 'barrier'")[0].decode(Int32.self, column: "version") == 4)
         let digests = try await pool.query("SELECT gid, digest IS NOT NULL AS bound FROM settle_barrier ORDER BY gid")
             .map { (try $0.decode(String.self, column: "gid"), try $0.decode(Bool.self, column: "bound")) }
         #expect(digests.map(\.1) == [false], "only the old row is visible; the new one is still prepared")
