@@ -17,7 +17,12 @@ struct TransferCommand: AsyncParsableCommand {
 }
 
 struct CoordinatorOptions: ParsableArguments {
-    @Option(help: "The coordinator's client API, host:port.")
+    @Option(
+        help: ArgumentHelp(
+            "The coordinator's client API, host:port; several, comma-separated, for an active settled and its standbys.",
+            discussion: "Each call goes to the one that serves, retried on the next while the others are unavailable (a failover)."
+        )
+    )
     var coordinator = "127.0.0.1:7100"
 
     @Option(
@@ -52,7 +57,11 @@ struct CoordinatorOptions: ParsableArguments {
     }
 
     func withClient<Result: Sendable>(_ body: (SettleClient) async throws -> Result) async throws -> Result {
-        guard let address = try? HostPort(parsing: coordinator) else { throw ValidationError("--coordinator must be host:port") }
+        let addresses = try coordinator.split(separator: ",").map { text in
+            guard let address = try? HostPort(parsing: String(text)) else { throw ValidationError("--coordinator must be host:port[,host:port…]") }
+            return address
+        }
+        guard !addresses.isEmpty else { throw ValidationError("--coordinator must be host:port[,host:port…]") }
         let fromFile = try tokenFile.map {
             String(decoding: try PrivateKeyFile.readOwnerOnly($0), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         }
@@ -65,7 +74,10 @@ struct CoordinatorOptions: ParsableArguments {
         guard !token.isEmpty || tlsCertificate != nil else {
             throw ValidationError("give a client token with --token-file or SETTLE_TOKEN, or a client certificate with --tls-certificate")
         }
-        return try await SettleClient.withClient(host: address.host, port: address.port, token: token, tls: clientTLS, body)
+        // One address fails at once, as it always did; several wait out a takeover.
+        return try await SettleClient.withFailover(
+            addresses: addresses, token: token, tls: clientTLS, retryFor: addresses.count > 1 ? .seconds(30) : .zero, body
+        )
     }
 }
 

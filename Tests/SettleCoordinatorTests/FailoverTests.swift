@@ -5,6 +5,7 @@ import Foundation
 import LaunchedProcesses
 import PostgresClient
 import SettleClient
+import SettleCore
 import SettleProtocol
 import SettleTestSupport
 import Testing
@@ -132,5 +133,47 @@ import Testing
             "SELECT epoch FROM settle_log_batches WHERE log_name = $1 ORDER BY seal_number", [deployment.coordinatorID]
         )
         return try rows.map { try $0.decode(Int64.self, column: 0) }
+    }
+}
+
+extension FailoverTests {
+    /// A loopback port nobody listens on now (bound, read, closed).
+    static func unusedPort() throws -> Int {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
+        guard bound == 0, named == 0 else { throw TestFailure("cannot find an unused port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    @Test func aClientGivenEveryAddressFollowsTheTakeover() async throws {
+        try await withDeployment(startsSettled: false) { deployment in
+            try Self.useLogInPostgres(deployment)
+            let ports = [try Self.unusedPort(), try Self.unusedPort()]
+            let config = deployment.directory.subpath("settled.json")
+            let active = try LaunchedProcess("settled", ["--config", config, "--listen", "127.0.0.1:\(ports[0])"], readyPrefix: "settled ready")
+            let standby = try LaunchedProcess("settled", ["--config", config, "--listen", "127.0.0.1:\(ports[1])"], readyPrefix: "settled standby")
+            let addresses = try ports.map { try HostPort(parsing: "127.0.0.1:\($0)") }
+            func submit(_ id: String) async throws -> Settle_V1_Transfer {
+                try await SettleClient.withFailover(addresses: addresses, token: clientToken) { client in
+                    try await client.submit(id: id, branches: Deployment.branches(amount: 5, fromA: true, account: 1), wait: true)
+                }
+            }
+            #expect(try await submit("to-the-first").state == .committed)
+            active.kill()
+            #expect(try await submit("to-whoever-serves").state == .committed, "the client waited out the takeover")
+            #expect(try await standby.line(startingWith: "settled ready api=\(ports[1])", timeout: .seconds(1)) != nil)
+            standby.stop()
+            try await Self.expectBooksAndLog(deployment)
+        }
     }
 }
