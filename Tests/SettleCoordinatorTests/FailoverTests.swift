@@ -177,3 +177,53 @@ extension FailoverTests {
         }
     }
 }
+
+extension FailoverTests {
+    static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .path
+
+    /// The log's database is lost (its primary killed) and its synchronous standby promoted, as
+    /// Patroni or an operator would: every decision a client was told about is still sealed.
+    @Test func losingTheLogsPrimaryDatabaseAndPromotingItsStandbyLosesNoSealedDecision() async throws {
+        let replicated = try TestClusters.replicatedDirectory()
+        let logURL = try String(contentsOfFile: replicated + "/failover-url", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        try await withDeployment(startsSettled: false) { deployment in
+            try deployment.reconfigure(["logDirectory": logURL, "leaseMilliseconds": Self.leaseMilliseconds])
+            let first = try Self.startSettled(deployment)
+            let told = try await Self.submit((0..<12).map { "before-the-loss-\($0)" }, api: Self.port("api", in: first.readyLine), wait: true)
+            let inFlight = (0..<8).map { "during-the-loss-\($0)" }
+            _ = try await Self.submit(inFlight, api: Self.port("api", in: first.readyLine), wait: false)
+
+            let failover = Process()
+            failover.executableURL = URL(fileURLWithPath: "/bin/bash")
+            failover.arguments = [Self.repositoryRoot + "/tools/pg", "failover", "--dir", replicated]
+            try failover.run()
+            failover.waitUntilExit()
+            #expect(failover.terminationStatus == 0, "tools/pg failover")
+            #expect(try await first.waitForExit(timeout: .seconds(15)), "settled stops once its log's database is gone")
+
+            let successor = try Self.startSettled(deployment)
+            let api = Self.port("api", in: successor.readyLine)
+            let after = try await SettleClient.withClient(host: "127.0.0.1", port: api, token: clientToken) { client in
+                try await told.asyncMap { try await client.get(id: $0.transferID) }
+            }
+            #expect(after.map(\.state) == told.map(\.state), "every state a client was told survived the database failover")
+            let ended = try await Self.submit(inFlight, api: api, wait: true)
+            #expect(ended.allSatisfy { $0.state == .committed || $0.state == .aborted })
+            successor.stop()
+            try await waitUntil(timeout: .seconds(30), "nothing prepared under the prefix") { try await deployment.preparedUnderPrefix().isEmpty }
+            #expect(try await deployment.totalBalance() == deployment.expectedTotal, "money is conserved")
+            let verify = try run(
+                "settle", ["audit", "verify", "--log", "\(logURL)#\(deployment.coordinatorID)", "--public-key", deployment.publicKeyPath])
+            #expect(verify.status == 0, "\(verify.output) \(verify.errorOutput)")
+        }
+    }
+}
+
+extension Array {
+    fileprivate func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var mapped: [T] = []
+        for element in self { mapped.append(try await transform(element)) }
+        return mapped
+    }
+}

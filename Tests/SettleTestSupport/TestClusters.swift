@@ -37,6 +37,19 @@ public enum TestClusters {
         throw MissingCluster()
     }
 
+    /// A primary with a synchronous standby (`tools/pg start --standby`; tools/test starts one),
+    /// for the one test that kills the primary and promotes the standby (`tools/pg failover`).
+    public static func replicatedDirectory() throws -> String {
+        let environment = ProcessInfo.processInfo.environment
+        let directory =
+            environment["SETTLE_PG_REPLICATED_DIR"] ?? ((environment["SETTLE_PG_DIR"] ?? "/tmp/settle-pg-test-\(NSUserName())") + "-replicated")
+        guard FileManager.default.fileExists(atPath: directory + "/failover-url") else {
+            Issue.record("no primary with a standby: run `tools/test`, or `tools/pg start --standby --dir D` and set SETTLE_PG_REPLICATED_DIR=D")
+            throw MissingCluster()
+        }
+        return directory
+    }
+
     public static func connect(_ index: Int = 0) async throws -> PostgresConnection {
         try await PostgresConnection.connect(to: try url(index))
     }
