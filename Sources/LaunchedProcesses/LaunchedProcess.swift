@@ -81,14 +81,14 @@ public final class LaunchedProcess: @unchecked Sendable {
     }
 
     /// Waits for a line starting with `prefix` printed after the ready line (a standby's "settled
-    /// ready" once it took over); nil if none came within `timeout`.
+    /// ready" once it took over); nil if none came within `timeout` (a zero timeout looks once).
     public func line(startingWith prefix: String, timeout: Duration) async throws -> String? {
         let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
+        while true {
             if let line = laterLines.first(startingWith: prefix) { return line }
+            if ContinuousClock.now >= deadline { return nil }
             try await Task.sleep(for: .milliseconds(20))
         }
-        return nil
     }
 
     /// Starts it on a thread of its own: waiting for the ready line blocks on a pipe, which must
@@ -156,6 +156,25 @@ public final class LaunchedProcess: @unchecked Sendable {
             try await Task.sleep(for: .milliseconds(20))
         }
         return true
+    }
+
+    /// A loopback port nobody listens on now (bound, read, closed), for a process that must
+    /// listen on a port known before it starts (a standby's API, which clients are given).
+    public static func unusedLoopbackPort() throws -> Int {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
+        guard bound == 0, named == 0 else { throw LaunchFailure(description: "cannot find an unused loopback port") }
+        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     public struct LaunchFailure: Error, CustomStringConvertible {

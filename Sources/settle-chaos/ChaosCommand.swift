@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import LaunchedProcesses
 import SettleClient
+import SettleCore
 import SettleProtocol
 
 /// tools/chaos: a fault storm against a real deployment, then every invariant of docs/design.md.
@@ -37,8 +39,23 @@ struct ChaosCommand: AsyncParsableCommand {
     )
     var networkDelayProxy: String?
 
+    @Option(help: "With --failover: libpq's multi-host URL of the log's primary and synchronous standby (tools/pg start --standby).")
+    var failoverLogURL: String?
+
+    @Option(help: "With --failover: the tools/pg directory of that pair, for tools/pg failover.")
+    var failoverDatabaseDirectory: String?
+
+    @Option(help: "With --failover: the repository's tools directory (for tools/pg).")
+    var tools: String?
+
     func validate() throws {
         guard transfers > 0, concurrency > 0 else { throw ValidationError("--transfers and --concurrency must be positive") }
+        guard (failoverLogURL == nil) == (failoverDatabaseDirectory == nil), (failoverLogURL == nil) || tools != nil else {
+            throw ValidationError("--failover-log-url, --failover-database-directory and --tools go together")
+        }
+        guard failoverLogURL == nil || networkDelayProxy == nil else {
+            throw ValidationError("--failover and --network are separate storms")
+        }
         guard databaseURLs.split(separator: " ").count == ChaosDeployment.bankNames.count else {
             throw ValidationError("--database-urls needs exactly \(ChaosDeployment.bankNames.count) URLs")
         }
@@ -47,7 +64,8 @@ struct ChaosCommand: AsyncParsableCommand {
     func run() async throws {
         let seed = seed ?? UInt64.random(in: 1...UInt64.max)
         say("settle-chaos: \(transfers) transfers, \(concurrency) at a time, seed \(seed)")
-        say("  replay with: tools/chaos \(networkDelayProxy == nil ? "" : "--network ")--transfers \(transfers) --seed \(seed)")
+        let mode = networkDelayProxy != nil ? "--network " : failoverLogURL != nil ? "--failover " : ""
+        say("  replay with: tools/chaos \(mode)--transfers \(transfers) --seed \(seed)")
         try? FileManager.default.removeItem(atPath: work)
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         let binaries = executables ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
@@ -57,14 +75,18 @@ struct ChaosCommand: AsyncParsableCommand {
 
         let deployment = ChaosDeployment(
             work: work, executables: binaries, databaseURLs: databaseURLs.split(separator: " ").map(String.init),
-            network: networkDelayProxy.map { ChaosNetwork.namespaces(delayProxy: $0) } ?? .loopback
+            network: networkDelayProxy.map { ChaosNetwork.namespaces(delayProxy: $0) } ?? .loopback, failover: try failover()
         )
         let networkFaults = networkDelayProxy == nil ? nil : NetworkFaultSchedule(deployment: deployment, generator: root.derived(3))
+        let failoverFaults = deployment.failover.map {
+            FailoverFaultSchedule(deployment: deployment, failover: $0, generator: root.derived(4))
+        }
         let passed: Bool
         do {
             passed = try await storm(
-                workload, deployment: deployment, faults: FaultSchedule(deployment: deployment, generator: root.derived(2)),
-                networkFaults: networkFaults
+                workload, deployment: deployment,
+                faults: FaultSchedule(deployment: deployment, generator: root.derived(2), killsCoordinator: failoverFaults == nil),
+                networkFaults: networkFaults, failoverFaults: failoverFaults
             )
         } catch {
             await deployment.stopEverything()
@@ -76,18 +98,31 @@ struct ChaosCommand: AsyncParsableCommand {
         if !passed { throw ExitCode.failure }
     }
 
+    private func failover() throws -> ChaosFailover? {
+        guard let failoverLogURL, let failoverDatabaseDirectory, let tools else { return nil }
+        return ChaosFailover(
+            logURL: failoverLogURL, databaseDirectory: failoverDatabaseDirectory, toolsDirectory: tools,
+            apiPorts: [try LaunchedProcess.unusedLoopbackPort(), try LaunchedProcess.unusedLoopbackPort()]
+        )
+    }
+
     private func storm(
-        _ workload: [ChaosTransfer], deployment: ChaosDeployment, faults: FaultSchedule, networkFaults: NetworkFaultSchedule?
+        _ workload: [ChaosTransfer], deployment: ChaosDeployment, faults: FaultSchedule, networkFaults: NetworkFaultSchedule?,
+        failoverFaults: FailoverFaultSchedule?
     ) async throws -> Bool {
         try await deployment.start()
         let started = ContinuousClock.now
-        let apiPort = await deployment.apiPort
+        let addresses = try await deployment.apiAddresses
         let faulting = Task {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await faults.run() }
                 if let networkFaults {
                     group.addTask { await networkFaults.run() }
                     group.addTask { await networkFaults.sampleInDoubt() }
+                }
+                if let failoverFaults {
+                    group.addTask { await failoverFaults.run() }
+                    group.addTask { await failoverFaults.sampleEpochs() }
                 }
             }
         }
@@ -97,8 +132,8 @@ struct ChaosCommand: AsyncParsableCommand {
             // A fast storm could otherwise end before the network schedule's first round does
             // (CI's run of 2026-12-05 never partitioned a bank), and its coverage check would fail.
             outcomes = try await WorkloadRunner(
-                transfers: workload, concurrency: concurrency, apiHost: deployment.apiHost, apiPort: apiPort,
-                beforeLastTenth: networkFaults?.everyKindInjected
+                transfers: workload, concurrency: concurrency, addresses: addresses,
+                beforeLastTenth: networkFaults?.everyKindInjected ?? failoverFaults?.everyKindHappened
             ).run { finished in
                 if finished % step == 0 {
                     let tally = faults.tally.withLock { $0 }
@@ -117,6 +152,7 @@ struct ChaosCommand: AsyncParsableCommand {
         try await faults.reviveEverything()
         let tally = faults.tally.withLock { $0 }
         if let networkFaults { Self.report(networkFaults.tally.withLock { $0 }) }
+        if let failoverFaults { Self.report(failoverFaults.tally.withLock { $0 }) }
         say(
             "  storm over after \(Self.seconds(since: started)): settled SIGKILLed \(tally.coordinatorKills)× (+\(tally.coordinatorSelfCrashes) mid-batch crash), banks SIGKILLed \(tally.bankKills)× (\(tally.slowBankStarts) restarts with an injected delay)"
         )
@@ -139,7 +175,7 @@ struct ChaosCommand: AsyncParsableCommand {
         // The operator's step: whatever got stuck is compensated at its participants and resolved;
         // the invariants below then hold the operator's decision to "no net effect".
         let stuckCount = outcomes.filter { $0.state == .stuck }.count
-        for (index, resolved) in try await ChaosOperator(deployment: deployment, apiPort: apiPort).resolveStuck(workload, outcomes) {
+        for (index, resolved) in try await ChaosOperator(deployment: deployment, addresses: addresses).resolveStuck(workload, outcomes) {
             outcomes[index] = resolved
         }
         let deadlocks = outcomes.filter { $0.reason.contains("deadlock with transfer") }.count
@@ -153,12 +189,18 @@ struct ChaosCommand: AsyncParsableCommand {
                 detail: "\(outcomes.count) transfers, \(stuckCount) resolved by the operator"
             )
         )
-        results.append(StormCoverage(outcomes: outcomes, tally: tally, transfers: workload.count).result())
+        results.append(
+            StormCoverage(outcomes: outcomes, tally: tally, transfers: workload.count, killsCoordinator: failoverFaults == nil).result()
+        )
         if let networkFaults { results.append(Self.networkCoverage(networkFaults.tally.withLock { $0 })) }
-        results.append(try await coordinatorAgrees(workload, outcomes, apiHost: deployment.apiHost, apiPort: apiPort))
+        results.append(try await coordinatorAgrees(workload, outcomes, addresses: addresses))
         results += try await InvariantChecks(transfers: workload, outcomes: outcomes, deployment: deployment).databaseChecks()
+        if let failoverFaults, let failover = deployment.failover {
+            results += try await FailoverChecks(deployment: deployment, failover: failover, schedule: failoverFaults).results()
+        }
         await deployment.stopSettled()
-        results.append(try await tornTailRecovered(deployment))
+        // A batch in PostgreSQL commits whole or not at all: only files have torn tails.
+        if failoverFaults == nil { results.append(try await tornTailRecovered(deployment)) }
         results.append(try await auditVerifies(deployment))
         results.append(try await reconcileFindsNothing(deployment))
 
@@ -174,10 +216,10 @@ struct ChaosCommand: AsyncParsableCommand {
     /// What the coordinator says now, after all its restarts, is what each client was told; and
     /// what it says of the path each took, too.
     private func coordinatorAgrees(
-        _ workload: [ChaosTransfer], _ outcomes: [WorkloadRunner.Outcome], apiHost: String, apiPort: Int
+        _ workload: [ChaosTransfer], _ outcomes: [WorkloadRunner.Outcome], addresses: [HostPort]
     ) async throws -> InvariantChecks.Result {
         var failures: [String] = []
-        try await SettleClient.withClient(host: apiHost, port: apiPort, token: ChaosDeployment.clientToken) { client in
+        try await SettleClient.withFailover(addresses: addresses, token: ChaosDeployment.clientToken) { client in
             for (transfer, outcome) in zip(workload, outcomes) {
                 let now = try await client.get(id: transfer.id)
                 if now.state != outcome.state || now.path != outcome.path || now.branches.map(\.gid) != outcome.gids {
@@ -248,6 +290,19 @@ struct ChaosCommand: AsyncParsableCommand {
             failures: counts.filter { $0.1 == 0 }.map { "\($0.0.rawValue): never injected" }
                 + tally.failedInjections.map { "could not inject \($0)" },
             detail: counts.map { "\($0.0.rawValue) \($0.1)" }.joined(separator: ", ")
+        )
+    }
+
+    private static func report(_ tally: ChaosFailover.Tally) {
+        say(
+            "  failover: active killed \(tally.activeKills)×, paused past its lease \(tally.pauses)× (exited deposed \(tally.deposedExits)×), "
+                + "log database failed over \(tally.databaseFailovers)×"
+        )
+        let sorted = tally.takeovers.sorted()
+        guard !sorted.isEmpty else { return }
+        func at(_ share: Int) -> String { sorted[min(sorted.count - 1, sorted.count * share / 100)].formatted(.units(allowed: [.milliseconds])) }
+        say(
+            "  failover: \(sorted.count) takeovers (death or pause to the standby's ready): min \(at(0)), p50 \(at(50)), p90 \(at(90)), max \(at(100))"
         )
     }
 

@@ -4,6 +4,7 @@ import LaunchedProcesses
 import PostgresClient
 import SettleAuth
 import SettleCore
+import SettleClient
 import SettleParticipant
 import SignedLog
 
@@ -41,8 +42,19 @@ actor ChaosDeployment {
     private var bankPorts: [Int]
     private var settled: LaunchedProcess?
     private(set) var apiPort = 0
+    /// With `--failover`: the log in PostgreSQL, and two settled for the one coordinator id.
+    nonisolated let failover: ChaosFailover?
+    /// Each failover slot's settled (the active one and its standby), on its own fixed port.
+    var slots: [LaunchedProcess?] = [nil, nil]
 
-    nonisolated var logDirectory: String { work + "/log" }
+    /// The log: a directory, or with `--failover` its PostgreSQL location.
+    nonisolated var logDirectory: String { failover.map { "\($0.logURL)#\(Self.coordinatorID)" } ?? work + "/log" }
+    /// Every address a client may find settled at: with `--failover`, both slots' ports.
+    var apiAddresses: [HostPort] {
+        get throws {
+            try (failover?.apiPorts ?? [apiPort]).map { try HostPort(parsing: "\(network.coordinatorAddress):\($0)") }
+        }
+    }
     nonisolated var publicKeyPath: String { work + "/keys/signing-key.pub.pem" }
     private nonisolated var configurationPath: String { work + "/settled.json" }
 
@@ -50,7 +62,8 @@ actor ChaosDeployment {
     /// Holding "MEAN JITTER" (ms), it makes settled's proxy to `bank` delay what it forwards.
     nonisolated func delayControlFile(_ bank: Int) -> String { work + "/delay-\(Self.bankNames[bank])" }
 
-    init(work: String, executables: String, databaseURLs: [String], network: ChaosNetwork) {
+    init(work: String, executables: String, databaseURLs: [String], network: ChaosNetwork, failover: ChaosFailover? = nil) {
+        self.failover = failover
         self.work = work
         self.executables = executables
         self.databaseURLs = databaseURLs
@@ -94,7 +107,10 @@ actor ChaosDeployment {
 
     func isBankRunning(_ index: Int) -> Bool { banks[index]?.isRunning ?? false }
     func bankPort(_ index: Int) -> Int { bankPorts[index] }
-    var isSettledRunning: Bool { settled?.isRunning ?? false }
+    /// With `--failover`: both slots are (one active, one standby).
+    var isSettledRunning: Bool {
+        failover == nil ? settled?.isRunning ?? false : slots.allSatisfy { $0?.isRunning ?? false }
+    }
 
     func startBank(_ index: Int, faultArguments: [String]) async throws {
         let name = Self.bankNames[index]
@@ -116,6 +132,7 @@ actor ChaosDeployment {
     /// - Parameter crashAt: a SETTLE_CRASH_AT point; the process may die before it is ready, in
     ///   which case this returns normally and `isSettledRunning` is false.
     func startSettled(crashAt: String?) async throws {
+        if failover != nil { return try await startSlots(crashAt: crashAt) }
         let (program, arguments) = ChaosNetwork.command(
             executables + "/settled", ["--config", configurationPath], in: network.coordinatorNamespace
         )
@@ -136,11 +153,17 @@ actor ChaosDeployment {
     }
 
     func killSettled() async {
+        if failover != nil { return await killActiveSlot() }
         await kill(settled)
     }
 
     /// SIGTERM: settled drains and exits, so the log ends on a seal and audits strictly.
     func stopSettled() async {
+        for slot in slots { await terminate(slot) }
+        await terminate(settled)
+    }
+
+    private func terminate(_ settled: LaunchedProcess?) async {
         guard let settled, settled.isRunning else { return }
         settled.send(SIGTERM)
         _ = try? await settled.waitForExit(timeout: .seconds(60))
@@ -173,7 +196,7 @@ actor ChaosDeployment {
         for pool in pools { await pool.close() }
     }
 
-    private func kill(_ process: LaunchedProcess?) async {
+    func kill(_ process: LaunchedProcess?) async {
         guard let process, process.isRunning else { return }
         process.send(SIGKILL)
         _ = try? await process.waitForExit(timeout: .seconds(30))
@@ -213,7 +236,7 @@ actor ChaosDeployment {
             // Realistic (the default): a compensation that still fails after this many attempts is stuck, and
             // "none stuck" is then a claim the storm can fail.
             "compensationRetriesMax": 20,
-        ]
+        ].merging(failover.map { ["logDirectory": $0.logURL, "leaseMilliseconds": ChaosFailover.leaseMilliseconds] } ?? [:]) { $1 }
         try JSONSerialization.data(withJSONObject: configuration, options: [.prettyPrinted, .sortedKeys])
             .write(to: URL(fileURLWithPath: configurationPath))
         // It holds the banks' tokens inline: settled refuses it readable by others.

@@ -3,6 +3,7 @@ import GRPCCore
 import GRPCNIOTransportHTTP2
 import SettleAuth
 import SettleClient
+import SettleCore
 import SettleProtocol
 import SignedLog
 
@@ -20,7 +21,7 @@ import SignedLog
 /// `decision_lsn`), the only order a participant would accept.
 struct ChaosOperator {
     let deployment: ChaosDeployment
-    let apiPort: Int
+    let addresses: [HostPort]
 
     /// The outcome each stuck transfer has after the operator resolved it, by index.
     func resolveStuck(_ transfers: [ChaosTransfer], _ outcomes: [WorkloadRunner.Outcome]) async throws -> [Int: WorkloadRunner.Outcome] {
@@ -28,11 +29,11 @@ struct ChaosOperator {
         let key = try SigningKey(pemFile: deployment.signingKeyPath)
         for (index, outcome) in outcomes.enumerated() where outcome.state == .stuck {
             let transfer = transfers[index]
-            let stuck = try await SettleClient.withClient(host: deployment.apiHost, port: apiPort, token: ChaosDeployment.operatorToken) {
+            let stuck = try await SettleClient.withFailover(addresses: addresses, token: ChaosDeployment.operatorToken) {
                 try await $0.get(id: transfer.id)
             }
             let decision = try await undo(transfer, gids: outcome.gids, order: (key, stuck.decisionLsn))
-            let after = try await SettleClient.withClient(host: deployment.apiHost, port: apiPort, token: ChaosDeployment.operatorToken) {
+            let after = try await SettleClient.withFailover(addresses: addresses, token: ChaosDeployment.operatorToken) {
                 try await $0.resolve(id: transfer.id, outcome: decision.outcome, reason: decision.reason)
             }
             resolved[index] = WorkloadRunner.Outcome(

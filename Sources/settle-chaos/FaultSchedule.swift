@@ -11,6 +11,9 @@ import Synchronization
 final class FaultSchedule: Sendable {
     let deployment: ChaosDeployment
     let generator: SeededGenerator
+    /// False with `--failover`, whose own schedule kills and pauses the coordinators: this one
+    /// then only kills banks.
+    let killsCoordinator: Bool
 
     struct Tally: Sendable {
         var coordinatorKills = 0
@@ -21,9 +24,10 @@ final class FaultSchedule: Sendable {
 
     let tally = Mutex(Tally())
 
-    init(deployment: ChaosDeployment, generator: SeededGenerator) {
+    init(deployment: ChaosDeployment, generator: SeededGenerator, killsCoordinator: Bool = true) {
         self.deployment = deployment
         self.generator = generator
+        self.killsCoordinator = killsCoordinator
     }
 
     /// Runs until cancelled.
@@ -37,7 +41,7 @@ final class FaultSchedule: Sendable {
             try? await Task.sleep(for: .milliseconds(Int.random(in: 500...3000, using: &generator)))
             if Task.isCancelled { return }
             // The mid-batch crash point ends settled by itself; bring it back like any other crash.
-            if !(await deployment.isSettledRunning) {
+            if killsCoordinator, !(await deployment.isSettledRunning) {
                 if armedSettledAlive { tally.withLock { $0.coordinatorSelfCrashes += 1 } }
                 armedSettledAlive = false
                 try? await deployment.startSettled(crashAt: nil)
@@ -45,8 +49,9 @@ final class FaultSchedule: Sendable {
             }
             let downtime = Duration.milliseconds(Int.random(in: 0...1500, using: &generator))
             let banksKilled = tally.withLock { $0.bankKills }
-            if !coordinatorKilledBefore
-                || (!armedSettledAlive && banksKilled > 0 && Int.random(in: 0..<3, using: &generator) == 0)
+            if killsCoordinator
+                && (!coordinatorKilledBefore
+                    || (!armedSettledAlive && banksKilled > 0 && Int.random(in: 0..<3, using: &generator) == 0))
             {
                 await deployment.killSettled()
                 tally.withLock { $0.coordinatorKills += 1 }

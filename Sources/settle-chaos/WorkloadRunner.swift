@@ -1,5 +1,6 @@
 import Foundation
 import SettleClient
+import SettleCore
 import SettleProtocol
 import Synchronization
 
@@ -10,8 +11,8 @@ import Synchronization
 struct WorkloadRunner: Sendable {
     let transfers: [ChaosTransfer]
     let concurrency: Int
-    let apiHost: String
-    let apiPort: Int
+    /// settled's API: with failover, the active one's and its standby's.
+    let addresses: [HostPort]
     /// A transfer not final by then is a failure of the run, not something to wait for forever.
     let perTransferLimit: Duration = .seconds(600)
     /// Awaited before the last tenth of the workload is claimed, so a storm that runs faster than
@@ -53,7 +54,9 @@ struct WorkloadRunner: Sendable {
                         // One connection until it fails; after a restart a fresh one connects at
                         // once where the old one could sit in its reconnect backoff.
                         do {
-                            try await SettleClient.withClient(host: apiHost, port: apiPort, token: ChaosDeployment.clientToken) { client in
+                            try await SettleClient.withFailover(
+                                addresses: addresses, token: ChaosDeployment.clientToken, retryFor: .seconds(2)
+                            ) { client in
                                 while let index = current {
                                     attempts += 1
                                     let answer = try await client.submit(

@@ -137,28 +137,10 @@ import Testing
 }
 
 extension FailoverTests {
-    /// A loopback port nobody listens on now (bound, read, closed).
-    static func unusedPort() throws -> Int {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let named = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
-        }
-        guard bound == 0, named == 0 else { throw TestFailure("cannot find an unused port") }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
     @Test func aClientGivenEveryAddressFollowsTheTakeover() async throws {
         try await withDeployment(startsSettled: false) { deployment in
             try Self.useLogInPostgres(deployment)
-            let ports = [try Self.unusedPort(), try Self.unusedPort()]
+            let ports = [try LaunchedProcess.unusedLoopbackPort(), try LaunchedProcess.unusedLoopbackPort()]
             let config = deployment.directory.subpath("settled.json")
             let active = try LaunchedProcess("settled", ["--config", config, "--listen", "127.0.0.1:\(ports[0])"], readyPrefix: "settled ready")
             let standby = try LaunchedProcess("settled", ["--config", config, "--listen", "127.0.0.1:\(ports[1])"], readyPrefix: "settled standby")
