@@ -158,7 +158,7 @@ public final class Coordinator: Service, Sendable {
             for start in resumed { startSink.yield(start) }
             if !resumed.isEmpty { crashPoints.reached(.duringRecovery) }
             group.addTask { await self.sweepPeriodically(links: links, registry: registry, signer: signer) }
-            group.addTask { await self.checkpointPeriodically(registry: registry) }
+            group.addTask { await self.checkpointPeriodically(registry: registry, rightAway: epoch != nil) }
             if let treeHeadFile = configuration.treeHeadFile {
                 let publisher = TreeHeadPublisher(
                     log: log, path: treeHeadFile, interval: .milliseconds(max(100, configuration.treeHeadIntervalMilliseconds)),

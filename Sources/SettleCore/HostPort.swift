@@ -12,6 +12,15 @@ public struct HostPort: Sendable, Hashable {
         self.port = port
     }
 
+    /// `host:port[,host:port…]`: an active coordinator and its standbys, or several coordinator ids.
+    public static func list(parsing text: String) throws(Invalid) -> [HostPort] {
+        let addresses = try text.split(separator: ",", omittingEmptySubsequences: false).map { part throws(Invalid) in
+            try HostPort(parsing: String(part))
+        }
+        guard !addresses.isEmpty else { throw Invalid(description: "no address in '\(text)'") }
+        return addresses
+    }
+
     public struct Invalid: Error, CustomStringConvertible {
         public let description: String
     }

@@ -20,7 +20,18 @@ public struct CoordinatorLease: Sendable, Equatable {
     public static func tryAcquire(
         coordinatorID: String, holder: String, duration: Duration, on connection: PostgresConnection
     ) async throws -> Attempt {
-        try await PostgresLogSchema.create(in: connection)
+        do {
+            return try await acquireOrRead(coordinatorID: coordinatorID, holder: holder, duration: duration, on: connection)
+        } catch let error as PostgresError where error.sqlState == "42P01" {
+            // The first coordinator to use this database: create the log's tables, then ask again.
+            try await PostgresLogSchema.create(in: connection)
+            return try await acquireOrRead(coordinatorID: coordinatorID, holder: holder, duration: duration, on: connection)
+        }
+    }
+
+    private static func acquireOrRead(
+        coordinatorID: String, holder: String, duration: Duration, on connection: PostgresConnection
+    ) async throws -> Attempt {
         let taken = try await connection.query(
             """
             INSERT INTO settle_coordinator_leases AS lease (coordinator_id, epoch, holder, expires_at)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PostgresClient
 import SignedLog
 
 #if canImport(Glibc)
@@ -26,6 +27,9 @@ struct LogBenchmark: AsyncParsableCommand {
     @Option(parsing: .upToNextOption, help: "Concurrent appenders, one measurement each.")
     var concurrency: [Int] = [1, 64, 1024]
 
+    @Option(help: "Also measure the log kept in this PostgreSQL database (the storage for failover).")
+    var postgres: String?
+
     func run() async throws {
         let duration = Duration.seconds(seconds)
         let fsyncRate = try measureRawFdatasync(directory: dir, recordBytes: recordBytes, duration: duration)
@@ -39,6 +43,14 @@ struct LogBenchmark: AsyncParsableCommand {
             )
             rows.append(("sealed appends, \(appenders) appenders", rate, rate / fsyncRate, recordsPerSeal))
             try? FileManager.default.removeItem(atPath: logDirectory)
+        }
+        if let postgres {
+            for appenders in concurrency {
+                let (rate, recordsPerSeal) = try await measureSealedAppendsInPostgres(
+                    url: postgres, key: key, appenders: appenders, recordBytes: recordBytes, duration: duration
+                )
+                rows.append(("sealed appends in PostgreSQL, \(appenders) appenders", rate, rate / fsyncRate, recordsPerSeal))
+            }
         }
         print("| measurement (\(recordBytes)-byte records, \(seconds) s each) | per second | × fdatasync/s | records per seal |")
         print("| --- | ---: | ---: | ---: |")
@@ -100,10 +112,28 @@ func measureRawFdatasync(directory: String, recordBytes: Int, duration: Duration
     return Double(count) / seconds(clock.now - start)
 }
 
-func measureSealedAppends(
-    directory: String, key: SigningKey, appenders: Int, recordBytes: Int, duration: Duration
+/// The same appends to a log kept in PostgreSQL, under a lease of a log name of its own.
+func measureSealedAppendsInPostgres(
+    url: String, key: SigningKey, appenders: Int, recordBytes: Int, duration: Duration
 ) async throws -> (rate: Double, recordsPerSeal: Double) {
-    let log = try await SignedLog.open(directory: directory, signingKey: key)
+    let name = "bench-log-\(appenders)-\(UInt32.random(in: 0...UInt32.max))"
+    let connection = try await PostgresConnection.connect(to: url)
+    let attempt = try await CoordinatorLease.tryAcquire(coordinatorID: name, holder: "tools/bench log", duration: .seconds(600), on: connection)
+    await connection.close()
+    guard case .acquired(let lease) = attempt else { throw ValidationError("the fresh log name \(name) was already leased") }
+    var configuration = SignedLogConfiguration()
+    configuration.leaseEpoch = lease.epoch
+    return try await measureSealedAppends(
+        directory: "\(url)#\(name)", key: key, appenders: appenders, recordBytes: recordBytes, duration: duration,
+        configuration: configuration
+    )
+}
+
+func measureSealedAppends(
+    directory: String, key: SigningKey, appenders: Int, recordBytes: Int, duration: Duration,
+    configuration: SignedLogConfiguration = .init()
+) async throws -> (rate: Double, recordsPerSeal: Double) {
+    let log = try await SignedLog.open(directory: directory, signingKey: key, configuration: configuration)
     let payload = [UInt8](repeating: 0x42, count: recordBytes)
     let entry = LogEntry(type: RecordType(rawValue: RecordType.firstApplicationCode), payload: payload)
     let clock = ContinuousClock()

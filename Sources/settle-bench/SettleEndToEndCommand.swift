@@ -12,7 +12,7 @@ struct SettleEndToEndCommand: AsyncParsableCommand {
 
     @OptionGroup var load: LoadOptions
 
-    @Option(help: "settled's client API, host:port.")
+    @Option(help: "settled's client API, host:port; several, comma-separated, for several coordinator ids (routed by transfer id).")
     var coordinator: String
 
     @Option(help: "Client bearer token (default: $SETTLE_TOKEN).")
@@ -25,17 +25,19 @@ struct SettleEndToEndCommand: AsyncParsableCommand {
     var prepareOrder: TransferSpec.PrepareOrder?
 
     func run() async throws {
-        guard let address = try? HostPort(parsing: coordinator) else { throw ValidationError("--coordinator is host:port") }
+        guard let addresses = try? HostPort.list(parsing: coordinator) else { throw ValidationError("--coordinator is host:port[,host:port…]") }
+        let router = CoordinatorRouter(coordinators: addresses.map { [$0] })
         let token = token ?? ProcessInfo.processInfo.environment["SETTLE_TOKEN"] ?? ""
         let names = try BenchTransfer.participantNames(participants)
         try load.validate(banks: names.count)
         let system = (prepareOrder == .ordered ? "settle-ordered" : "settle") + (names.count == 2 ? "" : "-\(names.count)")
         let run = UInt32.random(in: 0...UInt32.max)
-        let result = try await SettleClient.withClient(host: address.host, port: address.port, token: token) { client in
+        let result = try await withClients(addresses, token: token) { clients in
             await load.transferLoad(system: system).run { worker, sequence in
                 let accounts = load.accounts(worker: worker)
-                let transfer = try await client.submit(
-                    id: "bench-\(run)-\(worker)-\(sequence)",
+                let id = "bench-\(run)-\(worker)-\(sequence)"
+                let transfer = try await clients[router.index(forTransfer: id)].submit(
+                    id: id,
                     branches: BenchTransfer.branches(participants: names, debit: accounts.debit, credit: accounts.credit),
                     prepareOrder: prepareOrder, wait: true, timeout: .seconds(30)
                 )
@@ -44,6 +46,22 @@ struct SettleEndToEndCommand: AsyncParsableCommand {
         }
         try TransferLoad.emit(result)
     }
+}
+
+/// One open client per address, for the whole run.
+private func withClients<Result: Sendable>(
+    _ addresses: ArraySlice<HostPort>, token: String, opened: [SettleClient] = [], _ body: ([SettleClient]) async throws -> Result
+) async throws -> Result {
+    guard let first = addresses.first else { return try await body(opened) }
+    return try await SettleClient.withClient(host: first.host, port: first.port, token: token) { client in
+        try await withClients(addresses.dropFirst(), token: token, opened: opened + [client], body)
+    }
+}
+
+private func withClients<Result: Sendable>(
+    _ addresses: [HostPort], token: String, _ body: ([SettleClient]) async throws -> Result
+) async throws -> Result {
+    try await withClients(addresses[...], token: token, body)
 }
 
 extension TransferSpec.PrepareOrder: ExpressibleByArgument {}

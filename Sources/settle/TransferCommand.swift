@@ -57,11 +57,9 @@ struct CoordinatorOptions: ParsableArguments {
     }
 
     func withClient<Result: Sendable>(_ body: (SettleClient) async throws -> Result) async throws -> Result {
-        let addresses = try coordinator.split(separator: ",").map { text in
-            guard let address = try? HostPort(parsing: String(text)) else { throw ValidationError("--coordinator must be host:port[,host:port…]") }
-            return address
+        guard let addresses = try? HostPort.list(parsing: coordinator) else {
+            throw ValidationError("--coordinator must be host:port[,host:port…]")
         }
-        guard !addresses.isEmpty else { throw ValidationError("--coordinator must be host:port[,host:port…]") }
         let fromFile = try tokenFile.map {
             String(decoding: try PrivateKeyFile.readOwnerOnly($0), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         }

@@ -20,4 +20,11 @@ struct HostPortTests {
             "\(error)" == "'\(text)' is not host:port"
         }
     }
+
+    @Test func aListIsCommaSeparatedAndEveryPartMustBeHostPort() throws {
+        #expect(try HostPort.list(parsing: "a:1,b:2").map(\.port) == [1, 2])
+        #expect(try HostPort.list(parsing: "a:1").map(\.host) == ["a"])
+        #expect(throws: HostPort.Invalid.self) { try HostPort.list(parsing: "a:1,") }
+        #expect(throws: HostPort.Invalid.self) { try HostPort.list(parsing: "") }
+    }
 }

@@ -6,7 +6,15 @@ new_token() {
     (umask 077 && head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$1")
 }
 
-# coordinators_file FILE ID TOKEN_FILE PUBLIC_KEY: what an ExampleBank serving coordinator ID reads.
+# coordinators_file FILE ID TOKEN_FILE PUBLIC_KEY [MORE_ID...]: what an ExampleBank serving
+# coordinator ID reads; each further id gets a fresh token in TOKEN_FILE's name plus "-MORE_ID".
 coordinators_file() {
-    printf '[{"id": "%s", "tokenFile": "%s", "publicKeys": ["%s"]}]\n' "$2" "$3" "$4" >"$1"
+    local file="$1" id="$2" token="$3" key="$4" more entries
+    entries="{\"id\": \"$id\", \"tokenFile\": \"$token\", \"publicKeys\": [\"$key\"]}"
+    shift 4
+    for more in "$@"; do
+        new_token "${token%.token}-$more.token"
+        entries+=", {\"id\": \"$more\", \"tokenFile\": \"${token%.token}-$more.token\", \"publicKeys\": [\"$key\"]}"
+    done
+    printf '[%s]\n' "$entries" >"$file"
 }
