@@ -210,7 +210,7 @@ final class GroupCommitWriter: @unchecked Sendable {
             do {
                 // A new key's epoch begins in a segment of its own: opening the log then finds the
                 // key in force in the last segment's seals, without reading back across the rotation.
-                if rotation != nil || sink.segmentByteCount >= configuration.segmentBytesTarget { try rollSegment() }
+                if rotation != nil || sink.segmentByteCount >= sink.segmentBytesTarget { try rollSegment() }
             } catch {
                 fail(with: Self.stopped(by: error))
             }

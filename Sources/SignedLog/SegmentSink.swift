@@ -10,6 +10,8 @@ protocol SegmentSink: AnyObject {
     /// The segment batches go to now, and its size so far (header included).
     var segmentNumber: UInt64 { get }
     var segmentByteCount: Int { get }
+    /// A segment is closed and the next begun once a batch leaves it at least this large.
+    var segmentBytesTarget: Int { get }
     /// Makes one sealed batch — its records' frames followed by its seal's — durable, or throws;
     /// nothing may be reported durable that a crash could lose.
     func writeBatch(_ frames: [UInt8], seal: LogSeal, firstLSN: LSN, recordCount: Int) throws
@@ -27,6 +29,7 @@ final class FileSegmentSink: SegmentSink {
     private var descriptor: Int32
     private let directory: SegmentDirectory
     private let configuration: SignedLogConfiguration
+    var segmentBytesTarget: Int { configuration.segmentBytesTarget }
 
     init(directory: SegmentDirectory, segmentNumber: UInt64, descriptor: Int32, byteCount: Int, configuration: SignedLogConfiguration) {
         self.directory = directory
