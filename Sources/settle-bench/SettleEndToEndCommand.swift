@@ -30,7 +30,9 @@ struct SettleEndToEndCommand: AsyncParsableCommand {
         let token = token ?? ProcessInfo.processInfo.environment["SETTLE_TOKEN"] ?? ""
         let names = try BenchTransfer.participantNames(participants)
         try load.validate(banks: names.count)
-        let system = (prepareOrder == .ordered ? "settle-ordered" : "settle") + (names.count == 2 ? "" : "-\(names.count)")
+        let system =
+            (prepareOrder == .ordered ? "settle-ordered" : "settle") + (names.count == 2 ? "" : "-\(names.count)")
+            + (addresses.count == 1 ? "" : "-\(addresses.count)-coordinators")
         let run = UInt32.random(in: 0...UInt32.max)
         let result = try await withClients(addresses, token: token) { clients in
             await load.transferLoad(system: system).run { worker, sequence in

@@ -14,7 +14,6 @@ SYSTEMS = [
     ("sqlalchemy", "SQLAlchemy twophase"),
     ("floor-4", "floor, 4 banks"),
     ("settle-4", "Settle end to end, 4 banks"),
-    ("settle-1-coordinators", "Settle, 1 coordinator id"),
     ("settle-2-coordinators", "Settle, 2 coordinator ids (routed by transfer id)"),
 ]
 
