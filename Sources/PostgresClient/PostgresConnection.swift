@@ -47,8 +47,32 @@ public final class PostgresConnection: @unchecked Sendable {
         connectTimeoutSeconds: Int = connectTimeoutSecondsDefault,
         statementCacheCapacity: Int = statementCacheCapacityDefault
     ) async throws -> PostgresConnection {
-        let thread = ConnectionThread(name: "settle-postgres")
-        let session: LibPQSession = try await withCheckedThrowingContinuation { continuation in
+        try await connect(
+            to: connectionString, connectTimeoutSeconds: connectTimeoutSeconds, statementCacheCapacity: statementCacheCapacity,
+            threadName: "settle-postgres"
+        )
+    }
+
+    /// `threadName`: the connection thread's name, which tests count threads by.
+    static func connect(
+        to connectionString: String, connectTimeoutSeconds: Int, statementCacheCapacity: Int, threadName: String
+    ) async throws -> PostgresConnection {
+        let thread = ConnectionThread(name: threadName)
+        let session: LibPQSession
+        do {
+            session = try await openSession(on: thread, connectionString, connectTimeoutSeconds, statementCacheCapacity)
+        } catch {
+            // The thread would otherwise wait for work forever: one leaked per failed attempt.
+            thread.shutDown()
+            throw error
+        }
+        return PostgresConnection(thread: thread, session: session)
+    }
+
+    private static func openSession(
+        on thread: ConnectionThread, _ connectionString: String, _ connectTimeoutSeconds: Int, _ statementCacheCapacity: Int
+    ) async throws -> LibPQSession {
+        try await withCheckedThrowingContinuation { continuation in
             thread.submit {
                 continuation.resume(
                     with: Result { () throws(PostgresError) in
@@ -60,7 +84,6 @@ public final class PostgresConnection: @unchecked Sendable {
                 )
             }
         }
-        return PostgresConnection(thread: thread, session: session)
     }
 
     // MARK: Statements

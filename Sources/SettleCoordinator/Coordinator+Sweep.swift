@@ -11,16 +11,20 @@ extension Coordinator {
     /// driver. Runs at start and then periodically, so an orphan prepared by a slow, late request
     /// is still found. Participants are asked concurrently and every call is bounded, so one
     /// that never answers delays nobody else's sweep.
-    func sweepPeriodically(links: [String: ParticipantLink], registry: TransferRegistry, signer: OrderSigner) async {
+    ///
+    /// - Parameter epoch: this daemon's lease epoch (1 for a log in files).
+    func sweepPeriodically(links: [String: ParticipantLink], registry: TransferRegistry, signer: OrderSigner, epoch: UInt32) async {
         while !Task.isCancelled {
             await withDiscardingTaskGroup { group in
-                for link in links.values { group.addTask { await self.sweep(link, registry: registry, signer: signer) } }
+                for link in links.values {
+                    group.addTask { await self.sweep(link, registry: registry, signer: signer, epoch: epoch) }
+                }
             }
             try? await Task.sleep(for: .milliseconds(sweepIntervalMilliseconds))
         }
     }
 
-    private func sweep(_ link: ParticipantLink, registry: TransferRegistry, signer: OrderSigner) async {
+    private func sweep(_ link: ParticipantLink, registry: TransferRegistry, signer: OrderSigner, epoch: UInt32) async {
         // Validated with the configuration before the coordinator started.
         guard let prefix = try? BranchGID.prefix(coordinatorID: coordinatorID) else {
             preconditionFailure("invalid coordinator id \(coordinatorID)")
@@ -39,7 +43,7 @@ extension Coordinator {
         for branch in branches {
             guard let gid = try? BranchGID(parsing: branch.gid), gid.coordinatorID == coordinatorID else { continue }
             let entry = registry.entry(gid.transferID)
-            switch Self.sweepVerdict(for: gid, at: link.name, entry: entry) {
+            switch Self.sweepVerdict(for: gid, at: link.name, entry: entry, epoch: epoch) {
             case .leave:
                 continue
             case .commit:
@@ -72,7 +76,14 @@ extension Coordinator {
     /// submitted again) was never decided by the current one, so presumed abort applies to it. A
     /// gid prepared at a participant its transfer does not name was never the coordinator's
     /// doing (someone holding its token prepared it there): it is rolled back, never committed.
-    static func sweepVerdict(for gid: BranchGID, at participant: String, entry: TransferEntry?) -> SweepVerdict {
+    ///
+    /// A gid of a newer epoch than this daemon's is a successor's (this daemon was deposed and
+    /// has not noticed yet): left alone, or a deposed daemon's sweep would roll back branches
+    /// its successor is about to commit.
+    static func sweepVerdict(
+        for gid: BranchGID, at participant: String, entry: TransferEntry?, epoch: UInt32 = Admission.singleDaemonEpoch
+    ) -> SweepVerdict {
+        if gid.admission.epoch > epoch { return .leave }
         guard let entry, entry.admission == gid.admission, gid.branchIndex < entry.spec.branches.count,
             entry.spec.branches[gid.branchIndex].participant == participant
         else { return .rollBack }

@@ -98,7 +98,12 @@ public final class Coordinator: Service, Sendable {
         )
         let links = Dictionary(
             uniqueKeysWithValues: try configuration.participants.map {
-                ($0.name, try ParticipantLink($0, callsInFlightMax: configuration.participantCallsInFlightMax))
+                (
+                    $0.name,
+                    try ParticipantLink(
+                        $0, callsInFlightMax: configuration.participantCallsInFlightMax, epoch: epoch ?? Admission.singleDaemonEpoch
+                    )
+                )
             }
         )
         let metrics = CoordinatorMetrics()
@@ -157,7 +162,9 @@ public final class Coordinator: Service, Sendable {
             }
             for start in resumed { startSink.yield(start) }
             if !resumed.isEmpty { crashPoints.reached(.duringRecovery) }
-            group.addTask { await self.sweepPeriodically(links: links, registry: registry, signer: signer) }
+            group.addTask {
+                await self.sweepPeriodically(links: links, registry: registry, signer: signer, epoch: epoch ?? Admission.singleDaemonEpoch)
+            }
             group.addTask { await self.checkpointPeriodically(registry: registry, rightAway: epoch != nil) }
             if let treeHeadFile = configuration.treeHeadFile {
                 let publisher = TreeHeadPublisher(

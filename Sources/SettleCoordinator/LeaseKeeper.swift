@@ -61,9 +61,24 @@ final class LeaseKeeper: Sendable {
         }
     }
 
-    /// Renews until cancelled; returns only if the lease is lost, saying why.
+    /// Renews until cancelled; returns only if the lease turns out taken, saying why. A watchdog
+    /// beside the renewals stops the daemon once three quarters of the lease pass without one,
+    /// whatever a renewal is doing: a call to a database behind a partition can block far longer
+    /// than its timeout (libpq waits on the socket; the cancel request cannot get through either).
     func keep(_ lease: CoordinatorLease, acquiredAt: ContinuousClock.Instant) async -> String? {
-        var lastRenewalSent = acquiredAt
+        let lastRenewalSent = RenewalClock(acquiredAt)
+        let watchdog = Task { [duration, coordinatorID, logger] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: duration / 8)
+                if !Task.isCancelled, ContinuousClock.now - lastRenewalSent.instant >= duration * 3 / 4 {
+                    LeaseKeeper.stop(
+                        "the lease was not renewed for three quarters of leaseMilliseconds (epoch \(lease.epoch))",
+                        coordinatorID: coordinatorID, logger: logger
+                    )
+                }
+            }
+        }
+        defer { watchdog.cancel() }
         while !Task.isCancelled {
             try? await Task.sleep(for: duration / 4)
             if Task.isCancelled { return nil }
@@ -72,13 +87,10 @@ final class LeaseKeeper: Sendable {
                 guard try await lease.renew(for: duration, on: connection(), timeout: duration / 4) else {
                     return "another daemon took the lease (this one held epoch \(lease.epoch))"
                 }
-                lastRenewalSent = sentAt
+                lastRenewalSent.instant = sentAt
             } catch {
                 logger.warning("could not renew the lease", metadata: ["error": "\(error)", "epoch": "\(lease.epoch)"])
                 await dropConnection()
-            }
-            if ContinuousClock.now - lastRenewalSent >= duration * 3 / 4 {
-                return "the lease was not renewed for three quarters of leaseMilliseconds (epoch \(lease.epoch))"
             }
         }
         return nil
@@ -119,5 +131,17 @@ final class LeaseKeeper: Sendable {
             defer { current = nil }
             return current
         }?.close()
+    }
+}
+
+/// When the last successful renewal was sent, shared with the watchdog.
+private final class RenewalClock: Sendable {
+    private let sent: Mutex<ContinuousClock.Instant>
+
+    init(_ instant: ContinuousClock.Instant) { sent = Mutex(instant) }
+
+    var instant: ContinuousClock.Instant {
+        get { sent.withLock { $0 } }
+        set { sent.withLock { $0 = newValue } }
     }
 }

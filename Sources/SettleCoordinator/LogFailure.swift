@@ -17,7 +17,7 @@ enum LogFailure {
     static func stop(_ error: any Error, directory: String, logger: Logger) -> Never {
         if let error = error as? SignedLogError, error.code == .deposed {
             // Not a failing disk: another daemon holds the lease now, and this one must stop.
-            LeaseKeeper.stop("the log refused a seal: \(error)", coordinatorID: "", logger: logger)
+            LeaseKeeper.stop("the log refused a seal: \(error)", coordinatorID: directory, logger: logger)
         }
         logger.critical(
             "the recovery log failed; stopping", metadata: ["directory": "\(directory)", "error": "\(error)", "exit": "\(exitStatus)"]

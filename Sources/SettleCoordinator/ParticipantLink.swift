@@ -21,7 +21,7 @@ struct ParticipantLink: Sendable {
     private let clients: [GRPCClient<HTTP2ClientTransport.Posix>]
     let metadata: Metadata
 
-    init(_ configuration: CoordinatorConfiguration.Participant, callsInFlightMax: Int) throws {
+    init(_ configuration: CoordinatorConfiguration.Participant, callsInFlightMax: Int, epoch: UInt32) throws {
         let address = try HostPort(parsing: configuration.address)
         let security = try (configuration.tls ?? .plaintext).transportSecurity()
         var transportConfiguration = HTTP2ClientTransport.Posix.Config.defaults
@@ -48,7 +48,11 @@ struct ParticipantLink: Sendable {
         clients = [preparingClient, phaseTwoClient]
         preparing = Settle_V1_Participant.Client(wrapping: preparingClient)
         phaseTwo = Settle_V1_Participant.Client(wrapping: phaseTwoClient)
-        metadata = ["authorization": "Bearer \(try configuration.credential.secret(for: "participant \(configuration.name)"))"]
+        metadata = [
+            "authorization": "Bearer \(try configuration.credential.secret(for: "participant \(configuration.name)"))",
+            // A successor re-driving its predecessor's gids (an older epoch) is not deposed.
+            SenderEpochHeader.name: "\(epoch)",
+        ]
     }
 
     /// At least the participant server's minimum ping interval (Participant.swift: 10 s).

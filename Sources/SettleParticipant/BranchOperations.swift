@@ -21,14 +21,18 @@ struct BranchOperations: Sendable {
     /// - Parameter workIsSigned: the request carried the coordinator's verified order for this
     ///   gid and this work. Every Prepare of a gid needs one, and the coordinator signs one work
     ///   per gid, so a gid found prepared holds this work even when this process cannot see it.
+    /// - Parameter senderEpoch: the lease epoch the coordinator says it acts under (its
+    ///   `settle-coordinator-epoch` header); nil: the gid's own epoch.
     func prepare(
-        gid: String, digest: WorkDigest, workIsSigned: Bool, work: @escaping HandlerRegistry.BoundWork
+        gid: String, digest: WorkDigest, workIsSigned: Bool, senderEpoch: UInt32? = nil, work: @escaping HandlerRegistry.BoundWork
     ) async throws -> PrepareOutcome {
         try await inFlightPrepares.run(gid: gid) { [self] in
             try await retryingConflicts(operation: "prepare", gid: gid, retriesMax: configuration.conflictRetriesMax) {
                 try await pool.withConnection { connection in
                     try await runningPrepares.run(gid: gid, backend: connection.backendProcessID) {
-                        try await prepareOnce(connection, gid: gid, digest: digest, workIsSigned: workIsSigned, work: work)
+                        try await prepareOnce(
+                            connection, gid: gid, digest: digest, workIsSigned: workIsSigned, senderEpoch: senderEpoch, work: work
+                        )
                     }
                 }
             }
@@ -36,7 +40,8 @@ struct BranchOperations: Sendable {
     }
 
     private func prepareOnce(
-        _ connection: PostgresConnection, gid: String, digest: WorkDigest, workIsSigned: Bool, work: HandlerRegistry.BoundWork
+        _ connection: PostgresConnection, gid: String, digest: WorkDigest, workIsSigned: Bool, senderEpoch: UInt32?,
+        work: HandlerRegistry.BoundWork
     ) async throws -> PrepareOutcome {
         // A gid this process prepared answers from memory: claiming it would wait on the
         // prepared transaction's barrier row.
@@ -49,7 +54,9 @@ struct BranchOperations: Sendable {
         } catch {
             throw ParticipantError(.invalidArgument, "gid: \(error.message)")
         }
-        try await coordinatorEpochs.admit(parsed, on: connection)
+        // The sender's epoch, not the gid's: a successor re-drives its predecessor's gids.
+        let sender = CoordinatorEpochs.Sender(coordinatorID: parsed.coordinatorID, epoch: senderEpoch ?? parsed.admission.epoch)
+        try await coordinatorEpochs.admit(sender, gid: gid, on: connection)
         let claimed: Bool
         do {
             let results = try await begin(
@@ -61,7 +68,7 @@ struct BranchOperations: Sendable {
                 ]
             )
             do {
-                try CoordinatorEpochs.refuseIfStale(parsed, highest: try results[0][0].decode(Int64.self, column: "epoch"))
+                try CoordinatorEpochs.refuseIfStale(sender, gid: gid, highest: try results[0][0].decode(Int64.self, column: "epoch"))
             } catch {
                 await connection.rollbackIgnoringCancellation()
                 throw error

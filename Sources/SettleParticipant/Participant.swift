@@ -149,7 +149,8 @@ public final class Participant: Sendable {
             interceptors: [
                 CallerAuthenticationInterceptor(credentials: credentials) {
                     metrics.recordOperation("authenticate", outcome: "error-unauthenticated")
-                }
+                },
+                SenderEpochInterceptor(),
             ]
         )
         return ParticipantServer(

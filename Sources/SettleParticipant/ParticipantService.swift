@@ -26,7 +26,10 @@ struct ParticipantService: Settle_V1_Participant.SimpleServiceProtocol {
             let order = try verified(.prepare, gid: request.gid, request.hasOrder ? request.order : nil, work: digest.bytes)
             let work = try registry.bind(.action, name: request.action, payload: Array(request.payload))
             let started = ContinuousClock.now
-            let outcome = try await operations.prepare(gid: request.gid, digest: digest, workIsSigned: order != nil, work: work)
+            let outcome = try await operations.prepare(
+                gid: request.gid, digest: digest, workIsSigned: order != nil, senderEpoch: try Self.senderEpoch(),
+                work: work
+            )
             metrics.prepareDuration.record(duration: ContinuousClock.now - started)
             var response = Settle_V1_PrepareResponse()
             switch outcome {
@@ -43,6 +46,16 @@ struct ParticipantService: Settle_V1_Participant.SimpleServiceProtocol {
             }
             return (response, outcome.label)
         }
+    }
+
+    /// The lease epoch the coordinator acts under, from its `settle-coordinator-epoch` header;
+    /// nil when absent (a coordinator from before failover: the gid's epoch stands in).
+    static func senderEpoch() throws -> UInt32? {
+        guard let text = SenderEpochInterceptor.header else { return nil }
+        guard let epoch = UInt32(text), epoch >= 1 else {
+            throw ParticipantError(.invalidArgument, "settle-coordinator-epoch must be a decimal from 1 to 4294967295")
+        }
+        return epoch
     }
 
     func commit(request: Settle_V1_CommitRequest, context: ServerContext) async throws -> Settle_V1_CommitResponse {

@@ -44,7 +44,7 @@ public struct CoordinatorLease: Sendable, Equatable {
             [coordinatorID, holder, duration.wholeMillisecondsForLease]
         )
         if let row = taken.first {
-            return .acquired(CoordinatorLease(coordinatorID: coordinatorID, epoch: UInt32(try row.decode(Int64.self, column: 0)), holder: holder))
+            return .acquired(CoordinatorLease(coordinatorID: coordinatorID, epoch: try epoch(row.decode(Int64.self, column: 0)), holder: holder))
         }
         let held = try await connection.query(
             """
@@ -57,9 +57,18 @@ public struct CoordinatorLease: Sendable, Equatable {
             return try await tryAcquire(coordinatorID: coordinatorID, holder: holder, duration: duration, on: connection)
         }
         return .heldByAnother(
-            holder: try row.decode(String.self, column: 0), epoch: UInt32(try row.decode(Int64.self, column: 1)),
+            holder: try row.decode(String.self, column: 0), epoch: try epoch(row.decode(Int64.self, column: 1)),
             expiresIn: .milliseconds(try row.decode(Int64.self, column: 2))
         )
+    }
+
+    /// An epoch as the table holds it; a row outside 1...UInt32.max (a table not made by Settle,
+    /// without its CHECK) is an error, never a trap.
+    private static func epoch(_ stored: Int64) throws -> UInt32 {
+        guard let epoch = UInt32(exactly: stored), epoch >= 1 else {
+            throw PostgresError(code: .server, message: "settle_coordinator_leases holds epoch \(stored), outside 1 to \(UInt32.max)")
+        }
+        return epoch
     }
 
     /// Extends the lease by `duration` from the database's now; false when it is no longer this

@@ -22,7 +22,7 @@ struct PostgresLogRecovery {
         do {
             try PostgresSegmentSource.database { try PostgresLogSchema.create(in: session) }
             try checkLease(session)
-            let source = try PostgresSegmentSource(connection: connection, logName: logName)
+            let source = PostgresSegmentSource(session: session, logName: logName, connection: connection)
             var numbers = try source.segmentNumbers()
             let sink = PostgresSegmentSink(
                 session: session, logName: logName, epoch: epoch, segmentNumber: 0, byteCount: 0, configuration: configuration
@@ -80,9 +80,17 @@ struct PostgresLogRecovery {
     /// Refuses to open under an epoch that is no longer the lease's: a takeover happened since.
     private func checkLease(_ session: BlockingPostgresSession) throws {
         let rows = try PostgresSegmentSource.database {
-            try session.query("SELECT epoch FROM settle_coordinator_leases WHERE coordinator_id = $1", [logName])
+            try session.query(
+                "SELECT epoch, pg_is_in_recovery() AS standby FROM settle_coordinator_leases WHERE coordinator_id = $1", [logName]
+            )
         }
-        let current = try rows.first.map { row in try PostgresSegmentSource.database { try row.decode(Int64.self, column: 0) } }
+        // A read-only standby would show a log behind the primary's: refuse it, whatever the URL says.
+        if let row = rows.first, try PostgresSegmentSource.database({ try row.decode(Bool.self, column: "standby") }) {
+            throw SignedLogError(
+                .database, "the log's database is a standby (in recovery); give the primary, or add target_session_attrs=read-write"
+            )
+        }
+        let current = try rows.first.map { row in try PostgresSegmentSource.database { try row.decode(Int64.self, column: "epoch") } }
         guard current == Int64(epoch) else {
             throw SignedLogError(
                 .deposed,

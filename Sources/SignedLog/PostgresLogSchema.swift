@@ -58,13 +58,20 @@ enum PostgresLogSchema {
             }
     }
 
-    /// The URL with any password replaced, for messages.
+    /// The URL with any password replaced, for messages: the one in `user:password@`, and any
+    /// `password=` or `sslpassword=` parameter.
     static func redacted(_ connection: String) -> String {
-        guard let schemeEnd = connection.range(of: "://"), let at = connection[schemeEnd.upperBound...].firstIndex(of: "@") else {
-            return connection
+        var text = connection
+        if let schemeEnd = text.range(of: "://"), let at = text[schemeEnd.upperBound...].firstIndex(of: "@"),
+            let colon = text[schemeEnd.upperBound..<at].firstIndex(of: ":")
+        {
+            text = String(text[..<colon]) + ":***" + String(text[at...])
         }
-        let credentials = connection[schemeEnd.upperBound..<at]
-        guard let colon = credentials.firstIndex(of: ":") else { return connection }
-        return String(connection[..<colon]) + ":***" + String(connection[at...])
+        guard let query = text.firstIndex(of: "?") else { return text }
+        let parameters = text[text.index(after: query)...].split(separator: "&", omittingEmptySubsequences: false).map { parameter in
+            let key = parameter.prefix { $0 != "=" }.lowercased()
+            return key == "password" || key == "sslpassword" ? "\(key)=***" : String(parameter)
+        }
+        return String(text[...query]) + parameters.joined(separator: "&")
     }
 }

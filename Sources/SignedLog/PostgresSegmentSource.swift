@@ -9,17 +9,30 @@ final class PostgresSegmentSource: SegmentSource {
     private let session: BlockingPostgresSession
     private let place: String
 
+    private let ownsSession: Bool
+
     init(connection: String, logName: String?) throws {
         do {
             session = try BlockingPostgresSession(connectingTo: connection)
         } catch {
             throw SignedLogError(.database, "cannot connect to the log's database \(PostgresLogSchema.redacted(connection)): \(error)")
         }
+        ownsSession = true
         self.logName = try logName ?? Self.onlyLogName(in: session, connection: connection)
         place = "\(PostgresLogSchema.redacted(connection))#\(self.logName)"
     }
 
-    deinit { session.close() }
+    /// Reads on a session someone else owns: recovery reads the log on the very session that
+    /// checked the lease and that the writer will use, never on another that libpq might have
+    /// sent to a lagging standby.
+    init(session: BlockingPostgresSession, logName: String, connection: String) {
+        self.session = session
+        ownsSession = false
+        self.logName = logName
+        place = "\(PostgresLogSchema.redacted(connection))#\(logName)"
+    }
+
+    deinit { if ownsSession { session.close() } }
 
     /// The one log a database holds, for a location that named none.
     private static func onlyLogName(in session: BlockingPostgresSession, connection: String) throws -> String {
@@ -38,7 +51,13 @@ final class PostgresSegmentSource: SegmentSource {
         let rows = try Self.database {
             try session.query("SELECT segment_number FROM settle_log_segments WHERE log_name = $1 ORDER BY 1", [logName])
         }
-        let numbers = try rows.map { row in UInt64(try Self.database { try row.decode(Int64.self, column: 0) }) }
+        let numbers = try rows.map { row in
+            let stored = try Self.database { try row.decode(Int64.self, column: 0) }
+            guard let number = UInt64(exactly: stored) else {
+                throw SignedLogError(.corrupted, "\(place) holds segment number \(stored)")
+            }
+            return number
+        }
         return try Self.checkedContiguous(numbers, in: place)
     }
 

@@ -173,13 +173,17 @@ func movement(_ account: String, _ amount: Int64) -> Data {
 }
 
 extension Settle_V1_Participant.Client where Transport == HTTP2ClientTransport.Posix {
-    func prepare(_ gid: String, _ action: String, _ payload: Data) async throws -> Settle_V1_PrepareResponse {
+    /// - Parameter senderEpoch: the lease epoch the coordinator says it acts under (its
+    ///   settle-coordinator-epoch header); nil sends none, as a coordinator before failover did.
+    func prepare(_ gid: String, _ action: String, _ payload: Data, senderEpoch: UInt32? = nil) async throws -> Settle_V1_PrepareResponse {
         var request = Settle_V1_PrepareRequest()
         request.gid = gid
         request.action = action
         request.payload = payload
         request.order = try signedOrder(.prepare, gid, work: SignedOrder.workDigest(name: action, payload: payload))
-        return try await prepare(request, metadata: authorized)
+        var metadata = authorized
+        if let senderEpoch { metadata.addString("\(senderEpoch)", forKey: "settle-coordinator-epoch") }
+        return try await prepare(request, metadata: metadata)
     }
 
     func commit(_ gid: String) async throws -> Settle_V1_CommitResponse.Outcome {

@@ -49,4 +49,24 @@ struct CoordinatorEpochTests {
             #expect(try await bank.client.rollback(gid("first", epoch: 3)) == .rolledBack)
         }
     }
+
+    /// A successor re-prepares its predecessor's gids (a saga re-driven after the takeover, a
+    /// branch found rolled back after COMMIT): the sender's epoch is what counts, not the gid's.
+    @Test func aSuccessorMayRePrepareAnOlderEpochsGidButADeposedSenderMayNot() async throws {
+        try await withBank { bank throws in
+            #expect(try await bank.client.prepare(gid("new", epoch: 5), "debit", movement("a", 1), senderEpoch: 5).outcome == .prepared)
+            let redriven = try await bank.client.prepare(gid("redriven", epoch: 4), "debit", movement("b", 2), senderEpoch: 5)
+            #expect(redriven.outcome == .prepared, "the successor (epoch 5) re-drives a gid of epoch 4")
+            await #expect {
+                _ = try await bank.client.prepare(gid("late", epoch: 4), "credit", movement("b", 3), senderEpoch: 4)
+            } throws: { error in
+                (error as? RPCError)?.code == .failedPrecondition && "\(error)".contains("epoch 5 has taken over")
+            }
+            await #expect(throws: RPCError.self, "a malformed epoch header is refused") {
+                _ = try await bank.client.prepare(gid("odd", epoch: 5), "credit", movement("b", 3), senderEpoch: 0)
+            }
+            #expect(try await bank.client.rollback(gid("new", epoch: 5)) == .rolledBack)
+            #expect(try await bank.client.rollback(gid("redriven", epoch: 4)) == .rolledBack)
+        }
+    }
 }

@@ -160,3 +160,19 @@ import Testing
         }
     }
 }
+
+@Suite struct LogLocationTests {
+    @Test func aPostgresLocationNeverPrintsItsPassword() throws {
+        let inUser = try LogLocation("postgres://settle:secret@db/settle#coord-a")
+        #expect("\(inUser)" == "postgres://settle:***@db/settle#coord-a")
+        let inQuery = try LogLocation("postgres://settle@db/settle?sslmode=require&password=secret&sslpassword=other#coord-a")
+        #expect(!"\(inQuery)".contains("secret") && !"\(inQuery)".contains("other"))
+        #expect("\(inQuery)".contains("sslmode=require"))
+        #expect(inQuery.text.contains("password=secret"), "the text libpq is given keeps it")
+    }
+
+    @Test func aDirectoryIsADirectoryAndABadLogNameIsRefused() throws {
+        #expect(try LogLocation("/var/lib/settle/log") == .directory("/var/lib/settle/log"))
+        #expect(throws: SignedLogError.self) { try LogLocation("postgres://db/settle#bad name") }
+    }
+}
