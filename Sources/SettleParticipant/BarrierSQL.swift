@@ -12,7 +12,10 @@ enum BarrierSQL {
     /// look in `pg_prepared_xacts` first: that view lists every prepared transaction on every
     /// call, which tripled the claim's cost (0.17 against 0.08 ms with none prepared, 0.31 with
     /// 512; pgbench, this project's 2-core machine).
-    static let claimAction = "INSERT INTO settle_barrier (gid, op, digest) VALUES ($1, 'action', $2) ON CONFLICT DO NOTHING RETURNING op"
+    /// $3: the lease epoch the Prepare was sent under (`CoordinatorEpochs`), kept as evidence.
+    static let claimAction = """
+        INSERT INTO settle_barrier (gid, op, digest, sender_epoch) VALUES ($1, 'action', $2, $3) ON CONFLICT DO NOTHING RETURNING op
+        """
 
     static let insertActionIfAbsent = "INSERT INTO settle_barrier (gid, op) VALUES ($1, 'action') ON CONFLICT DO NOTHING RETURNING op"
     /// $2, $3: the order's decision LSN and signature (NULL when unsigned).

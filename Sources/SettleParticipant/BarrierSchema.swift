@@ -60,6 +60,9 @@ enum BarrierSchema {
                 )
             }
             if installed < 4 {
+                // The lease epoch the Prepare that claimed an action's row was sent under: with
+                // the table below, evidence that no deposed coordinator prepared anything.
+                try await alterWhileUnlocked(transaction, "ADD COLUMN IF NOT EXISTS sender_epoch bigint", toVersion: 4)
                 // The highest lease epoch seen per coordinator id (CoordinatorEpochs): a Prepare
                 // from an older one comes from a coordinator that a failover deposed.
                 try await transaction.query(

@@ -63,7 +63,7 @@ struct BranchOperations: Sendable {
                 connection,
                 then: [
                     PostgresStatement(CoordinatorEpochs.highest, [parsed.coordinatorID]),
-                    PostgresStatement(BarrierSQL.claimAction, [gid, digest.bytes]),
+                    PostgresStatement(BarrierSQL.claimAction, [gid, digest.bytes, Int64(sender.epoch)]),
                     BarrierSQL.setLocalLockTimeout(configuration.actionLockTimeout),
                 ]
             )

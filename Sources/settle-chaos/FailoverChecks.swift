@@ -38,8 +38,9 @@ struct FailoverChecks {
         )
     }
 
-    /// No bank prepared a branch whose gid carries an epoch older than one it had already
-    /// recorded (the Prepare's own claim row, `digest` set, began after the newer epoch's row).
+    /// No bank prepared a branch sent under an epoch older than one it had already recorded (the
+    /// Prepare's own claim row, `digest` set, keeps its `sender_epoch`, and began after the newer
+    /// epoch's row).
     private func noPrepareFromAStaleEpoch() async throws -> InvariantChecks.Result {
         let firstSeen = schedule.firstSeen.withLock { $0 }
         var failures: [String] = []
@@ -47,7 +48,7 @@ struct FailoverChecks {
         for (bank, pool) in deployment.pools.enumerated() {
             let rows = try await pool.query(
                 """
-                SELECT gid, (extract(epoch FROM created_at) * 1000000)::bigint AS began FROM settle_barrier
+                SELECT gid, sender_epoch, (extract(epoch FROM created_at) * 1000000)::bigint AS began FROM settle_barrier
                 WHERE op = 'action' AND digest IS NOT NULL AND starts_with(gid, $1)
                 """,
                 [try BranchGID.prefix(coordinatorID: ChaosDeployment.coordinatorID)]
@@ -55,10 +56,13 @@ struct FailoverChecks {
             for row in rows {
                 let gid = try BranchGID(parsing: try row.decode(String.self, column: "gid"))
                 let began = try row.decode(Int64.self, column: "began")
+                // The epoch the Prepare was sent under: a successor re-prepares older gids.
+                let sender = try row.decode(Int64?.self, column: "sender_epoch") ?? Int64(gid.admission.epoch)
                 checked += 1
-                let newer = firstSeen[bank].filter { $0.key > Int64(gid.admission.epoch) && $0.value + Self.commitSlackMicroseconds < began }
+                let newer = firstSeen[bank].filter { $0.key > sender && $0.value + Self.commitSlackMicroseconds < began }
                 if let (epoch, _) = newer.min(by: { $0.key < $1.key }) {
-                    failures.append("\(ChaosDeployment.bankNames[bank]) prepared \(gid) after it had recorded epoch \(epoch)")
+                    failures.append(
+                        "\(ChaosDeployment.bankNames[bank]) prepared \(gid), sent under epoch \(sender), after it had recorded epoch \(epoch)")
                 }
             }
         }

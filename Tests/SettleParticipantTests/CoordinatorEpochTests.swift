@@ -57,6 +57,10 @@ struct CoordinatorEpochTests {
             #expect(try await bank.client.prepare(gid("new", epoch: 5), "debit", movement("a", 1), senderEpoch: 5).outcome == .prepared)
             let redriven = try await bank.client.prepare(gid("redriven", epoch: 4), "debit", movement("b", 2), senderEpoch: 5)
             #expect(redriven.outcome == .prepared, "the successor (epoch 5) re-drives a gid of epoch 4")
+            let kept = try await bank.pool.query(
+                "SELECT sender_epoch FROM settle_barrier WHERE gid = $1 AND op = 'action'", [gid("redriven", epoch: 4)]
+            )
+            #expect(kept.isEmpty, "the claim row is the prepared transaction's, invisible until it commits")
             await #expect {
                 _ = try await bank.client.prepare(gid("late", epoch: 4), "credit", movement("b", 3), senderEpoch: 4)
             } throws: { error in
@@ -66,7 +70,11 @@ struct CoordinatorEpochTests {
                 _ = try await bank.client.prepare(gid("odd", epoch: 5), "credit", movement("b", 3), senderEpoch: 0)
             }
             #expect(try await bank.client.rollback(gid("new", epoch: 5)) == .rolledBack)
-            #expect(try await bank.client.rollback(gid("redriven", epoch: 4)) == .rolledBack)
+            #expect(try await bank.client.commit(gid("redriven", epoch: 4)) == .committed)
+            let evidence = try await bank.pool.query(
+                "SELECT sender_epoch FROM settle_barrier WHERE gid = $1 AND op = 'action'", [gid("redriven", epoch: 4)]
+            )
+            #expect(try evidence.map { try $0.decode(Int64.self, column: 0) } == [5], "the barrier keeps the epoch it was sent under")
         }
     }
 }
