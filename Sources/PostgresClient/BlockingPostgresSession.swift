@@ -24,12 +24,6 @@ public final class BlockingPostgresSession: @unchecked Sendable {
         try session.execute(sql, parameters: parameters)
     }
 
-    /// Sends `statements` in one round trip (libpq's pipeline mode); one result per statement.
-    /// Without an explicit `BEGIN` they form one implicit transaction.
-    public func pipeline(_ statements: [PostgresStatement]) throws(PostgresError) -> [Result<PostgresRows, PostgresError>] {
-        try session.runPipeline(statements)
-    }
-
     /// Runs `body` between `BEGIN` and `COMMIT`, rolling back if it throws.
     public func withTransaction<Value>(_ body: () throws -> Value) throws -> Value {
         try query("BEGIN")
@@ -46,8 +40,6 @@ public final class BlockingPostgresSession: @unchecked Sendable {
         }
         return value
     }
-
-    public var isBroken: Bool { session.isBroken }
 
     public func close() { session.finish() }
 }

@@ -27,7 +27,7 @@ extension Coordinator {
             logger.notice(
                 "took the coordinator's lease",
                 metadata: [
-                    "epoch": "\(acquired.0.epoch)", "waited_ms": "\((ContinuousClock.now - waitStarted).components.seconds * 1000)",
+                    "epoch": "\(acquired.0.epoch)", "waited_ms": "\((ContinuousClock.now - waitStarted).wholeMilliseconds)",
                 ]
             )
             return (acquired.0, acquired.sentAt)

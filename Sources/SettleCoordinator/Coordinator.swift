@@ -93,6 +93,8 @@ public final class Coordinator: Service, Sendable {
         signingKey: SigningKey, location: LogLocation, epoch: UInt32?, metricsPort: Int
     ) async throws {
         let log = try await openLog(signingKey: signingKey, location: location, epoch: epoch)
+        // What gids, participant calls and the sweep carry: the lease's, or 1 for a log in files.
+        let admissionEpoch = epoch ?? Admission.singleDaemonEpoch
         let registry = TransferRegistry(
             log: log, inFlightMax: configuration.inFlightTransfersMax, rememberedMax: configuration.rememberedTransfersMax
         )
@@ -100,9 +102,7 @@ public final class Coordinator: Service, Sendable {
             uniqueKeysWithValues: try configuration.participants.map {
                 (
                     $0.name,
-                    try ParticipantLink(
-                        $0, callsInFlightMax: configuration.participantCallsInFlightMax, epoch: epoch ?? Admission.singleDaemonEpoch
-                    )
+                    try ParticipantLink($0, callsInFlightMax: configuration.participantCallsInFlightMax, epoch: admissionEpoch)
                 )
             }
         )
@@ -124,7 +124,7 @@ public final class Coordinator: Service, Sendable {
         let service = CoordinatorService(
             configuration: configuration, clients: clients, registry: registry,
             transferAdmission: TransferAdmission(registry: registry, starts: startSink, logger: logger),
-            isDraining: { [self] in isDraining }, metrics: metrics, admissionEpoch: epoch ?? Admission.singleDaemonEpoch,
+            isDraining: { [self] in isDraining }, metrics: metrics, admissionEpoch: admissionEpoch,
             logger: logger
         )
         let api = try HostPort(parsing: configuration.listen)
@@ -163,7 +163,7 @@ public final class Coordinator: Service, Sendable {
             for start in resumed { startSink.yield(start) }
             if !resumed.isEmpty { crashPoints.reached(.duringRecovery) }
             group.addTask {
-                await self.sweepPeriodically(links: links, registry: registry, signer: signer, epoch: epoch ?? Admission.singleDaemonEpoch)
+                await self.sweepPeriodically(links: links, registry: registry, signer: signer, epoch: admissionEpoch)
             }
             group.addTask { await self.checkpointPeriodically(registry: registry, rightAway: epoch != nil) }
             if let treeHeadFile = configuration.treeHeadFile {

@@ -27,11 +27,6 @@ public enum LogLocation: Sendable, CustomStringConvertible, Equatable {
         self = .postgres(connection: String(text[..<hash]), logName: name)
     }
 
-    public var isPostgres: Bool {
-        if case .postgres = self { return true }
-        return false
-    }
-
     /// Never shows a password: a URL's credentials are cut before it is printed.
     public var description: String {
         switch self {

@@ -78,15 +78,7 @@ struct LogRecovery {
         do {
             let bytes = try FileDescriptorIO.readAll(descriptor, path: segmentPath)
             let header = try directory.checkedHeader(bytes, number: lastNumber)
-            if lastNumber > 0 {
-                let previous = try directory.readHeader(of: lastNumber - 1)
-                guard previous.firstLSN < header.firstLSN, previous.sealNumberBefore < header.sealNumberBefore else {
-                    throw SignedLogError.corrupted(
-                        segment: segmentName, offset: 0,
-                        "header does not continue segment \(SegmentDirectory.segmentName(lastNumber - 1))"
-                    )
-                }
-            }
+            try directory.checkFollowsPrevious(header, number: lastNumber)
             let scanner = SegmentScanner(keys: keys)
             var lastSeal: LogSeal?
             let scan = scanner.scan(bytes, header: header) { _, seal, _ in lastSeal = seal }

@@ -13,12 +13,7 @@ struct PostgresLogRecovery {
     let configuration: SignedLogConfiguration
 
     func recover() throws -> RecoveredLog {
-        let session: BlockingPostgresSession
-        do {
-            session = try BlockingPostgresSession(connectingTo: connection)
-        } catch {
-            throw SignedLogError(.database, "cannot connect to the log's database \(PostgresLogSchema.redacted(connection)): \(error)")
-        }
+        let session = try PostgresSegmentSource.connect(to: connection)
         do {
             try PostgresSegmentSource.database { try PostgresLogSchema.create(in: session) }
             try checkLease(session)
@@ -49,13 +44,7 @@ struct PostgresLogRecovery {
         guard header.formatVersion >= 2 else {
             throw SignedLogError.corrupted(segment: name, offset: 0, "a PostgreSQL log is written in format version 2 or later")
         }
-        if number > 0 {
-            let previous = try source.readHeader(of: number - 1)
-            guard previous.firstLSN < header.firstLSN, previous.sealNumberBefore < header.sealNumberBefore else {
-                throw SignedLogError.corrupted(
-                    segment: name, offset: 0, "header does not continue segment \(SegmentDirectory.segmentName(number - 1))")
-            }
-        }
+        try source.checkFollowsPrevious(header, number: number)
         var lastSeal: LogSeal?
         let scan = SegmentScanner(keys: keys).scan(bytes, header: header) { _, seal, _ in lastSeal = seal }
         switch scan.stop {

@@ -12,11 +12,7 @@ final class PostgresSegmentSource: SegmentSource {
     private let ownsSession: Bool
 
     init(connection: String, logName: String?) throws {
-        do {
-            session = try BlockingPostgresSession(connectingTo: connection)
-        } catch {
-            throw SignedLogError(.database, "cannot connect to the log's database \(PostgresLogSchema.redacted(connection)): \(error)")
-        }
+        session = try Self.connect(to: connection)
         ownsSession = true
         self.logName = try logName ?? Self.onlyLogName(in: session, connection: connection)
         place = "\(PostgresLogSchema.redacted(connection))#\(self.logName)"
@@ -103,6 +99,15 @@ final class PostgresSegmentSource: SegmentSource {
             throw SignedLogError(.corrupted, "segment \(number) is missing from \(place)", segment: SegmentDirectory.segmentName(number))
         }
         return try Self.database { try row.decode([UInt8].self, column: 0) }
+    }
+
+    /// A session to the log's database; a failure says which database, password hidden.
+    static func connect(to connection: String) throws -> BlockingPostgresSession {
+        do {
+            return try BlockingPostgresSession(connectingTo: connection)
+        } catch {
+            throw SignedLogError(.database, "cannot connect to the log's database \(PostgresLogSchema.redacted(connection)): \(error)")
+        }
     }
 
     /// A database failure, as the log's error.

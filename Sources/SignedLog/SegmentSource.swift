@@ -31,6 +31,19 @@ extension SegmentSource {
         }
     }
 
+    /// Refuses a last segment whose header does not follow the one before it: opening trusts the
+    /// last segment's header instead of rescanning history, so it must at least move forward.
+    func checkFollowsPrevious(_ header: SegmentHeader, number: UInt64) throws {
+        guard number > 0 else { return }
+        let previous = try readHeader(of: number - 1)
+        guard previous.firstLSN < header.firstLSN, previous.sealNumberBefore < header.sealNumberBefore else {
+            throw SignedLogError.corrupted(
+                segment: SegmentDirectory.segmentName(number), offset: 0,
+                "header does not continue segment \(SegmentDirectory.segmentName(number - 1))"
+            )
+        }
+    }
+
     /// Refuses a gap: a missing segment is missing history.
     static func checkedContiguous(_ numbers: [UInt64], in place: String) throws -> [UInt64] {
         let sorted = numbers.sorted()

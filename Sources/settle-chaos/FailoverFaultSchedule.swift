@@ -101,11 +101,8 @@ final class FailoverFaultSchedule: Sendable {
     /// Returns once every kind of fault has happened (or after three minutes): the storm's last
     /// transfers wait for it, so a fast storm still runs through a database failover.
     func everyKindHappened() async {
-        let deadline = ContinuousClock.now + .seconds(180)
-        while !Task.isCancelled, ContinuousClock.now < deadline {
-            let done = tally.withLock { $0.activeKills > 0 && $0.pauses > 0 && $0.databaseFailovers > 0 }
-            if done { return }
-            try? await Task.sleep(for: .milliseconds(100))
+        await Polling.until(atMost: .seconds(180)) {
+            tally.withLock { $0.activeKills > 0 && $0.pauses > 0 && $0.databaseFailovers > 0 }
         }
     }
 
@@ -131,9 +128,6 @@ final class FailoverFaultSchedule: Sendable {
     }
 
     private func restartDeadSlots() async {
-        for _ in 0..<50 {
-            if (try? await deployment.startSlots(crashAt: nil)) != nil { return }
-            try? await Task.sleep(for: .milliseconds(200))
-        }
+        await Polling.retryingStart { try await deployment.startSlots(crashAt: nil) }
     }
 }

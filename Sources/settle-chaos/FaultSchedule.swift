@@ -79,12 +79,8 @@ final class FaultSchedule: Sendable {
         }
     }
 
-    /// A restart right after a kill can race the old socket; try again briefly before giving up.
     private func restartBank(_ bank: Int, faults: [String]) async {
-        for _ in 0..<50 {
-            if (try? await deployment.startBank(bank, faultArguments: faults)) != nil { return }
-            try? await Task.sleep(for: .milliseconds(200))
-        }
+        await Polling.retryingStart { try await deployment.startBank(bank, faultArguments: faults) }
     }
 
     /// After the run: whatever is down comes back, without faults, so recovery can finish.

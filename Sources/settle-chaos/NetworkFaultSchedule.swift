@@ -64,11 +64,8 @@ final class NetworkFaultSchedule: Sendable {
     /// first round's at most 45 s), or after two minutes: an injection that fails is not counted,
     /// and the coverage check then reports it rather than the storm hanging.
     func everyKindInjected() async {
-        let deadline = ContinuousClock.now + .seconds(120)
-        while !Task.isCancelled, ContinuousClock.now < deadline {
-            let missing = tally.withLock { tally in Fault.allCases.contains { tally.counts[$0, default: 0] == 0 } }
-            if !missing { return }
-            try? await Task.sleep(for: .milliseconds(100))
+        await Polling.until(atMost: .seconds(120)) {
+            tally.withLock { tally in Fault.allCases.allSatisfy { tally.counts[$0, default: 0] > 0 } }
         }
     }
 
