@@ -95,7 +95,7 @@ public struct LogExpectations: Sendable {
         case .end(_, .compensated, _): transfers[key]?.ending = .compensated
         case .stuck: transfers[key]?.ending = .stuck
         case .manual(_, let outcome, _, _, _, _): transfers[key]?.ending = .manual(outcome)
-        case .accepted, .heuristic, .proposed, .rejected: break
+        case .accepted, .heuristic, .proposed, .rejected, .retry: break
         }
     }
 

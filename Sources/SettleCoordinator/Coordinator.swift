@@ -18,9 +18,11 @@ public final class Coordinator: Service, Sendable {
     public struct Endpoints: Sendable, Equatable {
         public let apiPort: Int
         public let metricsPort: Int
+        /// 0 when the console is off.
+        public let consolePort: Int
     }
 
-    private let configuration: CoordinatorConfiguration
+    let configuration: CoordinatorConfiguration
     let logger: Logger
     private let renderMetrics: @Sendable () -> [UInt8]
     private let onReady: @Sendable (Endpoints) -> Void
@@ -109,7 +111,7 @@ public final class Coordinator: Service, Sendable {
         let metrics = CoordinatorMetrics()
         let signer = OrderSigner(key: signingKey)
         let abortRequests = AbortRequests()
-        let driver = TransferDriver(
+        var configuredDriver = TransferDriver(
             coordinatorID: configuration.coordinatorID,
             participants: GRPCParticipants(links: links, callTimeout: participantCallTimeout, signer: signer), registry: registry,
             retry: RetryPolicy(
@@ -118,6 +120,11 @@ public final class Coordinator: Service, Sendable {
             compensationRetriesMax: configuration.compensationRetriesMax, metrics: metrics, crashPoints: crashPoints,
             abortRequests: abortRequests, logger: logger
         )
+        configuredDriver.nudges = RetryNudges()
+        let driver = configuredDriver
+        let operatorActions = OperatorActions(
+            registry: registry, nudges: driver.nudges, fourEyes: configuration.fourEyesResolution, metrics: metrics, logger: logger
+        )
         let (starts, startSink) = AsyncStream.makeStream(of: DriverStart.self)
         let resumed = try await recover(log: log, registry: registry)
         let clients = try ClientRegistry(configuration.clients)
@@ -125,7 +132,7 @@ public final class Coordinator: Service, Sendable {
             configuration: configuration, clients: clients, registry: registry,
             transferAdmission: TransferAdmission(registry: registry, starts: startSink, logger: logger),
             isDraining: { [self] in isDraining }, metrics: metrics, admissionEpoch: admissionEpoch,
-            logger: logger
+            operatorActions: operatorActions, logger: logger
         )
         let api = try HostPort(parsing: configuration.listen)
         let limits = ServerLimits(
@@ -182,13 +189,30 @@ public final class Coordinator: Service, Sendable {
                 group.addTask { await detector.run() }
             }
 
+            let watchdog = try InDoubtWatchdog(
+                coordinatorID: configuration.coordinatorID, links: links,
+                interval: .milliseconds(configuration.watchdogIntervalMilliseconds), callTimeout: participantCallTimeout,
+                thresholds: .init(
+                    oldestPreparedSeconds: Int64(configuration.watchdogOldestPreparedSeconds),
+                    blockedSessions: Int(configuration.watchdogBlockedSessions),
+                    preparedSlotsPercent: Int(configuration.watchdogPreparedSlotsPercent)
+                ),
+                logger: logger
+            )
+            group.addTask { await watchdog.run() }
+            group.addTask { await Self.sampleHistory(metrics.history, registry: registry, log: log) }
+            let consolePort = try await startConsole(
+                in: &group, pages: consolePages(registry: registry, watchdog: watchdog, history: metrics.history, log: log),
+                actions: operatorActions, clients: clients
+            )
             let apiPort = try await server.listeningPort
-            let endpoints = Endpoints(apiPort: apiPort, metricsPort: metricsPort)
+            let endpoints = Endpoints(apiPort: apiPort, metricsPort: metricsPort, consolePort: consolePort)
             logger.info(
                 "coordinator ready",
                 metadata: [
                     "coordinator": "\(configuration.coordinatorID)", "api_port": "\(endpoints.apiPort)",
-                    "metrics_port": "\(endpoints.metricsPort)", "resumed": "\(resumed.count)",
+                    "metrics_port": "\(endpoints.metricsPort)", "console_port": "\(endpoints.consolePort)",
+                    "resumed": "\(resumed.count)",
                     "last_lsn": "\(log.lastSealedLSN)",
                 ]
             )
@@ -253,7 +277,7 @@ public final class Coordinator: Service, Sendable {
     /// Runs a long-lived part of the daemon. Once the drain is over the parts are cancelled, and
     /// the error a cancelled server throws is the expected end of a clean shutdown, not a failure
     /// to report (an operator's supervisor would count the exit status as one).
-    private func untilStopping(_ body: () async throws -> Void) async throws {
+    func untilStopping(_ body: () async throws -> Void) async throws {
         do {
             try await body()
         } catch  where isDraining {

@@ -120,6 +120,19 @@ public struct CoordinatorConfiguration: Decodable, Sendable {
     /// How often, while transfers prepare, participants are asked who waits for whom, to break
     /// deadlocks across databases (0 turns the detector off).
     public var deadlockCheckIntervalMilliseconds: UInt32 = 100
+    /// The operator's console (README, "The operator's console"): host:port, or "off".
+    public var consoleListen = Self.defaultConsoleListen
+    public static let defaultConsoleListen = "127.0.0.1:7102"
+    /// A console session ends after this many minutes without a request (and after 12 hours).
+    public var consoleSessionMinutes: UInt32 = 30
+    /// How often the in-doubt watchdog asks every participant for its prepared branches.
+    public var watchdogIntervalMilliseconds: UInt32 = 5000
+    /// The watchdog warns when a branch has been prepared this long,
+    public var watchdogOldestPreparedSeconds: UInt32 = 60
+    /// when this many sessions wait for locks that prepared branches hold,
+    public var watchdogBlockedSessions: UInt32 = 1
+    /// or when this share of a database's prepared-transaction slots is in use.
+    public var watchdogPreparedSlotsPercent: UInt32 = 80
     /// Largest `acceptedRecordBytesMax`: unfinished transfers travel whole in every checkpoint.
     public static let acceptedRecordBytesMaxLimit = Limits.checkpointBytesBudget / 2
 
@@ -146,6 +159,8 @@ public struct CoordinatorConfiguration: Decodable, Sendable {
         case rememberedTransfersMax, drainMilliseconds, tls, participantCallTimeoutMilliseconds, acceptedRecordBytesMax
         case participantCallsInFlightMax, deadlockCheckIntervalMilliseconds, prepareOrder, previousPublicKeys, treeHeadFile,
             treeHeadIntervalMilliseconds, leaseMilliseconds
+        case consoleListen, consoleSessionMinutes, watchdogIntervalMilliseconds, watchdogOldestPreparedSeconds
+        case watchdogBlockedSessions, watchdogPreparedSlotsPercent
     }
 
     /// Required keys must be present; every other key falls back to its documented default.
@@ -196,6 +211,17 @@ public struct CoordinatorConfiguration: Decodable, Sendable {
         try optional(.apiMessageBytesMax, &apiMessageBytesMax)
         try optional(.apiIdleTimeoutMilliseconds, &apiIdleTimeoutMilliseconds)
         tls = try container.decodeIfPresent(APITLSConfiguration.self, forKey: .tls)
+        try optional(.consoleListen, &consoleListen)
+        try optional(.consoleSessionMinutes, &consoleSessionMinutes)
+        try optional(.watchdogIntervalMilliseconds, &watchdogIntervalMilliseconds)
+        try optional(.watchdogOldestPreparedSeconds, &watchdogOldestPreparedSeconds)
+        try optional(.watchdogBlockedSessions, &watchdogBlockedSessions)
+        try optional(.watchdogPreparedSlotsPercent, &watchdogPreparedSlotsPercent)
+    }
+
+    /// Nil when the console is off.
+    var consoleAddress: HostPort? {
+        get throws { consoleListen == "off" ? nil : try HostPort(parsing: consoleListen) }
     }
 
     /// Reads and decodes `path`. A file that holds a secret inline (a participant's `token`) is
@@ -278,6 +304,17 @@ public struct CoordinatorConfiguration: Decodable, Sendable {
             throw ConfigurationError(
                 "apiConnectionsMax and apiConcurrentCallsPerConnectionMax must be at least 1, apiIdleTimeoutMilliseconds at least 1000, "
                     + "apiMessageBytesMax 65536 to 67108864"
+            )
+        }
+        if try consoleAddress != nil {
+            // The console has no TLS of its own: off loopback it belongs behind a TLS proxy.
+            try refusePlaintext(consoleListen, false, allowed: allowPlaintext, what: "consoleListen")
+        }
+        guard (1...1440).contains(consoleSessionMinutes), watchdogIntervalMilliseconds >= 100,
+            (1...100).contains(watchdogPreparedSlotsPercent)
+        else {
+            throw ConfigurationError(
+                "consoleSessionMinutes must be 1 to 1440, watchdogIntervalMilliseconds at least 100, watchdogPreparedSlotsPercent 1 to 100"
             )
         }
         guard retryInitialMilliseconds >= 1, retryMaxMilliseconds >= retryInitialMilliseconds else {

@@ -7,6 +7,8 @@ struct CoordinatorMetrics: Sendable {
     let commitDuration = Timer(label: "settle_commit_phase_duration")
     let transferDuration = Timer(label: "settle_transfer_duration")
     let sealDuration = Timer(label: "settle_log_seal_duration")
+    /// The last minutes, second by second, for the console's charts.
+    let history = ActivityHistory()
 
     /// How long a branch stayed prepared, holding its rows at `participant`: from its PREPARED
     /// answer to the answer of its Commit or Rollback, as settled saw them (so a little longer

@@ -29,6 +29,10 @@ public enum CoordinatorRecord: Equatable, Sendable {
     case proposed(transferID: String, outcome: TransferStatus, reason: String, operator: String)
     /// Four-eyes: an operator rejected (or its proposer withdrew) the waiting proposal.
     case rejected(transferID: String, reason: String, operator: String)
+    /// An operator asked for a transfer's waiting phase-two or compensation retries to run now
+    /// (the console's "retry now"). It decides nothing; it is sealed so that every operator action
+    /// is on the record with who took it.
+    case retry(transferID: String, operator: String)
 
     static let acceptedType = RecordType(rawValue: CoordinatorRecordType.accepted.rawValue)
     static let commitType = RecordType(rawValue: CoordinatorRecordType.commit.rawValue)
@@ -43,12 +47,14 @@ public enum CoordinatorRecord: Equatable, Sendable {
     static let manualType = RecordType(rawValue: CoordinatorRecordType.manual.rawValue)
     static let proposedType = RecordType(rawValue: CoordinatorRecordType.proposed.rawValue)
     static let rejectedType = RecordType(rawValue: CoordinatorRecordType.rejected.rawValue)
+    static let retryType = RecordType(rawValue: CoordinatorRecordType.retry.rawValue)
 
     public var transferID: String {
         switch self {
         case .accepted(let spec, _, _, _): spec.id
         case .commit(let id), .abort(let id, _), .end(let id, _, _), .heuristic(let id, _, _), .saga(let id),
-            .compensate(let id, _), .stuck(let id, _, _), .manual(let id, _, _, _, _, _), .proposed(let id, _, _, _), .rejected(let id, _, _):
+            .compensate(let id, _), .stuck(let id, _, _), .manual(let id, _, _, _, _, _), .proposed(let id, _, _, _), .rejected(let id, _, _),
+            .retry(let id, _):
             id
         }
     }
@@ -116,6 +122,9 @@ public enum CoordinatorRecord: Equatable, Sendable {
             type = Self.rejectedType
             payload.reason = reason
             payload.operator = who
+        case .retry(_, let who):
+            type = Self.retryType
+            payload.operator = who
         case .heuristic(_, let branch, let reason):
             type = Self.heuristicType
             payload.branch = branch
@@ -132,6 +141,7 @@ public enum CoordinatorRecord: Equatable, Sendable {
         let known = [
             Self.acceptedType, Self.commitType, Self.abortType, Self.endType, Self.heuristicType, Self.sagaType,
             Self.compensateType, Self.compensatedType, Self.stuckType, Self.manualType, Self.proposedType, Self.rejectedType,
+            Self.retryType,
         ]
         guard known.contains(record.type) else { return nil }
         let payload = try JSONDecoder().decode(Payload.self, from: Data(record.payload))
@@ -166,6 +176,8 @@ public enum CoordinatorRecord: Equatable, Sendable {
             self = .rejected(
                 transferID: payload.transfer, reason: try require(payload.reason, "reason"), operator: try require(payload.operator, "operator")
             )
+        case Self.retryType:
+            self = .retry(transferID: payload.transfer, operator: try require(payload.operator, "operator"))
         case Self.manualType, Self.proposedType:
             guard let outcome = TransferStatus(rawValue: try require(payload.outcome, "outcome")), outcome.isFinal else {
                 throw RecordDecodingError(lsn: record.lsn, field: "outcome")
@@ -209,6 +221,7 @@ extension CoordinatorRecord {
         case .manual: "MANUAL"
         case .proposed: "PROPOSED"
         case .rejected: "REJECTED"
+        case .retry: "RETRY"
         }
     }
 }

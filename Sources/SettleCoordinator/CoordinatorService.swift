@@ -33,6 +33,7 @@ struct CoordinatorService: Settle_V1_Coordinator.SimpleServiceProtocol {
     /// The lease's epoch (or 1 for a log in files), in every gid this coordinator admits, so a
     /// participant can tell a deposed coordinator's Prepare from its successor's.
     let admissionEpoch: UInt32
+    let operatorActions: OperatorActions
     let logger: Logger
 
     private var participantNames: Set<String> { Set(configuration.participants.map(\.name)) }

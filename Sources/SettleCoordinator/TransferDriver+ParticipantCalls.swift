@@ -112,6 +112,7 @@ extension TransferDriver {
                 switch try await call(participant, gid) {
                 case .answered(let answer):
                     metrics.reachable(participant, true)
+                    if attempt > 0 { registry.updateLive(start.spec.id) { $0.retries[branch] = nil } }
                     return .answered(answer)
                 case .failed(let reason):
                     metrics.reachable(participant, true)
@@ -127,8 +128,16 @@ extension TransferDriver {
                 )
             }
             metrics.retried(operation, participant: participant)
+            let delay = retry.delay(afterAttempt: attempt, jitter: clock.jitter)
+            registry.updateLive(start.spec.id) { [wallMilliseconds, lastReason, attempt] live in
+                live.lastErrors[branch] = lastReason
+                live.retries[branch] = TransferRegistry.BranchRetry(
+                    operation: operation, attempts: attempt + 1,
+                    nextAttemptAtMilliseconds: wallMilliseconds() + delay.wholeMilliseconds
+                )
+            }
             do {
-                try await clock.sleep(for: retry.delay(afterAttempt: attempt, jitter: clock.jitter))
+                try await nudges.sleep(start.spec.id, for: delay, clock: clock)
             } catch {
                 return .cancelled
             }

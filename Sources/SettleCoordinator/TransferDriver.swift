@@ -19,6 +19,8 @@ struct TransferDriver: Sendable {
     let logger: Logger
     /// Deadlines, timers and backoff; the simulator's is manual.
     var clock: any DriverClock = SystemDriverClock()
+    /// Where an operator's "retry now" reaches a transfer waiting between attempts.
+    var nudges = RetryNudges()
     /// The time final facts are sealed with; the simulator's follows its clock, so a seed's
     /// records replay byte for byte.
     var wallMilliseconds: @Sendable () -> Int64 = WallClock.nowMilliseconds
@@ -195,9 +197,11 @@ struct TransferDriver: Sendable {
         case .finished(let outcome):
             if let phaseTwoStarted = progress.phaseTwoStarted { metrics.commitDuration.record(duration: ContinuousClock.now - phaseTwoStarted) }
             metrics.transferDuration.record(duration: ContinuousClock.now - timing.started)
+            metrics.history.finished(TransferStatus(outcome), after: ContinuousClock.now - timing.started)
             logger.debug("transfer finished", metadata: ["transfer.id": "\(start.spec.id)", "outcome": "\(outcome)"])
             return .done
         case .stuck(let reason):
+            metrics.history.finished(.stuck, after: nil)
             logger.error("transfer is stuck; an operator must resolve it", metadata: ["transfer.id": "\(start.spec.id)", "reason": "\(reason)"])
             return .done
         }

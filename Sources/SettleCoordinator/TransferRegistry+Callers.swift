@@ -31,7 +31,7 @@ extension TransferRegistry {
     /// "<submittedAt>/<id>".
     func list(
         statuses: Set<TransferStatus>, fromMilliseconds: Int64?, toMilliseconds: Int64?, pageSize: Int, after token: String?,
-        submittedBy: String? = nil
+        submittedBy: String? = nil, matching: (TransferEntry) -> Bool = { _ in true }
     )
         -> (entries: [TransferEntry], nextToken: String?)
     {
@@ -43,6 +43,7 @@ extension TransferRegistry {
                 && (fromMilliseconds.map { entry.submittedAtMilliseconds >= $0 } ?? true)
                 && (toMilliseconds.map { entry.submittedAtMilliseconds < $0 } ?? true)
                 && (cursor.map { PageCursor(entry) < $0 } ?? true)
+                && matching(entry)
         }
         .sorted { PageCursor($0) > PageCursor($1) }
         let page = Array(matching.prefix(pageSize))

@@ -57,7 +57,8 @@ extension TransferRegistry {
             break
         }
         switch record {
-        case .accepted, .heuristic:
+        case .accepted, .heuristic, .retry:
+            // RETRY changes nothing durable: it only records who asked for an early attempt.
             // HEURISTIC records what a branch did; the decision it leads to (a re-drive under
             // COMMIT, or COMPENSATE) is its own record, so recovery follows those.
             break

@@ -62,6 +62,19 @@ final class TransferRegistry: Sendable {
         /// Bytes of its ACCEPTED record, counted against the unfinished-bytes budget until it is
         /// finished (a stuck transfer still counts: every checkpoint carries it).
         var acceptedRecordBytes: Int
+        /// Branches whose phase-two call or compensation is waiting to be retried, by index.
+        var retries: [Int: BranchRetry] = [:]
+        /// Each branch's latest failed call, by index: why a transfer is stuck or retrying.
+        var lastErrors: [Int: String] = [:]
+    }
+
+    /// A branch between two attempts of a phase-two call or compensation.
+    struct BranchRetry: Sendable, Equatable {
+        /// commit, rollback or compensate.
+        var operation: String
+        /// Attempts made so far.
+        var attempts: Int
+        var nextAttemptAtMilliseconds: Int64
     }
 
     struct Transfer: Sendable {
@@ -220,6 +233,11 @@ final class TransferRegistry: Sendable {
 
     func entry(_ id: String) -> TransferEntry? {
         state.withLock { state in state.transfers[id].map(TransferEntry.init) }
+    }
+
+    /// Where the transfer's records start in the log (nil for logs that did not keep it).
+    func acceptedLSN(_ id: String) -> UInt64? {
+        state.withLock { $0.transfers[id]?.sealed.acceptedLSN }
     }
 
     var inFlightCount: Int { state.withLock { $0.inFlight } }

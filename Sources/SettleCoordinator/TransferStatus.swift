@@ -50,6 +50,9 @@ struct TransferEntry: Sendable {
     /// (coordinator.proto's Transfer.path); the final status alone cannot tell a saga's commit
     /// from 2PC's.
     let finalPath: String?
+    /// What only this process knows: branches waiting to retry, and each branch's latest error.
+    let retries: [Int: TransferRegistry.BranchRetry]
+    let lastErrors: [Int: String]
 
     /// Once final, everything comes from the sealed facts, so a restart reports it the same.
     init(_ transfer: TransferRegistry.Transfer) {
@@ -61,6 +64,8 @@ struct TransferEntry: Sendable {
         proposal = sealed.proposal
         decisionLSN = sealed.decisionLSN
         pendingResolution = transfer.live.pendingResolution
+        retries = transfer.live.retries
+        lastErrors = transfer.live.lastErrors
         if let final = sealed.final, transfer.isReportedFinal {
             let facts = sealed.facts ?? transfer.factsOfAnOlderRecord(final: final)
             status = facts.status

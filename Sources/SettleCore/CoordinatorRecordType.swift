@@ -13,6 +13,7 @@ public enum CoordinatorRecordType: UInt16, CaseIterable, Sendable {
     case manual = 0x010A
     case proposed = 0x010B
     case rejected = 0x010C
+    case retry = 0x010D
 
     public var name: String {
         switch self {
@@ -28,6 +29,7 @@ public enum CoordinatorRecordType: UInt16, CaseIterable, Sendable {
         case .manual: "MANUAL"
         case .proposed: "PROPOSED"
         case .rejected: "REJECTED"
+        case .retry: "RETRY"
         }
     }
 }

@@ -48,8 +48,11 @@ enum BarrierSQL {
     static let inDoubt = """
         SELECT gid,
                (extract(epoch FROM prepared) * 1000)::bigint AS prepared_at_ms,
-               (extract(epoch FROM now() - prepared) * 1000)::bigint AS age_ms
-        FROM pg_prepared_xacts
+               (extract(epoch FROM now() - prepared) * 1000)::bigint AS age_ms,
+               (SELECT count(DISTINCT l.pid) FROM pg_locks l
+                 WHERE NOT l.granted AND l.locktype = 'transactionid' AND l.transactionid = px.transaction)::int4
+                 AS blocked_sessions
+        FROM pg_prepared_xacts px
         WHERE database = current_database() AND starts_with(gid, $1)
         ORDER BY prepared, gid
         """

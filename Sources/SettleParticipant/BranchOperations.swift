@@ -289,6 +289,8 @@ struct BranchOperations: Sendable {
         let gid: String
         let preparedAtUnixMilliseconds: Int64
         let ageMilliseconds: Int64
+        /// Sessions waiting for a row lock it holds.
+        var blockedSessions: Int32 = 0
     }
 
     func inDoubt(gidPrefix: String) async throws -> [InDoubtBranch] {
@@ -297,7 +299,8 @@ struct BranchOperations: Sendable {
             InDoubtBranch(
                 gid: try row.decode(column: "gid"),
                 preparedAtUnixMilliseconds: try row.decode(column: "prepared_at_ms"),
-                ageMilliseconds: max(0, try row.decode(Int64.self, column: "age_ms"))
+                ageMilliseconds: max(0, try row.decode(Int64.self, column: "age_ms")),
+                blockedSessions: try row.decode(column: "blocked_sessions")
             )
         }
     }

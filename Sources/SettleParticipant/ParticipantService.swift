@@ -116,6 +116,7 @@ struct ParticipantService: Settle_V1_Participant.SimpleServiceProtocol {
                 message.gid = branch.gid
                 message.preparedAtUnixMs = branch.preparedAtUnixMilliseconds
                 message.ageMs = branch.ageMilliseconds
+                message.blockedSessions = branch.blockedSessions
                 return message
             }
             return (response, "listed")

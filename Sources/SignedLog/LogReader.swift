@@ -29,6 +29,11 @@ public struct LogReader: Sendable {
         }
     }
 
+    /// Thrown by a `body` that has read enough; it reaches the caller as itself.
+    public struct StopReading: Error {
+        public init() {}
+    }
+
     /// Calls `body` with each sealed batch whose records reach `lsn` or later, and its seal.
     public func forEachBatch(from lsn: LSN, _ body: ([LogRecord], LogSeal) throws -> Void) throws {
         try SignedLogError.wrapping {

@@ -63,6 +63,8 @@ extension SignedLogError {
             return try body()
         } catch let error as SignedLogError {
             throw error
+        } catch let stop as LogReader.StopReading {
+            throw stop
         } catch let error as FileSystemError {
             throw SignedLogError(.fileSystem, error.description)
         } catch let error as KeyError {

@@ -76,7 +76,7 @@ struct SettledCommand: AsyncParsableCommand {
             onReady: { endpoints in
                 // Tests and tools read this line to learn the bound ports.
                 FileHandle.standardOutput.write(
-                    Data("settled ready api=\(endpoints.apiPort) metrics=\(endpoints.metricsPort)\n".utf8)
+                    Data("settled ready api=\(endpoints.apiPort) metrics=\(endpoints.metricsPort) console=\(endpoints.consolePort)\n".utf8)
                 )
             },
             onStandby: { metricsPort in

@@ -501,6 +501,10 @@ public nonisolated struct Settle_V1_InDoubtResponse: Sendable {
     /// How long it has been prepared, in milliseconds, by the database's clock.
     public var ageMs: Int64 = 0
 
+    /// Sessions waiting for a lock this prepared transaction holds (a row it changed), by
+    /// pg_locks when the answer was made.
+    public var blockedSessions: Int32 = 0
+
     public var unknownFields = SwiftProtobuf.UnknownStorage()
 
     public init() {}
@@ -1017,7 +1021,7 @@ nonisolated extension Settle_V1_InDoubtResponse: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Settle_V1_InDoubtResponse.Branch: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = Settle_V1_InDoubtResponse.protoMessageName + ".Branch"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}gid\0\u{3}prepared_at_unix_ms\0\u{3}age_ms\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}gid\0\u{3}prepared_at_unix_ms\0\u{3}age_ms\0\u{3}blocked_sessions\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1028,6 +1032,7 @@ nonisolated extension Settle_V1_InDoubtResponse.Branch: SwiftProtobuf.Message, S
       case 1: try { try decoder.decodeSingularStringField(value: &self.gid) }()
       case 2: try { try decoder.decodeSingularInt64Field(value: &self.preparedAtUnixMs) }()
       case 3: try { try decoder.decodeSingularInt64Field(value: &self.ageMs) }()
+      case 4: try { try decoder.decodeSingularInt32Field(value: &self.blockedSessions) }()
       default: break
       }
     }
@@ -1043,6 +1048,9 @@ nonisolated extension Settle_V1_InDoubtResponse.Branch: SwiftProtobuf.Message, S
     if self.ageMs != 0 {
       try visitor.visitSingularInt64Field(value: self.ageMs, fieldNumber: 3)
     }
+    if self.blockedSessions != 0 {
+      try visitor.visitSingularInt32Field(value: self.blockedSessions, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1050,6 +1058,7 @@ nonisolated extension Settle_V1_InDoubtResponse.Branch: SwiftProtobuf.Message, S
     if lhs.gid != rhs.gid {return false}
     if lhs.preparedAtUnixMs != rhs.preparedAtUnixMs {return false}
     if lhs.ageMs != rhs.ageMs {return false}
+    if lhs.blockedSessions != rhs.blockedSessions {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,249 @@
+import Hummingbird
+import HummingbirdCore
+import HTTPTypes
+import Logging
+import Metrics
+import Mustache
+import NIOCore
+import SettleCore
+
+/// The operator's console: server-rendered pages over HTTP/1.1 on its own listener, with
+/// sessions from the API's own client tokens, a CSRF token in every form that changes anything,
+/// and every action sealed in the log under the operator's name (`OperatorActions`).
+struct ConsoleServer: Sendable {
+    let address: HostPort
+    let coordinatorID: String
+    let pages: ConsolePages
+    let actions: OperatorActions
+    let clients: ClientRegistry
+    let sessions: ConsoleSessions
+    let logger: Logger
+    let library: MustacheLibrary
+    /// Cookies carry `Secure` unless the console listens on loopback (then it is plain HTTP).
+    let secureCookies: Bool
+
+    static let sessionCookie = "settle_session"
+    static let loginCookie = "settle_login"
+    static let formBytesMax = 16 * 1024
+    static let connectionsMax = 64
+
+    init(
+        address: HostPort, coordinatorID: String, pages: ConsolePages, actions: OperatorActions, clients: ClientRegistry,
+        sessionMinutes: UInt32, logger: Logger
+    ) throws {
+        self.address = address
+        self.coordinatorID = coordinatorID
+        self.pages = pages
+        self.actions = actions
+        self.clients = clients
+        self.sessions = ConsoleSessions(idleMinutes: sessionMinutes)
+        self.logger = logger
+        var templates: [String: MustacheTemplate] = [:]
+        for (name, text) in ConsoleTemplates.all { templates[name] = try MustacheTemplate(string: text) }
+        self.library = MustacheLibrary(templates: templates)
+        let host = address.host
+        self.secureCookies = !(host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]")
+    }
+
+    /// Serves until the task is cancelled; `bound` receives the listening port.
+    func run(bound: @escaping @Sendable (Int) -> Void) async throws {
+        let router = Router()
+        router.middlewares.add(SecurityHeaders())
+        router.get("/static/console.css") { _, _ in Self.asset(ConsoleAssets.css, type: "text/css; charset=utf-8") }
+        router.get("/static/console.js") { _, _ in Self.asset(ConsoleAssets.javascript, type: "text/javascript; charset=utf-8") }
+        router.get("/login") { _, _ in loginPage() }
+        router.post("/login") { request, _ in try await login(request) }
+        router.post("/logout") { request, _ in try await logout(request) }
+        router.get("/") { request, _ in page(request, "overview") { _ in pages.overview() } }
+        router.get("/transfers") { request, _ in page(request, "transfers") { _ in transfersPage(request) } }
+        router.get("/transfer") { request, _ in try await transferPage(request) }
+        router.get("/stuck") { request, _ in page(request, "stuck") { _ in pages.stuck() } }
+        router.get("/in-doubt") { request, _ in page(request, "in-doubt") { _ in pages.inDoubt() } }
+        router.get("/participants") { request, _ in page(request, "participants") { _ in pages.participantsPage() } }
+        for action in ConsoleAction.allCases {
+            router.post("/transfer/\(action.rawValue)") { request, _ in try await act(action, request) }
+        }
+        let app = Application(
+            router: router,
+            configuration: .init(
+                address: .hostname(address.host, port: address.port), serverName: nil,
+                availableConnectionsDelegate: MaximumAvailableConnections(Self.connectionsMax)
+            ),
+            onServerRunning: { channel in bound(channel.localAddress?.port ?? 0) },
+            logger: logger
+        )
+        try await app.run()
+    }
+
+    // MARK: Pages
+
+    /// A page for a logged-in reader, or the way to the login form.
+    private func page(_ request: Request, _ template: String, _ values: (Viewer) -> [String: Any]) -> Response {
+        switch viewer(request) {
+        case .success(let viewer): return render(template, values(viewer), for: viewer)
+        case .failure(let refusal): return refusal.response(self)
+        }
+    }
+
+    private func transfersPage(_ request: Request) -> [String: Any] {
+        let query = request.uri.queryParameters
+        func value(_ name: String) -> String { query.get(name).map { String($0.prefix(256)) } ?? "" }
+        let filter = ConsolePages.TransferFilter(
+            id: value("id"), state: value("state"), participant: value("participant"), path: value("path"), minutes: value("minutes"),
+            after: value("after")
+        )
+        return pages.transfers(filter, nowMilliseconds: WallClock.nowMilliseconds())
+    }
+
+    private func transferPage(_ request: Request) async throws -> Response {
+        let viewer: Viewer
+        switch self.viewer(request) {
+        case .success(let found): viewer = found
+        case .failure(let refusal): return refusal.response(self)
+        }
+        let id = request.uri.queryParameters.get("id").map { String($0) } ?? ""
+        guard id.utf8.count <= Limits.transferIDBytesMax, let entry = pages.registry.entry(id) else {
+            return render(
+                "message", ["heading": "Not found", "text": "No transfer with id '\(id.prefix(128))' is known here."], for: viewer, status: .notFound)
+        }
+        var timeline: Result<TransferTimeline, any Error>?
+        if let accepted = pages.registry.acceptedLSN(id) {
+            do {
+                timeline = .success(
+                    try await TransferTimeline.read(transferID: id, fromLSN: accepted, log: pages.logLocation, keys: pages.logKeys())
+                )
+            } catch {
+                timeline = .failure(error)
+            }
+        }
+        return render("transfer", pages.transfer(entry, timeline: timeline), for: viewer)
+    }
+
+    private func loginPage(flash: String? = nil, status: HTTPResponse.Status = .ok) -> Response {
+        let nonce = ConsoleSessions.randomToken()
+        var response = html(
+            library.render(["coordinator": coordinatorID, "loginCSRF": nonce, "flash": flash as Any], withTemplate: "login") ?? "",
+            status: status
+        )
+        response.setCookie(Cookie(name: Self.loginCookie, value: nonce, path: "/login", secure: secureCookies, httpOnly: true, sameSite: .strict))
+        return response
+    }
+
+    func render(_ template: String, _ values: [String: Any], for viewer: Viewer, status: HTTPResponse.Status = .ok) -> Response {
+        var values = values
+        values["coordinator"] = coordinatorID
+        values["user"] = viewer.client.name
+        values["operator"] = viewer.client.operator
+        values["csrf"] = viewer.session.csrfToken
+        if values["flash"] == nil, let flash = sessions.takeFlash(viewer.session.id) { values["flash"] = flash }
+        return html(library.render(values, withTemplate: template) ?? "", status: status)
+    }
+
+    // MARK: Sessions
+
+    struct Viewer {
+        let session: ConsoleSessions.Session
+        let client: ClientConfiguration
+    }
+
+    enum Refusal: Error {
+        case notLoggedIn
+        case forbidden(String)
+
+        func response(_ server: ConsoleServer) -> Response {
+            switch self {
+            case .notLoggedIn:
+                return Response(status: .seeOther, headers: [.location: "/login"])
+            case .forbidden(let why):
+                return server.html(
+                    server.library.render(["coordinator": server.coordinatorID, "heading": "Refused", "text": why], withTemplate: "message")
+                        ?? why,
+                    status: .forbidden
+                )
+            }
+        }
+    }
+
+    /// The session's client, allowed to read every transfer.
+    func viewer(_ request: Request) -> Result<Viewer, Refusal> {
+        guard let id = request.cookies[Self.sessionCookie]?.value,
+            let session = sessions.session(id, now: WallClock.nowMilliseconds())
+        else { return .failure(.notLoggedIn) }
+        guard let client = clients.clients[session.client] else { return .failure(.notLoggedIn) }
+        guard client.read == .all else {
+            return .failure(.forbidden("client \(client.name) lacks permission: read all (the console shows every transfer)"))
+        }
+        return .success(Viewer(session: session, client: client))
+    }
+
+    private func login(_ request: Request) async throws -> Response {
+        let form = try await ConsoleForm(request, bytesMax: Self.formBytesMax)
+        guard let nonce = request.cookies[Self.loginCookie]?.value, ConsoleSessions.tokensMatch(form["csrf"], nonce) else {
+            Self.countLogin("refused")
+            return loginPage(flash: "The login form expired or came from elsewhere; try again.", status: .forbidden)
+        }
+        guard let name = clients.credentials.name(forToken: form["token"]), let client = clients.clients[name] else {
+            Self.countLogin("unknown")
+            logger.notice("console login refused: unknown token")
+            // Slows guessing without holding any lock.
+            try? await Task.sleep(for: .milliseconds(250))
+            return loginPage(flash: "That token is not a client of this coordinator.", status: .unauthorized)
+        }
+        guard client.read == .all else {
+            Self.countLogin("forbidden")
+            return loginPage(flash: "Client \(name) may not read all transfers (read: all), which the console needs.", status: .forbidden)
+        }
+        let session = sessions.start(client: name, now: WallClock.nowMilliseconds())
+        Self.countLogin("ok")
+        logger.notice("console login", metadata: ["client": "\(name)"])
+        var response = Response(status: .seeOther, headers: [.location: "/"])
+        response.setCookie(
+            Cookie(name: Self.sessionCookie, value: session.id, path: "/", secure: secureCookies, httpOnly: true, sameSite: .strict)
+        )
+        return response
+    }
+
+    private func logout(_ request: Request) async throws -> Response {
+        let form = try await ConsoleForm(request, bytesMax: Self.formBytesMax)
+        if case .success(let viewer) = viewer(request), ConsoleSessions.tokensMatch(form["csrf"], viewer.session.csrfToken) {
+            sessions.end(viewer.session.id)
+        }
+        var response = Response(status: .seeOther, headers: [.location: "/login"])
+        response.setCookie(
+            Cookie(name: Self.sessionCookie, value: "", maxAge: 0, path: "/", secure: secureCookies, httpOnly: true, sameSite: .strict))
+        return response
+    }
+
+    private static func countLogin(_ result: String) {
+        Counter(label: "settle_console_logins_total", dimensions: [("result", result)]).increment()
+    }
+
+    // MARK: Responses
+
+    func html(_ body: String, status: HTTPResponse.Status = .ok) -> Response {
+        Response(
+            status: status, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: body))
+        )
+    }
+
+    private static func asset(_ text: String, type: String) -> Response {
+        Response(status: .ok, headers: [.contentType: type], body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+}
+
+/// What a browser may do with the console's pages: nothing from elsewhere, no framing, nothing
+/// cached, no referrer leaking transfer ids.
+struct SecurityHeaders<Context: RequestContext>: RouterMiddleware {
+    static var referrerPolicy: HTTPField.Name { HTTPField.Name("Referrer-Policy") ?? .cacheControl }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response = try await next(request, context)
+        response.headers[.contentSecurityPolicy] =
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+            + "frame-ancestors 'none'; base-uri 'none'"
+        response.headers[.xContentTypeOptions] = "nosniff"
+        response.headers[Self.referrerPolicy] = "no-referrer"
+        response.headers[.cacheControl] = "no-store"
+        return response
+    }
+}

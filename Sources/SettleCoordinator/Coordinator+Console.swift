@@ -1,0 +1,47 @@
+import SignedLog
+
+extension Coordinator {
+    /// Starts the console's listener in `group` unless it is off; returns its bound port (0 when off).
+    func startConsole(
+        in group: inout ThrowingDiscardingTaskGroup<any Error>, pages: ConsolePages, actions: OperatorActions, clients: ClientRegistry
+    ) async throws -> Int {
+        guard let address = try configuration.consoleAddress else { return 0 }
+        let console = try ConsoleServer(
+            address: address, coordinatorID: configuration.coordinatorID, pages: pages, actions: actions, clients: clients,
+            sessionMinutes: configuration.consoleSessionMinutes, logger: logger
+        )
+        let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
+        group.addTask {
+            try await self.untilStopping {
+                try await console.run { port in
+                    portSink.yield(port)
+                    portSink.finish()
+                }
+            }
+        }
+        for await port in ports { return port }
+        return 0
+    }
+
+    func consolePages(registry: TransferRegistry, watchdog: InDoubtWatchdog, history: ActivityHistory, log: SignedLog) -> ConsolePages {
+        let previousKeys = previousPublicKeys.compactMap { try? VerifyingKey(pemFile: $0) }
+        return ConsolePages(
+            coordinatorID: configuration.coordinatorID, registry: registry, watchdog: watchdog, history: history,
+            participants: configuration.participants, fourEyes: configuration.fourEyesResolution,
+            watchdogIntervalMilliseconds: configuration.watchdogIntervalMilliseconds, logLocation: log.directory,
+            logKeys: { LogKeys([log.verifyingKey] + previousKeys) }
+        )
+    }
+
+    /// Closes one second of the console's activity history each second.
+    static func sampleHistory(_ history: ActivityHistory, registry: TransferRegistry, log: SignedLog) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(1))
+            let seal = log.latestSeal
+            history.tick(
+                atMilliseconds: WallClock.nowMilliseconds(), inFlight: registry.inFlightCount, sealNumber: seal?.number ?? 0,
+                lastLSN: seal?.lastLSN.rawValue ?? 0
+            )
+        }
+    }
+}
