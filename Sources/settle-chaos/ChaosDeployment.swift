@@ -208,7 +208,7 @@ actor ChaosDeployment {
             "listen": "\(network.coordinatorAddress):\(apiPort)",
             // The namespaces' private bridge, on this machine only (tools/lib/chaos-network.sh).
             "allowPlaintext": network.isIsolated,
-            "metricsListen": "127.0.0.1:0",
+            "metricsListen": "127.0.0.1:0", "consoleListen": "127.0.0.1:0",
             "logDirectory": logDirectory,
             "signingKey": work + "/keys/signing-key.pem",
             "clients": [

@@ -44,6 +44,7 @@ final class Deployment: @unchecked Sendable {
     var publicKeyPath: String { directory.subpath("keys/signing-key.pub.pem") }
     var apiPort: Int { settled?.port("api") ?? 0 }
     var metricsPort: Int { settled?.port("metrics") ?? 0 }
+    var consolePort: Int { settled?.port("console") ?? 0 }
 
     private let extraBankArguments: [[String]]
     private var extraConfiguration: [String: Any]
@@ -126,6 +127,7 @@ final class Deployment: @unchecked Sendable {
             "coordinatorID": coordinatorID,
             "listen": "127.0.0.1:0",
             "metricsListen": "127.0.0.1:0",
+            "consoleListen": "127.0.0.1:0",
             "logDirectory": logDirectory,
             "signingKey": directory.subpath("keys/signing-key.pem"),
             "clients": Self.clients,

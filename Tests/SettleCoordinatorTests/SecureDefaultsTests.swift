@@ -16,7 +16,7 @@ struct SecureDefaultsTests {
         try PrivateKeyFile.create(directory.subpath("signing-key.pem"), bytes: key.pkcs8PEMBytes(), mode: 0o600)
         let path = directory.subpath("settled.json")
         let text = """
-            {"coordinatorID": "secure", "listen": "\(listen)", "metricsListen": "127.0.0.1:0",
+            {"coordinatorID": "secure", "listen": "\(listen)", "metricsListen": "127.0.0.1:0", "consoleListen": "127.0.0.1:0",
              "logDirectory": "\(directory.subpath("log"))", "signingKey": "\(directory.subpath("signing-key.pem"))",
              "clients": [{"name": "tests", "tokenSHA256": "\(TokenSource.hexDigest(ofToken: clientToken))"}],
              "participants": [{"name": "bank-a", "address": "127.0.0.1:1", "token": "bank-a-token-0123456789"}]\(extra)}

@@ -102,8 +102,8 @@ struct ConsolePages: Sendable {
                     "branches": entry.spec.branches.map { "\($0.participant) \($0.action)" }.joined(separator: ", "),
                 ] as [String: Any]
             },
-            "next": next as Any,
         ]
+        .settingIfPresent("next", next)
     }
 
     func transfer(_ entry: TransferEntry, timeline: Result<TransferTimeline, any Error>?) -> [String: Any] {
@@ -119,11 +119,13 @@ struct ConsolePages: Sendable {
         }
         var values: [String: Any] = [
             "id": entry.spec.id, "link": ConsoleText.percentEncoded(entry.spec.id), "state": entry.status.rawValue,
-            "path": entry.finalPath ?? "", "submitted": ConsoleText.time(milliseconds: entry.submittedAtMilliseconds),
-            "submittedBy": entry.submittedBy ?? "", "finished": entry.finishedAtMilliseconds.map(ConsoleText.time(milliseconds:)) ?? "",
-            "reason": entry.reason, "proposal": entry.proposal?.summary ?? "", "branches": branches,
-            "canRetry": !entry.retries.isEmpty, "refresh": entry.status.isFinal ? 0 : 3,
+            "submitted": ConsoleText.time(milliseconds: entry.submittedAtMilliseconds), "submittedBy": entry.submittedBy ?? "",
+            "branches": branches, "canRetry": !entry.retries.isEmpty, "refresh": entry.status.isFinal ? 0 : 3,
         ]
+        .settingIfPresent("path", entry.finalPath)
+        .settingIfPresent("finished", entry.finishedAtMilliseconds.map(ConsoleText.time(milliseconds:)))
+        .settingIfPresent("reason", entry.reason)
+        .settingIfPresent("proposal", entry.proposal?.summary)
         switch timeline {
         case .success(let timeline):
             values["timeline"] = timeline.entries.map { record in
@@ -148,17 +150,17 @@ struct ConsolePages: Sendable {
         return [
             "fourEyes": fourEyes,
             "rows": page.entries.map { entry in
-                [
+                ([
                     "id": entry.spec.id, "link": ConsoleText.percentEncoded(entry.spec.id), "reason": entry.reason,
-                    "proposal": entry.proposal?.summary ?? "",
                     "branches": entry.spec.branches.enumerated().map { index, branch in
-                        [
+                        ([
                             "participant": branch.participant, "action": branch.action,
                             "state": index < entry.branchStates.count ? entry.branchStates[index] : "",
-                            "lastError": entry.lastErrors[index] ?? "",
-                        ]
+                        ] as [String: Any])
+                        .settingIfPresent("lastError", entry.lastErrors[index])
                     },
-                ] as [String: Any]
+                ] as [String: Any])
+                .settingIfPresent("proposal", entry.proposal?.summary)
             },
         ]
     }
@@ -230,5 +232,16 @@ struct ConsolePages: Sendable {
         .filter { !$0.1.isEmpty }
         .map { "\($0.0)=\(ConsoleText.percentEncoded($0.1))" }
         .joined(separator: "&")
+    }
+}
+
+extension Dictionary where Key == String, Value == Any {
+    /// Mustache shows a section for any value that is present, an empty string too: a value
+    /// that is absent or empty is left out instead.
+    func settingIfPresent(_ key: String, _ value: String?) -> [String: Any] {
+        guard let value, !value.isEmpty else { return self }
+        var copy = self
+        copy[key] = value
+        return copy
     }
 }

@@ -122,7 +122,10 @@ struct ConsoleServer: Sendable {
     private func loginPage(flash: String? = nil, status: HTTPResponse.Status = .ok) -> Response {
         let nonce = ConsoleSessions.randomToken()
         var response = html(
-            library.render(["coordinator": coordinatorID, "loginCSRF": nonce, "flash": flash as Any], withTemplate: "login") ?? "",
+            library.render(
+                (["coordinator": coordinatorID, "loginCSRF": nonce] as [String: Any]).settingIfPresent("flash", flash),
+                withTemplate: "login"
+            ) ?? "",
             status: status
         )
         response.setCookie(Cookie(name: Self.loginCookie, value: nonce, path: "/login", secure: secureCookies, httpOnly: true, sameSite: .strict))
