@@ -21,6 +21,8 @@ let paymentsToken = "payments-token-for-tests-0123456789"
 /// Two operators, for four-eyes; they read everything and submit nothing.
 let aliceToken = "alice-operator-token-0123456789"
 let bobToken = "bob-operator-token-0123456789"
+/// Reads every transfer and may do nothing else (the console's read permission without operator).
+let viewerToken = "viewer-read-only-token-0123456789"
 
 /// A real deployment on loopback: two ExampleBank processes, each with its own database on its
 /// own cluster, and a settled process with a fresh log and key.
@@ -113,6 +115,7 @@ final class Deployment: @unchecked Sendable {
         ],
         ["name": "alice", "tokenSHA256": TokenSource.hexDigest(ofToken: aliceToken), "read": "all", "operator": true],
         ["name": "bob", "tokenSHA256": TokenSource.hexDigest(ofToken: bobToken), "read": "all", "operator": true],
+        ["name": "viewer", "tokenSHA256": TokenSource.hexDigest(ofToken: viewerToken), "read": "all"],
     ]
 
     /// Rewrites settled.json with `changes` on top of everything configured so far (takes
