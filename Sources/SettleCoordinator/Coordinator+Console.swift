@@ -1,3 +1,4 @@
+import Metrics
 import SignedLog
 
 extension Coordinator {
@@ -33,10 +34,13 @@ extension Coordinator {
         )
     }
 
-    /// Closes one second of the console's activity history each second.
+    /// Closes one second of the console's activity history each second, and counts the stuck
+    /// transfers for `settle_transfers_stuck`.
     static func sampleHistory(_ history: ActivityHistory, registry: TransferRegistry, log: SignedLog) async {
+        let stuck = Gauge(label: "settle_transfers_stuck")
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(1))
+            stuck.record(registry.stuckCount)
             let seal = log.latestSeal
             history.tick(
                 atMilliseconds: WallClock.nowMilliseconds(), inFlight: registry.inFlightCount, sealNumber: seal?.number ?? 0,

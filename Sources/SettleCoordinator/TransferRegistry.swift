@@ -242,6 +242,9 @@ final class TransferRegistry: Sendable {
 
     var inFlightCount: Int { state.withLock { $0.inFlight } }
 
+    /// Stuck transfers, which wait for an operator (the stuck-transfer alert's gauge).
+    var stuckCount: Int { state.withLock { $0.transfers.values.count { $0.sealed.final == .stuck } } }
+
     /// Transfers that have not reached a logged decision yet (what a drain waits for).
     var undecidedCount: Int {
         state.withLock { $0.transfers.values.count { $0.sealed.decision == nil && $0.sealed.final == nil } }
