@@ -34,6 +34,9 @@ struct CoordinatorRecordTests {
             .end(transferID: "t-1", outcome: .compensated, facts: nil),
             .stuck(transferID: "t-1", reason: "refund keeps failing", facts: stuck),
             .manual(transferID: "t-1", outcome: .compensated, reason: "refunded by hand", operator: "alice", finishedAtMilliseconds: 9),
+            .proposed(transferID: "t-1", outcome: .aborted, reason: "never posted", operator: "alice"),
+            .rejected(transferID: "t-1", reason: "it was posted", operator: "bob"),
+            .retry(transferID: "t-1", operator: "bob"),
         ]
         for record in records {
             let entry = record.entry()
