@@ -37,6 +37,9 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0", traits: []),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.0"),
         .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.0"),
+        // Span export for settled and ExampleBank only (OTLP over the gRPC stack Settle already
+        // builds; the OTLP/HTTP exporter would add async-http-client).
+        .package(url: "https://github.com/swift-otel/swift-otel", from: "1.6.0", traits: ["OTLPGRPC"]),
     ],
     targets: [
         .systemLibrary(
@@ -52,6 +55,20 @@ let package = Package(
         .target(name: "PostgresClient", dependencies: ["CLibPQ"]),
         .target(name: "SignedLog", dependencies: ["COpenSSL", "PostgresClient"]),
         .target(name: "SettleCore"),
+        .target(
+            name: "SettleTracing",
+            dependencies: [
+                .product(name: "GRPCCore", package: "grpc-swift-2"), .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ]
+        ),
+        .target(
+            name: "SettleTelemetry",
+            dependencies: [
+                .product(name: "OTel", package: "swift-otel"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ]
+        ),
         .target(name: "SettleSimulation", dependencies: ["SettleCore"]),
         .executableTarget(
             name: "settle-simulate",
@@ -82,7 +99,7 @@ let package = Package(
         .target(
             name: "SettleParticipant",
             dependencies: [
-                "SettleCore", "SettleProtocol", "SettleAuth", "PostgresClient", "SignedLog",
+                "SettleCore", "SettleProtocol", "SettleAuth", "PostgresClient", "SignedLog", "SettleTracing",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "Logging", package: "swift-log"),
@@ -94,7 +111,7 @@ let package = Package(
         .target(
             name: "SettleCoordinator",
             dependencies: [
-                "SettleCore", "SignedLog", "SettleProtocol", "SettleAuth", "SettleSimulation",
+                "SettleCore", "SignedLog", "SettleProtocol", "SettleAuth", "SettleSimulation", "SettleTracing",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "Logging", package: "swift-log"),
@@ -111,7 +128,7 @@ let package = Package(
         .target(
             name: "SettleClient",
             dependencies: [
-                "SettleCore", "SettleProtocol",
+                "SettleCore", "SettleProtocol", "SettleTracing",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
             ]
@@ -119,7 +136,7 @@ let package = Package(
         .executableTarget(
             name: "settled",
             dependencies: [
-                "SettleCoordinator", "SignedLog",
+                "SettleCoordinator", "SignedLog", "SettleTelemetry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -130,7 +147,8 @@ let package = Package(
         .executableTarget(
             name: "example-bank",
             dependencies: [
-                "ExampleBank", "SettleParticipant", "PostgresClient", "SettleCore", "SettleProtocol",
+                "ExampleBank", "SettleParticipant", "SettleTelemetry", "PostgresClient", "SettleCore", "SettleProtocol",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "Logging", package: "swift-log"),

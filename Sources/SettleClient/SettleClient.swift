@@ -3,6 +3,7 @@ import GRPCCore
 import GRPCNIOTransportHTTP2
 import SettleCore
 import SettleProtocol
+import SettleTracing
 
 /// A client for services (and the `settle` CLI) that start and inspect transfers.
 ///
@@ -46,7 +47,9 @@ public struct SettleClient: Sendable {
         host: String, port: Int, token: String, tls: TLS? = nil, _ body: (SettleClient) async throws -> Result
     ) async throws -> Result {
         try await withGRPCClient(
-            transport: .http2NIOPosix(target: connectionTarget(host: host, port: port), transportSecurity: tls?.transportSecurity() ?? .plaintext)
+            transport: .http2NIOPosix(target: connectionTarget(host: host, port: port), transportSecurity: tls?.transportSecurity() ?? .plaintext),
+            // The caller's trace (when its process has a tracer) continues through settled.
+            interceptors: [ClientTraceContextInterceptor()]
         ) { grpcClient in
             // No token: the client certificate (mutual TLS) is the only credential.
             let metadata: Metadata = token.isEmpty ? [:] : ["authorization": "Bearer \(token)"]

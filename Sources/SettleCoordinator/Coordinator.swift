@@ -7,6 +7,7 @@ import ServiceLifecycle
 import SettleAuth
 import SettleCore
 import SettleProtocol
+import SettleTracing
 import SignedLog
 import Synchronization
 
@@ -152,7 +153,8 @@ public final class Coordinator: Service, Sendable {
             interceptors: [
                 CallerAuthenticationInterceptor(credentials: clients.credentials) {
                     Counter(label: "settle_api_refused_total", dimensions: [("reason", "unauthenticated"), ("permission", "")]).increment()
-                }
+                },
+                ServerTraceContextInterceptor(),
             ]
         )
         try await withThrowingDiscardingTaskGroup { group in

@@ -120,6 +120,10 @@ public struct CoordinatorConfiguration: Decodable, Sendable {
     /// How often, while transfers prepare, participants are asked who waits for whom, to break
     /// deadlocks across databases (0 turns the detector off).
     public var deadlockCheckIntervalMilliseconds: UInt32 = 100
+    /// An OpenTelemetry collector (OTLP over gRPC, `http://host:4317` or `https://…`) to export
+    /// spans to; nil exports nothing (trace context is still passed on when a caller sends one
+    /// and a tracer is bootstrapped).
+    public var tracingOTLPEndpoint: String?
     /// The operator's console (README, "The operator's console"): host:port, or "off".
     public var consoleListen = Self.defaultConsoleListen
     public static let defaultConsoleListen = "127.0.0.1:7102"
@@ -160,7 +164,7 @@ public struct CoordinatorConfiguration: Decodable, Sendable {
         case participantCallsInFlightMax, deadlockCheckIntervalMilliseconds, prepareOrder, previousPublicKeys, treeHeadFile,
             treeHeadIntervalMilliseconds, leaseMilliseconds
         case consoleListen, consoleSessionMinutes, watchdogIntervalMilliseconds, watchdogOldestPreparedSeconds
-        case watchdogBlockedSessions, watchdogPreparedSlotsPercent
+        case watchdogBlockedSessions, watchdogPreparedSlotsPercent, tracingOTLPEndpoint
     }
 
     /// Required keys must be present; every other key falls back to its documented default.
@@ -217,6 +221,7 @@ public struct CoordinatorConfiguration: Decodable, Sendable {
         try optional(.watchdogOldestPreparedSeconds, &watchdogOldestPreparedSeconds)
         try optional(.watchdogBlockedSessions, &watchdogBlockedSessions)
         try optional(.watchdogPreparedSlotsPercent, &watchdogPreparedSlotsPercent)
+        tracingOTLPEndpoint = try container.decodeIfPresent(String.self, forKey: .tracingOTLPEndpoint)
     }
 
     /// Nil when the console is off.
@@ -309,6 +314,9 @@ public struct CoordinatorConfiguration: Decodable, Sendable {
         if try consoleAddress != nil {
             // The console has no TLS of its own: off loopback it belongs behind a TLS proxy.
             try refusePlaintext(consoleListen, false, allowed: allowPlaintext, what: "consoleListen")
+        }
+        if let endpoint = tracingOTLPEndpoint, !(endpoint.hasPrefix("http://") || endpoint.hasPrefix("https://")) {
+            throw ConfigurationError("tracingOTLPEndpoint must be an http:// or https:// URL of an OTLP/gRPC collector")
         }
         guard (1...1440).contains(consoleSessionMinutes), watchdogIntervalMilliseconds >= 100,
             (1...100).contains(watchdogPreparedSlotsPercent)

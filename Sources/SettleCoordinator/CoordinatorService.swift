@@ -5,6 +5,7 @@ import Metrics
 import SettleCore
 import SettleProtocol
 import Synchronization
+import Tracing
 
 /// A transfer the coordinator must drive: a new one, or one recovery resumes.
 struct DriverStart: Sendable {
@@ -20,6 +21,9 @@ struct DriverStart: Sendable {
     var decisionLSN: UInt64? = nil
     /// Its ACCEPTED record, which its Prepares are signed over (nil in logs that did not keep it).
     var acceptedLSN: UInt64? = nil
+    /// The trace its Submit came in with: the transfer's span continues it, and every
+    /// participant call carries it on (nil for transfers recovery resumes).
+    var traceContext: ServiceContext? = nil
 }
 
 /// The client API: Submit (idempotent by transfer id), Get, List.

@@ -15,6 +15,19 @@ public struct FinalFacts: Codable, Sendable, Equatable {
     /// The admission this ending belongs to: an id forgotten and admitted again must never take
     /// an earlier admission's END for its own. Nil in records from before it was sealed.
     public var admission: Admission? = nil
+
+    public init(
+        status: TransferStatus, path: String, reason: String, finishedAtMilliseconds: Int64, branchStates: [String],
+        resolvedBy: String? = nil, admission: Admission? = nil
+    ) {
+        self.status = status
+        self.path = path
+        self.reason = reason
+        self.finishedAtMilliseconds = finishedAtMilliseconds
+        self.branchStates = branchStates
+        self.resolvedBy = resolvedBy
+        self.admission = admission
+    }
 }
 
 extension FinalFacts {

@@ -3,6 +3,7 @@ import GRPCNIOTransportHTTP2
 import SettleAuth
 import SettleCore
 import SettleProtocol
+import SettleTracing
 
 /// The coordinator's connections to one participant. Prepares and phase two travel on separate
 /// HTTP/2 connections: a Prepare may wait on a row that only a later Commit releases, and that
@@ -35,7 +36,8 @@ struct ParticipantLink: Sendable {
                 transport: try .http2NIOPosix(
                     target: connectionTarget(host: address.host, port: address.port), transportSecurity: security,
                     config: transportConfiguration
-                )
+                ),
+                interceptors: [ClientTraceContextInterceptor()]
             )
         }
         let preparingClient = try client()

@@ -1,5 +1,6 @@
 import Logging
 import SettleCore
+import Tracing
 import SignedLog
 
 /// Admitting a transfer: its ACCEPTED record sealed through the registry, then its protocol
@@ -30,7 +31,7 @@ struct TransferAdmission: Sendable {
         starts.yield(
             DriverStart(
                 spec: spec, admission: admission, transfer: transfer, firstActions: first, prepareTimeout: policy.prepareTimeout,
-                sagaTimeout: policy.sagaTimeout, acceptedLSN: acceptedLSN
+                sagaTimeout: policy.sagaTimeout, acceptedLSN: acceptedLSN, traceContext: ServiceContext.current
             )
         )
         return result

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SettleCore
+import Tracing
 import Synchronization
 
 /// Drives one transfer's machine: performs each action it asks for (RPCs, log appends) and feeds
@@ -39,6 +40,14 @@ struct TransferDriver: Sendable {
     /// log still holds everything recovery needs to carry on. The loop only runs what the
     /// protocol machine asks for and feeds back what happened, one event at a time.
     func drive(_ start: DriverStart) async {
+        guard let traceContext = start.traceContext else { return await driveUntraced(start) }
+        await withSpan("settle.transfer", context: traceContext, ofKind: .internal) { span in
+            span.attributes["settle.transfer.id"] = start.spec.id
+            await driveUntraced(start)
+        }
+    }
+
+    private func driveUntraced(_ start: DriverStart) async {
         let (events, sink) = AsyncStream.makeStream(of: TransferProtocol.Event.self)
         abortRequests.register(start.spec.id, start.admission) { reason in sink.yield(.abortRequested(reason: reason)) }
         defer { abortRequests.unregister(start.spec.id, start.admission) }

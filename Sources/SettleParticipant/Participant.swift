@@ -6,6 +6,7 @@ import PostgresClient
 import SettleAuth
 import SettleCore
 import SettleProtocol
+import SettleTracing
 import Synchronization
 
 /// A service's membership in Settle transfers.
@@ -151,6 +152,8 @@ public final class Participant: Sendable {
                     metrics.recordOperation("authenticate", outcome: "error-unauthenticated")
                 },
                 SenderEpochInterceptor(),
+                // Actions run inside the transfer's trace, so a service's own spans join it.
+                ServerTraceContextInterceptor(),
             ]
         )
         return ParticipantServer(

@@ -8,6 +8,8 @@ import PostgresClient
 import SettleCore
 import SettleParticipant
 import SettleProtocol
+import SettleTelemetry
+import ServiceLifecycle
 
 /// ExampleBank as a process: a real participant service for the demo, the tests and the benchmark.
 @main
@@ -55,6 +57,9 @@ struct ExampleBankCommand: AsyncParsableCommand {
     @Option(help: "Require the coordinator to present a client certificate issued by these PEM certificates (mutual TLS).")
     var tlsClientCA: String?
 
+    @Option(help: "Export spans to this OpenTelemetry collector (OTLP over gRPC: http://host:4317); OTEL_* variables refine it.")
+    var otlpEndpoint: String?
+
     @Option(help: "Database connections, at most.")
     var poolSize = 16
 
@@ -94,6 +99,8 @@ struct ExampleBankCommand: AsyncParsableCommand {
         let participant = Participant(name: name, database: pool, configuration: configuration, logger: logger)
         ExampleBank.register(on: participant, faults: faults)
         let server = try await participant.start(host: host, port: port, transportSecurity: try transportSecurity())
+        let tracing = try otlpEndpoint.map { try OTLPTracing.bootstrap(serviceName: "example-bank", endpoint: $0, logger: logger) }
+        let exporting = tracing.map { service in Task { try await ServiceGroup(configuration: .init(services: [service], logger: logger)).run() } }
         let signals = ShutdownSignals { server.beginGracefulShutdown() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await server.run() }
@@ -103,6 +110,9 @@ struct ExampleBankCommand: AsyncParsableCommand {
             try await group.waitForAll()
         }
         signals.cancel()
+        // Cancelling the exporter's group shuts it down gracefully: the last spans are sent.
+        exporting?.cancel()
+        _ = await exporting?.result
         await pool.close()
     }
 

@@ -8,7 +8,8 @@ import SignedLog
 /// decided: `hold`'s transfers (the same ids, branches and policy), each as the ACCEPTED record
 /// settled seals, straight into a stopped settled's log. Submitting 100,000 transfers to banks
 /// frozen mid-prepare would need settled to hold them all in memory first; the recovery cell
-/// measures the restart, not that.
+/// measures the restart, not that. With `--finished`, each transfer is sealed committed instead
+/// (ACCEPTED, COMMIT, END), which is what the console cell needs remembered.
 struct UndecidedLogCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "undecided-log", abstract: "Append hold's transfers as undecided (ACCEPTED only) to a stopped settled's log."
@@ -32,6 +33,9 @@ struct UndecidedLogCommand: AsyncParsableCommand {
     @Option(help: "Participant names, comma-separated: the debit's, then each credit's.")
     var participants = "bank-a,bank-b"
 
+    @Flag(help: "Seal each transfer committed (ACCEPTED, COMMIT, END) rather than leave it undecided.")
+    var finished = false
+
     /// Records per append: a few group-commit batches' worth.
     static let chunk = 1000
 
@@ -49,11 +53,21 @@ struct UndecidedLogCommand: AsyncParsableCommand {
                     policy: .init(prepareTimeoutMilliseconds: UInt32(clamping: HeldTransferOptions.prepareTimeout.wholeMilliseconds))
                 )
                 let admission = try Admission(epoch: Admission.singleDaemonEpoch, nonce: UInt64.random(in: 1...UInt64.max))
-                return CoordinatorRecord.accepted(spec, admission: admission, submittedAtMilliseconds: submittedAt, submittedBy: client).entry()
+                let accepted = CoordinatorRecord.accepted(spec, admission: admission, submittedAtMilliseconds: submittedAt, submittedBy: client)
+                guard finished else { return [accepted.entry()] }
+                let facts = FinalFacts(
+                    status: .committed, path: "2pc", reason: "", finishedAtMilliseconds: submittedAt,
+                    branchStates: spec.branches.map { _ in "committed" }, admission: admission
+                )
+                return [
+                    accepted.entry(), CoordinatorRecord.commit(transferID: spec.id).entry(),
+                    CoordinatorRecord.end(transferID: spec.id, outcome: .committed, facts: facts).entry(),
+                ]
             }
+            .flatMap { $0 }
             _ = try await signedLog.append(contentsOf: entries)
         }
         await signedLog.close()
-        print(#"{"undecided": \#(transfers)}"#)
+        print(finished ? #"{"finished": \#(transfers)}"# : #"{"undecided": \#(transfers)}"#)
     }
 }

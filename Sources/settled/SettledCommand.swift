@@ -5,6 +5,7 @@ import Metrics
 import Prometheus
 import ServiceLifecycle
 import SettleCoordinator
+import SettleTelemetry
 
 /// settled: the Settle coordinator daemon. A thin main over SettleCoordinator.
 @main
@@ -83,8 +84,13 @@ struct SettledCommand: AsyncParsableCommand {
                 FileHandle.standardOutput.write(Data("settled standby metrics=\(metricsPort)\n".utf8))
             }
         )
+        var services: [any Service] = [coordinator]
+        if let endpoint = configuration.tracingOTLPEndpoint {
+            // First in the group, so it stops last and exports the coordinator's final spans.
+            services.insert(try OTLPTracing.bootstrap(serviceName: "settled", endpoint: endpoint, logger: logger), at: 0)
+        }
         let group = ServiceGroup(
-            configuration: .init(services: [coordinator], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         )
         try await group.run()
     }
