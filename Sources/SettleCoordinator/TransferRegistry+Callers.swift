@@ -28,27 +28,66 @@ extension TransferRegistry {
     func waiterCount(_ id: String) -> Int { state.withLock { $0.waiters[id]?.count ?? 0 } }
 
     /// Newest first, by submission time, filtered; the page token is the last entry's
-    /// "<submittedAt>/<id>".
+    /// "<submittedAt>/<id>". Filters run on the registry's own records and only the page's
+    /// entries are built, so a page costs one pass over the transfers and a sort of small keys,
+    /// not a copy of every transfer (the console lists 100,000 remembered ones).
     func list(
         statuses: Set<TransferStatus>, fromMilliseconds: Int64?, toMilliseconds: Int64?, pageSize: Int, after token: String?,
-        submittedBy: String? = nil, matching: (TransferEntry) -> Bool = { _ in true }
+        submittedBy: String? = nil, matching: (TransferSummary) -> Bool = { _ in true }
     )
         -> (entries: [TransferEntry], nextToken: String?)
     {
-        let all = state.withLock { $0.transfers.values.map(TransferEntry.init) }
         let cursor = token.flatMap(PageCursor.init(token:))
-        let matching = all.filter { entry in
-            (statuses.isEmpty || statuses.contains(entry.status))
-                && (submittedBy.map { entry.submittedBy == $0 } ?? true)
-                && (fromMilliseconds.map { entry.submittedAtMilliseconds >= $0 } ?? true)
-                && (toMilliseconds.map { entry.submittedAtMilliseconds < $0 } ?? true)
-                && (cursor.map { PageCursor(entry) < $0 } ?? true)
-                && matching(entry)
+        return state.withLock { state in
+            var keys: [PageCursor] = []
+            for transfer in state.transfers.values {
+                let summary = TransferSummary(transfer)
+                guard statuses.isEmpty || statuses.contains(summary.status),
+                    submittedBy.map({ transfer.sealed.submittedBy == $0 }) ?? true,
+                    fromMilliseconds.map({ transfer.sealed.submittedAtMilliseconds >= $0 }) ?? true,
+                    toMilliseconds.map({ transfer.sealed.submittedAtMilliseconds < $0 }) ?? true
+                else { continue }
+                let key = PageCursor(submittedAt: transfer.sealed.submittedAtMilliseconds, id: transfer.sealed.spec.id)
+                guard cursor.map({ key < $0 }) ?? true, matching(summary) else { continue }
+                keys.append(key)
+            }
+            let newest = Self.largest(pageSize + 1, of: keys)
+            let page = newest.prefix(pageSize).compactMap { key in state.transfers[key.id].map(TransferEntry.init) }
+            return (page, newest.count > pageSize ? page.last.map { PageCursor($0).token } : nil)
         }
-        .sorted { PageCursor($0) > PageCursor($1) }
-        let page = Array(matching.prefix(pageSize))
-        let next = matching.count > pageSize ? page.last.map { PageCursor($0).token } : nil
-        return (page, next)
+    }
+
+    /// The `count` largest keys, largest first, without sorting all of them.
+    private static func largest(_ count: Int, of keys: [PageCursor]) -> [PageCursor] {
+        guard keys.count > count * 8 else { return Array(keys.sorted(by: >).prefix(count)) }
+        var kept: [PageCursor] = []
+        kept.reserveCapacity(count + 1)
+        for key in keys where kept.count < count || key > kept[kept.count - 1] {
+            let index = kept.firstIndex { key > $0 } ?? kept.count
+            kept.insert(key, at: index)
+            if kept.count > count { kept.removeLast() }
+        }
+        return kept
+    }
+
+    /// What list filters may look at, read straight from the registry's record of a transfer.
+    struct TransferSummary {
+        let status: TransferStatus
+        let spec: TransferSpec
+        let finalPath: String?
+        let hasRetries: Bool
+
+        init(_ transfer: Transfer) {
+            spec = transfer.sealed.spec
+            hasRetries = !transfer.live.retries.isEmpty
+            if let final = transfer.sealed.final, transfer.isReportedFinal {
+                status = transfer.sealed.facts?.status ?? final
+                finalPath = transfer.sealed.facts?.path ?? transfer.factsOfAnOlderRecord(final: final).path
+            } else {
+                status = transfer.live.status
+                finalPath = nil
+            }
+        }
     }
 
     enum ResolutionClaim {
@@ -86,9 +125,14 @@ extension TransferRegistry {
     }
 }
 
-private struct PageCursor: Comparable {
+struct PageCursor: Comparable {
     let submittedAt: Int64
     let id: String
+
+    init(submittedAt: Int64, id: String) {
+        self.submittedAt = submittedAt
+        self.id = id
+    }
 
     init(_ entry: TransferEntry) {
         submittedAt = entry.submittedAtMilliseconds

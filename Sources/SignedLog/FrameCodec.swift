@@ -58,6 +58,41 @@ enum FrameCodec {
         case defective(reason: String)
     }
 
+    /// A frame's kind, length and, for a seal, the last LSN it covers and for a record its LSN and
+    /// type, read without checking its CRC or copying it: for walking past frames a reader skips.
+    /// Nil at the end or at anything that is not a well-framed frame.
+    struct Peeked {
+        let kind: UInt8
+        let frameByteCount: Int
+        /// A record's LSN, or the last LSN a seal covers.
+        let lsn: LSN
+        /// A record's type; nil for a seal.
+        let type: RecordType?
+    }
+
+    static func peek(_ bytes: [UInt8], at offset: Int) -> Peeked? {
+        let fixed = LogFormat.framePrefixByteCount + 1 + 8 + 8
+        guard offset >= 0, bytes.count - offset >= fixed else { return nil }
+        var prefix = BigEndianReader(bytes[offset..<(offset + fixed)])
+        let bodyLength = Int(prefix.read(UInt32.self))
+        _ = prefix.read(UInt32.self)
+        guard bodyLength >= LogFormat.recordBodyByteCountMin, bodyLength <= LogFormat.recordBodyByteCountMax,
+            bytes.count - offset - LogFormat.framePrefixByteCount >= bodyLength
+        else { return nil }
+        let kind: UInt8 = prefix.read()
+        let frameByteCount = LogFormat.framePrefixByteCount + bodyLength
+        switch kind {
+        case LogFormat.recordKind:
+            let lsn = LSN(rawValue: prefix.read())
+            return Peeked(kind: kind, frameByteCount: frameByteCount, lsn: lsn, type: RecordType(rawValue: prefix.read()))
+        case LogFormat.sealKind:
+            _ = prefix.read(UInt64.self)
+            return Peeked(kind: kind, frameByteCount: frameByteCount, lsn: LSN(rawValue: prefix.read()), type: nil)
+        default:
+            return nil
+        }
+    }
+
     /// Decodes the frame starting at `offset`, checking framing and CRC but not the chain.
     static func decode(_ bytes: [UInt8], at offset: Int) -> Decoded {
         let remaining = bytes.count - offset

@@ -36,6 +36,20 @@ public struct LogReader: Sendable {
 
     /// Calls `body` with each sealed batch whose records reach `lsn` or later, and its seal.
     public func forEachBatch(from lsn: LSN, _ body: ([LogRecord], LogSeal) throws -> Void) throws {
+        try forEachBatch(from: lsn, skippingAhead: false, body)
+    }
+
+    /// Like `forEachBatch(from:)`, but starts at the seal just before the batch that holds `lsn`
+    /// rather than at the start of its segment: the frames before that seal are walked past
+    /// unchecked, and from there every record is checked against the chain that seal signed and
+    /// every seal against the chain and the keys, but not against the Merkle tree, which only a
+    /// reader from the segment's start can compute. For finding one transfer's records in a large
+    /// log (the console's timeline) without hashing the whole segment before them.
+    public func forEachBatch(near lsn: LSN, _ body: ([LogRecord], LogSeal) throws -> Void) throws {
+        try forEachBatch(from: lsn, skippingAhead: true, body)
+    }
+
+    private func forEachBatch(from lsn: LSN, skippingAhead: Bool, _ body: ([LogRecord], LogSeal) throws -> Void) throws {
         try SignedLogError.wrapping {
             let segments = try LogLocation(directory).openSource()
             let numbers = try segments.segmentNumbers()
@@ -56,7 +70,12 @@ public struct LogReader: Sendable {
                         segment: name, offset: 0, "header does not continue the log where the previous segment ends: \(problem)"
                     )
                 }
-                let scan = try scanner.scan(bytes, header: header, start: expected?.carried(into: header)) { records, seal, _ in
+                var start = expected?.carried(into: header)
+                var startOffset: Int?
+                if skippingAhead, expected == nil, let skip = Self.sealBefore(lsn, in: bytes, header: header) {
+                    (start, startOffset) = (skip.position, skip.offset)
+                }
+                let scan = try scanner.scan(bytes, header: header, start: start, startOffset: startOffset) { records, seal, _ in
                     if seal.lastLSN >= lsn { try body(records, seal) }
                 }
                 let isLast = number == numbers.last
@@ -76,5 +95,30 @@ public struct LogReader: Sendable {
                 expected = scan.sealed
             }
         }
+    }
+
+    /// The last seal in `bytes` before the batch that holds `lsn`: the offset just past it and the
+    /// position it leaves (without the Merkle tree); nil when the batch is the segment's first.
+    static func sealBefore(_ lsn: LSN, in bytes: [UInt8], header: SegmentHeader) -> (offset: Int, position: ChainPosition)? {
+        var offset = header.byteCount
+        var lastCheckpoint = header.lastCheckpointBefore
+        var checkpointAwaitingSeal: LSN?
+        var found: (sealOffset: Int, end: Int, lastCheckpoint: LSN)?
+        while let frame = FrameCodec.peek(bytes, at: offset) {
+            if frame.kind == LogFormat.recordKind {
+                if frame.lsn >= lsn { break }
+                if frame.type == .checkpoint { checkpointAwaitingSeal = frame.lsn }
+            } else {
+                if let checkpoint = checkpointAwaitingSeal { lastCheckpoint = checkpoint }
+                checkpointAwaitingSeal = nil
+                found = (offset, offset + frame.frameByteCount, lastCheckpoint)
+            }
+            offset += frame.frameByteCount
+        }
+        guard let found, case .seal(let seal, _) = FrameCodec.decode(bytes, at: found.sealOffset) else { return nil }
+        let position = ChainPosition(
+            lastLSN: seal.lastLSN, chainHash: seal.chainHash, sealNumber: seal.number, lastCheckpoint: found.lastCheckpoint, tree: nil
+        )
+        return (found.end, position)
     }
 }

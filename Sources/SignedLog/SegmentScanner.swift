@@ -32,16 +32,18 @@ struct SegmentScanner {
     ///   - start: where the log stands before the segment, when the caller knows more than the
     ///     header says (the Merkle tree, across version 1 segments); by default the header.
     ///   - onSealedBatch: receives each batch's records, its seal and the seal's offset.
+    /// - Parameter startOffset: where a frame starts after a seal, with `start` the position that
+    ///   seal leaves; the segment's first frame when nil.
     func scan(
-        _ bytes: [UInt8], header: SegmentHeader, start: ChainPosition? = nil,
+        _ bytes: [UInt8], header: SegmentHeader, start: ChainPosition? = nil, startOffset: Int? = nil,
         onSealedBatch: ([LogRecord], LogSeal, _ sealOffset: Int) throws -> Void = { _, _, _ in }
     ) rethrows -> Result {
         var position = start ?? ChainPosition(before: header)
-        var result = Result(sealed: position, sealedEndOffset: header.byteCount, stop: .cleanEnd)
+        var offset = startOffset ?? header.byteCount
+        var result = Result(sealed: position, sealedEndOffset: offset, stop: .cleanEnd)
         var pending: [LogRecord] = []
         var pendingCheckpoint: LSN?
         var pendingRotation: (rotation: KeyRotation, lsn: LSN)?
-        var offset = header.byteCount
 
         func defect(_ reason: String, completeSeal: Bool = false) -> Stop {
             .defect(offset: offset, reason: reason, isCompleteSeal: completeSeal)

@@ -77,10 +77,10 @@ struct ConsolePages: Sendable {
         let page = registry.list(
             statuses: statuses, fromMilliseconds: from, toMilliseconds: nil, pageSize: Self.pageSize,
             after: filter.after.isEmpty ? nil : filter.after,
-            matching: { entry in
-                (filter.participant.isEmpty || entry.spec.branches.contains { $0.participant == filter.participant })
-                    && (filter.path.isEmpty || entry.finalPath == filter.path)
-                    && (filter.id.isEmpty || entry.spec.id.hasPrefix(filter.id))
+            matching: { transfer in
+                (filter.participant.isEmpty || transfer.spec.branches.contains { $0.participant == filter.participant })
+                    && (filter.path.isEmpty || transfer.finalPath == filter.path)
+                    && (filter.id.isEmpty || transfer.spec.id.hasPrefix(filter.id))
             }
         )
         var next: String?
@@ -184,7 +184,7 @@ struct ConsolePages: Sendable {
         }
         let retrying = registry.list(
             statuses: [.committing, .aborting, .compensating, .preparing, .saga], fromMilliseconds: nil, toMilliseconds: nil,
-            pageSize: 200, after: nil, matching: { !$0.retries.isEmpty }
+            pageSize: 200, after: nil, matching: \.hasRetries
         )
         let rows = retrying.entries.flatMap { entry in
             entry.retries.sorted { $0.key < $1.key }.map { index, retry in

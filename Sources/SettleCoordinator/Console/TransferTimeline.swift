@@ -30,7 +30,7 @@ struct TransferTimeline: Sendable {
             do {
                 // Signatures are checked below, for the seals that matter here only: checking
                 // every seal of a segment would cost a verification per batch of unrelated records.
-                try LogReader(directory: log, keys: nil).forEachBatch(from: LSN(rawValue: fromLSN)) { records, seal in
+                try LogReader(directory: log, keys: nil).forEachBatch(near: LSN(rawValue: fromLSN)) { records, seal in
                     var ended = false
                     for record in records where record.lsn.rawValue >= fromLSN {
                         guard let type = CoordinatorRecordType(rawValue: record.type.rawValue), Self.names(record, transferID) else {
