@@ -9,10 +9,13 @@ extension Coordinator {
         guard let address = try configuration.consoleAddress else { return 0 }
         let console = try ConsoleServer(
             address: address, coordinatorID: configuration.coordinatorID, pages: pages, actions: actions, clients: clients,
-            sessionMinutes: configuration.consoleSessionMinutes, logger: logger
+            sessionMinutes: configuration.consoleSessionMinutes, secureCookies: configuration.consoleSecureCookies, logger: logger
         )
         let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
         group.addTask {
+            // Finished however the server ends, so a listener that cannot bind stops settled
+            // instead of leaving it waiting for a port.
+            defer { portSink.finish() }
             try await self.untilStopping {
                 try await console.run { port in
                     portSink.yield(port)
@@ -21,7 +24,7 @@ extension Coordinator {
             }
         }
         for await port in ports { return port }
-        return 0
+        throw ConfigurationError("consoleListen \(configuration.consoleListen): the console could not listen there (see the error above)")
     }
 
     func consolePages(registry: TransferRegistry, watchdog: InDoubtWatchdog, history: ActivityHistory, log: SignedLog) -> ConsolePages {

@@ -61,6 +61,7 @@ public final class Coordinator: Service, Sendable {
         var held: (lease: CoordinatorLease, sentAt: ContinuousClock.Instant)?
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask {
+                defer { metricsPortSink.finish() }
                 try await self.untilStopping {
                     try await metricsServer.run { port in
                         metricsPortSink.yield(port)

@@ -127,6 +127,9 @@ public struct CoordinatorConfiguration: Decodable, Sendable {
     /// The operator's console (README, "The operator's console"): host:port, or "off".
     public var consoleListen = Self.defaultConsoleListen
     public static let defaultConsoleListen = "127.0.0.1:7102"
+    /// Whether the console's cookies carry `Secure`; nil: unless the console listens on loopback.
+    /// Set it to true when a TLS proxy on this host serves the console.
+    public var consoleSecureCookies: Bool?
     /// A console session ends after this many minutes without a request (and after 12 hours).
     public var consoleSessionMinutes: UInt32 = 30
     /// How often the in-doubt watchdog asks every participant for its prepared branches.
@@ -164,7 +167,7 @@ public struct CoordinatorConfiguration: Decodable, Sendable {
         case participantCallsInFlightMax, deadlockCheckIntervalMilliseconds, prepareOrder, previousPublicKeys, treeHeadFile,
             treeHeadIntervalMilliseconds, leaseMilliseconds
         case consoleListen, consoleSessionMinutes, watchdogIntervalMilliseconds, watchdogOldestPreparedSeconds
-        case watchdogBlockedSessions, watchdogPreparedSlotsPercent, tracingOTLPEndpoint
+        case watchdogBlockedSessions, watchdogPreparedSlotsPercent, tracingOTLPEndpoint, consoleSecureCookies
     }
 
     /// Required keys must be present; every other key falls back to its documented default.
@@ -222,6 +225,7 @@ public struct CoordinatorConfiguration: Decodable, Sendable {
         try optional(.watchdogBlockedSessions, &watchdogBlockedSessions)
         try optional(.watchdogPreparedSlotsPercent, &watchdogPreparedSlotsPercent)
         tracingOTLPEndpoint = try container.decodeIfPresent(String.self, forKey: .tracingOTLPEndpoint)
+        consoleSecureCookies = try container.decodeIfPresent(Bool.self, forKey: .consoleSecureCookies)
     }
 
     /// Nil when the console is off.

@@ -32,10 +32,14 @@ struct OperatorActions: Sendable {
 
     /// Four-eyes: a second operator makes the sealed proposal the MANUAL decision. A proposal
     /// sealed while four-eyes was configured can still be approved after it is off.
-    func approve(_ id: String, by approver: String) async throws -> TransferEntry {
+    ///
+    /// - Parameter seen: the proposal as the approver was shown it (the console sends it back);
+    ///   approving refuses if the proposal has changed since, so nobody approves what they did not read.
+    func approve(_ id: String, by approver: String, seen: ResolutionProposal? = nil) async throws -> TransferEntry {
         guard let proposal = registry.entry(id)?.proposal else {
             throw Refusal(kind: .notNow, description: "transfer '\(id.prefix(128))' has no proposal to approve")
         }
+        try Self.check(seen, against: proposal)
         guard proposal.operator != approver else {
             throw Refusal(
                 kind: .permission, description: "four-eyes: \(approver) proposed this resolution, so another operator must approve it"
@@ -46,11 +50,12 @@ struct OperatorActions: Sendable {
 
     /// Four-eyes: the proposer withdraws its proposal, or another operator refuses it; sealed, so
     /// no operator can hold a stuck transfer hostage with a wrong proposal.
-    func reject(_ id: String, reason: String, by who: String) async throws -> TransferEntry {
+    func reject(_ id: String, reason: String, by who: String, seen: ResolutionProposal? = nil) async throws -> TransferEntry {
         try Self.checkReason(reason)
         guard let proposal = registry.entry(id)?.proposal else {
             throw Refusal(kind: .notNow, description: "transfer '\(id.prefix(128))' has no proposal to reject")
         }
+        try Self.check(seen, against: proposal)
         let entry = try claim(id, proposal, approving: true)
         await registry.appendOrStop(.rejected(transferID: entry.spec.id, reason: reason, operator: who), logger: logger)
         logger.notice(
@@ -65,7 +70,7 @@ struct OperatorActions: Sendable {
         guard let entry = registry.entry(id) else {
             throw Refusal(kind: .notFound, description: "no transfer with id '\(id.prefix(128))' is known here")
         }
-        guard !entry.retries.isEmpty else {
+        guard !entry.status.isFinal, !entry.retries.isEmpty else {
             throw Refusal(kind: .notNow, description: "transfer \(id) has no branch waiting to retry")
         }
         await registry.appendOrStop(.retry(transferID: id, operator: who), logger: logger)
@@ -121,6 +126,14 @@ struct OperatorActions: Sendable {
             throw Refusal(kind: .notNow, description: "transfer \(id) was forgotten while being resolved; look again")
         }
         return entry
+    }
+
+    static func check(_ seen: ResolutionProposal?, against proposal: ResolutionProposal) throws {
+        guard let seen, seen != proposal else { return }
+        throw Refusal(
+            kind: .notNow,
+            description: "the proposal changed since you looked: it is now \(proposal.summary), because: \(proposal.reason); look again"
+        )
     }
 
     private static func checkReason(_ reason: String) throws {

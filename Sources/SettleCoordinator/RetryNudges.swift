@@ -6,6 +6,9 @@ import Synchronization
 final class RetryNudges: Sendable {
     private struct Waiting {
         var sleepers: [String: [UInt64: CheckedContinuation<Void, Never>]] = [:]
+        /// Nudged while none of the transfer's retries slept (an attempt under way, or a sleep
+        /// about to start): its next sleep ends at once.
+        var pending: Set<String> = []
         var nextID: UInt64 = 0
     }
 
@@ -23,12 +26,22 @@ final class RetryNudges: Sendable {
         }
     }
 
-    /// Wakes every retry of `id` that is sleeping; returns how many there were.
+    /// Wakes every retry of `id` that is sleeping and returns how many there were; with none
+    /// asleep, the next one to sleep does not.
     @discardableResult
     func nudge(_ id: String) -> Int {
-        let woken = waiting.withLock { $0.sleepers.removeValue(forKey: id) ?? [:] }
+        let woken = waiting.withLock { waiting in
+            let woken = waiting.sleepers.removeValue(forKey: id) ?? [:]
+            if woken.isEmpty { waiting.pending.insert(id) }
+            return woken
+        }
         for continuation in woken.values { continuation.resume() }
         return woken.count
+    }
+
+    /// The transfer's retries are over: a nudge nobody took is dropped.
+    func forget(_ id: String) {
+        waiting.withLock { _ = $0.pending.remove(id) }
     }
 
     private func waitForNudge(_ id: String) async {
@@ -39,7 +52,7 @@ final class RetryNudges: Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let resumeNow = waiting.withLock { waiting -> Bool in
-                    guard !Task.isCancelled else { return true }
+                    guard !Task.isCancelled, waiting.pending.remove(id) == nil else { return true }
                     waiting.sleepers[id, default: [:]][sleeperID] = continuation
                     return false
                 }

@@ -107,12 +107,18 @@ extension TransferDriver {
         let gid = gid(start, branch)
         var lastReason = "no answer"
         var attempt = 0
+        defer {
+            // However it ends (answered, given up, shutting down), nothing waits to retry now.
+            if attempt > 0 {
+                registry.updateLive(start.spec.id) { $0.retries[branch] = nil }
+                nudges.forget(start.spec.id)
+            }
+        }
         while attemptsMax.map({ attempt < $0 }) ?? true {
             do {
                 switch try await call(participant, gid) {
                 case .answered(let answer):
                     metrics.reachable(participant, true)
-                    if attempt > 0 { registry.updateLive(start.spec.id) { $0.retries[branch] = nil } }
                     return .answered(answer)
                 case .failed(let reason):
                     metrics.reachable(participant, true)

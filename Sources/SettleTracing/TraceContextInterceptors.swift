@@ -37,7 +37,9 @@ public struct ServerTraceContextInterceptor: ServerInterceptor {
         next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws -> StreamingServerResponse<Output>
     ) async throws -> StreamingServerResponse<Output> {
         var caller = ServiceContext.current ?? .topLevel
-        InstrumentationSystem.instrument.extract(request.metadata, into: &caller, using: MetadataExtractor())
+        // Only the trace headers reach the instrument: a tracer that logs a carrier it cannot
+        // parse must never see the call's authorization header.
+        InstrumentationSystem.instrument.extract(TraceHeaders(request.metadata), into: &caller, using: TraceHeaders.Extractor())
         return try await withSpan(context.descriptor.fullyQualifiedMethod, context: caller, ofKind: .server) { span in
             span.attributes["rpc.system"] = "grpc"
             return try await next(request, context)
@@ -51,8 +53,24 @@ struct MetadataInjector: Injector {
     }
 }
 
-struct MetadataExtractor: Extractor {
-    func extract(key: String, from carrier: Metadata) -> String? {
-        carrier[stringValues: key].first { _ in true }
+/// `traceparent` and `tracestate` from a call's metadata, nothing else, each cut at 512 bytes
+/// (W3C allows tracestate 32 list members; a longer one is dropped rather than parsed).
+struct TraceHeaders: Sendable {
+    static let names = ["traceparent", "tracestate"]
+    static let valueBytesMax = 512
+    let values: [String: String]
+
+    init(_ metadata: Metadata) {
+        var values: [String: String] = [:]
+        for name in Self.names {
+            if let value = metadata[stringValues: name].first(where: { _ in true }), value.utf8.count <= Self.valueBytesMax {
+                values[name] = value
+            }
+        }
+        self.values = values
+    }
+
+    struct Extractor: Tracing.Extractor {
+        func extract(key: String, from carrier: TraceHeaders) -> String? { carrier.values[key.lowercased()] }
     }
 }

@@ -38,6 +38,59 @@ import Testing
         #expect(crowded.session(oldest.id, now: 10_001) == nil, "the least recently used session made room")
     }
 
+    @Test func theLastMinutesFilterCannotOverflow() {
+        let now: Int64 = 1_796_528_606_596
+        #expect(ConsolePages.windowStart(minutes: "5", nowMilliseconds: now) == now - 300_000)
+        #expect(ConsolePages.windowStart(minutes: "", nowMilliseconds: now) == nil)
+        #expect(ConsolePages.windowStart(minutes: "-5", nowMilliseconds: now) == nil)
+        #expect(ConsolePages.windowStart(minutes: "999999999999999999", nowMilliseconds: now) == nil, "not a UInt32: ignored")
+        let longest = ConsolePages.windowStart(minutes: "\(UInt32.max)", nowMilliseconds: now)
+        #expect(longest == now - Int64(ConsolePages.windowMinutesMax) * 60_000, "clamped to ten years")
+        #expect(ConsolePages.windowStart(minutes: "\(UInt32.max)", nowMilliseconds: .min) != nil, "and it never traps")
+    }
+
+    @Test func refreshesDoNotKeepASessionAlive() {
+        let sessions = ConsoleSessions(idleMinutes: 1)
+        let session = sessions.start(client: "alice", now: 0)
+        #expect(sessions.session(session.id, now: 50_000, touching: false) != nil)
+        #expect(sessions.session(session.id, now: 61_000, touching: false) == nil, "only the operator's own requests count")
+    }
+
+    @Test func aNudgeWhileNoRetrySleepsEndsTheNextSleep() async throws {
+        let nudges = RetryNudges()
+        #expect(nudges.nudge("t-1") == 0)
+        let started = ContinuousClock.now
+        try await nudges.sleep("t-1", for: .seconds(60), clock: SystemDriverClock())
+        #expect(ContinuousClock.now - started < .seconds(10), "the pending nudge ended it at once")
+        #expect(nudges.nudge("t-2") == 0)
+        nudges.forget("t-2")
+        let untouched = ContinuousClock.now
+        try await nudges.sleep("t-2", for: .milliseconds(200), clock: SystemDriverClock())
+        #expect(ContinuousClock.now - untouched >= .milliseconds(200), "a forgotten nudge wakes nobody")
+    }
+
+    @Test func anApproverMustApproveTheProposalTheyWereShown() throws {
+        let shown = ResolutionProposal(outcome: .compensated, reason: "refunded by hand", operator: "alice")
+        try OperatorActions.check(shown, against: shown)
+        try OperatorActions.check(nil, against: shown)
+        for changed in [
+            ResolutionProposal(outcome: .committed, reason: "refunded by hand", operator: "alice"),
+            ResolutionProposal(outcome: .compensated, reason: "other", operator: "alice"),
+            ResolutionProposal(outcome: .compensated, reason: "refunded by hand", operator: "carol"),
+        ] {
+            let refusal = #expect(throws: OperatorActions.Refusal.self) { try OperatorActions.check(shown, against: changed) }
+            #expect(refusal?.description.contains("changed since you looked") == true)
+        }
+    }
+
+    @Test func theGateAdmitsUpToItsLimit() {
+        let gate = ConcurrencyGate(limit: 2)
+        #expect(gate.enter() && gate.enter())
+        #expect(!gate.enter(), "a third is refused")
+        gate.leave()
+        #expect(gate.enter())
+    }
+
     @Test func tokensAreRandomHexAndCompareExactly() {
         let first = ConsoleSessions.randomToken()
         let second = ConsoleSessions.randomToken()
@@ -93,15 +146,12 @@ import Testing
         let started = ContinuousClock.now
         async let woken: Void = nudges.sleep("t-1", for: .seconds(60), clock: SystemDriverClock())
         async let untouched: Void = nudges.sleep("t-2", for: .milliseconds(300), clock: SystemDriverClock())
-        var count = 0
-        while count == 0, ContinuousClock.now - started < .seconds(10) {
-            try await Task.sleep(for: .milliseconds(10))
-            count = nudges.nudge("t-1")
-        }
-        #expect(count == 1, "one retry of t-1 was sleeping")
+        // Asleep already (woken) or about to be (pending): either way the minute is cut short.
+        try await Task.sleep(for: .milliseconds(50))
+        _ = nudges.nudge("t-1")
         try await woken
         #expect(ContinuousClock.now - started < .seconds(10), "t-1 woke long before its minute")
         try await untouched
-        #expect(nudges.nudge("t-1") == 0 && nudges.nudge("t-2") == 0, "nobody is left waiting")
+        #expect(ContinuousClock.now - started >= .milliseconds(300), "t-2 slept its whole backoff")
     }
 }

@@ -19,23 +19,31 @@ enum ConsoleAssets {
         """
 
     static let javascript = """
-        // Refreshes <main> every few seconds on pages that ask for it, unless a form field has focus.
+        // Refreshes <main> every few seconds on pages that ask for it: one request at a time, not
+        // while the tab is hidden or a form field has focus, marked so that it does not count as
+        // the operator's activity; once the session has ended it shows the login page instead.
         (function () {
           var seconds = parseInt(document.body.getAttribute('data-refresh') || '0', 10);
           if (!seconds) return;
-          setInterval(function () {
+          function later() { setTimeout(refresh, seconds * 1000); }
+          function refresh() {
             var active = document.activeElement;
-            if (active && (active.tagName === 'INPUT' || active.tagName === 'SELECT')) return;
-            fetch(window.location.href, { credentials: 'same-origin' }).then(function (response) {
-              if (!response.ok) return null;
-              return response.text();
-            }).then(function (html) {
-              if (!html) return;
-              var page = new DOMParser().parseFromString(html, 'text/html');
-              var fresh = page.getElementById('main');
-              if (fresh) document.getElementById('main').replaceWith(fresh);
-            }).catch(function () {});
-          }, seconds * 1000);
+            if (document.hidden || (active && (active.tagName === 'INPUT' || active.tagName === 'SELECT'))) { later(); return; }
+            fetch(window.location.href, { credentials: 'same-origin', headers: { 'X-Settle-Refresh': '1' } })
+              .then(function (response) {
+                if (response.redirected && new URL(response.url).pathname === '/login') { window.location.assign('/login'); return null; }
+                return response.ok ? response.text() : null;
+              })
+              .then(function (html) {
+                if (html) {
+                  var fresh = new DOMParser().parseFromString(html, 'text/html').getElementById('main');
+                  if (fresh) document.getElementById('main').replaceWith(fresh);
+                }
+                later();
+              })
+              .catch(later);
+          }
+          later();
         })();
         """
 }

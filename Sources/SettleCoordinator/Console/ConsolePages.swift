@@ -73,7 +73,7 @@ struct ConsolePages: Sendable {
 
     func transfers(_ filter: TransferFilter, nowMilliseconds: Int64) -> [String: Any] {
         let statuses: Set<TransferStatus> = TransferStatus(rawValue: filter.state).map { [$0] } ?? []
-        let from = Int64(filter.minutes).map { nowMilliseconds - $0 * 60_000 }
+        let from = Self.windowStart(minutes: filter.minutes, nowMilliseconds: nowMilliseconds)
         let page = registry.list(
             statuses: statuses, fromMilliseconds: from, toMilliseconds: nil, pageSize: Self.pageSize,
             after: filter.after.isEmpty ? nil : filter.after,
@@ -161,6 +161,9 @@ struct ConsolePages: Sendable {
                     },
                 ] as [String: Any])
                 .settingIfPresent("proposal", entry.proposal?.summary)
+                .settingIfPresent("proposalReason", entry.proposal?.reason)
+                .settingIfPresent("proposalOutcome", entry.proposal?.outcome.rawValue)
+                .settingIfPresent("proposalOperator", entry.proposal?.operator)
             },
         ]
     }
@@ -173,7 +176,9 @@ struct ConsolePages: Sendable {
                     "participant": report.participant, "gid": branch.gid, "age": ConsoleText.age(milliseconds: branch.ageMs),
                     "blocked": branch.blockedSessions,
                 ]
-                if let gid = try? BranchGID(parsing: branch.gid), let entry = registry.entry(gid.transferID) {
+                if let gid = try? BranchGID(parsing: branch.gid), gid.coordinatorID == coordinatorID,
+                    let entry = registry.entry(gid.transferID)
+                {
                     row["logSays"] = entry.admission == gid.admission ? entry.status.rawValue : "an earlier admission (roll back)"
                     row["link"] = ConsoleText.percentEncoded(entry.spec.id)
                 } else {
@@ -187,7 +192,7 @@ struct ConsolePages: Sendable {
             pageSize: 200, after: nil, matching: \.hasRetries
         )
         let rows = retrying.entries.flatMap { entry in
-            entry.retries.sorted { $0.key < $1.key }.map { index, retry in
+            entry.retries.sorted { $0.key < $1.key }.filter { entry.spec.branches.indices.contains($0.key) }.map { index, retry in
                 [
                     "id": entry.spec.id, "link": ConsoleText.percentEncoded(entry.spec.id),
                     "participant": entry.spec.branches[index].participant, "operation": retry.operation, "attempts": retry.attempts,
@@ -219,6 +224,15 @@ struct ConsolePages: Sendable {
             "refresh": 5,
         ]
     }
+
+    /// The start of "the last N minutes", clamped to ten years; nil when no whole number is given.
+    static func windowStart(minutes: String, nowMilliseconds: Int64) -> Int64? {
+        guard let minutes = UInt32(minutes) else { return nil }
+        let clamped = Int64(min(minutes, Self.windowMinutesMax))
+        return nowMilliseconds.subtractingReportingOverflow(clamped * 60_000).partialValue
+    }
+
+    static let windowMinutesMax: UInt32 = 10 * 366 * 24 * 60
 
     private static func options(_ values: [String], selected: String) -> [[String: Any]] {
         values.map { ["value": $0, "label": $0.isEmpty ? "any" : $0, "selected": $0 == selected] }

@@ -45,15 +45,25 @@ extension ConsoleServer {
             return entry.proposal.map { "Proposed \($0.outcome.rawValue); a second operator must approve it." }
                 ?? "Resolved as \(entry.status.rawValue)."
         case .approve:
-            let entry = try await actions.approve(id, by: who)
+            let entry = try await actions.approve(id, by: who, seen: try seenProposal(form))
             return "Approved: the transfer is \(entry.status.rawValue)."
         case .reject:
-            _ = try await actions.reject(id, reason: form["reason"], by: who)
+            _ = try await actions.reject(id, reason: form["reason"], by: who, seen: try seenProposal(form))
             return "Proposal rejected."
         case .retry:
             let woken = try await actions.retryNow(id, by: who)
-            return "Retrying now (\(woken) branch\(woken == 1 ? "" : "es") woken)."
+            return woken == 0
+                ? "Retrying now: the next attempt starts as soon as the one under way ends."
+                : "Retrying now (\(woken) branch\(woken == 1 ? "" : "es") woken)."
         }
+    }
+
+    /// The proposal the page showed, which approving or rejecting must still find.
+    private func seenProposal(_ form: ConsoleForm) throws -> ResolutionProposal {
+        guard let outcome = TransferStatus(rawValue: form["seenOutcome"]) else {
+            throw OperatorActions.Refusal(kind: .invalid, description: "the form does not say which proposal you saw; reload the page")
+        }
+        return ResolutionProposal(outcome: outcome, reason: form["seenReason"], operator: form["seenOperator"])
     }
 
     private func refuse(_ action: ConsoleAction, _ why: String, _ viewer: Viewer?) -> Response {

@@ -21,15 +21,19 @@ struct ConsoleServer: Sendable {
     let library: MustacheLibrary
     /// Cookies carry `Secure` unless the console listens on loopback (then it is plain HTTP).
     let secureCookies: Bool
+    /// Timeline reads at once: each reads a segment of the log on NIO's blocking-I/O pool.
+    let timelineReads = ConcurrencyGate(limit: 2)
 
     static let sessionCookie = "settle_session"
+    /// Sent by the console's script on its automatic refreshes.
+    static var refreshHeader: HTTPField.Name { HTTPField.Name("X-Settle-Refresh") ?? .cacheControl }
     static let loginCookie = "settle_login"
     static let formBytesMax = 16 * 1024
     static let connectionsMax = 64
 
     init(
         address: HostPort, coordinatorID: String, pages: ConsolePages, actions: OperatorActions, clients: ClientRegistry,
-        sessionMinutes: UInt32, logger: Logger
+        sessionMinutes: UInt32, secureCookies: Bool?, logger: Logger
     ) throws {
         self.address = address
         self.coordinatorID = coordinatorID
@@ -42,7 +46,7 @@ struct ConsoleServer: Sendable {
         for (name, text) in ConsoleTemplates.all { templates[name] = try MustacheTemplate(string: text) }
         self.library = MustacheLibrary(templates: templates)
         let host = address.host
-        self.secureCookies = !(host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]")
+        self.secureCookies = secureCookies ?? !(host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]")
     }
 
     /// Serves until the task is cancelled; `bound` receives the listening port.
@@ -65,6 +69,9 @@ struct ConsoleServer: Sendable {
         }
         let app = Application(
             router: router,
+            // A connection that sends nothing for this long is closed, so idle or slow clients
+            // cannot hold the console's connections from the operators.
+            server: .http1(configuration: .init(idleTimeout: .seconds(30))),
             configuration: .init(
                 address: .hostname(address.host, port: address.port), serverName: nil,
                 availableConnectionsDelegate: MaximumAvailableConnections(Self.connectionsMax)
@@ -107,7 +114,10 @@ struct ConsoleServer: Sendable {
                 "message", ["heading": "Not found", "text": "No transfer with id '\(id.prefix(128))' is known here."], for: viewer, status: .notFound)
         }
         var timeline: Result<TransferTimeline, any Error>?
-        if let accepted = pages.registry.acceptedLSN(id) {
+        if pages.registry.acceptedLSN(id) != nil, !timelineReads.enter() {
+            timeline = .failure(TimelineBusy())
+        } else if let accepted = pages.registry.acceptedLSN(id) {
+            defer { timelineReads.leave() }
             do {
                 timeline = .success(
                     try await TransferTimeline.read(transferID: id, fromLSN: accepted, log: pages.logLocation, keys: pages.logKeys())
@@ -169,8 +179,10 @@ struct ConsoleServer: Sendable {
 
     /// The session's client, allowed to read every transfer.
     func viewer(_ request: Request) -> Result<Viewer, Refusal> {
+        // The page's own refreshes do not keep a session alive: an open tab is not an operator.
+        let isRefresh = request.headers[Self.refreshHeader] != nil
         guard let id = request.cookies[Self.sessionCookie]?.value,
-            let session = sessions.session(id, now: WallClock.nowMilliseconds())
+            let session = sessions.session(id, now: WallClock.nowMilliseconds(), touching: !isRefresh)
         else { return .failure(.notLoggedIn) }
         guard let client = clients.clients[session.client] else { return .failure(.notLoggedIn) }
         guard client.read == .all else {
@@ -181,7 +193,8 @@ struct ConsoleServer: Sendable {
 
     private func login(_ request: Request) async throws -> Response {
         let form = try await ConsoleForm(request, bytesMax: Self.formBytesMax)
-        guard let nonce = request.cookies[Self.loginCookie]?.value, ConsoleSessions.tokensMatch(form["csrf"], nonce) else {
+        guard let nonce = request.cookies[Self.loginCookie]?.value, !nonce.isEmpty, ConsoleSessions.tokensMatch(form["csrf"], nonce)
+        else {
             Self.countLogin("refused")
             return loginPage(flash: "The login form expired or came from elsewhere; try again.", status: .forbidden)
         }
@@ -196,6 +209,7 @@ struct ConsoleServer: Sendable {
             Self.countLogin("forbidden")
             return loginPage(flash: "Client \(name) may not read all transfers (read: all), which the console needs.", status: .forbidden)
         }
+        if let previous = request.cookies[Self.sessionCookie]?.value { sessions.end(previous) }
         let session = sessions.start(client: name, now: WallClock.nowMilliseconds())
         Self.countLogin("ok")
         logger.notice("console login", metadata: ["client": "\(name)"])

@@ -42,16 +42,19 @@ final class ConsoleSessions: Sendable {
         return session
     }
 
-    /// The live session with this id, its idle clock restarted; nil once expired or unknown.
-    func session(_ id: String, now: Int64) -> Session? {
+    /// The live session with this id, its idle clock restarted when `touching`; nil once expired
+    /// or unknown.
+    func session(_ id: String, now: Int64, touching: Bool = true) -> Session? {
         sessions.withLock { sessions in
             guard var session = sessions[id] else { return nil }
             guard isAlive(session, now: now) else {
                 sessions[id] = nil
                 return nil
             }
-            session.lastSeenAtMilliseconds = now
-            sessions[id] = session
+            if touching {
+                session.lastSeenAtMilliseconds = now
+                sessions[id] = session
+            }
             return session
         }
     }

@@ -109,11 +109,11 @@ enum ConsoleTemplates {
         {{#rows}}<section class="stuck" id="stuck-{{link}}"><h2><a href="/transfer?id={{link}}">{{id}}</a></h2>
         <p>{{reason}}</p>
         <ul>{{#branches}}<li>{{participant}} {{action}}: {{state}}{{#lastError}} — {{lastError}}{{/lastError}}</li>{{/branches}}</ul>
-        {{#proposal}}<p class="proposal">Proposed: {{proposal}}</p>
+        {{#proposal}}<p class="proposal">Proposed: {{proposal}}, because: {{proposalReason}}</p>
         <form method="post" action="/transfer/approve" class="inline"><input type="hidden" name="csrf" value="{{csrf}}">{{#id}}<input type="hidden" name="id" value="{{id}}">{{/id}}
-        <button type="submit" class="approve">Approve</button></form>
+        <input type="hidden" name="seenOutcome" value="{{proposalOutcome}}"><input type="hidden" name="seenOperator" value="{{proposalOperator}}"><input type="hidden" name="seenReason" value="{{proposalReason}}"><button type="submit" class="approve">Approve</button></form>
         <form method="post" action="/transfer/reject" class="inline"><input type="hidden" name="csrf" value="{{csrf}}">{{#id}}<input type="hidden" name="id" value="{{id}}">{{/id}}
-        <input name="reason" placeholder="why" required><button type="submit" class="reject">Reject</button></form>{{/proposal}}
+        <input type="hidden" name="seenOutcome" value="{{proposalOutcome}}"><input type="hidden" name="seenOperator" value="{{proposalOperator}}"><input type="hidden" name="seenReason" value="{{proposalReason}}"><input name="reason" placeholder="why" required><button type="submit" class="reject">Reject</button></form>{{/proposal}}
         {{^proposal}}<form method="post" action="/transfer/resolve" class="resolve"><input type="hidden" name="csrf" value="{{csrf}}">{{#id}}<input type="hidden" name="id" value="{{id}}">{{/id}}
         <select name="outcome"><option value="COMMITTED">committed</option><option value="COMPENSATED">compensated</option>
         <option value="ABORTED">aborted</option></select>

@@ -2,6 +2,7 @@ import Foundation
 import NIOPosix
 import SettleCore
 import SignedLog
+import Synchronization
 
 /// One transfer's sealed records read back from the recovery log, each with its seal checked:
 /// the same facts `settle audit show` prints. Reading runs on NIO's blocking-I/O thread pool,
@@ -57,4 +58,27 @@ struct TransferTimeline: Sendable {
         guard let object = try? JSONSerialization.jsonObject(with: Data(record.payload)) as? [String: Any] else { return false }
         return object["transfer"] as? String == transferID
     }
+}
+
+/// Reading the log is refused while another reader or two are at it; the page says so.
+struct TimelineBusy: Error, CustomStringConvertible {
+    var description: String { "other timelines are being read from the log right now; reload in a moment" }
+}
+
+/// At most `limit` holders at once, without waiting: `enter` says whether there was room.
+final class ConcurrencyGate: Sendable {
+    private let holders = Atomic<Int>(0)
+    let limit: Int
+
+    init(limit: Int) { self.limit = limit }
+
+    func enter() -> Bool {
+        guard holders.wrappingAdd(1, ordering: .acquiring).newValue <= limit else {
+            holders.wrappingSubtract(1, ordering: .releasing)
+            return false
+        }
+        return true
+    }
+
+    func leave() { holders.wrappingSubtract(1, ordering: .releasing) }
 }
