@@ -9,7 +9,8 @@ extension Coordinator {
         guard let address = try configuration.consoleAddress else { return 0 }
         let console = try ConsoleServer(
             address: address, coordinatorID: configuration.coordinatorID, pages: pages, actions: actions, clients: clients,
-            sessionMinutes: configuration.consoleSessionMinutes, secureCookies: configuration.consoleSecureCookies, logger: logger
+            sessionMinutes: configuration.consoleSessionMinutes, secureCookies: configuration.consoleSecureCookies,
+            tls: configuration.tls, logger: logger
         )
         let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
         group.addTask {

@@ -316,8 +316,8 @@ public struct CoordinatorConfiguration: Decodable, Sendable {
             )
         }
         if try consoleAddress != nil {
-            // The console has no TLS of its own: off loopback it belongs behind a TLS proxy.
-            try refusePlaintext(consoleListen, false, allowed: allowPlaintext, what: "consoleListen")
+            // With `tls`, the console serves HTTPS with the API's certificate.
+            try refusePlaintext(consoleListen, tls != nil, allowed: allowPlaintext, what: "consoleListen")
         }
         if let endpoint = tracingOTLPEndpoint, !(endpoint.hasPrefix("http://") || endpoint.hasPrefix("https://")) {
             throw ConfigurationError("tracingOTLPEndpoint must be an http:// or https:// URL of an OTLP/gRPC collector")

@@ -6,6 +6,7 @@ import Metrics
 import Mustache
 import NIOCore
 import SettleCore
+import SettleProtocol
 
 /// The operator's console: server-rendered pages over HTTP/1.1 on its own listener, with
 /// sessions from the API's own client tokens, a CSRF token in every form that changes anything,
@@ -21,6 +22,8 @@ struct ConsoleServer: Sendable {
     let library: MustacheLibrary
     /// Cookies carry `Secure` unless the console listens on loopback (then it is plain HTTP).
     let secureCookies: Bool
+    /// The client API's TLS, which the console serves too (nil: plain HTTP).
+    let tls: ServerTLS?
     /// Timeline reads at once: each reads a segment of the log on NIO's blocking-I/O pool.
     let timelineReads = ConcurrencyGate(limit: 2)
 
@@ -33,8 +36,9 @@ struct ConsoleServer: Sendable {
 
     init(
         address: HostPort, coordinatorID: String, pages: ConsolePages, actions: OperatorActions, clients: ClientRegistry,
-        sessionMinutes: UInt32, secureCookies: Bool?, logger: Logger
+        sessionMinutes: UInt32, secureCookies: Bool?, tls: ServerTLS?, logger: Logger
     ) throws {
+        self.tls = tls
         self.address = address
         self.coordinatorID = coordinatorID
         self.pages = pages
@@ -46,17 +50,18 @@ struct ConsoleServer: Sendable {
         for (name, text) in ConsoleTemplates.all { templates[name] = try MustacheTemplate(string: text) }
         self.library = MustacheLibrary(templates: templates)
         let host = address.host
-        self.secureCookies = secureCookies ?? !(host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]")
+        self.secureCookies = secureCookies ?? (tls != nil || !(host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]"))
     }
 
     /// Serves until the task is cancelled; `bound` receives the listening port.
     func run(bound: @escaping @Sendable (Int) -> Void) async throws {
-        let router = Router()
+        let router = Router(context: ConsoleRequestContext.self)
         router.middlewares.add(SecurityHeaders())
         router.get("/static/console.css") { _, _ in Self.asset(ConsoleAssets.css, type: "text/css; charset=utf-8") }
         router.get("/static/console.js") { _, _ in Self.asset(ConsoleAssets.javascript, type: "text/javascript; charset=utf-8") }
         router.get("/login") { _, _ in loginPage() }
         router.post("/login") { request, _ in try await login(request) }
+        router.post("/login/certificate") { request, context in try await certificateLogin(request, context) }
         router.post("/logout") { request, _ in try await logout(request) }
         router.get("/") { request, _ in page(request, "overview") { _ in pages.overview() } }
         router.get("/transfers") { request, _ in page(request, "transfers") { _ in transfersPage(request) } }
@@ -67,11 +72,13 @@ struct ConsoleServer: Sendable {
         for action in ConsoleAction.allCases {
             router.post("/transfer/\(action.rawValue)") { request, _ in try await act(action, request) }
         }
+        // A connection that sends nothing for this long is closed, so idle or slow clients
+        // cannot hold the console's connections from the operators.
+        let http1 = HTTP1Channel.Configuration(idleTimeout: .seconds(30))
         let app = Application(
             router: router,
-            // A connection that sends nothing for this long is closed, so idle or slow clients
-            // cannot hold the console's connections from the operators.
-            server: .http1(configuration: .init(idleTimeout: .seconds(30))),
+            server: try tls.map { try .tls(.http1(configuration: http1), tlsConfiguration: Self.tlsConfiguration($0)) }
+                ?? .http1(configuration: http1),
             configuration: .init(
                 address: .hostname(address.host, port: address.port), serverName: nil,
                 availableConnectionsDelegate: MaximumAvailableConnections(Self.connectionsMax)
@@ -133,7 +140,8 @@ struct ConsoleServer: Sendable {
         let nonce = ConsoleSessions.randomToken()
         var response = html(
             library.render(
-                (["coordinator": coordinatorID, "loginCSRF": nonce] as [String: Any]).settingIfPresent("flash", flash),
+                (["coordinator": coordinatorID, "loginCSRF": nonce, "certificateLogin": tls?.clientCertificateAuthority != nil]
+                    as [String: Any]).settingIfPresent("flash", flash),
                 withTemplate: "login"
             ) ?? "",
             status: status
@@ -191,21 +199,48 @@ struct ConsoleServer: Sendable {
         return .success(Viewer(session: session, client: client))
     }
 
+    /// Token login: the token of a client configured with `read: all`.
     private func login(_ request: Request) async throws -> Response {
         let form = try await ConsoleForm(request, bytesMax: Self.formBytesMax)
-        guard let nonce = request.cookies[Self.loginCookie]?.value, !nonce.isEmpty, ConsoleSessions.tokensMatch(form["csrf"], nonce)
-        else {
+        guard loginFormIsGenuine(request, form) else {
             Self.countLogin("refused")
             return loginPage(flash: "The login form expired or came from elsewhere; try again.", status: .forbidden)
         }
-        guard let name = clients.credentials.name(forToken: form["token"]), let client = clients.clients[name] else {
+        guard let name = clients.credentials.name(forToken: form["token"]) else {
             Self.countLogin("unknown")
             logger.notice("console login refused: unknown token")
             // Slows guessing without holding any lock.
             try? await Task.sleep(for: .milliseconds(250))
             return loginPage(flash: "That token is not a client of this coordinator.", status: .unauthorized)
         }
-        guard client.read == .all else {
+        return startSession(for: name, request)
+    }
+
+    /// Certificate login: the verified client certificate the browser presented.
+    private func certificateLogin(_ request: Request, _ context: ConsoleRequestContext) async throws -> Response {
+        let form = try await ConsoleForm(request, bytesMax: Self.formBytesMax)
+        guard loginFormIsGenuine(request, form) else {
+            Self.countLogin("refused")
+            return loginPage(flash: "The login form expired or came from elsewhere; try again.", status: .forbidden)
+        }
+        switch await clientOfCertificate(context) {
+        case .success(let name):
+            return startSession(for: name, request)
+        case .failure(let refusal):
+            Self.countLogin("unknown")
+            let why = if case .forbidden(let text) = refusal { text } else { "no certificate" }
+            return loginPage(flash: "Certificate login refused: \(why).", status: .unauthorized)
+        }
+    }
+
+    /// The login form came from this console: its hidden nonce matches the cookie set with it.
+    private func loginFormIsGenuine(_ request: Request, _ form: ConsoleForm) -> Bool {
+        guard let nonce = request.cookies[Self.loginCookie]?.value, !nonce.isEmpty else { return false }
+        return ConsoleSessions.tokensMatch(form["csrf"], nonce)
+    }
+
+    private func startSession(for name: String, _ request: Request) -> Response {
+        guard let client = clients.clients[name], client.read == .all else {
             Self.countLogin("forbidden")
             return loginPage(flash: "Client \(name) may not read all transfers (read: all), which the console needs.", status: .forbidden)
         }

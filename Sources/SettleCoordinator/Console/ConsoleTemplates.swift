@@ -32,6 +32,9 @@ enum ConsoleTemplates {
         <form method="post" action="/login" id="login-form"><input type="hidden" name="csrf" value="{{loginCSRF}}">
         <label>Token <input type="password" name="token" id="token" autocomplete="off" required></label>
         <button type="submit" id="login">Log in</button></form>
+        {{#certificateLogin}}<form method="post" action="/login/certificate" id="certificate-login-form">
+        <input type="hidden" name="csrf" value="{{loginCSRF}}">
+        <button type="submit" id="certificate-login">Log in with your client certificate</button></form>{{/certificateLogin}}
         {{/body}}{{/layout}}
         """
 
