@@ -129,6 +129,9 @@ public final class LaunchedProcess: @unchecked Sendable {
 
     public var isRunning: Bool { process.isRunning }
 
+    /// The exit status once the process has ended; nil while it runs.
+    public var exitStatus: Int32? { process.isRunning ? nil : process.terminationStatus }
+
     /// Sends `signal` without waiting (pair with `waitForExit`, which does not block a thread).
     public func send(_ signal: Int32) {
         Foundation.kill(process.processIdentifier, signal)

@@ -12,20 +12,30 @@ extension Coordinator {
             sessionMinutes: configuration.consoleSessionMinutes, secureCookies: configuration.consoleSecureCookies,
             tls: configuration.tls, logger: logger
         )
+        guard let port = await serving(in: &group, console.run) else {
+            throw ConfigurationError("consoleListen \(configuration.consoleListen): the console could not listen there (see the error above)")
+        }
+        return port
+    }
+
+    /// Runs a listener in `group` until settled stops and returns the port it bound; nil when it
+    /// ended without binding (its error then ends the group), so settled stops rather than waits.
+    func serving(
+        in group: inout ThrowingDiscardingTaskGroup<any Error>,
+        _ run: @escaping @Sendable (_ bound: @escaping @Sendable (Int) -> Void) async throws -> Void
+    ) async -> Int? {
         let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
         group.addTask {
-            // Finished however the server ends, so a listener that cannot bind stops settled
-            // instead of leaving it waiting for a port.
             defer { portSink.finish() }
             try await self.untilStopping {
-                try await console.run { port in
+                try await run { port in
                     portSink.yield(port)
                     portSink.finish()
                 }
             }
         }
         for await port in ports { return port }
-        throw ConfigurationError("consoleListen \(configuration.consoleListen): the console could not listen there (see the error above)")
+        return nil
     }
 
     func consolePages(registry: TransferRegistry, watchdog: InDoubtWatchdog, history: ActivityHistory, log: SignedLog) -> ConsolePages {

@@ -53,24 +53,15 @@ public final class Coordinator: Service, Sendable {
         let signingKey = try SigningKey(pemFile: configuration.signingKey)
         let location = try configuration.logLocation
         let metricsAddress = try HostPort(parsing: configuration.metricsListen)
-        let (metricsPorts, metricsPortSink) = AsyncStream.makeStream(of: Int.self)
         let metricsServer = MetricsHTTPServer(
             host: metricsAddress.host, port: metricsAddress.port, renderMetrics: renderMetrics, health: { [self] in health }
         )
         let keeper = leaseKeeper(for: location)
         var held: (lease: CoordinatorLease, sentAt: ContinuousClock.Instant)?
         try await withThrowingDiscardingTaskGroup { group in
-            group.addTask {
-                defer { metricsPortSink.finish() }
-                try await self.untilStopping {
-                    try await metricsServer.run { port in
-                        metricsPortSink.yield(port)
-                        metricsPortSink.finish()
-                    }
-                }
+            guard let metricsPort = await serving(in: &group, metricsServer.run) else {
+                throw ConfigurationError("metricsListen \(configuration.metricsListen): could not listen there (see the error above)")
             }
-            var metricsPort = 0
-            for await port in metricsPorts { metricsPort = port }
             if let keeper {
                 role.store(Role.standby.rawValue, ordering: .relaxed)
                 guard let acquired = try await awaitLease(keeper, whileStandby: { [onStandby, metricsPort] in onStandby(metricsPort) }) else {
