@@ -18,7 +18,7 @@ import urllib.request
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 
@@ -51,7 +51,17 @@ class Console:
         """Clicks something that loads a new page, and waits until the new page is there."""
         old = self.driver.find_element(By.TAG_NAME, "html")
         element.click()
-        WebDriverWait(self.driver, 15).until(expected_conditions.staleness_of(old))
+
+        def replaced(driver):
+            try:
+                old.is_enabled()
+                return False
+            except WebDriverException:
+                # Stale, or (Chromium, mid-navigation) "node does not belong to the document".
+                return True
+
+        WebDriverWait(self.driver, 15).until(replaced)
+        WebDriverWait(self.driver, 15).until(lambda driver: driver.execute_script("return document.readyState") == "complete")
 
     def login(self, token):
         self.driver.delete_all_cookies()
