@@ -161,7 +161,7 @@ let package = Package(
         .executableTarget(
             name: "settle",
             dependencies: [
-                "SignedLog", "SettleClient", "SettleCore", "SettleProtocol", "SettleAudit",
+                "SignedLog", "SettleClient", "SettleCore", "SettleProtocol", "SettleAudit", "SettleCoordinator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SettleCoordinator
 import SettleCore
 import SignedLog
 
@@ -24,9 +25,7 @@ struct AuditShowCommand: ParsableCommand {
         do {
             try LogReader(directory: log, keys: keys).forEachBatch(from: .first) { records, seal in
                 for record in records where CoordinatorRecordType(rawValue: record.type.rawValue) != nil {
-                    guard let object = try? JSONSerialization.jsonObject(with: Data(record.payload)) as? [String: Any],
-                        object["transfer"] as? String == transfer
-                    else { continue }
+                    guard CoordinatorRecord.transferID(inPayload: record.payload) == transfer else { continue }
                     found += 1
                     print(
                         "LSN \(record.lsn)  \(Timestamp.iso8601(nanoseconds: record.appendedAtNanoseconds))  "

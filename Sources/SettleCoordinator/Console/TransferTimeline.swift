@@ -1,4 +1,3 @@
-import Foundation
 import NIOPosix
 import SettleCore
 import SignedLog
@@ -34,9 +33,9 @@ struct TransferTimeline: Sendable {
                 try LogReader(directory: log, keys: nil).forEachBatch(near: LSN(rawValue: fromLSN)) { records, seal in
                     var ended = false
                     for record in records where record.lsn.rawValue >= fromLSN {
-                        guard let type = CoordinatorRecordType(rawValue: record.type.rawValue), Self.names(record, transferID) else {
-                            continue
-                        }
+                        guard let type = CoordinatorRecordType(rawValue: record.type.rawValue),
+                            CoordinatorRecord.transferID(inPayload: record.payload) == transferID
+                        else { continue }
                         let verifies = keys.key(for: seal.keyID)?.isValidSignature(seal.signature, for: seal.signedMessage) ?? false
                         entries.append(
                             Entry(
@@ -52,11 +51,6 @@ struct TransferTimeline: Sendable {
             } catch is LogReader.StopReading {}
             return TransferTimeline(entries: entries)
         }
-    }
-
-    private static func names(_ record: LogRecord, _ transferID: String) -> Bool {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(record.payload)) as? [String: Any] else { return false }
-        return object["transfer"] as? String == transferID
     }
 }
 
