@@ -80,13 +80,9 @@ extension TransferRegistry {
         init(_ transfer: Transfer) {
             spec = transfer.sealed.spec
             hasRetries = !transfer.live.retries.isEmpty
-            if let final = transfer.sealed.final, transfer.isReportedFinal {
-                status = transfer.sealed.facts?.status ?? final
-                finalPath = transfer.sealed.facts?.path ?? transfer.factsOfAnOlderRecord(final: final).path
-            } else {
-                status = transfer.live.status
-                finalPath = nil
-            }
+            let facts = transfer.reportedFinalFacts
+            status = facts?.status ?? transfer.live.status
+            finalPath = facts?.path
         }
     }
 

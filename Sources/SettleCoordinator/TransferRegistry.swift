@@ -235,11 +235,6 @@ final class TransferRegistry: Sendable {
         state.withLock { state in state.transfers[id].map(TransferEntry.init) }
     }
 
-    /// Where the transfer's records start in the log (nil for logs that did not keep it).
-    func acceptedLSN(_ id: String) -> UInt64? {
-        state.withLock { $0.transfers[id]?.sealed.acceptedLSN }
-    }
-
     var inFlightCount: Int { state.withLock { $0.inFlight } }
 
     /// Stuck transfers, which wait for an operator (the stuck-transfer alert's gauge).

@@ -53,6 +53,9 @@ struct TransferEntry: Sendable {
     /// What only this process knows: branches waiting to retry, and each branch's latest error.
     let retries: [Int: TransferRegistry.BranchRetry]
     let lastErrors: [Int: String]
+    /// The LSN of its ACCEPTED record, where its records start in the log (nil in logs that did
+    /// not keep it).
+    let acceptedLSN: UInt64?
 
     /// Once final, everything comes from the sealed facts, so a restart reports it the same.
     init(_ transfer: TransferRegistry.Transfer) {
@@ -66,8 +69,8 @@ struct TransferEntry: Sendable {
         pendingResolution = transfer.live.pendingResolution
         retries = transfer.live.retries
         lastErrors = transfer.live.lastErrors
-        if let final = sealed.final, transfer.isReportedFinal {
-            let facts = sealed.facts ?? transfer.factsOfAnOlderRecord(final: final)
+        acceptedLSN = sealed.acceptedLSN
+        if let facts = transfer.reportedFinalFacts {
             status = facts.status
             reason = facts.reason
             branchStates = facts.branchStates
@@ -88,6 +91,13 @@ struct TransferEntry: Sendable {
 extension TransferRegistry.Transfer {
     /// Final, and allowed to say so: its final record is sealed, or it is a two-phase commit's END.
     var isReportedFinal: Bool { sealed.final != nil && !live.endingAwaitsSeal }
+
+    /// What is reported about its ending once it may be reported: the sealed facts, or those of
+    /// an older record rebuilt from its decision; nil while it is not reported final.
+    var reportedFinalFacts: FinalFacts? {
+        guard let final = sealed.final, isReportedFinal else { return nil }
+        return sealed.facts ?? factsOfAnOlderRecord(final: final)
+    }
 
     /// The facts of a transfer finished by a record sealed before final records carried them:
     /// rebuilt from the decision, as well as that record allows.

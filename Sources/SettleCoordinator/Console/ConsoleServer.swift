@@ -121,19 +121,19 @@ struct ConsoleServer: Sendable {
                 "message", ["heading": "Not found", "text": "No transfer with id '\(id.prefix(128))' is known here."], for: viewer, status: .notFound)
         }
         var timeline: Result<TransferTimeline, any Error>?
-        if pages.registry.acceptedLSN(id) != nil, !timelineReads.enter() {
-            timeline = .failure(TimelineBusy())
-        } else if let accepted = pages.registry.acceptedLSN(id) {
-            defer { timelineReads.leave() }
-            do {
-                timeline = .success(
-                    try await TransferTimeline.read(transferID: id, fromLSN: accepted, log: pages.logLocation, keys: pages.logKeys())
-                )
-            } catch {
-                timeline = .failure(error)
-            }
-        }
+        if let accepted = entry.acceptedLSN { timeline = await readTimeline(id, from: accepted) }
         return render("transfer", pages.transfer(entry, timeline: timeline), for: viewer)
+    }
+
+    /// The transfer's records from the log, unless two other reads are under way.
+    private func readTimeline(_ id: String, from accepted: UInt64) async -> Result<TransferTimeline, any Error> {
+        guard timelineReads.enter() else { return .failure(TimelineBusy()) }
+        defer { timelineReads.leave() }
+        do {
+            return .success(try await TransferTimeline.read(transferID: id, fromLSN: accepted, log: pages.logLocation, keys: pages.logKeys()))
+        } catch {
+            return .failure(error)
+        }
     }
 
     private func loginPage(flash: String? = nil, status: HTTPResponse.Status = .ok) -> Response {
