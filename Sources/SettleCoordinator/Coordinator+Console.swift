@@ -39,12 +39,10 @@ extension Coordinator {
     }
 
     func consolePages(registry: TransferRegistry, watchdog: InDoubtWatchdog, history: ActivityHistory, log: SignedLog) -> ConsolePages {
-        let previousKeys = previousPublicKeys.compactMap { try? VerifyingKey(pemFile: $0) }
-        return ConsolePages(
+        ConsolePages(
             coordinatorID: configuration.coordinatorID, registry: registry, watchdog: watchdog, history: history,
             participants: configuration.participants, fourEyes: configuration.fourEyesResolution,
-            watchdogIntervalMilliseconds: configuration.watchdogIntervalMilliseconds, logLocation: log.directory,
-            logKeys: { LogKeys([log.verifyingKey] + previousKeys) }
+            watchdogIntervalMilliseconds: configuration.watchdogIntervalMilliseconds, log: log
         )
     }
 

@@ -339,8 +339,7 @@ public struct CoordinatorConfiguration: Decodable, Sendable {
 /// transfers in the clear, so it must be asked for.
 func refusePlaintext(_ address: String, _ hasTLS: Bool, allowed: Bool, what: String = "listen") throws {
     guard !hasTLS, !allowed else { return }
-    let host = try HostPort(parsing: address).host
-    guard host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]" else {
+    guard try HostPort(parsing: address).isLoopback else {
         throw ConfigurationError(
             "\(what) \(address) is not a loopback address and has no tls: configure tls, or set allowPlaintext: true "
                 + "(tokens and transfers then cross the network in the clear)"

@@ -21,6 +21,9 @@ public struct HostPort: Sendable, Hashable {
         return addresses
     }
 
+    /// Plaintext to such a host stays on this machine.
+    public var isLoopback: Bool { host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]" }
+
     public struct Invalid: Error, CustomStringConvertible {
         public let description: String
     }

@@ -18,6 +18,9 @@ public final class SignedLog: Sendable {
     private let location: LogLocation
     /// The key that seals appends now (it changes at `rotateKey`).
     public var verifyingKey: VerifyingKey { state.withLock { $0.current } }
+    /// Every key its seals may carry: the current one, those it was opened with, and each it
+    /// rotated to since.
+    public var trustedKeys: LogKeys { state.withLock { $0.trusted } }
     /// What opening found: the last sealed LSN, the last checkpoint, a torn tail moved aside.
     public let openReport: LogOpenReport
     private let writer: GroupCommitWriter
@@ -165,7 +168,7 @@ public final class SignedLog: Sendable {
 
     /// Reads sealed records with LSN ≥ `lsn`, checking CRCs, chain and seals as it goes.
     public func records(from lsn: LSN) async throws -> [LogRecord] {
-        let reader = LogReader(directory: location.text, keys: state.withLock { $0.trusted })
+        let reader = LogReader(directory: location.text, keys: trustedKeys)
         return try await onDedicatedThread(named: "settle-log-read") {
             var records: [LogRecord] = []
             try reader.forEachRecord(from: lsn) { records.append($0) }

@@ -12,8 +12,8 @@ struct ConsolePages: Sendable {
     let participants: [CoordinatorConfiguration.Participant]
     let fourEyes: Bool
     let watchdogIntervalMilliseconds: UInt32
-    let logLocation: String
-    let logKeys: @Sendable () -> LogKeys
+    /// Read for one transfer's timeline, with the keys it trusts.
+    let log: SignedLog
 
     static let pageSize = 50
 

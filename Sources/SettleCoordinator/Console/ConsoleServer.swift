@@ -49,8 +49,7 @@ struct ConsoleServer: Sendable {
         var templates: [String: MustacheTemplate] = [:]
         for (name, text) in ConsoleTemplates.all { templates[name] = try MustacheTemplate(string: text) }
         self.library = MustacheLibrary(templates: templates)
-        let host = address.host
-        self.secureCookies = secureCookies ?? (tls != nil || !(host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]"))
+        self.secureCookies = secureCookies ?? (tls != nil || !address.isLoopback)
     }
 
     /// Serves until the task is cancelled; `bound` receives the listening port.
@@ -130,7 +129,7 @@ struct ConsoleServer: Sendable {
         guard timelineReads.enter() else { return .failure(TimelineBusy()) }
         defer { timelineReads.leave() }
         do {
-            return .success(try await TransferTimeline.read(transferID: id, fromLSN: accepted, log: pages.logLocation, keys: pages.logKeys()))
+            return .success(try await TransferTimeline.read(transferID: id, fromLSN: accepted, log: pages.log.directory, keys: pages.log.trustedKeys))
         } catch {
             return .failure(error)
         }
