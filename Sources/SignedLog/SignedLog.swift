@@ -166,9 +166,15 @@ public final class SignedLog: Sendable {
     /// The LSN of the last sealed, durable record (`.none` for an empty log).
     public var lastSealedLSN: LSN { writer.sealedPosition.lastLSN }
 
+    /// A reader of this log, checking seals against `keys` (nil: not their signatures). It
+    /// connects with the log's real location: `directory` hides a PostgreSQL password.
+    public func reader(keys: LogKeys?) -> LogReader {
+        LogReader(directory: location.text, keys: keys)
+    }
+
     /// Reads sealed records with LSN ≥ `lsn`, checking CRCs, chain and seals as it goes.
     public func records(from lsn: LSN) async throws -> [LogRecord] {
-        let reader = LogReader(directory: location.text, keys: trustedKeys)
+        let reader = reader(keys: trustedKeys)
         return try await onDedicatedThread(named: "settle-log-read") {
             var records: [LogRecord] = []
             try reader.forEachRecord(from: lsn) { records.append($0) }

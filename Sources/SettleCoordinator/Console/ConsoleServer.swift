@@ -129,7 +129,8 @@ struct ConsoleServer: Sendable {
         guard timelineReads.enter() else { return .failure(TimelineBusy()) }
         defer { timelineReads.leave() }
         do {
-            return .success(try await TransferTimeline.read(transferID: id, fromLSN: accepted, log: pages.log.directory, keys: pages.log.trustedKeys))
+            let reader = pages.log.reader(keys: nil)
+            return .success(try await TransferTimeline.read(transferID: id, fromLSN: accepted, reader: reader, keys: pages.log.trustedKeys))
         } catch {
             return .failure(error)
         }

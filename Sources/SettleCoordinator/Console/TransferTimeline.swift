@@ -24,13 +24,16 @@ struct TransferTimeline: Sendable {
 
     /// Reads from the transfer's ACCEPTED record until a record that ends it for good (END,
     /// COMPENSATED, MANUAL), or the end of the log.
-    static func read(transferID: String, fromLSN: UInt64, log: String, keys: LogKeys) async throws -> TransferTimeline {
+    ///
+    /// - Parameter reader: reads without checking signatures; `keys` checks those of the seals
+    ///   that cover the transfer's records.
+    static func read(transferID: String, fromLSN: UInt64, reader: LogReader, keys: LogKeys) async throws -> TransferTimeline {
         try await NIOThreadPool.singleton.runIfActive {
             var entries: [Entry] = []
             do {
                 // Signatures are checked below, for the seals that matter here only: checking
                 // every seal of a segment would cost a verification per batch of unrelated records.
-                try LogReader(directory: log, keys: nil).forEachBatch(near: LSN(rawValue: fromLSN)) { records, seal in
+                try reader.forEachBatch(near: LSN(rawValue: fromLSN)) { records, seal in
                     var ended = false
                     for record in records where record.lsn.rawValue >= fromLSN {
                         guard let type = CoordinatorRecordType(rawValue: record.type.rawValue),
