@@ -17,6 +17,10 @@ struct OperatorActions: Sendable {
         enum Kind: Sendable { case notFound, notNow, invalid, permission }
         let kind: Kind
         let description: String
+
+        static func unknown(_ id: String) -> Refusal {
+            Refusal(kind: .notFound, description: "no transfer with id '\(id.prefix(128))' is known here")
+        }
     }
 
     /// Decides a stuck transfer, or with four-eyes seals the proposal a second operator approves.
@@ -68,7 +72,7 @@ struct OperatorActions: Sendable {
     /// RETRY record naming the operator is sealed; returns how many were woken.
     func retryNow(_ id: String, by who: String) async throws -> Int {
         guard let entry = registry.entry(id) else {
-            throw Refusal(kind: .notFound, description: "no transfer with id '\(id.prefix(128))' is known here")
+            throw Refusal.unknown(id)
         }
         guard !entry.status.isFinal, !entry.retries.isEmpty else {
             throw Refusal(kind: .notNow, description: "transfer \(id) has no branch waiting to retry")
@@ -115,7 +119,7 @@ struct OperatorActions: Sendable {
 
     private func claim(_ id: String, _ proposal: ResolutionProposal, approving: Bool = false) throws -> TransferEntry {
         switch registry.claimResolution(id, proposal, approving: approving) {
-        case .notFound: throw Refusal(kind: .notFound, description: "no transfer with id '\(id.prefix(128))' is known here")
+        case .notFound: throw Refusal.unknown(id)
         case .refused(let standing): throw Refusal(kind: .notNow, description: standing)
         case .claimed(let claimed): return claimed
         }

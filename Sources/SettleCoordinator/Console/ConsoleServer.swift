@@ -202,10 +202,7 @@ struct ConsoleServer: Sendable {
     /// Token login: the token of a client configured with `read: all`.
     private func login(_ request: Request) async throws -> Response {
         let form = try await ConsoleForm(request, bytesMax: Self.formBytesMax)
-        guard loginFormIsGenuine(request, form) else {
-            Self.countLogin("refused")
-            return loginPage(flash: "The login form expired or came from elsewhere; try again.", status: .forbidden)
-        }
+        guard loginFormIsGenuine(request, form) else { return refusedLoginForm() }
         guard let name = clients.credentials.name(forToken: form["token"]) else {
             Self.countLogin("unknown")
             logger.notice("console login refused: unknown token")
@@ -219,10 +216,7 @@ struct ConsoleServer: Sendable {
     /// Certificate login: the verified client certificate the browser presented.
     private func certificateLogin(_ request: Request, _ context: ConsoleRequestContext) async throws -> Response {
         let form = try await ConsoleForm(request, bytesMax: Self.formBytesMax)
-        guard loginFormIsGenuine(request, form) else {
-            Self.countLogin("refused")
-            return loginPage(flash: "The login form expired or came from elsewhere; try again.", status: .forbidden)
-        }
+        guard loginFormIsGenuine(request, form) else { return refusedLoginForm() }
         switch await clientOfCertificate(context) {
         case .success(let name):
             return startSession(for: name, request)
@@ -237,6 +231,11 @@ struct ConsoleServer: Sendable {
     private func loginFormIsGenuine(_ request: Request, _ form: ConsoleForm) -> Bool {
         guard let nonce = request.cookies[Self.loginCookie]?.value, !nonce.isEmpty else { return false }
         return ConsoleSessions.tokensMatch(form["csrf"], nonce)
+    }
+
+    private func refusedLoginForm() -> Response {
+        Self.countLogin("refused")
+        return loginPage(flash: "The login form expired or came from elsewhere; try again.", status: .forbidden)
     }
 
     private func startSession(for name: String, _ request: Request) -> Response {
