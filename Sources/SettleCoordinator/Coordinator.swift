@@ -104,7 +104,7 @@ public final class Coordinator: Service, Sendable {
         let metrics = CoordinatorMetrics()
         let signer = OrderSigner(key: signingKey)
         let abortRequests = AbortRequests()
-        var configuredDriver = TransferDriver(
+        let driver = TransferDriver(
             coordinatorID: configuration.coordinatorID,
             participants: GRPCParticipants(links: links, callTimeout: participantCallTimeout, signer: signer), registry: registry,
             retry: RetryPolicy(
@@ -113,8 +113,6 @@ public final class Coordinator: Service, Sendable {
             compensationRetriesMax: configuration.compensationRetriesMax, metrics: metrics, crashPoints: crashPoints,
             abortRequests: abortRequests, logger: logger
         )
-        configuredDriver.nudges = RetryNudges()
-        let driver = configuredDriver
         let operatorActions = OperatorActions(
             registry: registry, nudges: driver.nudges, fourEyes: configuration.fourEyesResolution, metrics: metrics, logger: logger
         )
