@@ -161,7 +161,7 @@ let package = Package(
         .executableTarget(
             name: "settle",
             dependencies: [
-                "SignedLog", "SettleClient", "SettleCore", "SettleProtocol", "SettleAudit", "SettleCoordinator",
+                "SignedLog", "SettleClient", "SettleCore", "SettleProtocol", "SettleAudit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,5 +1,5 @@
 import Foundation
-import SettleCoordinator
+import SettleCore
 import SignedLog
 
 /// Proof of one transfer's sealed records that a third party checks with the log's public key
@@ -31,7 +31,7 @@ public struct Receipt: Codable, Sendable, Equatable {
     /// it carries the key that signed that head (the log's current key, after any rotation).
     public static func make(transfer: String, directory: String, keys: LogKeys) throws -> Receipt {
         let (tree, kept) = try LogTree.read(directory: directory, keys: keys) { record in
-            record.type.rawValue >= RecordType.firstApplicationCode && CoordinatorRecord.transferID(inPayload: record.payload) == transfer
+            record.type.rawValue >= RecordType.firstApplicationCode && CoordinatorPayload.transferID(in: record.payload) == transfer
         }
         guard let seal = tree.latestHead, let head = TreeHead(seal: seal), let key = keys.key(for: seal.keyID) else {
             throw AuditError("the log has no version 2 seal, so no signed tree head to prove records against")
@@ -76,7 +76,7 @@ extension Receipt.IncludedRecord {
             MerkleProof.verifyInclusion(leaf: MerkleHash.leaf(bytes), index: lsn - 1, size: treeSize, path: path, root: root)
         else { throw AuditError("record \(lsn): its inclusion path does not lead to the signed root") }
         guard record.type.rawValue >= RecordType.firstApplicationCode,
-            CoordinatorRecord.transferID(inPayload: record.payload) == transfer
+            CoordinatorPayload.transferID(in: record.payload) == transfer
         else { throw AuditError("record \(lsn): it is not a record of transfer \(transfer)") }
         return record
     }

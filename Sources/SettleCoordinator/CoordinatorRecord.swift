@@ -200,15 +200,6 @@ public enum CoordinatorRecord: Equatable, Sendable {
     }
 }
 
-extension CoordinatorRecord {
-    /// The `transfer` member of a coordinator record's JSON payload, without decoding the rest:
-    /// how the audit tools and the console find one transfer's records in a log.
-    public static func transferID(inPayload payload: [UInt8]) -> String? {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any] else { return nil }
-        return object["transfer"] as? String
-    }
-}
-
 struct RecordDecodingError: Error, CustomStringConvertible {
     let lsn: LSN
     let field: String

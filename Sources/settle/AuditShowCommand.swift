@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import SettleCoordinator
 import SettleCore
 import SignedLog
 
@@ -25,7 +24,7 @@ struct AuditShowCommand: ParsableCommand {
         do {
             try LogReader(directory: log, keys: keys).forEachBatch(from: .first) { records, seal in
                 for record in records where CoordinatorRecordType(rawValue: record.type.rawValue) != nil {
-                    guard CoordinatorRecord.transferID(inPayload: record.payload) == transfer else { continue }
+                    guard CoordinatorPayload.transferID(in: record.payload) == transfer else { continue }
                     found += 1
                     print(
                         "LSN \(record.lsn)  \(Timestamp.iso8601(nanoseconds: record.appendedAtNanoseconds))  "

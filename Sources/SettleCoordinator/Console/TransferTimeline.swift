@@ -37,7 +37,7 @@ struct TransferTimeline: Sendable {
                     var ended = false
                     for record in records where record.lsn.rawValue >= fromLSN {
                         guard let type = CoordinatorRecordType(rawValue: record.type.rawValue),
-                            CoordinatorRecord.transferID(inPayload: record.payload) == transferID
+                            CoordinatorPayload.transferID(in: record.payload) == transferID
                         else { continue }
                         let verifies = keys.key(for: seal.keyID)?.isValidSignature(seal.signature, for: seal.signedMessage) ?? false
                         entries.append(
