@@ -106,7 +106,10 @@ public final class Coordinator: Service, Sendable {
         let abortRequests = AbortRequests()
         let driver = TransferDriver(
             coordinatorID: configuration.coordinatorID,
-            participants: GRPCParticipants(links: links, callTimeout: participantCallTimeout, signer: signer), registry: registry,
+            participants: GRPCParticipants(
+                links: links, callTimeout: participantCallTimeout, signer: signer,
+                commandStreams: configuration.participantCommandStreams
+            ), registry: registry,
             retry: RetryPolicy(
                 initial: .milliseconds(configuration.retryInitialMilliseconds), maximum: .milliseconds(configuration.retryMaxMilliseconds)
             ),

@@ -114,6 +114,11 @@ public struct CoordinatorConfiguration: Decodable, Sendable {
     /// more wait their turn in settled, and their deadlines start once sent. Above what the
     /// participant serves at once (its database pool), more only queue there, where they time out.
     public var participantCallsInFlightMax: Int = 128
+    /// Prepares, Commits and Rollbacks as commands of one long-lived `Branches` call per kind and
+    /// participant; false sends each as its own unary call (for a proxy in between that cuts
+    /// long-lived calls, or to compare the two). A participant without `Branches` gets unary calls
+    /// either way.
+    public var participantCommandStreams = true
     /// A Submit whose ACCEPTED record (the transfer as logged, JSON-escaped) would be larger is
     /// refused with INVALID_ARGUMENT before anything is logged.
     public var acceptedRecordBytesMax: Int = 1 << 20
@@ -168,6 +173,7 @@ public struct CoordinatorConfiguration: Decodable, Sendable {
             treeHeadIntervalMilliseconds, leaseMilliseconds
         case consoleListen, consoleSessionMinutes, watchdogIntervalMilliseconds, watchdogOldestPreparedSeconds
         case watchdogBlockedSessions, watchdogPreparedSlotsPercent, tracingOTLPEndpoint, consoleSecureCookies
+        case participantCommandStreams
     }
 
     /// Required keys must be present; every other key falls back to its documented default.
@@ -206,6 +212,7 @@ public struct CoordinatorConfiguration: Decodable, Sendable {
         try optional(.participantCallTimeoutMilliseconds, &participantCallTimeoutMilliseconds)
         try optional(.acceptedRecordBytesMax, &acceptedRecordBytesMax)
         try optional(.participantCallsInFlightMax, &participantCallsInFlightMax)
+        try optional(.participantCommandStreams, &participantCommandStreams)
         try optional(.deadlockCheckIntervalMilliseconds, &deadlockCheckIntervalMilliseconds)
         try optional(.fourEyesResolution, &fourEyesResolution)
         try optional(.allowPlaintext, &allowPlaintext)

@@ -11,6 +11,8 @@ struct GRPCParticipants: ParticipantCalling {
     /// The deadline of each phase-two and compensation call.
     let callTimeout: Duration
     let signer: OrderSigner
+    /// Whether Prepares, Commits and Rollbacks go as `Branches` commands (`BranchStream`).
+    var commandStreams = true
 
     func prepare(
         _ participant: String, gid: String, action: String, payload: Data, acceptedLSN: UInt64, timeout: Duration?
@@ -33,7 +35,12 @@ struct GRPCParticipants: ParticipantCalling {
                 guard remaining > .zero else { throw PrepareDeadlinePassedWaiting() }
                 options.timeout = remaining
             }
-            return try await link.preparing.prepare(request, metadata: link.metadata, options: options)
+            return try await viaStream(link.prepareStream, .prepare(request), timeout: options.timeout, enforced: true) {
+                guard case .prepare(let response) = $0 else { return nil }
+                return response
+            } unary: {
+                try await link.preparing.prepare(request, metadata: link.metadata, options: options)
+            }
         }
         switch response.outcome {
         case .prepared: return .prepared
@@ -50,7 +57,12 @@ struct GRPCParticipants: ParticipantCalling {
         request.gid = gid
         request.order = try signer.order(.commit, for: participant, gid: gid, decisionLSN: decisionLSN)
         let response = try await calling(holding: link.commitPermits) {
-            try await link.phaseTwo.commit(request, metadata: link.metadata, options: options)
+            try await viaStream(link.commitStream, .commit(request), timeout: callTimeout) {
+                guard case .commit(let response) = $0 else { return nil }
+                return response
+            } unary: {
+                try await link.phaseTwo.commit(request, metadata: link.metadata, options: options)
+            }
         }
         switch response.outcome {
         case .committed: return .committed
@@ -65,7 +77,12 @@ struct GRPCParticipants: ParticipantCalling {
         request.gid = gid
         request.order = try signer.order(.rollback, for: participant, gid: gid, decisionLSN: decisionLSN)
         let response = try await calling(holding: link.rollbackPermits) {
-            try await link.phaseTwo.rollback(request, metadata: link.metadata, options: options)
+            try await viaStream(link.rollbackStream, .rollback(request), timeout: callTimeout) {
+                guard case .rollback(let response) = $0 else { return nil }
+                return response
+            } unary: {
+                try await link.phaseTwo.rollback(request, metadata: link.metadata, options: options)
+            }
         }
         switch response.outcome {
         case .rolledBack: return .rolledBack
@@ -95,6 +112,26 @@ struct GRPCParticipants: ParticipantCalling {
         case .compensated: return .answered(.compensated)
         case .empty: return .answered(.empty)
         default: return .failed("refused: \(response.reason)")
+        }
+    }
+
+    /// The command as one of `stream`'s, or as its own unary call when the participant does not
+    /// implement the stream. `enforced`: the participant cancels the command at `timeout` (a
+    /// Prepare, whose deadline frees the rows it waits for); phase two is only waited for that long,
+    /// as a Commit or Rollback left running at the participant is harmless and soon retried.
+    private func viaStream<Response: Sendable>(
+        _ stream: BranchStream, _ command: Settle_V1_BranchCommand.OneOf_Command, timeout: Duration?, enforced: Bool = false,
+        answer: (BranchStream.Answer) -> Response?, unary: () async throws -> Response
+    ) async throws -> Response {
+        guard commandStreams, !stream.isUnimplemented else { return try await unary() }
+        do {
+            let reply = try await stream.send(command, timeout: timeout, participantEnforcesTimeout: enforced)
+            guard let response = answer(reply) else {
+                throw RPCError(code: .internalError, message: "the participant answered a \(stream.method.method) with another command's answer")
+            }
+            return response
+        } catch is BranchStreamUnimplemented {
+            return try await unary()
         }
     }
 

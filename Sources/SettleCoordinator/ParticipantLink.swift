@@ -19,6 +19,11 @@ struct ParticipantLink: Sendable {
     let commitPermits: CallPermits
     let rollbackPermits: CallPermits
     let compensatePermits: CallPermits
+    /// Prepares, Commits and Rollbacks travel as commands of `Branches` calls, one per kind on
+    /// the kind's connection, so that no command waits for another kind's.
+    let prepareStream: BranchStream
+    let commitStream: BranchStream
+    let rollbackStream: BranchStream
     private let clients: [GRPCClient<HTTP2ClientTransport.Posix>]
     let metadata: Metadata
 
@@ -55,6 +60,14 @@ struct ParticipantLink: Sendable {
             // A successor re-driving its predecessor's gids (an older epoch) is not deposed.
             SenderEpochHeader.name: "\(epoch)",
         ]
+        typealias Method = Settle_V1_Participant.Method
+        prepareStream = BranchStream(
+            method: Method.Prepare.descriptor, participant: name, client: preparing, metadata: metadata
+        )
+        commitStream = BranchStream(method: Method.Commit.descriptor, participant: name, client: phaseTwo, metadata: metadata)
+        rollbackStream = BranchStream(
+            method: Method.Rollback.descriptor, participant: name, client: phaseTwo, metadata: metadata
+        )
     }
 
     /// At least the participant server's minimum ping interval (Participant.swift: 10 s).
@@ -65,10 +78,15 @@ struct ParticipantLink: Sendable {
     func run() async throws {
         try await withThrowingDiscardingTaskGroup { group in
             for client in clients { group.addTask { try await client.runConnections() } }
+            for stream in streams { group.addTask { await stream.run() } }
         }
     }
 
     func shutDown() {
+        // The streams' calls end first: a graceful shutdown waits for every open call.
+        for stream in streams { stream.shutDown() }
         for client in clients { client.beginGracefulShutdown() }
     }
+
+    private var streams: [BranchStream] { [prepareStream, commitStream, rollbackStream] }
 }

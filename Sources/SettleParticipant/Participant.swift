@@ -124,11 +124,12 @@ public final class Participant: Sendable {
         )
         let operations = BranchOperations(pool: pool, phaseTwoPool: phaseTwoPool, configuration: configuration)
         let metrics = ParticipantMetrics(participant: name, factory: metricsFactory)
+        let shutdown = ShutdownNotice()
         let service = ParticipantService(
             name: name, registry: handlers, operations: operations,
             limits: RequestLimits(payloadBytesMax: configuration.payloadBytesMax),
             coordinators: Dictionary(configuration.coordinators.map { ($0.id, $0) }) { first, _ in first },
-            requireSignedPhaseTwo: configuration.requireSignedPhaseTwo, metrics: metrics, logger: logger
+            requireSignedPhaseTwo: configuration.requireSignedPhaseTwo, metrics: metrics, logger: logger, shutdown: shutdown
         )
         let limits = ServerLimits(
             connectionsMax: configuration.connectionsMax, concurrentCallsPerConnectionMax: configuration.concurrentCallsPerConnectionMax,
@@ -157,7 +158,7 @@ public final class Participant: Sendable {
             ]
         )
         return ParticipantServer(
-            server: server, operations: operations, metrics: metrics,
+            server: server, shutdown: shutdown, operations: operations, metrics: metrics,
             refreshInterval: configuration.inDoubtRefreshInterval,
             heuristicRollbackAfter: configuration.heuristicRollbackAfter, logger: logger
         )

@@ -7,6 +7,7 @@ import SettleCore
 /// the task is cancelled) and keeps the in-doubt gauges fresh meanwhile.
 public struct ParticipantServer: Sendable {
     let server: GRPCServer<HTTP2ServerTransport.Posix>
+    let shutdown: ShutdownNotice
     let operations: BranchOperations
     let metrics: ParticipantMetrics
     let refreshInterval: Duration
@@ -38,6 +39,7 @@ public struct ParticipantServer: Sendable {
     /// Stops accepting calls and lets the ones in flight finish.
     public func beginGracefulShutdown() {
         server.beginGracefulShutdown()
+        shutdown.give()
     }
 
     private func rollBackHeuristically(_ branches: [BranchOperations.InDoubtBranch], olderThan limit: Duration) async throws {

@@ -14,6 +14,8 @@ struct ParticipantService: Settle_V1_Participant.SimpleServiceProtocol {
     let requireSignedPhaseTwo: Bool
     let metrics: ParticipantMetrics
     let logger: Logger
+    /// Ends `Branches` calls when the server shuts down (`ShutdownNotice`).
+    let shutdown: ShutdownNotice
 
     func prepare(
         request: Settle_V1_PrepareRequest, context: ServerContext

@@ -127,6 +127,19 @@ public enum Settle_V1_Participant: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "Branches" metadata.
+        public enum Branches: Sendable {
+            /// Request type for "Branches".
+            public typealias Input = Settle_V1_BranchCommand
+            /// Response type for "Branches".
+            public typealias Output = Settle_V1_BranchAnswer
+            /// Descriptor for "Branches".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "settle.v1.Participant"),
+                method: "Branches",
+                type: .bidirectionalStreaming
+            )
+        }
         /// Namespace for "WaitsFor" metadata.
         public enum WaitsFor: Sendable {
             /// Request type for "WaitsFor".
@@ -148,6 +161,7 @@ public enum Settle_V1_Participant: Sendable {
             Compensate.descriptor,
             InDoubt.descriptor,
             Health.descriptor,
+            Branches.descriptor,
             WaitsFor.descriptor
         ]
     }
@@ -297,6 +311,39 @@ extension Settle_V1_Participant {
             request: GRPCCore.StreamingServerRequest<Settle_V1_HealthRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Settle_V1_HealthResponse>
+
+        /// Handle the "Branches" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Many Prepare, Commit and Rollback commands over one long-lived call, so a busy coordinator
+        /// > does not open an HTTP/2 stream per command (five per transfer). Each command carries an `id`
+        /// > chosen by the caller, runs concurrently with the others, and is answered by one
+        /// > BranchAnswer with the same `id` as soon as it is done, in any order. Each is carried out
+        /// > and answered exactly as the RPC of its kind would carry out and answer it alone: the same
+        /// > barrier rules, signed order, outcomes and limits; where that RPC would end with a non-OK
+        /// > status, the answer carries that status instead and the call goes on. Authentication and the
+        /// > sender's epoch come from the call's metadata, once, as for the unary RPCs.
+        /// > 
+        /// > `timeout_ms` (0: none) is the command's own deadline, as a unary call's deadline would be: a
+        /// > command still running then is cancelled (a Prepare's transaction is rolled back) and answered
+        /// > DEADLINE_EXCEEDED. At most `commands_in_flight_max` (1024) commands run at once per call; the
+        /// > participant reads no further commands until one finishes. When the call ends before a
+        /// > command is answered (either side, or a network failure), the command is cancelled as its
+        /// > unary call's would be, unanswered: the coordinator retries it, and every command is
+        /// > idempotent.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Settle_V1_BranchCommand` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Settle_V1_BranchAnswer` messages.
+        func branches(
+            request: GRPCCore.StreamingServerRequest<Settle_V1_BranchCommand>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Settle_V1_BranchAnswer>
 
         /// Handle the "WaitsFor" method.
         ///
@@ -451,6 +498,39 @@ extension Settle_V1_Participant {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Settle_V1_HealthResponse>
 
+        /// Handle the "Branches" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Many Prepare, Commit and Rollback commands over one long-lived call, so a busy coordinator
+        /// > does not open an HTTP/2 stream per command (five per transfer). Each command carries an `id`
+        /// > chosen by the caller, runs concurrently with the others, and is answered by one
+        /// > BranchAnswer with the same `id` as soon as it is done, in any order. Each is carried out
+        /// > and answered exactly as the RPC of its kind would carry out and answer it alone: the same
+        /// > barrier rules, signed order, outcomes and limits; where that RPC would end with a non-OK
+        /// > status, the answer carries that status instead and the call goes on. Authentication and the
+        /// > sender's epoch come from the call's metadata, once, as for the unary RPCs.
+        /// > 
+        /// > `timeout_ms` (0: none) is the command's own deadline, as a unary call's deadline would be: a
+        /// > command still running then is cancelled (a Prepare's transaction is rolled back) and answered
+        /// > DEADLINE_EXCEEDED. At most `commands_in_flight_max` (1024) commands run at once per call; the
+        /// > participant reads no further commands until one finishes. When the call ends before a
+        /// > command is answered (either side, or a network failure), the command is cancelled as its
+        /// > unary call's would be, unanswered: the coordinator retries it, and every command is
+        /// > idempotent.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Settle_V1_BranchCommand` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Settle_V1_BranchAnswer` messages.
+        func branches(
+            request: GRPCCore.StreamingServerRequest<Settle_V1_BranchCommand>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Settle_V1_BranchAnswer>
+
         /// Handle the "WaitsFor" method.
         ///
         /// > Source IDL Documentation:
@@ -602,6 +682,40 @@ extension Settle_V1_Participant {
             context: GRPCCore.ServerContext
         ) async throws -> Settle_V1_HealthResponse
 
+        /// Handle the "Branches" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Many Prepare, Commit and Rollback commands over one long-lived call, so a busy coordinator
+        /// > does not open an HTTP/2 stream per command (five per transfer). Each command carries an `id`
+        /// > chosen by the caller, runs concurrently with the others, and is answered by one
+        /// > BranchAnswer with the same `id` as soon as it is done, in any order. Each is carried out
+        /// > and answered exactly as the RPC of its kind would carry out and answer it alone: the same
+        /// > barrier rules, signed order, outcomes and limits; where that RPC would end with a non-OK
+        /// > status, the answer carries that status instead and the call goes on. Authentication and the
+        /// > sender's epoch come from the call's metadata, once, as for the unary RPCs.
+        /// > 
+        /// > `timeout_ms` (0: none) is the command's own deadline, as a unary call's deadline would be: a
+        /// > command still running then is cancelled (a Prepare's transaction is rolled back) and answered
+        /// > DEADLINE_EXCEEDED. At most `commands_in_flight_max` (1024) commands run at once per call; the
+        /// > participant reads no further commands until one finishes. When the call ends before a
+        /// > command is answered (either side, or a network failure), the command is cancelled as its
+        /// > unary call's would be, unanswered: the coordinator retries it, and every command is
+        /// > idempotent.
+        ///
+        /// - Parameters:
+        ///   - request: A stream of `Settle_V1_BranchCommand` messages.
+        ///   - response: A response stream of `Settle_V1_BranchAnswer` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        func branches(
+            request: GRPCCore.RPCAsyncSequence<Settle_V1_BranchCommand, any Swift.Error>,
+            response: GRPCCore.RPCWriter<Settle_V1_BranchAnswer>,
+            context: GRPCCore.ServerContext
+        ) async throws
+
         /// Handle the "WaitsFor" method.
         ///
         /// > Source IDL Documentation:
@@ -690,6 +804,17 @@ extension Settle_V1_Participant.StreamingServiceProtocol {
             serializer: GRPCProtobuf.ProtobufSerializer<Settle_V1_HealthResponse>(),
             handler: { request, context in
                 try await self.health(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Settle_V1_Participant.Method.Branches.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Settle_V1_BranchCommand>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Settle_V1_BranchAnswer>(),
+            handler: { request, context in
+                try await self.branches(
                     request: request,
                     context: context
                 )
@@ -871,6 +996,23 @@ extension Settle_V1_Participant.SimpleServiceProtocol {
         )
     }
 
+    public func branches(
+        request: GRPCCore.StreamingServerRequest<Settle_V1_BranchCommand>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Settle_V1_BranchAnswer> {
+        return GRPCCore.StreamingServerResponse<Settle_V1_BranchAnswer>(
+            metadata: [:],
+            producer: { writer in
+                try await self.branches(
+                    request: request.messages,
+                    response: writer,
+                    context: context
+                )
+                return [:]
+            }
+        )
+    }
+
     public func waitsFor(
         request: GRPCCore.ServerRequest<Settle_V1_WaitsForRequest>,
         context: GRPCCore.ServerContext
@@ -1045,6 +1187,44 @@ extension Settle_V1_Participant {
             deserializer: some GRPCCore.MessageDeserializer<Settle_V1_HealthResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Settle_V1_HealthResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "Branches" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Many Prepare, Commit and Rollback commands over one long-lived call, so a busy coordinator
+        /// > does not open an HTTP/2 stream per command (five per transfer). Each command carries an `id`
+        /// > chosen by the caller, runs concurrently with the others, and is answered by one
+        /// > BranchAnswer with the same `id` as soon as it is done, in any order. Each is carried out
+        /// > and answered exactly as the RPC of its kind would carry out and answer it alone: the same
+        /// > barrier rules, signed order, outcomes and limits; where that RPC would end with a non-OK
+        /// > status, the answer carries that status instead and the call goes on. Authentication and the
+        /// > sender's epoch come from the call's metadata, once, as for the unary RPCs.
+        /// > 
+        /// > `timeout_ms` (0: none) is the command's own deadline, as a unary call's deadline would be: a
+        /// > command still running then is cancelled (a Prepare's transaction is rolled back) and answered
+        /// > DEADLINE_EXCEEDED. At most `commands_in_flight_max` (1024) commands run at once per call; the
+        /// > participant reads no further commands until one finishes. When the call ends before a
+        /// > command is answered (either side, or a network failure), the command is cancelled as its
+        /// > unary call's would be, unanswered: the coordinator retries it, and every command is
+        /// > idempotent.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request producing `Settle_V1_BranchCommand` messages.
+        ///   - serializer: A serializer for `Settle_V1_BranchCommand` messages.
+        ///   - deserializer: A deserializer for `Settle_V1_BranchAnswer` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func branches<Result>(
+            request: GRPCCore.StreamingClientRequest<Settle_V1_BranchCommand>,
+            serializer: some GRPCCore.MessageSerializer<Settle_V1_BranchCommand>,
+            deserializer: some GRPCCore.MessageDeserializer<Settle_V1_BranchAnswer>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Settle_V1_BranchAnswer>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
         /// Call the "WaitsFor" method.
@@ -1309,6 +1489,53 @@ extension Settle_V1_Participant {
             )
         }
 
+        /// Call the "Branches" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Many Prepare, Commit and Rollback commands over one long-lived call, so a busy coordinator
+        /// > does not open an HTTP/2 stream per command (five per transfer). Each command carries an `id`
+        /// > chosen by the caller, runs concurrently with the others, and is answered by one
+        /// > BranchAnswer with the same `id` as soon as it is done, in any order. Each is carried out
+        /// > and answered exactly as the RPC of its kind would carry out and answer it alone: the same
+        /// > barrier rules, signed order, outcomes and limits; where that RPC would end with a non-OK
+        /// > status, the answer carries that status instead and the call goes on. Authentication and the
+        /// > sender's epoch come from the call's metadata, once, as for the unary RPCs.
+        /// > 
+        /// > `timeout_ms` (0: none) is the command's own deadline, as a unary call's deadline would be: a
+        /// > command still running then is cancelled (a Prepare's transaction is rolled back) and answered
+        /// > DEADLINE_EXCEEDED. At most `commands_in_flight_max` (1024) commands run at once per call; the
+        /// > participant reads no further commands until one finishes. When the call ends before a
+        /// > command is answered (either side, or a network failure), the command is cancelled as its
+        /// > unary call's would be, unanswered: the coordinator retries it, and every command is
+        /// > idempotent.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request producing `Settle_V1_BranchCommand` messages.
+        ///   - serializer: A serializer for `Settle_V1_BranchCommand` messages.
+        ///   - deserializer: A deserializer for `Settle_V1_BranchAnswer` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func branches<Result>(
+            request: GRPCCore.StreamingClientRequest<Settle_V1_BranchCommand>,
+            serializer: some GRPCCore.MessageSerializer<Settle_V1_BranchCommand>,
+            deserializer: some GRPCCore.MessageDeserializer<Settle_V1_BranchAnswer>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Settle_V1_BranchAnswer>) async throws -> Result
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.bidirectionalStreaming(
+                request: request,
+                descriptor: Settle_V1_Participant.Method.Branches.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
         /// Call the "WaitsFor" method.
         ///
         /// > Source IDL Documentation:
@@ -1360,7 +1587,8 @@ extension Settle_V1_Participant.ClientProtocol {
     /// > again. Already cancelled (a Rollback came first): REFUSED with kind CANCELLED, the action
     /// > never runs. Already committed: PREPARED (a following Commit answers COMMITTED). The barrier
     /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-    /// > with work this process cannot compare (prepared elsewhere or before a restart), is FAILED_PRECONDITION.
+    /// > with work this process cannot compare (prepared elsewhere, or before a restart by an unsigned Prepare), is
+    /// > FAILED_PRECONDITION; a signed duplicate of a gid found prepared is PREPARED (the order fixes the work).
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Settle_V1_PrepareRequest` message.
@@ -1539,6 +1767,48 @@ extension Settle_V1_Participant.ClientProtocol {
         )
     }
 
+    /// Call the "Branches" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Many Prepare, Commit and Rollback commands over one long-lived call, so a busy coordinator
+    /// > does not open an HTTP/2 stream per command (five per transfer). Each command carries an `id`
+    /// > chosen by the caller, runs concurrently with the others, and is answered by one
+    /// > BranchAnswer with the same `id` as soon as it is done, in any order. Each is carried out
+    /// > and answered exactly as the RPC of its kind would carry out and answer it alone: the same
+    /// > barrier rules, signed order, outcomes and limits; where that RPC would end with a non-OK
+    /// > status, the answer carries that status instead and the call goes on. Authentication and the
+    /// > sender's epoch come from the call's metadata, once, as for the unary RPCs.
+    /// > 
+    /// > `timeout_ms` (0: none) is the command's own deadline, as a unary call's deadline would be: a
+    /// > command still running then is cancelled (a Prepare's transaction is rolled back) and answered
+    /// > DEADLINE_EXCEEDED. At most `commands_in_flight_max` (1024) commands run at once per call; the
+    /// > participant reads no further commands until one finishes. When the call ends before a
+    /// > command is answered (either side, or a network failure), the command is cancelled as its
+    /// > unary call's would be, unanswered: the coordinator retries it, and every command is
+    /// > idempotent.
+    ///
+    /// - Parameters:
+    ///   - request: A streaming request producing `Settle_V1_BranchCommand` messages.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func branches<Result>(
+        request: GRPCCore.StreamingClientRequest<Settle_V1_BranchCommand>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Settle_V1_BranchAnswer>) async throws -> Result
+    ) async throws -> Result where Result: Sendable {
+        try await self.branches(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Settle_V1_BranchCommand>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Settle_V1_BranchAnswer>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
     /// Call the "WaitsFor" method.
     ///
     /// > Source IDL Documentation:
@@ -1584,7 +1854,8 @@ extension Settle_V1_Participant.ClientProtocol {
     /// > again. Already cancelled (a Rollback came first): REFUSED with kind CANCELLED, the action
     /// > never runs. Already committed: PREPARED (a following Commit answers COMMITTED). The barrier
     /// > binds the gid to a digest of (action, payload): a Prepare of the gid with other work, or
-    /// > with work this process cannot compare (prepared elsewhere or before a restart), is FAILED_PRECONDITION.
+    /// > with work this process cannot compare (prepared elsewhere, or before a restart by an unsigned Prepare), is
+    /// > FAILED_PRECONDITION; a signed duplicate of a gid found prepared is PREPARED (the order fixes the work).
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -1781,6 +2052,53 @@ extension Settle_V1_Participant.ClientProtocol {
             metadata: metadata
         )
         return try await self.health(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Branches" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Many Prepare, Commit and Rollback commands over one long-lived call, so a busy coordinator
+    /// > does not open an HTTP/2 stream per command (five per transfer). Each command carries an `id`
+    /// > chosen by the caller, runs concurrently with the others, and is answered by one
+    /// > BranchAnswer with the same `id` as soon as it is done, in any order. Each is carried out
+    /// > and answered exactly as the RPC of its kind would carry out and answer it alone: the same
+    /// > barrier rules, signed order, outcomes and limits; where that RPC would end with a non-OK
+    /// > status, the answer carries that status instead and the call goes on. Authentication and the
+    /// > sender's epoch come from the call's metadata, once, as for the unary RPCs.
+    /// > 
+    /// > `timeout_ms` (0: none) is the command's own deadline, as a unary call's deadline would be: a
+    /// > command still running then is cancelled (a Prepare's transaction is rolled back) and answered
+    /// > DEADLINE_EXCEEDED. At most `commands_in_flight_max` (1024) commands run at once per call; the
+    /// > participant reads no further commands until one finishes. When the call ends before a
+    /// > command is answered (either side, or a network failure), the command is cancelled as its
+    /// > unary call's would be, unanswered: the coordinator retries it, and every command is
+    /// > idempotent.
+    ///
+    /// - Parameters:
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - producer: A closure producing request messages to send to the server. Returning
+    ///       from the closure closes the request stream.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func branches<Result>(
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        requestProducer producer: @Sendable @escaping (GRPCCore.RPCWriter<Settle_V1_BranchCommand>) async throws -> Void,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Settle_V1_BranchAnswer>) async throws -> Result
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.StreamingClientRequest<Settle_V1_BranchCommand>(
+            metadata: metadata,
+            producer: producer
+        )
+        return try await self.branches(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -589,6 +589,134 @@ public nonisolated struct Settle_V1_WaitsForResponse: Sendable {
   public init() {}
 }
 
+public nonisolated struct Settle_V1_BranchCommand: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Chosen by the caller, unique among its commands still unanswered on this call.
+  public var id: UInt64 = 0
+
+  public var command: Settle_V1_BranchCommand.OneOf_Command? = nil
+
+  public var prepare: Settle_V1_PrepareRequest {
+    get {
+      if case .prepare(let v)? = command {return v}
+      return Settle_V1_PrepareRequest()
+    }
+    set {command = .prepare(newValue)}
+  }
+
+  public var commit: Settle_V1_CommitRequest {
+    get {
+      if case .commit(let v)? = command {return v}
+      return Settle_V1_CommitRequest()
+    }
+    set {command = .commit(newValue)}
+  }
+
+  public var rollback: Settle_V1_RollbackRequest {
+    get {
+      if case .rollback(let v)? = command {return v}
+      return Settle_V1_RollbackRequest()
+    }
+    set {command = .rollback(newValue)}
+  }
+
+  /// The command's deadline in milliseconds from its arrival; 0: none.
+  public var timeoutMs: UInt32 = 0
+
+  /// W3C trace context of the caller's span for this command (as the `traceparent` and
+  /// `tracestate` metadata of a unary call), at most 512 bytes each; empty: none.
+  public var traceparent: String = String()
+
+  public var tracestate: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated enum OneOf_Command: Equatable, Sendable {
+    case prepare(Settle_V1_PrepareRequest)
+    case commit(Settle_V1_CommitRequest)
+    case rollback(Settle_V1_RollbackRequest)
+
+  }
+
+  public init() {}
+}
+
+public nonisolated struct Settle_V1_BranchAnswer: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The command's `id`.
+  public var id: UInt64 = 0
+
+  public var answer: Settle_V1_BranchAnswer.OneOf_Answer? = nil
+
+  public var prepare: Settle_V1_PrepareResponse {
+    get {
+      if case .prepare(let v)? = answer {return v}
+      return Settle_V1_PrepareResponse()
+    }
+    set {answer = .prepare(newValue)}
+  }
+
+  public var commit: Settle_V1_CommitResponse {
+    get {
+      if case .commit(let v)? = answer {return v}
+      return Settle_V1_CommitResponse()
+    }
+    set {answer = .commit(newValue)}
+  }
+
+  public var rollback: Settle_V1_RollbackResponse {
+    get {
+      if case .rollback(let v)? = answer {return v}
+      return Settle_V1_RollbackResponse()
+    }
+    set {answer = .rollback(newValue)}
+  }
+
+  /// The status the command's own RPC would have ended with, when that is not OK.
+  public var error: Settle_V1_BranchError {
+    get {
+      if case .error(let v)? = answer {return v}
+      return Settle_V1_BranchError()
+    }
+    set {answer = .error(newValue)}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated enum OneOf_Answer: Equatable, Sendable {
+    case prepare(Settle_V1_PrepareResponse)
+    case commit(Settle_V1_CommitResponse)
+    case rollback(Settle_V1_RollbackResponse)
+    /// The status the command's own RPC would have ended with, when that is not OK.
+    case error(Settle_V1_BranchError)
+
+  }
+
+  public init() {}
+}
+
+public nonisolated struct Settle_V1_BranchError: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// A gRPC status code (never 0), as listed at the top of this file.
+  public var code: Int32 = 0
+
+  /// At most 1024 bytes of UTF-8.
+  public var message: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "settle.v1"
@@ -1223,6 +1351,251 @@ nonisolated extension Settle_V1_WaitsForResponse.Edge: SwiftProtobuf.Message, Sw
   public static func ==(lhs: Settle_V1_WaitsForResponse.Edge, rhs: Settle_V1_WaitsForResponse.Edge) -> Bool {
     if lhs.waitingGid != rhs.waitingGid {return false}
     if lhs.blockingGid != rhs.blockingGid {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Settle_V1_BranchCommand: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".BranchCommand"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}prepare\0\u{1}commit\0\u{1}rollback\0\u{3}timeout_ms\0\u{1}traceparent\0\u{1}tracestate\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.id) }()
+      case 2: try {
+        var v: Settle_V1_PrepareRequest?
+        var hadOneofValue = false
+        if let current = self.command {
+          hadOneofValue = true
+          if case .prepare(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.command = .prepare(v)
+        }
+      }()
+      case 3: try {
+        var v: Settle_V1_CommitRequest?
+        var hadOneofValue = false
+        if let current = self.command {
+          hadOneofValue = true
+          if case .commit(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.command = .commit(v)
+        }
+      }()
+      case 4: try {
+        var v: Settle_V1_RollbackRequest?
+        var hadOneofValue = false
+        if let current = self.command {
+          hadOneofValue = true
+          if case .rollback(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.command = .rollback(v)
+        }
+      }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.timeoutMs) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.traceparent) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.tracestate) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.id != 0 {
+      try visitor.visitSingularUInt64Field(value: self.id, fieldNumber: 1)
+    }
+    switch self.command {
+    case .prepare?: try {
+      guard case .prepare(let v)? = self.command else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    }()
+    case .commit?: try {
+      guard case .commit(let v)? = self.command else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    }()
+    case .rollback?: try {
+      guard case .rollback(let v)? = self.command else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    }()
+    case nil: break
+    }
+    if self.timeoutMs != 0 {
+      try visitor.visitSingularUInt32Field(value: self.timeoutMs, fieldNumber: 5)
+    }
+    if !self.traceparent.isEmpty {
+      try visitor.visitSingularStringField(value: self.traceparent, fieldNumber: 6)
+    }
+    if !self.tracestate.isEmpty {
+      try visitor.visitSingularStringField(value: self.tracestate, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Settle_V1_BranchCommand, rhs: Settle_V1_BranchCommand) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.command != rhs.command {return false}
+    if lhs.timeoutMs != rhs.timeoutMs {return false}
+    if lhs.traceparent != rhs.traceparent {return false}
+    if lhs.tracestate != rhs.tracestate {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Settle_V1_BranchAnswer: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".BranchAnswer"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}prepare\0\u{1}commit\0\u{1}rollback\0\u{1}error\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.id) }()
+      case 2: try {
+        var v: Settle_V1_PrepareResponse?
+        var hadOneofValue = false
+        if let current = self.answer {
+          hadOneofValue = true
+          if case .prepare(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.answer = .prepare(v)
+        }
+      }()
+      case 3: try {
+        var v: Settle_V1_CommitResponse?
+        var hadOneofValue = false
+        if let current = self.answer {
+          hadOneofValue = true
+          if case .commit(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.answer = .commit(v)
+        }
+      }()
+      case 4: try {
+        var v: Settle_V1_RollbackResponse?
+        var hadOneofValue = false
+        if let current = self.answer {
+          hadOneofValue = true
+          if case .rollback(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.answer = .rollback(v)
+        }
+      }()
+      case 5: try {
+        var v: Settle_V1_BranchError?
+        var hadOneofValue = false
+        if let current = self.answer {
+          hadOneofValue = true
+          if case .error(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.answer = .error(v)
+        }
+      }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.id != 0 {
+      try visitor.visitSingularUInt64Field(value: self.id, fieldNumber: 1)
+    }
+    switch self.answer {
+    case .prepare?: try {
+      guard case .prepare(let v)? = self.answer else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    }()
+    case .commit?: try {
+      guard case .commit(let v)? = self.answer else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    }()
+    case .rollback?: try {
+      guard case .rollback(let v)? = self.answer else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    }()
+    case .error?: try {
+      guard case .error(let v)? = self.answer else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    }()
+    case nil: break
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Settle_V1_BranchAnswer, rhs: Settle_V1_BranchAnswer) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.answer != rhs.answer {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Settle_V1_BranchError: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".BranchError"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}code\0\u{1}message\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt32Field(value: &self.code) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.message) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.code != 0 {
+      try visitor.visitSingularInt32Field(value: self.code, fieldNumber: 1)
+    }
+    if !self.message.isEmpty {
+      try visitor.visitSingularStringField(value: self.message, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Settle_V1_BranchError, rhs: Settle_V1_BranchError) -> Bool {
+    if lhs.code != rhs.code {return false}
+    if lhs.message != rhs.message {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

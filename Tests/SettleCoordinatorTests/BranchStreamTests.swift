@@ -1,0 +1,128 @@
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import GRPCProtobuf
+import SettleAuth
+import SettleProtocol
+import SettleCore
+import SignedLog
+import Synchronization
+import Testing
+
+@testable import SettleCoordinator
+
+/// How settled sends Prepares, Commits and Rollbacks: as commands of one long-lived `Branches`
+/// call per kind, falling back to unary calls for a participant that lacks it.
+@Suite("branch commands over one call", .timeLimit(.minutes(3)))
+struct BranchStreamTests {
+    @Test func concurrentCommitsTravelAsCommandsOfOneCall() async throws {
+        try await withFakeParticipant(.answering) { participant, participants throws in
+            let outcomes = try await withThrowingTaskGroup(of: CommitAnswer.self) { group in
+                for index in 0..<50 {
+                    group.addTask { try await participants.commit("fake", gid: "settle:test:1:01:t\(index):0", decisionLSN: 7) }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(outcomes.count == 50 && outcomes.allSatisfy { $0 == .committed })
+            #expect(participant.counts.withLock { $0 } == Counts(branchesCalls: 1, commands: 50, unaryCalls: 0))
+        }
+    }
+
+    @Test func aParticipantWithoutTheCallIsSentUnaryCalls() async throws {
+        try await withFakeParticipant(.unaryOnly) { participant, participants throws in
+            #expect(try await participants.commit("fake", gid: "settle:test:1:01:first:0", decisionLSN: 7) == .committed)
+            #expect(try await participants.commit("fake", gid: "settle:test:1:01:second:0", decisionLSN: 7) == .committed)
+            #expect(participant.counts.withLock { $0 } == Counts(branchesCalls: 1, commands: 0, unaryCalls: 2), "asked once, then unary")
+        }
+    }
+
+    @Test func anUnansweredCommandFailsAtItsDeadlineAsATransientFailure() async throws {
+        try await withFakeParticipant(.silent, callTimeout: .milliseconds(300)) { participant, participants throws in
+            let started = ContinuousClock.now
+            do {
+                _ = try await participants.commit("fake", gid: "settle:test:1:01:lost:0", decisionLSN: 7)
+                Issue.record("a command nobody answered was answered")
+            } catch let error as ParticipantCallError {
+                #expect(error.isTransient, "\(error)")
+                #expect(error.message.hasPrefix("deadlineExceeded"), "\(error)")
+            }
+            #expect(ContinuousClock.now - started < .seconds(10))
+            #expect(participant.counts.withLock { $0.commands } == 1)
+        }
+    }
+}
+
+struct Counts: Equatable {
+    var branchesCalls = 0
+    var commands = 0
+    var unaryCalls = 0
+}
+
+/// A participant that only counts: it answers every Commit COMMITTED, over `Branches` or unary.
+final class FakeParticipant: RegistrableRPCService, Sendable {
+    enum Mode { case answering, unaryOnly, silent }
+
+    let mode: Mode
+    let counts = Mutex(Counts())
+
+    init(_ mode: Mode) { self.mode = mode }
+
+    func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+        typealias Method = Settle_V1_Participant.Method
+        let committed = Settle_V1_CommitResponse.with { $0.outcome = .committed }
+        router.registerHandler(
+            forMethod: Method.Commit.descriptor, deserializer: ProtobufDeserializer<Settle_V1_CommitRequest>(),
+            serializer: ProtobufSerializer<Settle_V1_CommitResponse>()
+        ) { request, _ in
+            for try await _ in request.messages {}
+            self.counts.withLock { $0.unaryCalls += 1 }
+            return StreamingServerResponse(single: ServerResponse(message: committed))
+        }
+        router.registerHandler(
+            forMethod: Method.Branches.descriptor, deserializer: ProtobufDeserializer<Settle_V1_BranchCommand>(),
+            serializer: ProtobufSerializer<Settle_V1_BranchAnswer>()
+        ) { request, _ in
+            self.counts.withLock { $0.branchesCalls += 1 }
+            guard self.mode != .unaryOnly else { throw RPCError(code: .unimplemented, message: "no Branches here") }
+            return StreamingServerResponse { writer in
+                for try await command in request.messages {
+                    self.counts.withLock { $0.commands += 1 }
+                    if self.mode == .answering {
+                        try await writer.write(
+                            .with {
+                                $0.id = command.id; $0.answer = .commit(committed)
+                            })
+                    }
+                }
+                return [:]
+            }
+        }
+    }
+}
+
+/// A `GRPCParticipants` whose one participant, "fake", is `FakeParticipant` on loopback.
+func withFakeParticipant(
+    _ mode: FakeParticipant.Mode, callTimeout: Duration = .seconds(10),
+    _ body: (FakeParticipant, GRPCParticipants) async throws -> Void
+) async throws {
+    let participant = FakeParticipant(mode)
+    let server = GRPCServer(
+        transport: .http2NIOPosix(address: .ipv4(host: "127.0.0.1", port: 0), transportSecurity: .plaintext),
+        services: [participant]
+    )
+    try await withThrowingDiscardingTaskGroup { group in
+        group.addTask { try await server.serve() }
+        guard let port = try await server.listeningAddress?.ipv4?.port else { throw RPCError(code: .internalError, message: "no port") }
+        let link = try ParticipantLink(
+            .init(name: "fake", address: "127.0.0.1:\(port)", credential: TokenSource(token: "fake-token-0123456789abcdef")),
+            callsInFlightMax: 64, epoch: 1
+        )
+        group.addTask { try await link.run() }
+        let participants = GRPCParticipants(
+            links: ["fake": link], callTimeout: callTimeout, signer: OrderSigner(key: try SigningKey.generate())
+        )
+        try await body(participant, participants)
+        link.shutDown()
+        server.beginGracefulShutdown()
+    }
+}
