@@ -32,8 +32,9 @@ final class BranchStream: Sendable {
 
     init(
         method: MethodDescriptor, participant: String, client: Settle_V1_Participant.Client<HTTP2ClientTransport.Posix>,
-        metadata: Metadata
+        metadata: Metadata, stallLimit: Duration = .seconds(5)
     ) {
+        self.stallLimit = stallLimit
         self.method = method
         self.participant = participant
         self.client = client
@@ -45,7 +46,8 @@ final class BranchStream: Sendable {
 
     /// Sends `command` and waits for its answer. A participant's non-OK answer is thrown as the
     /// `RPCError` its unary call would have thrown. `timeout` bounds the wait; with
-    /// `participantEnforcesTimeout` the participant is told it too, and cancels the command then.
+    /// `participantEnforcesTimeout` the participant is told what is left of it when the command is
+    /// written, and cancels the command then, as a unary call's deadline would.
     func send(
         _ command: Settle_V1_BranchCommand.OneOf_Command, timeout: Duration?, participantEnforcesTimeout: Bool
     ) async throws -> Answer {
@@ -54,11 +56,13 @@ final class BranchStream: Sendable {
             message.command = command
             message.traceparent = trace.traceparent
             message.tracestate = trace.tracestate
-            if let timeout, participantEnforcesTimeout {
-                message.timeoutMs = UInt32(clamping: max(1, timeout.wholeMilliseconds + 1))
-            }
             let deadline = timeout.map { ContinuousClock.now + $0 }
-            let answer = try await waitForAnswer(to: message, deadline: deadline)
+            let reply = try await waitForAnswer(to: message, deadline: deadline, enforced: participantEnforcesTimeout)
+            guard reply.gid == message.gid, let answer = reply.answer else {
+                throw RPCError(
+                    code: .internalError, message: "\(participant) answered command \(reply.id) for \(message.gid) with another command's answer"
+                )
+            }
             if case .error(let error) = answer {
                 let code = Status.Code(rawValue: Int(error.code)).flatMap(RPCError.Code.init) ?? .unknown
                 throw RPCError(code: code, message: error.message)
@@ -68,8 +72,8 @@ final class BranchStream: Sendable {
     }
 
     private func waitForAnswer(
-        to message: Settle_V1_BranchCommand, deadline: ContinuousClock.Instant?
-    ) async throws -> Answer {
+        to message: Settle_V1_BranchCommand, deadline: ContinuousClock.Instant?, enforced: Bool
+    ) async throws -> Settle_V1_BranchAnswer {
         var message = message
         let id = state.withLock { state in
             state.nextID += 1
@@ -77,9 +81,9 @@ final class BranchStream: Sendable {
         }
         message.id = id
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Answer, any Error>) in
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Settle_V1_BranchAnswer, any Error>) in
                 let refusal = state.withLock { state in
-                    state.enqueue(message, waiter: Waiter(continuation: continuation, deadline: deadline))
+                    state.enqueue(message, waiter: Waiter(continuation: continuation, deadline: deadline, enforced: enforced))
                 }
                 if let refusal {
                     continuation.resume(throwing: refusal)
@@ -99,11 +103,34 @@ final class BranchStream: Sendable {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.failOverdueCommands() }
             while await waitForCommands() {
-                if await !runOneCall() {
+                if await !runOneCallUntilStalled() {
                     try? await Task.sleep(for: Self.reopenPause)
                 }
             }
             group.cancelAll()
+        }
+        // Nothing serves the stream any more (shut down, or cancelled): nobody may wait on it.
+        let stranded = state.withLock { $0.closeForGood() }
+        for waiter in stranded { waiter.continuation.resume(throwing: Self.shuttingDown) }
+    }
+
+    /// A call whose commands pass their deadlines while nothing is answered for this long is
+    /// abandoned and reopened: a participant that stops reading (wedged, or hostile) must not
+    /// leave settled queueing every retry behind it.
+    let stallLimit: Duration
+    static let shuttingDown = RPCError(code: .unavailable, message: "the coordinator is shutting down")
+
+    private func runOneCallUntilStalled() async -> Bool {
+        await withTaskGroup(of: Bool?.self) { call in
+            call.addTask { await self.runOneCall() }
+            call.addTask {
+                await self.park(in: .reset) { $0.resetRequested }
+                return nil
+            }
+            let first = await call.next() ?? nil
+            call.cancelAll()
+            if let endedCleanly = first { return endedCleanly }
+            return await call.next().flatMap { $0 } ?? false
         }
     }
 
@@ -119,6 +146,9 @@ final class BranchStream: Sendable {
         }
         outbox?.finish()
         for continuation in parked { continuation?.resume() }
+        // Commands still queued for a call will never be sent now.
+        let unsent = state.withLock { $0.takeQueued() }
+        for waiter in unsent { waiter.continuation.resume(throwing: Self.shuttingDown) }
     }
 
     /// One call, from opening to its end; returns whether it ended without an error.
@@ -134,13 +164,20 @@ final class BranchStream: Sendable {
             try await client.branches(
                 metadata: metadata,
                 requestProducer: { writer in
-                    for await command in commands { try await writer.write(command) }
+                    for await command in commands {
+                        // A command whose waiter gave up (deadline, cancellation) is not sent at all.
+                        guard let timeout = self.state.withLock({ $0.timeoutToSend(command.id, now: .now) }) else { continue }
+                        var command = command
+                        command.timeoutMs = timeout
+                        try await writer.write(command)
+                    }
                 },
                 onResponse: { response in
                     // The producer waits for commands until the outbox ends: end it with the call.
                     defer { outbox.finish() }
                     for try await answer in response.messages {
-                        self.resolve(answer.id, with: answer.answer.map { .success($0) } ?? .failure(Self.emptyAnswer))
+                        self.state.withLock { $0.lastAnswerAt = .now }
+                        self.resolve(answer.id, with: .success(answer))
                     }
                 }
             )
@@ -151,17 +188,25 @@ final class BranchStream: Sendable {
         outbox.finish()
         let unimplemented = ending.code == .unimplemented
         let unanswered = state.withLock { $0.close(unimplemented: unimplemented) }
-        let failure: any Error =
-            unimplemented
-            ? BranchStreamUnimplemented()
-            : RPCError(
+        let failure: any Error
+        if unimplemented {
+            failure = BranchStreamUnimplemented()
+        } else if Self.refusalsOfTheCall.contains(ending.code) {
+            // The participant refused the call itself (a wrong token, too many calls): each
+            // command gets that answer, as its unary call would have.
+            failure = RPCError(code: ending.code, message: "\(participant) refused the Branches call: \(ending.message)")
+        } else {
+            failure = RPCError(
                 code: .unavailable, message: "the Branches call to \(participant) ended before answering: \(ending.code): \(ending.message)"
             )
+        }
         for waiter in unanswered { waiter.continuation.resume(throwing: failure) }
         return endedCleanly
     }
 
-    private static let emptyAnswer = RPCError(code: .internalError, message: "the participant sent an empty answer")
+    private static let refusalsOfTheCall: [RPCError.Code] = [
+        .unauthenticated, .permissionDenied, .resourceExhausted, .invalidArgument, .failedPrecondition,
+    ]
 
     /// Parks until a command waits for a call; false once shut down or cancelled.
     private func waitForCommands() async -> Bool {
@@ -176,7 +221,14 @@ final class BranchStream: Sendable {
             await park(in: .deadlines) { $0.isShutDown || $0.deadlinesPending > 0 }
             if state.withLock({ $0.isShutDown }) { return }
             try? await Task.sleep(for: Self.overdueCheckInterval)
-            let overdue = state.withLock { $0.takeOverdue(now: .now) }
+            let overdue = state.withLock { state in
+                let overdue = state.takeOverdue(now: .now)
+                if !overdue.isEmpty, state.outbox != nil, ContinuousClock.now - state.lastAnswerAt > stallLimit {
+                    state.resetRequested = true
+                    state.wake(.reset)
+                }
+                return overdue
+            }
             for waiter in overdue {
                 waiter.continuation.resume(
                     throwing: RPCError(code: .deadlineExceeded, message: "\(participant) did not answer before the deadline")
@@ -206,7 +258,7 @@ final class BranchStream: Sendable {
         }
     }
 
-    private func resolve(_ id: UInt64, with result: Result<Answer, any Error>) {
+    private func resolve(_ id: UInt64, with result: Result<Settle_V1_BranchAnswer, any Error>) {
         guard let waiter = state.withLock({ $0.take(id) }) else { return }  // answered, failed or timed out already
         waiter.continuation.resume(with: result)
     }
@@ -216,12 +268,14 @@ final class BranchStream: Sendable {
 struct BranchStreamUnimplemented: Error {}
 
 fileprivate enum ParkingSlot: Sendable {
-    case commands, deadlines
+    case commands, deadlines, reset
 }
 
 private struct Waiter: Sendable {
-    let continuation: CheckedContinuation<BranchStream.Answer, any Error>
+    let continuation: CheckedContinuation<Settle_V1_BranchAnswer, any Error>
     let deadline: ContinuousClock.Instant?
+    /// Whether the participant is told the deadline (and cancels the command then).
+    let enforced: Bool
 }
 
 fileprivate struct State {
@@ -233,17 +287,58 @@ fileprivate struct State {
     var outbox: AsyncStream<Settle_V1_BranchCommand>.Continuation?
     var parkedForCommands: CheckedContinuation<Void, Never>?
     var parkedForDeadlines: CheckedContinuation<Void, Never>?
+    var parkedForReset: CheckedContinuation<Void, Never>?
+    var resetRequested = false
+    var lastAnswerAt = ContinuousClock.now
     var isShutDown = false
     var isUnimplemented = false
 
     subscript(parked slot: ParkingSlot) -> CheckedContinuation<Void, Never>? {
-        get { slot == .commands ? parkedForCommands : parkedForDeadlines }
+        get {
+            switch slot {
+            case .commands: parkedForCommands
+            case .deadlines: parkedForDeadlines
+            case .reset: parkedForReset
+            }
+        }
         set {
             switch slot {
             case .commands: parkedForCommands = newValue
             case .deadlines: parkedForDeadlines = newValue
+            case .reset: parkedForReset = newValue
             }
         }
+    }
+
+    mutating func wake(_ slot: ParkingSlot) {
+        self[parked: slot]?.resume()
+        self[parked: slot] = nil
+    }
+
+    /// The `timeout_ms` to send with command `id`: what is left of an enforced deadline, 0 for
+    /// none; nil when the command is no longer wanted (its waiter gave up, or its time is up).
+    func timeoutToSend(_ id: UInt64, now: ContinuousClock.Instant) -> UInt32? {
+        guard let waiter = waiters[id] else { return nil }
+        guard waiter.enforced, let deadline = waiter.deadline else { return 0 }
+        let left = deadline - now
+        guard left > .zero else { return nil }
+        return UInt32(clamping: max(1, left.wholeMilliseconds + 1))
+    }
+
+    mutating func takeQueued() -> [Waiter] {
+        defer { queued.removeAll() }
+        return queued.compactMap { take($0.id) }
+    }
+
+    /// The stream is gone: every waiter is taken, and later commands are refused.
+    mutating func closeForGood() -> [Waiter] {
+        isShutDown = true
+        outbox?.finish()
+        outbox = nil
+        queued.removeAll()
+        deadlinesPending = 0
+        defer { waiters.removeAll() }
+        return Array(waiters.values)
     }
 
     /// Registers the waiter and sends or queues the command; returns why not, if not.
@@ -281,6 +376,8 @@ fileprivate struct State {
         for command in queued { outbox.yield(command) }
         queued.removeAll()
         self.outbox = outbox
+        resetRequested = false
+        lastAnswerAt = .now
         return true
     }
 

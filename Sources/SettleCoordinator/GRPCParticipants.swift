@@ -29,17 +29,21 @@ struct GRPCParticipants: ParticipantCalling {
         let response = try await calling(holding: link.preparePermits) {
             // The wait for a permit counts against the prepare deadline; the phase-two calls'
             // fixed deadlines start once sent.
-            var options = CallOptions.defaults
-            if let deadline {
+            func remaining() throws -> Duration? {
+                guard let deadline else { return nil }
                 let remaining = deadline - ContinuousClock.now
                 guard remaining > .zero else { throw PrepareDeadlinePassedWaiting() }
-                options.timeout = remaining
+                return remaining
             }
-            return try await viaStream(link.prepareStream, .prepare(request), timeout: options.timeout, enforced: true) {
-                guard case .prepare(let response) = $0 else { return nil }
+            return try await viaStream(link.prepareStream, .prepare(request), timeout: try remaining()) {
+                (answer: BranchStream.Answer) -> Settle_V1_PrepareResponse? in
+                guard case .prepare(let response) = answer else { return nil }
                 return response
-            } unary: {
-                try await link.preparing.prepare(request, metadata: link.metadata, options: options)
+            } unary: { () async throws -> Settle_V1_PrepareResponse in
+                var options = CallOptions.defaults
+                // Computed again: a Branches attempt may have come first.
+                options.timeout = try remaining()
+                return try await link.preparing.prepare(request, metadata: link.metadata, options: options)
             }
         }
         switch response.outcome {
@@ -116,16 +120,15 @@ struct GRPCParticipants: ParticipantCalling {
     }
 
     /// The command as one of `stream`'s, or as its own unary call when the participant does not
-    /// implement the stream. `enforced`: the participant cancels the command at `timeout` (a
-    /// Prepare, whose deadline frees the rows it waits for); phase two is only waited for that long,
-    /// as a Commit or Rollback left running at the participant is harmless and soon retried.
+    /// implement the stream. Either way the participant is told the deadline and cancels the
+    /// command then, as it cancels a unary call's handler at the call's deadline.
     private func viaStream<Response: Sendable>(
-        _ stream: BranchStream, _ command: Settle_V1_BranchCommand.OneOf_Command, timeout: Duration?, enforced: Bool = false,
+        _ stream: BranchStream, _ command: Settle_V1_BranchCommand.OneOf_Command, timeout: Duration?,
         answer: (BranchStream.Answer) -> Response?, unary: () async throws -> Response
     ) async throws -> Response {
         guard commandStreams, !stream.isUnimplemented else { return try await unary() }
         do {
-            let reply = try await stream.send(command, timeout: timeout, participantEnforcesTimeout: enforced)
+            let reply = try await stream.send(command, timeout: timeout, participantEnforcesTimeout: true)
             guard let response = answer(reply) else {
                 throw RPCError(code: .internalError, message: "the participant answered a \(stream.method.method) with another command's answer")
             }

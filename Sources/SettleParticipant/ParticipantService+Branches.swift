@@ -9,10 +9,8 @@ import SettleTracing
 /// disagree. What it saves is the stream per command: opening and closing one (headers, a task,
 /// its async sequences, on both sides) cost more CPU than most commands themselves.
 extension ParticipantService {
-    /// Commands running at once on one call; beyond it the participant stops reading, and HTTP/2
-    /// flow control holds the caller back.
-    static let branchCommandsInFlightMax = 1024
     static let branchErrorMessageBytesMax = 1024
+    static let branchShutdownGrace = Duration.seconds(2)
 
     /// The interceptors set the caller and its epoch as task-locals around the handler's start,
     /// but a streaming response's producer runs after that scope has ended: both are carried in.
@@ -36,56 +34,55 @@ extension ParticipantService {
         response: RPCWriter<Settle_V1_BranchAnswer>,
         context: ServerContext
     ) async throws {
-        let (answers, answerSink) = AsyncStream.makeStream(of: Settle_V1_BranchAnswer.self)
-        try await withThrowingTaskGroup(of: BranchCallPart.self) { group in
-            // One writer: commands finish on many tasks, and a call's writes must not interleave.
-            group.addTask {
-                for await answer in answers { try await response.write(answer) }
-                return .writer
+        try await branchCalls.admit {
+            let slots = CommandSlots(BranchCallGate.commandsPerCallMax)
+            let (answers, answerSink) = AsyncStream.makeStream(of: Settle_V1_BranchAnswer.self)
+            try await withThrowingTaskGroup(of: BranchCallPart.self) { group in
+                // One writer: commands finish on many tasks, and a call's writes must not interleave.
+                group.addTask {
+                    for await answer in answers {
+                        try await response.write(answer)
+                        slots.giveBack()
+                    }
+                    return .writer
+                }
+                group.addTask {
+                    try await runCommands(request, slots: slots, answering: answerSink, context: context)
+                    answerSink.finish()
+                    return .commands
+                }
+                group.addTask {
+                    await shutdown.wait()
+                    guard !Task.isCancelled else { return .shutdownWatch }
+                    // Commands already running get a moment to finish; then the call ends, and its
+                    // coordinator retries what was left unanswered elsewhere or later.
+                    try await Task.sleep(for: Self.branchShutdownGrace)
+                    throw RPCError(code: .unavailable, message: "the participant is shutting down")
+                }
+                // The call is done when every answer is written; the shutdown watch then ends too.
+                while let part = try await group.next() {
+                    if part == .writer { break }
+                }
+                group.cancelAll()
             }
-            group.addTask {
-                try await runCommands(request, answering: answerSink, context: context)
-                answerSink.finish()
-                return .commands
-            }
-            group.addTask {
-                await shutdown.wait()
-                guard !Task.isCancelled else { return .shutdownWatch }
-                // Commands already running get a moment to finish; then the call ends, and its
-                // coordinator retries what was left unanswered elsewhere or later.
-                try await Task.sleep(for: Self.branchShutdownGrace)
-                throw RPCError(code: .unavailable, message: "the participant is shutting down")
-            }
-            // The call is done when every answer is written; the shutdown watch then ends too.
-            while let part = try await group.next() {
-                if part == .writer { break }
-            }
-            group.cancelAll()
         }
     }
 
-    static let branchShutdownGrace = Duration.seconds(2)
-
-    /// Reads commands until the caller's last, running each as it arrives and at most
-    /// `branchCommandsInFlightMax` at once; returns once every one is answered.
+    /// Reads commands until the caller's last, running each as it arrives while a slot is free;
+    /// returns once every one has its answer.
     private func runCommands(
-        _ request: RPCAsyncSequence<Settle_V1_BranchCommand, any Error>,
-        answering answerSink: AsyncStream<Settle_V1_BranchAnswer>.Continuation,
-        context: ServerContext
+        _ request: RPCAsyncSequence<Settle_V1_BranchCommand, any Error>, slots: CommandSlots,
+        answering answerSink: AsyncStream<Settle_V1_BranchAnswer>.Continuation, context: ServerContext
     ) async throws {
-        try await withThrowingTaskGroup(of: Void.self) { commands in
-            // Tasks added and not yet collected: collecting one when the count reaches the limit
-            // bounds both running tasks and finished ones the group still keeps.
-            var uncollected = 0
+        try await withThrowingDiscardingTaskGroup { commands in
             for try await command in request {
-                if uncollected >= Self.branchCommandsInFlightMax {
-                    try await commands.next()
-                    uncollected -= 1
+                try await slots.take()
+                guard !shutdown.isGiven else {
+                    answerSink.yield(Self.refusal(command, RPCError(code: .unavailable, message: "the participant is shutting down")))
+                    continue
                 }
                 commands.addTask { answerSink.yield(await answer(command, context: context)) }
-                uncollected += 1
             }
-            try await commands.waitForAll()
         }
     }
 
@@ -114,12 +111,20 @@ extension ParticipantService {
                 }
             }
         } catch {
-            let status = Self.rpcError(for: error)
-            var branchError = Settle_V1_BranchError()
-            branchError.code = Int32(status.code.rawValue)
-            branchError.message = status.message.truncated(toUTF8Bytes: Self.branchErrorMessageBytesMax)
-            answer.answer = .error(branchError)
+            return Self.refusal(command, Self.rpcError(for: error))
         }
+        answer.gid = command.gid
+        return answer
+    }
+
+    static func refusal(_ command: Settle_V1_BranchCommand, _ status: RPCError) -> Settle_V1_BranchAnswer {
+        var branchError = Settle_V1_BranchError()
+        branchError.code = Int32(status.code.rawValue)
+        branchError.message = status.message.truncated(toUTF8Bytes: branchErrorMessageBytesMax)
+        var answer = Settle_V1_BranchAnswer()
+        answer.id = command.id
+        answer.gid = command.gid
+        answer.answer = .error(branchError)
         return answer
     }
 

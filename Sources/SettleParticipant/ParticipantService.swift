@@ -16,6 +16,7 @@ struct ParticipantService: Settle_V1_Participant.SimpleServiceProtocol {
     let logger: Logger
     /// Ends `Branches` calls when the server shuts down (`ShutdownNotice`).
     let shutdown: ShutdownNotice
+    let branchCalls = BranchCallGate()
 
     func prepare(
         request: Settle_V1_PrepareRequest, context: ServerContext

@@ -12,6 +12,8 @@ final class ShutdownNotice: Sendable {
 
     private let state = Mutex(State())
 
+    var isGiven: Bool { state.withLock { $0.isGiven } }
+
     func give() {
         let waiters = state.withLock { state in
             state.isGiven = true

@@ -52,6 +52,48 @@ struct BranchStreamTests {
     }
 }
 
+extension BranchStreamTests {
+    /// A participant that refuses the call itself (here: a token it does not know) refuses every
+    /// command as its unary call would have, permanently, rather than as a transient failure.
+    @Test func aRefusedCallRefusesItsCommandsWithTheCallsStatus() async throws {
+        try await withFakeParticipant(.refusing) { _, participants throws in
+            do {
+                _ = try await participants.commit("fake", gid: "settle:test:1:01:refused:0", decisionLSN: 7)
+                Issue.record("a command on a refused call was answered")
+            } catch let error as ParticipantCallError {
+                #expect(!error.isTransient, "\(error)")
+                #expect(error.message.hasPrefix("unauthenticated"), "\(error)")
+            }
+        }
+    }
+
+    /// A participant that takes commands and never answers: once commands pass their deadlines
+    /// with nothing answered for `stallLimit`, the call is abandoned and the next command opens a
+    /// new one, so settled does not queue retries behind a wedged peer for ever.
+    @Test func aCallThatAnswersNothingIsAbandonedAndReopened() async throws {
+        try await withFakeParticipant(.silent) { participant, participants throws in
+            let link = try #require(participants.links["fake"])
+            let stream = BranchStream(
+                method: Settle_V1_Participant.Method.Commit.descriptor, participant: "fake", client: link.phaseTwo,
+                metadata: link.metadata, stallLimit: .milliseconds(300)
+            )
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { await stream.run() }
+                for index in 0..<4 {
+                    let commit = Settle_V1_CommitRequest.with { $0.gid = "settle:test:1:01:wedged\(index):0" }
+                    await #expect(throws: RPCError.self) {
+                        try await stream.send(.commit(commit), timeout: .milliseconds(200), participantEnforcesTimeout: true)
+                    }
+                }
+                stream.shutDown()
+            }
+            #expect(participant.counts.withLock { $0.branchesCalls } >= 2, "the silent call was abandoned and another opened")
+            // A command sent while the abandoned call was being torn down fails without reaching it.
+            #expect(participant.counts.withLock { $0.commands } >= 3)
+        }
+    }
+}
+
 struct Counts: Equatable {
     var branchesCalls = 0
     var commands = 0
@@ -60,7 +102,7 @@ struct Counts: Equatable {
 
 /// A participant that only counts: it answers every Commit COMMITTED, over `Branches` or unary.
 final class FakeParticipant: RegistrableRPCService, Sendable {
-    enum Mode { case answering, unaryOnly, silent }
+    enum Mode { case answering, unaryOnly, silent, refusing }
 
     let mode: Mode
     let counts = Mutex(Counts())
@@ -84,13 +126,16 @@ final class FakeParticipant: RegistrableRPCService, Sendable {
         ) { request, _ in
             self.counts.withLock { $0.branchesCalls += 1 }
             guard self.mode != .unaryOnly else { throw RPCError(code: .unimplemented, message: "no Branches here") }
+            guard self.mode != .refusing else { throw RPCError(code: .unauthenticated, message: "unknown token") }
             return StreamingServerResponse { writer in
                 for try await command in request.messages {
                     self.counts.withLock { $0.commands += 1 }
                     if self.mode == .answering {
                         try await writer.write(
                             .with {
-                                $0.id = command.id; $0.answer = .commit(committed)
+                                $0.id = command.id
+                                $0.gid = command.gid
+                                $0.answer = .commit(committed)
                             })
                     }
                 }

@@ -108,6 +108,56 @@ struct BranchesCallTests {
     }
 }
 
+extension BranchesCallTests {
+    /// A caller that sends commands and never reads the answers holds at most the call's command
+    /// slots (running, or answered and not yet written): the participant stops reading, instead
+    /// of answering everything into memory.
+    @Test func aCallerThatReadsNoAnswerIsNotServedWithoutBound() async throws {
+        try await withBank { bank throws in
+            let sent = 5000
+            let stopReading = AsyncStream.makeStream(of: Void.self)
+            // A small window: the transport must not absorb the answers the caller does not read.
+            var configuration = HTTP2ClientTransport.Posix.Config.defaults
+            configuration.http2.targetWindowSize = 65_535
+            let client = GRPCClient(
+                transport: try .http2NIOPosix(
+                    target: .ipv4(address: "127.0.0.1", port: bank.port), transportSecurity: .plaintext, config: configuration
+                )
+            )
+            let connections = Task { try await client.runConnections() }
+            let call = Task {
+                try await Settle_V1_Participant.Client(wrapping: client).branches(
+                    metadata: authorized,
+                    requestProducer: { writer in
+                        for index in 0..<sent {
+                            var command = Settle_V1_BranchCommand()
+                            command.id = UInt64(index + 1)
+                            // Another coordinator's gid: refused before any SQL, so each costs nothing.
+                            command.command = .commit(.with { $0.gid = "settle:other-coordinator:1:0000000000000001:t\(index):0" })
+                            try await writer.write(command)
+                        }
+                    },
+                    onResponse: { _ in
+                        for await _ in stopReading.stream {}
+                    }
+                )
+            }
+            try await Task.sleep(for: .seconds(3))
+            let answered = try bank.metrics.expectCounter(
+                "settle_participant_operations_total",
+                [("participant", testParticipant), ("operation", "commit"), ("outcome", "error-permissionDenied")]
+            ).totalValue
+            #expect(answered > 0, "the call was served")
+            #expect(answered < sent - 1000, "\(answered) of \(sent) answered with nobody reading")
+            call.cancel()
+            stopReading.continuation.finish()
+            _ = try? await call.value
+            client.beginGracefulShutdown()
+            _ = try? await connections.value
+        }
+    }
+}
+
 func prepareRequest(_ gid: String, _ action: String, _ payload: Data) throws -> Settle_V1_PrepareRequest {
     var request = Settle_V1_PrepareRequest()
     request.gid = gid

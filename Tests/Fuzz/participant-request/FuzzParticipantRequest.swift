@@ -2,20 +2,32 @@ import Foundation
 import SwiftProtobuf
 
 /// What a participant does with a request's bytes before any SQL runs, as ParticipantService
-/// does it: decode (the first byte picks Prepare, Commit or Compensate), check the gid and the
+/// does it: decode (the first byte picks Prepare, Commit, Compensate, or a `Branches` command
+/// carrying a Prepare, Commit or Rollback), check the gid and the
 /// payload's size, compute the work digest, check the signed order against a key, and bind the
 /// operation (ExampleBank's handlers: JSON `Movement` payloads), then validate the movement.
 /// No bytes may trap on that path.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzParticipantRequest(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     guard count > 0 else { return 0 }
-    let kind = start.load(as: UInt8.self) % 3
+    let kind = start.load(as: UInt8.self) % 4
     let bytes = Data(UnsafeRawBufferPointer(start: start + 1, count: count - 1))
     let limits = RequestLimits(payloadBytesMax: 64 * 1024)
     switch kind {
     case 0:
         guard let request = try? Settle_V1_PrepareRequest(serializedBytes: bytes) else { return 0 }
         check(.prepare, .action, gid: request.gid, name: request.action, payload: request.payload, order: request.order, limits: limits)
+    case 3:
+        guard let command = try? Settle_V1_BranchCommand(serializedBytes: bytes) else { return 0 }
+        switch command.command {
+        case .prepare(let request):
+            check(.prepare, .action, gid: request.gid, name: request.action, payload: request.payload, order: request.order, limits: limits)
+        case .commit(let request): checkPhaseTwo(.commit, gid: request.gid, order: request.order, limits: limits)
+        case .rollback(let request): checkPhaseTwo(.rollback, gid: request.gid, order: request.order, limits: limits)
+        case nil: break
+        }
+        // What an answer's error message is cut to.
+        _ = command.traceparent.truncated(toUTF8Bytes: 1024)
     case 1:
         guard let request = try? Settle_V1_CompensateRequest(serializedBytes: bytes) else { return 0 }
         check(
@@ -24,11 +36,15 @@ public func fuzzParticipantRequest(_ start: UnsafeRawPointer, _ count: Int) -> C
         )
     default:
         guard let request = try? Settle_V1_CommitRequest(serializedBytes: bytes) else { return 0 }
-        guard (try? limits.validateGID(request.gid)) != nil else { return 0 }
-        let order = SignedOrder(command: .commit, participant: "bank-a", gid: request.gid, decisionLSN: request.order.decisionLsn, work: nil)
-        _ = order.refusal(of: Array(request.order.signature), keys: [FuzzKeys.coordinator])
+        checkPhaseTwo(.commit, gid: request.gid, order: request.order, limits: limits)
     }
     return 0
+}
+
+private func checkPhaseTwo(_ command: SignedOrder.Command, gid: String, order message: Settle_V1_SignedOrder, limits: RequestLimits) {
+    guard (try? limits.validateGID(gid)) != nil else { return }
+    let order = SignedOrder(command: command, participant: "bank-a", gid: gid, decisionLSN: message.decisionLsn, work: nil)
+    _ = order.refusal(of: Array(message.signature), keys: [FuzzKeys.coordinator])
 }
 
 private func check(

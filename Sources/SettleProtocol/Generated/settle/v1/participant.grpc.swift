@@ -327,8 +327,11 @@ extension Settle_V1_Participant {
         /// > 
         /// > `timeout_ms` (0: none) is the command's own deadline, as a unary call's deadline would be: a
         /// > command still running then is cancelled (a Prepare's transaction is rolled back) and answered
-        /// > DEADLINE_EXCEEDED. At most `commands_in_flight_max` (1024) commands run at once per call; the
-        /// > participant reads no further commands until one finishes. When the call ends before a
+        /// > DEADLINE_EXCEEDED. At most 1024 commands per call are running or have an answer not yet
+        /// > written; the participant reads no further commands until one is answered. At most 64
+        /// > Branches calls are open at once (RESOURCE_EXHAUSTED beyond). After the participant begins a
+        /// > graceful shutdown, new commands are answered UNAVAILABLE, and open calls end (UNAVAILABLE)
+        /// > two seconds later. When the call ends before a
         /// > command is answered (either side, or a network failure), the command is cancelled as its
         /// > unary call's would be, unanswered: the coordinator retries it, and every command is
         /// > idempotent.
@@ -513,8 +516,11 @@ extension Settle_V1_Participant {
         /// > 
         /// > `timeout_ms` (0: none) is the command's own deadline, as a unary call's deadline would be: a
         /// > command still running then is cancelled (a Prepare's transaction is rolled back) and answered
-        /// > DEADLINE_EXCEEDED. At most `commands_in_flight_max` (1024) commands run at once per call; the
-        /// > participant reads no further commands until one finishes. When the call ends before a
+        /// > DEADLINE_EXCEEDED. At most 1024 commands per call are running or have an answer not yet
+        /// > written; the participant reads no further commands until one is answered. At most 64
+        /// > Branches calls are open at once (RESOURCE_EXHAUSTED beyond). After the participant begins a
+        /// > graceful shutdown, new commands are answered UNAVAILABLE, and open calls end (UNAVAILABLE)
+        /// > two seconds later. When the call ends before a
         /// > command is answered (either side, or a network failure), the command is cancelled as its
         /// > unary call's would be, unanswered: the coordinator retries it, and every command is
         /// > idempotent.
@@ -697,8 +703,11 @@ extension Settle_V1_Participant {
         /// > 
         /// > `timeout_ms` (0: none) is the command's own deadline, as a unary call's deadline would be: a
         /// > command still running then is cancelled (a Prepare's transaction is rolled back) and answered
-        /// > DEADLINE_EXCEEDED. At most `commands_in_flight_max` (1024) commands run at once per call; the
-        /// > participant reads no further commands until one finishes. When the call ends before a
+        /// > DEADLINE_EXCEEDED. At most 1024 commands per call are running or have an answer not yet
+        /// > written; the participant reads no further commands until one is answered. At most 64
+        /// > Branches calls are open at once (RESOURCE_EXHAUSTED beyond). After the participant begins a
+        /// > graceful shutdown, new commands are answered UNAVAILABLE, and open calls end (UNAVAILABLE)
+        /// > two seconds later. When the call ends before a
         /// > command is answered (either side, or a network failure), the command is cancelled as its
         /// > unary call's would be, unanswered: the coordinator retries it, and every command is
         /// > idempotent.
@@ -1204,8 +1213,11 @@ extension Settle_V1_Participant {
         /// > 
         /// > `timeout_ms` (0: none) is the command's own deadline, as a unary call's deadline would be: a
         /// > command still running then is cancelled (a Prepare's transaction is rolled back) and answered
-        /// > DEADLINE_EXCEEDED. At most `commands_in_flight_max` (1024) commands run at once per call; the
-        /// > participant reads no further commands until one finishes. When the call ends before a
+        /// > DEADLINE_EXCEEDED. At most 1024 commands per call are running or have an answer not yet
+        /// > written; the participant reads no further commands until one is answered. At most 64
+        /// > Branches calls are open at once (RESOURCE_EXHAUSTED beyond). After the participant begins a
+        /// > graceful shutdown, new commands are answered UNAVAILABLE, and open calls end (UNAVAILABLE)
+        /// > two seconds later. When the call ends before a
         /// > command is answered (either side, or a network failure), the command is cancelled as its
         /// > unary call's would be, unanswered: the coordinator retries it, and every command is
         /// > idempotent.
@@ -1504,8 +1516,11 @@ extension Settle_V1_Participant {
         /// > 
         /// > `timeout_ms` (0: none) is the command's own deadline, as a unary call's deadline would be: a
         /// > command still running then is cancelled (a Prepare's transaction is rolled back) and answered
-        /// > DEADLINE_EXCEEDED. At most `commands_in_flight_max` (1024) commands run at once per call; the
-        /// > participant reads no further commands until one finishes. When the call ends before a
+        /// > DEADLINE_EXCEEDED. At most 1024 commands per call are running or have an answer not yet
+        /// > written; the participant reads no further commands until one is answered. At most 64
+        /// > Branches calls are open at once (RESOURCE_EXHAUSTED beyond). After the participant begins a
+        /// > graceful shutdown, new commands are answered UNAVAILABLE, and open calls end (UNAVAILABLE)
+        /// > two seconds later. When the call ends before a
         /// > command is answered (either side, or a network failure), the command is cancelled as its
         /// > unary call's would be, unanswered: the coordinator retries it, and every command is
         /// > idempotent.
@@ -1782,8 +1797,11 @@ extension Settle_V1_Participant.ClientProtocol {
     /// > 
     /// > `timeout_ms` (0: none) is the command's own deadline, as a unary call's deadline would be: a
     /// > command still running then is cancelled (a Prepare's transaction is rolled back) and answered
-    /// > DEADLINE_EXCEEDED. At most `commands_in_flight_max` (1024) commands run at once per call; the
-    /// > participant reads no further commands until one finishes. When the call ends before a
+    /// > DEADLINE_EXCEEDED. At most 1024 commands per call are running or have an answer not yet
+    /// > written; the participant reads no further commands until one is answered. At most 64
+    /// > Branches calls are open at once (RESOURCE_EXHAUSTED beyond). After the participant begins a
+    /// > graceful shutdown, new commands are answered UNAVAILABLE, and open calls end (UNAVAILABLE)
+    /// > two seconds later. When the call ends before a
     /// > command is answered (either side, or a network failure), the command is cancelled as its
     /// > unary call's would be, unanswered: the coordinator retries it, and every command is
     /// > idempotent.
@@ -2073,8 +2091,11 @@ extension Settle_V1_Participant.ClientProtocol {
     /// > 
     /// > `timeout_ms` (0: none) is the command's own deadline, as a unary call's deadline would be: a
     /// > command still running then is cancelled (a Prepare's transaction is rolled back) and answered
-    /// > DEADLINE_EXCEEDED. At most `commands_in_flight_max` (1024) commands run at once per call; the
-    /// > participant reads no further commands until one finishes. When the call ends before a
+    /// > DEADLINE_EXCEEDED. At most 1024 commands per call are running or have an answer not yet
+    /// > written; the participant reads no further commands until one is answered. At most 64
+    /// > Branches calls are open at once (RESOURCE_EXHAUSTED beyond). After the participant begins a
+    /// > graceful shutdown, new commands are answered UNAVAILABLE, and open calls end (UNAVAILABLE)
+    /// > two seconds later. When the call ends before a
     /// > command is answered (either side, or a network failure), the command is cancelled as its
     /// > unary call's would be, unanswered: the coordinator retries it, and every command is
     /// > idempotent.

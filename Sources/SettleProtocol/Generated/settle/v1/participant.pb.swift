@@ -687,6 +687,10 @@ public nonisolated struct Settle_V1_BranchAnswer: Sendable {
     set {answer = .error(newValue)}
   }
 
+  /// The gid the command named (empty if it named none): the caller checks that the answer is
+  /// its command's before it acts on it.
+  public var gid: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Answer: Equatable, Sendable {
@@ -1462,7 +1466,7 @@ nonisolated extension Settle_V1_BranchCommand: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Settle_V1_BranchAnswer: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".BranchAnswer"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}prepare\0\u{1}commit\0\u{1}rollback\0\u{1}error\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}prepare\0\u{1}commit\0\u{1}rollback\0\u{1}error\0\u{1}gid\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1523,6 +1527,7 @@ nonisolated extension Settle_V1_BranchAnswer: SwiftProtobuf.Message, SwiftProtob
           self.answer = .error(v)
         }
       }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.gid) }()
       default: break
       }
     }
@@ -1555,12 +1560,16 @@ nonisolated extension Settle_V1_BranchAnswer: SwiftProtobuf.Message, SwiftProtob
     }()
     case nil: break
     }
+    if !self.gid.isEmpty {
+      try visitor.visitSingularStringField(value: self.gid, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Settle_V1_BranchAnswer, rhs: Settle_V1_BranchAnswer) -> Bool {
     if lhs.id != rhs.id {return false}
     if lhs.answer != rhs.answer {return false}
+    if lhs.gid != rhs.gid {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
