@@ -7,6 +7,7 @@ internal import COpenSSL
 /// signature uses its own context.
 public final class SigningKey: @unchecked Sendable {
     private let key: OpaquePointer  // EVP_PKEY *
+    private let signingContexts: DigestContexts
     public let verifyingKey: VerifyingKey
 
     private init(owning key: OpaquePointer) throws {
@@ -15,6 +16,7 @@ public final class SigningKey: @unchecked Sendable {
             throw KeyError("the key is not an Ed25519 key (Settle seals the log with Ed25519)")
         }
         self.key = key
+        self.signingContexts = DigestContexts(key: key, purpose: .sign)
         // The public half shares the EVP_PKEY; the VerifyingKey keeps its own reference.
         guard EVP_PKEY_up_ref(key) == 1 else { throw OpenSSLError("EVP_PKEY_up_ref") }
         self.verifyingKey = try VerifyingKey(owning: key)
@@ -62,15 +64,14 @@ public final class SigningKey: @unchecked Sendable {
     }
 
     public func sign(_ message: some Collection<UInt8>) throws -> [UInt8] {
-        guard let context = EVP_MD_CTX_new() else { throw OpenSSLError("EVP_MD_CTX_new") }
-        defer { EVP_MD_CTX_free(context) }
-        guard EVP_DigestSignInit(context, nil, nil, nil, key) == 1 else { throw OpenSSLError("EVP_DigestSignInit") }
         var signature = [UInt8](repeating: 0, count: Ed25519.signatureByteCount)
-        var length = signature.count
         let messageBytes = Array(message)
-        guard EVP_DigestSign(context, &signature, &length, messageBytes, messageBytes.count) == 1,
-            length == Ed25519.signatureByteCount
-        else { throw OpenSSLError("EVP_DigestSign") }
+        let signed = signingContexts.perform { context in
+            var length = signature.count
+            return EVP_DigestSign(context, &signature, &length, messageBytes, messageBytes.count) == 1
+                && length == Ed25519.signatureByteCount
+        }
+        guard signed else { throw OpenSSLError("EVP_DigestSign") }
         return signature
     }
 }

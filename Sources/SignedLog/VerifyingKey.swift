@@ -7,6 +7,7 @@ internal import COpenSSL
 /// its own EVP_MD_CTX, which OpenSSL documents as safe across threads.
 public final class VerifyingKey: @unchecked Sendable {
     private let key: OpaquePointer  // EVP_PKEY *
+    private let verifyingContexts: DigestContexts
     /// The DER SubjectPublicKeyInfo, from which the key id is hashed.
     public let derBytes: [UInt8]
     public let keyID: KeyID
@@ -18,6 +19,7 @@ public final class VerifyingKey: @unchecked Sendable {
             throw KeyError("the key is not an Ed25519 key (Settle seals the log with Ed25519)")
         }
         self.key = key
+        self.verifyingContexts = DigestContexts(key: key, purpose: .verify)
         let length = i2d_PUBKEY(key, nil)
         guard length > 0 else { throw OpenSSLError("i2d_PUBKEY") }
         var der = [UInt8](repeating: 0, count: Int(length))
@@ -73,17 +75,14 @@ public final class VerifyingKey: @unchecked Sendable {
     }
 
     public func isValidSignature(_ signature: some Collection<UInt8>, for message: some Collection<UInt8>) -> Bool {
-        guard signature.count == Ed25519.signatureByteCount, let context = EVP_MD_CTX_new() else { return false }
-        defer { EVP_MD_CTX_free(context) }
-        guard EVP_DigestVerifyInit(context, nil, nil, nil, key) == 1 else {
-            _ = OpenSSLError("EVP_DigestVerifyInit")  // clear the queue
-            return false
-        }
+        guard signature.count == Ed25519.signatureByteCount else { return false }
         let signatureBytes = Array(signature)
         let messageBytes = Array(message)
-        let verdict = EVP_DigestVerify(context, signatureBytes, signatureBytes.count, messageBytes, messageBytes.count)
-        if verdict != 1 { _ = OpenSSLError("EVP_DigestVerify") }
-        return verdict == 1
+        let valid = verifyingContexts.perform { context in
+            EVP_DigestVerify(context, signatureBytes, signatureBytes.count, messageBytes, messageBytes.count) == 1
+        }
+        if !valid { _ = OpenSSLError("EVP_DigestVerify") }  // clear the queue
+        return valid
     }
 }
 
