@@ -105,8 +105,11 @@ final class InDoubtWatchdog: Sendable {
         options.timeout = callTimeout
         let now = WallClock.nowMilliseconds()
         do {
-            let health = try await link.phaseTwo.health(.init(), metadata: link.metadata, options: options)
+            // In-doubt branches first, slots second: a branch prepared between the two calls then
+            // counts in the slots without being listed, never the other way round (a branch listed
+            // as blocking a session while the slots said none were used).
             let inDoubt = try await link.phaseTwo.inDoubt(.with { $0.gidPrefix = prefix }, metadata: link.metadata, options: options)
+            let health = try await link.phaseTwo.health(.init(), metadata: link.metadata, options: options)
             return Report(
                 participant: link.name, reachable: true, branches: inDoubt.branches,
                 maxPreparedTransactions: Int(health.maxPreparedTransactions), preparedTransactions: Int(health.preparedTransactions),
