@@ -23,6 +23,10 @@ final class BranchStream: Sendable {
     private let client: Settle_V1_Participant.Client<HTTP2ClientTransport.Posix>
     private let metadata: Metadata
     private let state = Mutex(State())
+    /// A call whose commands pass their deadlines while nothing is answered for this long is
+    /// abandoned and reopened: a participant that stops reading (wedged, or hostile) must not
+    /// leave settled queueing every retry behind it.
+    let stallLimit: Duration
 
     /// How often overdue commands are looked for: a command's deadline is kept to within this.
     static let overdueCheckInterval = Duration.milliseconds(20)
@@ -45,19 +49,17 @@ final class BranchStream: Sendable {
     var isUnimplemented: Bool { state.withLock { $0.isUnimplemented } }
 
     /// Sends `command` and waits for its answer. A participant's non-OK answer is thrown as the
-    /// `RPCError` its unary call would have thrown. `timeout` bounds the wait; with
-    /// `participantEnforcesTimeout` the participant is told what is left of it when the command is
-    /// written, and cancels the command then, as a unary call's deadline would.
-    func send(
-        _ command: Settle_V1_BranchCommand.OneOf_Command, timeout: Duration?, participantEnforcesTimeout: Bool
-    ) async throws -> Answer {
+    /// `RPCError` its unary call would have thrown. `timeout` bounds the wait, and the participant
+    /// is told what is left of it when the command is written, and cancels the command then, as a
+    /// unary call's deadline would.
+    func send(_ command: Settle_V1_BranchCommand.OneOf_Command, timeout: Duration?) async throws -> Answer {
         try await CommandTraceContext.withClientSpan(method.fullyQualifiedMethod) { trace in
             var message = Settle_V1_BranchCommand()
             message.command = command
             message.traceparent = trace.traceparent
             message.tracestate = trace.tracestate
             let deadline = timeout.map { ContinuousClock.now + $0 }
-            let reply = try await waitForAnswer(to: message, deadline: deadline, enforced: participantEnforcesTimeout)
+            let reply = try await waitForAnswer(to: message, deadline: deadline)
             guard reply.gid == message.gid, let answer = reply.answer else {
                 throw RPCError(
                     code: .internalError, message: "\(participant) answered command \(reply.id) for \(message.gid) with another command's answer"
@@ -72,7 +74,7 @@ final class BranchStream: Sendable {
     }
 
     private func waitForAnswer(
-        to message: Settle_V1_BranchCommand, deadline: ContinuousClock.Instant?, enforced: Bool
+        to message: Settle_V1_BranchCommand, deadline: ContinuousClock.Instant?
     ) async throws -> Settle_V1_BranchAnswer {
         var message = message
         let id = state.withLock { state in
@@ -83,7 +85,7 @@ final class BranchStream: Sendable {
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Settle_V1_BranchAnswer, any Error>) in
                 let refusal = state.withLock { state in
-                    state.enqueue(message, waiter: Waiter(continuation: continuation, deadline: deadline, enforced: enforced))
+                    state.enqueue(message, waiter: Waiter(continuation: continuation, deadline: deadline))
                 }
                 if let refusal {
                     continuation.resume(throwing: refusal)
@@ -114,10 +116,6 @@ final class BranchStream: Sendable {
         for waiter in stranded { waiter.continuation.resume(throwing: Self.shuttingDown) }
     }
 
-    /// A call whose commands pass their deadlines while nothing is answered for this long is
-    /// abandoned and reopened: a participant that stops reading (wedged, or hostile) must not
-    /// leave settled queueing every retry behind it.
-    let stallLimit: Duration
     static let shuttingDown = RPCError(code: .unavailable, message: "the coordinator is shutting down")
 
     private func runOneCallUntilStalled() async -> Bool {
@@ -136,18 +134,14 @@ final class BranchStream: Sendable {
 
     /// Ends the call once the commands already sent are answered; later commands fail at once.
     func shutDown() {
-        let (outbox, parked) = state.withLock { state in
+        let unsent = state.withLock { state in
             state.isShutDown = true
-            defer {
-                state.parkedForCommands = nil
-                state.parkedForDeadlines = nil
-            }
-            return (state.outbox, [state.parkedForCommands, state.parkedForDeadlines])
+            state.outbox?.finish()
+            state.wake(.commands)
+            state.wake(.deadlines)
+            // Commands still queued for a call will never be sent now.
+            return state.takeQueued()
         }
-        outbox?.finish()
-        for continuation in parked { continuation?.resume() }
-        // Commands still queued for a call will never be sent now.
-        let unsent = state.withLock { $0.takeQueued() }
         for waiter in unsent { waiter.continuation.resume(throwing: Self.shuttingDown) }
     }
 
@@ -221,9 +215,10 @@ final class BranchStream: Sendable {
             await park(in: .deadlines) { $0.isShutDown || $0.deadlinesPending > 0 }
             if state.withLock({ $0.isShutDown }) { return }
             try? await Task.sleep(for: Self.overdueCheckInterval)
+            let now = ContinuousClock.now
             let overdue = state.withLock { state in
-                let overdue = state.takeOverdue(now: .now)
-                if !overdue.isEmpty, state.outbox != nil, ContinuousClock.now - state.lastAnswerAt > stallLimit {
+                let overdue = state.takeOverdue(now: now)
+                if !overdue.isEmpty, state.outbox != nil, now - state.lastAnswerAt > stallLimit {
                     state.resetRequested = true
                     state.wake(.reset)
                 }
@@ -274,8 +269,6 @@ fileprivate enum ParkingSlot: Sendable {
 private struct Waiter: Sendable {
     let continuation: CheckedContinuation<Settle_V1_BranchAnswer, any Error>
     let deadline: ContinuousClock.Instant?
-    /// Whether the participant is told the deadline (and cancels the command then).
-    let enforced: Bool
 }
 
 fileprivate struct State {
@@ -315,11 +308,11 @@ fileprivate struct State {
         self[parked: slot] = nil
     }
 
-    /// The `timeout_ms` to send with command `id`: what is left of an enforced deadline, 0 for
-    /// none; nil when the command is no longer wanted (its waiter gave up, or its time is up).
+    /// The `timeout_ms` to send with command `id`: what is left of its deadline, 0 for none; nil
+    /// when the command is no longer wanted (its waiter gave up, or its time is up).
     func timeoutToSend(_ id: UInt64, now: ContinuousClock.Instant) -> UInt32? {
         guard let waiter = waiters[id] else { return nil }
-        guard waiter.enforced, let deadline = waiter.deadline else { return 0 }
+        guard let deadline = waiter.deadline else { return 0 }
         let left = deadline - now
         guard left > .zero else { return nil }
         return UInt32(clamping: max(1, left.wholeMilliseconds + 1))
@@ -334,27 +327,24 @@ fileprivate struct State {
     mutating func closeForGood() -> [Waiter] {
         isShutDown = true
         outbox?.finish()
-        outbox = nil
         queued.removeAll()
-        deadlinesPending = 0
-        defer { waiters.removeAll() }
-        return Array(waiters.values)
+        return close(unimplemented: false)
     }
 
     /// Registers the waiter and sends or queues the command; returns why not, if not.
     mutating func enqueue(_ message: Settle_V1_BranchCommand, waiter: Waiter) -> (any Error)? {
         if isUnimplemented { return BranchStreamUnimplemented() }
-        if isShutDown { return RPCError(code: .unavailable, message: "the coordinator is shutting down") }
+        if isShutDown { return BranchStream.shuttingDown }
         waiters[message.id] = waiter
         if waiter.deadline != nil {
             deadlinesPending += 1
-            Self.wake(&parkedForDeadlines)
+            wake(.deadlines)
         }
         if let outbox {
             outbox.yield(message)
         } else {
             queued.append(message)
-            Self.wake(&parkedForCommands)
+            wake(.commands)
         }
         return nil
     }
@@ -391,8 +381,4 @@ fileprivate struct State {
         return unanswered
     }
 
-    private static func wake(_ parked: inout CheckedContinuation<Void, Never>?) {
-        parked?.resume()
-        parked = nil
-    }
 }

@@ -128,7 +128,7 @@ struct GRPCParticipants: ParticipantCalling {
     ) async throws -> Response {
         guard commandStreams, !stream.isUnimplemented else { return try await unary() }
         do {
-            let reply = try await stream.send(command, timeout: timeout, participantEnforcesTimeout: true)
+            let reply = try await stream.send(command, timeout: timeout)
             guard let response = answer(reply) else {
                 throw RPCError(code: .internalError, message: "the participant answered a \(stream.method.method) with another command's answer")
             }

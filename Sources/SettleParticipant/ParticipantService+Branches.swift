@@ -11,6 +11,7 @@ import SettleTracing
 extension ParticipantService {
     static let branchErrorMessageBytesMax = 1024
     static let branchShutdownGrace = Duration.seconds(2)
+    static let shuttingDown = RPCError(code: .unavailable, message: "the participant is shutting down")
 
     /// The interceptors set the caller and its epoch as task-locals around the handler's start,
     /// but a streaming response's producer runs after that scope has ended: both are carried in.
@@ -57,7 +58,7 @@ extension ParticipantService {
                     // Commands already running get a moment to finish; then the call ends, and its
                     // coordinator retries what was left unanswered elsewhere or later.
                     try await Task.sleep(for: Self.branchShutdownGrace)
-                    throw RPCError(code: .unavailable, message: "the participant is shutting down")
+                    throw Self.shuttingDown
                 }
                 // The call is done when every answer is written; the shutdown watch then ends too.
                 while let part = try await group.next() {
@@ -78,7 +79,7 @@ extension ParticipantService {
             for try await command in request {
                 try await slots.take()
                 guard !shutdown.isGiven else {
-                    answerSink.yield(Self.refusal(command, RPCError(code: .unavailable, message: "the participant is shutting down")))
+                    answerSink.yield(Self.refusal(command, Self.shuttingDown))
                     continue
                 }
                 commands.addTask { answerSink.yield(await answer(command, context: context)) }

@@ -82,7 +82,7 @@ extension BranchStreamTests {
                 for index in 0..<4 {
                     let commit = Settle_V1_CommitRequest.with { $0.gid = "settle:test:1:01:wedged\(index):0" }
                     await #expect(throws: RPCError.self) {
-                        try await stream.send(.commit(commit), timeout: .milliseconds(200), participantEnforcesTimeout: true)
+                        try await stream.send(.commit(commit), timeout: .milliseconds(200))
                     }
                 }
                 stream.shutDown()
