@@ -27,15 +27,19 @@ public struct CommandTraceContext: Sendable, Equatable {
         }
     }
 
-    /// Runs `body` in a server span named `name` that continues the carried trace. Values longer
-    /// than the metadata's limit (`TraceHeaders.valueBytesMax`) are ignored, as they would be there.
+    /// Runs `body` in a server span named `name` that continues the carried trace, with the
+    /// metadata's limits (`TraceHeaders`).
     public func withServerSpan<Result>(_ name: String, _ body: () async throws -> Result) async throws -> Result {
-        var caller = ServiceContext.current ?? .topLevel
-        InstrumentationSystem.instrument.extract(self, into: &caller, using: Extractor())
-        return try await withSpan(name, context: caller, ofKind: .server) { span in
-            span.attributes["rpc.system"] = "grpc"
-            return try await body()
-        }
+        // Empty fields mean none here, as an absent header does in metadata.
+        try await TraceHeaders { header in
+            let value =
+                switch header {
+                case "traceparent": traceparent
+                case "tracestate": tracestate
+                default: ""
+                }
+            return value.isEmpty ? nil : value
+        }.withServerSpan(name, body)
     }
 
     struct Injector: Tracing.Injector {
@@ -45,19 +49,6 @@ public struct CommandTraceContext: Sendable, Equatable {
             case "tracestate": carrier.tracestate = value
             default: break
             }
-        }
-    }
-
-    struct Extractor: Tracing.Extractor {
-        func extract(key: String, from carrier: CommandTraceContext) -> String? {
-            let value: String
-            switch key.lowercased() {
-            case "traceparent": value = carrier.traceparent
-            case "tracestate": value = carrier.tracestate
-            default: return nil
-            }
-            guard !value.isEmpty, value.utf8.count <= TraceHeaders.valueBytesMax else { return nil }
-            return value
         }
     }
 }

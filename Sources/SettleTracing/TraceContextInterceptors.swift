@@ -36,13 +36,10 @@ public struct ServerTraceContextInterceptor: ServerInterceptor {
         context: ServerContext,
         next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws -> StreamingServerResponse<Output>
     ) async throws -> StreamingServerResponse<Output> {
-        var caller = ServiceContext.current ?? .topLevel
         // Only the trace headers reach the instrument: a tracer that logs a carrier it cannot
         // parse must never see the call's authorization header.
-        InstrumentationSystem.instrument.extract(TraceHeaders(request.metadata), into: &caller, using: TraceHeaders.Extractor())
-        return try await withSpan(context.descriptor.fullyQualifiedMethod, context: caller, ofKind: .server) { span in
-            span.attributes["rpc.system"] = "grpc"
-            return try await next(request, context)
+        try await TraceHeaders(request.metadata).withServerSpan(context.descriptor.fullyQualifiedMethod) {
+            try await next(request, context)
         }
     }
 }
@@ -61,13 +58,28 @@ struct TraceHeaders: Sendable {
     let values: [String: String]
 
     init(_ metadata: Metadata) {
+        self.init { metadata[stringValues: $0].first(where: { _ in true }) }
+    }
+
+    /// `value(name)` for each of `names`; a missing or too long value is left out.
+    init(_ value: (String) -> String?) {
         var values: [String: String] = [:]
         for name in Self.names {
-            if let value = metadata[stringValues: name].first(where: { _ in true }), value.utf8.count <= Self.valueBytesMax {
+            if let value = value(name), value.utf8.count <= Self.valueBytesMax {
                 values[name] = value
             }
         }
         self.values = values
+    }
+
+    /// Runs `body` in a server span named `name` that continues the caller's trace.
+    func withServerSpan<Result>(_ name: String, _ body: () async throws -> Result) async throws -> Result {
+        var caller = ServiceContext.current ?? .topLevel
+        InstrumentationSystem.instrument.extract(self, into: &caller, using: Extractor())
+        return try await withSpan(name, context: caller, ofKind: .server) { span in
+            span.attributes["rpc.system"] = "grpc"
+            return try await body()
+        }
     }
 
     struct Extractor: Tracing.Extractor {
