@@ -15,6 +15,14 @@ struct BranchOperations: Sendable {
     let preparedWork = PreparedWork()
     let runningPrepares = RunningPrepares()
     let coordinatorEpochs = CoordinatorEpochs()
+    let commitOrders: CommitOrderRecorder
+
+    init(pool: PostgresPool, phaseTwoPool: PostgresPool, configuration: ParticipantConfiguration) {
+        self.pool = pool
+        self.phaseTwoPool = phaseTwoPool
+        self.configuration = configuration
+        self.commitOrders = CommitOrderRecorder(pool: phaseTwoPool)
+    }
 
     // MARK: Prepare
 
@@ -156,7 +164,7 @@ struct BranchOperations: Sendable {
     /// coordinator saw answered carries its evidence (a crash in between leaves the commit
     /// unanswered, and the coordinator's retry records it).
     func commit(gid: String, order: OrderEvidence?) async throws -> CommitOutcome {
-        try await retryingConflicts(operation: "commit", gid: gid, retriesMax: configuration.conflictRetriesMax) {
+        let outcome = try await retryingConflicts(operation: "commit", gid: gid, retriesMax: configuration.conflictRetriesMax) {
             try await phaseTwoPool.withConnection { connection in
                 let outcome: CommitOutcome
                 do {
@@ -170,12 +178,16 @@ struct BranchOperations: Sendable {
                     // Cancelled, or never recorded: the prepared work is gone without committing.
                     outcome = state.actionRecorded && !state.isCancelled ? .committed : .heuristicRollback
                 }
-                if outcome == .committed, let order {
-                    try await connection.query(BarrierSQL.recordCommitOrder, [gid, order.storedLSN, order.signature])
-                }
                 return outcome
             }
         }
+        // Outside the connection: a commit waiting for its batch holds none of the pool.
+        if outcome == .committed, let order {
+            try await retryingConflicts(operation: "commit", gid: gid, retriesMax: configuration.conflictRetriesMax) {
+                try await commitOrders.record(gid: gid, order: order)
+            }
+        }
+        return outcome
     }
 
     // MARK: Rollback (cancel)
