@@ -15,7 +15,10 @@ public enum CoordinatorRecord: Equatable, Sendable {
     /// `facts` is nil only in records written before they were sealed with END.
     case end(transferID: String, outcome: TransferOutcome, facts: FinalFacts?)
     case heuristic(transferID: String, branch: Int, reason: String)
-    case saga(transferID: String)
+    /// `deadlineAtMilliseconds`: wall-clock time at which the saga gives up and compensates,
+    /// sealed so that a restart resumes the same deadline rather than a fresh one (nil in records
+    /// written before it was sealed).
+    case saga(transferID: String, deadlineAtMilliseconds: Int64?)
     case compensate(transferID: String, reason: String)
     case stuck(transferID: String, reason: String, facts: FinalFacts?)
     /// An operator's decision for a stuck transfer: its final outcome, why, and who (the
@@ -52,7 +55,7 @@ public enum CoordinatorRecord: Equatable, Sendable {
     public var transferID: String {
         switch self {
         case .accepted(let spec, _, _, _): spec.id
-        case .commit(let id), .abort(let id, _), .end(let id, _, _), .heuristic(let id, _, _), .saga(let id),
+        case .commit(let id), .abort(let id, _), .end(let id, _, _), .heuristic(let id, _, _), .saga(let id, _),
             .compensate(let id, _), .stuck(let id, _, _), .manual(let id, _, _, _, _, _), .proposed(let id, _, _, _), .rejected(let id, _, _),
             .retry(let id, _):
             id
@@ -72,6 +75,7 @@ public enum CoordinatorRecord: Equatable, Sendable {
         var `operator`: String?
         var submittedBy: String?
         var approvedBy: String?
+        var deadlineAtMs: Int64?
     }
 
     /// The record as it is sealed in the log.
@@ -97,8 +101,9 @@ public enum CoordinatorRecord: Equatable, Sendable {
             type = Self.endType
             payload.outcome = outcome.rawValue
             payload.final = facts
-        case .saga:
+        case .saga(_, let deadline):
             type = Self.sagaType
+            payload.deadlineAtMs = deadline
         case .compensate(_, let reason):
             type = Self.compensateType
             payload.reason = reason
@@ -165,7 +170,7 @@ public enum CoordinatorRecord: Equatable, Sendable {
             }
             self = .end(transferID: payload.transfer, outcome: outcome, facts: payload.final)
         case Self.sagaType:
-            self = .saga(transferID: payload.transfer)
+            self = .saga(transferID: payload.transfer, deadlineAtMilliseconds: payload.deadlineAtMs)
         case Self.compensateType:
             self = .compensate(transferID: payload.transfer, reason: try require(payload.reason, "reason"))
         case Self.compensatedType:

@@ -237,7 +237,7 @@ struct TransferDriver: Sendable {
             break
         }
         if entry == .commit { crashPoints.reached(.afterPrepares) }
-        let record = record(for: entry, transferID: start.spec.id, facts: facts)
+        let record = record(for: entry, start, facts: facts)
         let decides = entry.isDecision
         let ending = facts?.status
         spawn {
@@ -260,13 +260,14 @@ struct TransferDriver: Sendable {
         )
     }
 
-    private func record(for entry: TransferLogEntry, transferID: String, facts: FinalFacts?) -> CoordinatorRecord {
-        switch entry {
+    private func record(for entry: TransferLogEntry, _ start: DriverStart, facts: FinalFacts?) -> CoordinatorRecord {
+        let transferID = start.spec.id
+        return switch entry {
         case .commit: .commit(transferID: transferID)
         case .abort(let reason): .abort(transferID: transferID, reason: reason)
         case .end(let outcome): .end(transferID: transferID, outcome: outcome, facts: facts)
         case .heuristic(let branch, let reason): .heuristic(transferID: transferID, branch: branch, reason: reason)
-        case .saga: .saga(transferID: transferID)
+        case .saga: .saga(transferID: transferID, deadlineAtMilliseconds: wallMilliseconds() + start.sagaTimeout.wholeMilliseconds)
         case .compensate(let reason): .compensate(transferID: transferID, reason: reason)
         case .stuck(let reason): .stuck(transferID: transferID, reason: reason, facts: facts)
         }

@@ -11,6 +11,8 @@ struct TransferRecovery {
     /// For transfers whose policy names none.
     let sagaTimeout: Duration
     let logger: Logger
+    /// Against which a resumed saga's sealed deadline is measured.
+    var wallMilliseconds: @Sendable () -> Int64 = WallClock.nowMilliseconds
 
     /// How many transfers resume at once: their ABORT records (undecided ones) are sealed
     /// together, in a few group-commit batches, where one at a time a log with 100,000
@@ -57,18 +59,28 @@ struct TransferRecovery {
         }
         let (transfer, actions) = try TransferProtocol.resuming(after: decision, branchCount: sealed.spec.branches.count)
         registry.updateLive(id) { $0.status = TransferStatus(transfer.phase) }
-        let sagaTimeout = sealed.spec.policy.sagaTimeoutMilliseconds.map { Duration.milliseconds($0) } ?? self.sagaTimeout
         return DriverStart(
             spec: sealed.spec, admission: sealed.admission, transfer: transfer, firstActions: actions, prepareTimeout: nil,
-            sagaTimeout: sagaTimeout, decisionLSN: decisionLSN, acceptedLSN: sealed.acceptedLSN
+            sagaTimeout: sagaTimeLeft(sealed), decisionLSN: decisionLSN, acceptedLSN: sealed.acceptedLSN
         )
+    }
+
+    /// What is left of a saga's time: its sealed deadline, not a fresh timeout, so that restarts
+    /// cannot keep a saga going for ever. (Found by `tools/chaos` seed 20261210: with `settled`
+    /// killed every few seconds, sagas whose late branches waited on each other's prepared rows
+    /// were re-armed for a full minute at every restart and never compensated.) A log from before
+    /// the deadline was sealed gives the full timeout, as then.
+    private func sagaTimeLeft(_ sealed: TransferRegistry.Sealed) -> Duration {
+        let timeout = sealed.spec.policy.sagaTimeoutMilliseconds.map { Duration.milliseconds($0) } ?? sagaTimeout
+        guard sealed.decision == .saga, let deadline = sealed.sagaDeadlineAtMilliseconds else { return timeout }
+        return .milliseconds(min(timeout.wholeMilliseconds, max(0, deadline - wallMilliseconds())))
     }
 
     private static func record(of decision: Decision, _ sealed: TransferRegistry.Sealed) -> CoordinatorRecord {
         switch decision {
         case .commit: .commit(transferID: sealed.spec.id)
         case .abort: .abort(transferID: sealed.spec.id, reason: sealed.reason ?? "")
-        case .saga: .saga(transferID: sealed.spec.id)
+        case .saga: .saga(transferID: sealed.spec.id, deadlineAtMilliseconds: sealed.sagaDeadlineAtMilliseconds)
         case .compensate: .compensate(transferID: sealed.spec.id, reason: sealed.reason ?? "")
         }
     }

@@ -67,8 +67,9 @@ extension TransferRegistry {
         case .abort(_, let reason):
             transfer.sealed.decision = .abort
             transfer.sealed.reason = reason
-        case .saga:
+        case .saga(_, let deadline):
             transfer.sealed.decision = .saga
+            transfer.sealed.sagaDeadlineAtMilliseconds = deadline
         case .compensate(_, let reason):
             transfer.sealed.decision = .compensate
             transfer.sealed.reason = reason

@@ -43,6 +43,8 @@ final class TransferRegistry: Sendable {
         var proposal: ResolutionProposal?
         /// The LSN of its ACCEPTED record, which its Prepares are signed over.
         var acceptedLSN: UInt64?
+        /// When its saga gives up, as SAGA sealed it (wall-clock milliseconds).
+        var sagaDeadlineAtMilliseconds: Int64?
 
         var isFinished: Bool { final != nil && final != .stuck }
         /// Unfinished or stuck: every checkpoint carries it, and it is never forgotten.

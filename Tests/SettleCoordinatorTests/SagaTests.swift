@@ -64,7 +64,12 @@ struct SagaTests {
             #expect(try await deployment.totalBalance() == deployment.expectedTotal)
             #expect(try await deployment.metrics().contains(#"settle_transfers_by_path_total{path="saga-committed"} 1"#))
             let log = try await dump(deployment)
-            #expect(log.contains(#"SAGA  {"transfer":"slow-saga"}"#))
+            // The saga's deadline is sealed with it: its policy's 20 s after SAGA, which came the
+            // 400 ms prepare deadline after submission.
+            let deadline = try #require(log.firstMatch(of: #/SAGA  \{"deadlineAtMs":(\d+),"transfer":"slow-saga"\}/#)?.1)
+            let submitted = try #require(log.firstMatch(of: #/"submittedAtMs":(\d+)/#)?.1)
+            let sealedAfter = try #require(Int64(deadline)) - (try #require(Int64(submitted)))
+            #expect((20_400...25_000).contains(sealedAfter), "the deadline is \(sealedAfter) ms after submission")
             #expect(!log.contains("COMPENSATE"))
         }
     }

@@ -19,6 +19,8 @@ struct TransferDriverTests {
         struct Script: Sendable {
             var prepares: [String: [PrepareAnswer]] = [:]
             var commits: [String: [CommitAnswer]] = [:]
+            /// How long each of this participant's Prepares takes to answer.
+            var prepareDelays: [String: Duration] = [:]
         }
 
         let script: Script
@@ -39,7 +41,8 @@ struct TransferDriverTests {
         func prepare(
             _ participant: String, gid: String, action: String, payload: Data, acceptedLSN: UInt64, timeout: Duration?
         ) async throws -> PrepareAnswer {
-            next("prepare", participant, script.prepares[participant], otherwise: .prepared)
+            if let delay = script.prepareDelays[participant] { try await Task.sleep(for: delay) }
+            return next("prepare", participant, script.prepares[participant], otherwise: .prepared)
         }
 
         /// Each phase-two command with the decision LSN it would be signed over.
@@ -101,7 +104,8 @@ struct TransferDriverTests {
 
     /// Drives `spec` to its end and returns what was sealed, the calls and the table's entry.
     static func drive(
-        _ participants: ScriptedParticipants, spec: TransferSpec = spec, onPrepareTimeout: TransferSpec.OnPrepareTimeout = .abort
+        _ participants: ScriptedParticipants, spec: TransferSpec = spec, onPrepareTimeout: TransferSpec.OnPrepareTimeout = .abort,
+        prepareTimeout: Duration = .seconds(30)
     ) async throws -> (records: [CoordinatorRecord], calls: [String], entry: TransferEntry?) {
         let log = NotingLog(participants)
         let registry = TransferRegistry(log: log, inFlightMax: 10, rememberedMax: 10)
@@ -109,21 +113,35 @@ struct TransferDriverTests {
         let accepted = CoordinatorRecord.accepted(spec, admission: admission, submittedAtMilliseconds: 0)
         _ = await registry.admit(accepted, encoded: accepted.entry(), logger: Logger(label: "test"))
         participants.calls.withLock { $0.removeAll() }
-        let driver = TransferDriver(
+        var driver = TransferDriver(
             coordinatorID: "memory", participants: participants, registry: registry,
             retry: RetryPolicy(initial: .milliseconds(1), maximum: .milliseconds(2)), compensationRetriesMax: 2,
             metrics: CoordinatorMetrics(), crashPoints: CrashPoints(environment: [:]), abortRequests: AbortRequests(),
             logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         )
+        driver.wallMilliseconds = { wallMilliseconds }
         var transfer = TransferProtocol(branchCount: spec.branches.count, onPrepareTimeout: onPrepareTimeout)
         let first = try transfer.start()
         await driver.drive(
             DriverStart(
-                spec: spec, admission: admission, transfer: transfer, firstActions: first, prepareTimeout: .seconds(30),
+                spec: spec, admission: admission, transfer: transfer, firstActions: first, prepareTimeout: prepareTimeout,
                 sagaTimeout: .seconds(30)
             )
         )
         return (log.records, participants.calls.withLock { $0 }, registry.entry(spec.id))
+    }
+
+    /// The driver's wall clock: what a SAGA's sealed deadline is counted from.
+    static let wallMilliseconds: Int64 = 1_800_000_000_000
+
+    /// The deadline is sealed, so that a restart resumes it rather than a fresh one
+    /// (`SagaDeadlineRecoveryTests`).
+    @Test func aSagaSealsItsDeadline() async throws {
+        let slowBankB = ScriptedParticipants(.init(prepareDelays: ["bank-b": .milliseconds(300)]))
+        let (records, _, entry) = try await Self.drive(slowBankB, onPrepareTimeout: .saga, prepareTimeout: .milliseconds(50))
+        #expect(records.map(\.kind) == ["SAGA", "END"])
+        #expect(records.first == .saga(transferID: "t1", deadlineAtMilliseconds: Self.wallMilliseconds + 30_000))
+        #expect(entry?.status == .committed)
     }
 
     @Test func aTransferCommitsWithCommitSealedBeforeAnyCommitIsSent() async throws {

@@ -121,7 +121,7 @@ extension SimulatedWorld {
         let allowed: Bool
         switch (command, record) {
         case (.prepare, .accepted(let spec, let admission, _, _)?): allowed = spec.id == gid.transferID && admission == gid.admission
-        case (.commit, .commit(let id)?), (.commit, .saga(let id)?): allowed = id == gid.transferID
+        case (.commit, .commit(let id)?), (.commit, .saga(let id, _)?): allowed = id == gid.transferID
         case (.rollback, .abort(let id, _)?), (.rollback, .compensate(let id, _)?), (.compensate, .compensate(let id, _)?):
             allowed = id == gid.transferID
         default: allowed = false

@@ -24,8 +24,11 @@ extension SimulatedWorld {
             if recovering {
                 let (checkpoint, records) = self.log.recoveryRecords()
                 do {
-                    resumed = try await TransferRecovery(registry: registry, sagaTimeout: .milliseconds(1000), logger: logger)
-                        .resume(checkpoint: checkpoint, records: records)
+                    resumed = try await TransferRecovery(
+                        registry: registry, sagaTimeout: .milliseconds(1000), logger: logger,
+                        wallMilliseconds: { [clock = self.clock] in Self.wallMilliseconds(clock) }
+                    )
+                    .resume(checkpoint: checkpoint, records: records)
                 } catch {
                     logger.critical("recovery failed", metadata: ["error": "\(error)"])
                 }

@@ -63,7 +63,10 @@ extension SimulatedWorld {
             (keys.map { shared.participants.branches[$0] ?? SimulatedParticipants.Branch() }, shared.told[index])
         }
         let stuck = sealed.contains { if case .stuck = $0 { true } else { false } }
-        let decidedForward = sealed.contains { $0 == .commit(transferID: spec.id) || $0 == .saga(transferID: spec.id) }
+        let decidedForward = sealed.contains {
+            if case .saga(spec.id, _) = $0 { return true }
+            return $0 == .commit(transferID: spec.id)
+        }
         let decidedCompensation = sealed.contains { if case .compensate = $0 { true } else { false } }
         var violations: [String] = []
         guard let entry else { return ["t\(index) is unknown to the registry"] }
