@@ -40,23 +40,21 @@ struct DeadlockDetector: Sendable {
         let edges = await waitEdges()
         guard !edges.isEmpty else { return }
         var graph = WaitForGraph<TransferKey>()
-        var submittedAt: [TransferKey: Int64] = [:]
+        var order: [TransferKey: VictimOrder] = [:]
         var holders: [TransferKey: Set<String>] = [:]
         for (waiting, blocking) in edges {
-            guard let from = transfer(of: waiting, &submittedAt), let to = transfer(of: blocking, &submittedAt) else { continue }
+            guard let from = transfer(of: waiting, &order), let to = transfer(of: blocking, &order) else { continue }
             graph.add(waiting: from, holder: to)
             if to != from { holders[from, default: []].insert(to.transferID) }
         }
-        let victims = graph.victims { first, second in
-            // Younger: submitted later; the transfer id orders two of the same millisecond.
-            ((submittedAt[first] ?? 0), first.transferID) > ((submittedAt[second] ?? 0), second.transferID)
-        }
+        let victims = graph.victims { first, second in (order[first] ?? .unknown) > (order[second] ?? .unknown) }
         for victim in victims {
             let others = (holders[victim] ?? []).sorted()
+            let gives = order[victim]?.isSaga == true ? "this saga, the youngest that could give way, compensates" : "this, the younger, was aborted"
             let reason =
                 others.isEmpty
                 ? "deadlock: a branch waits for another branch of this transfer"
-                : "deadlock with transfer \(others.joined(separator: ", ")) across participants; this, the younger, was aborted"
+                : "deadlock with transfer \(others.joined(separator: ", ")) across participants; \(gives)"
             if abortRequests.request(victim.transferID, victim.admission, reason: reason) {
                 Counter(label: "settle_deadlocks_broken_total").increment()
                 logger.notice("deadlock broken", metadata: ["transfer.id": "\(victim.transferID)", "reason": "\(reason)"])
@@ -64,13 +62,29 @@ struct DeadlockDetector: Sendable {
         }
     }
 
+    /// Which transfer of a cycle gives way: the youngest (submitted later; the transfer id orders
+    /// two of the same millisecond), but never a saga going forward while the cycle holds a
+    /// transfer still preparing. Aborting that one rolls back prepared work; a saga's victim
+    /// compensates branches that already committed (and ignoring it, as before, left cycles of
+    /// sagas standing until their deadlines).
+    struct VictimOrder: Comparable {
+        let isSaga: Bool
+        let submittedAt: Int64
+        let transferID: String
+        static let unknown = VictimOrder(isSaga: true, submittedAt: 0, transferID: "")
+
+        static func < (older: VictimOrder, younger: VictimOrder) -> Bool {
+            (older.isSaga ? 0 : 1, older.submittedAt, older.transferID) < (younger.isSaga ? 0 : 1, younger.submittedAt, younger.transferID)
+        }
+    }
+
     /// The transfer a gid of this coordinator names, if the table knows that admission.
-    private func transfer(of gid: String, _ submittedAt: inout [TransferKey: Int64]) -> TransferKey? {
+    private func transfer(of gid: String, _ order: inout [TransferKey: VictimOrder]) -> TransferKey? {
         guard let parsed = try? BranchGID(parsing: gid), parsed.coordinatorID == coordinatorID,
             let entry = registry.entry(parsed.transferID), entry.admission == parsed.admission
         else { return nil }
         let key = TransferKey(transferID: parsed.transferID, admission: parsed.admission)
-        submittedAt[key] = entry.submittedAtMilliseconds
+        order[key] = VictimOrder(isSaga: entry.status == .saga, submittedAt: entry.submittedAtMilliseconds, transferID: parsed.transferID)
         return key
     }
 

@@ -184,6 +184,14 @@ public struct SagaMachine: Sendable, Equatable {
         }
     }
 
+    /// The deadlock detector's victim: a saga still going forward gives up now, as at its
+    /// deadline. Its late branches' re-driven Prepares wait on rows that other transfers' prepared
+    /// branches hold, and only compensating lets those go before the saga deadline.
+    public mutating func abortRequested(reason: String) -> Action {
+        guard phase == .forward else { return .wait }
+        return decideCompensation(reason)
+    }
+
     public mutating func logged(_ entry: TransferLogEntry) throws(TransitionError) -> Action {
         switch (phase, entry) {
         case (.sealingCompensate(let pending), .compensate(let sealed)) where pending == sealed:

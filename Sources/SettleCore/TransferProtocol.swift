@@ -163,7 +163,8 @@ public struct TransferProtocol: Sendable, Equatable {
         case .compensationGaveUp(let branch, let reason): try saga.compensationGaveUp(branch: branch, reason: reason)
         case .logged(let entry): try saga.logged(entry)
         case .sagaDeadlinePassed: try saga.sagaDeadlinePassed()
-        case .prepareDeadlinePassed, .abortRequested: .wait  // decided already: they mean nothing now
+        case .abortRequested(let reason): saga.abortRequested(reason: reason)
+        case .prepareDeadlinePassed: .wait  // decided already: it means nothing now
         }
     }
 

@@ -123,7 +123,12 @@ extension Simulation {
             for waiter in waiting[row] ?? [] { graph.add(waiting: waiter.key.transfer, holder: holder.transfer) }
         }
         // Sorted: a seed must replay exactly, and the graph's own order is a dictionary's.
-        let victims = graph.victims { first, second in (submittedAt[first] ?? 0, first) > (submittedAt[second] ?? 0, second) }.sorted()
+        // As settled's detector: the youngest, but a saga going forward only when its cycle holds
+        // nothing still preparing.
+        func rank(_ transfer: Int) -> (Int, Int, Int) {
+            (transfers[transfer].machine?.phase == .saga(.forward) ? 0 : 1, submittedAt[transfer] ?? 0, transfer)
+        }
+        let victims = graph.victims { first, second in rank(first) > rank(second) }.sorted()
         for victim in victims where !transfers[victim].done {
             let before = transfers[victim].machine
             handle(.abortRequested(reason: "deadlock across participants"), transfer: victim)

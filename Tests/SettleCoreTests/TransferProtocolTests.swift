@@ -51,6 +51,23 @@ struct TransferProtocolTests {
         #expect(transfer.finalPath(.compensated) == .heuristic)
     }
 
+    /// A deadlock victim still going forward as a saga gives up as at its deadline: its re-driven
+    /// Prepare waits on rows others' prepared branches hold, and only compensating frees them
+    /// before the saga deadline. Once compensating, a second request changes nothing.
+    @Test func aSagaGoingForwardThatIsADeadlockVictimCompensates() throws {
+        var transfer = TransferProtocol(branchCount: 2, onPrepareTimeout: .saga)
+        _ = try transfer.start()
+        _ = try transfer.handle(.prepareAnswered(branch: 0, .prepared))
+        _ = try transfer.handle(.prepareDeadlinePassed)
+        _ = try transfer.handle(.logged(.saga))
+        _ = try transfer.handle(.commitAnswered(branch: 0, .committed))
+        let reason = "deadlock with transfer t-1 across participants"
+        #expect(try transfer.handle(.abortRequested(reason: reason)) == [.log(.compensate(reason: reason))])
+        #expect(try transfer.handle(.abortRequested(reason: "again")) == [])
+        #expect(try transfer.handle(.logged(.compensate(reason: reason))) == [.sendRollback([1])])
+        #expect(try transfer.handle(.rollbackAnswered(branch: 1, .rolledBack)) == [.compensate(0)])
+    }
+
     @Test func deadlinesAndAbortRequestsMeanNothingOnceDecided() throws {
         var transfer = TransferProtocol(branchCount: 1)
         _ = try transfer.start()
