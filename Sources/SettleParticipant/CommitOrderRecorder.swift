@@ -1,8 +1,8 @@
 import PostgresClient
 import Synchronization
 
-/// Writes the coordinator's orders onto committed barrier rows, many commits' orders in one
-/// statement and one transaction.
+/// Writes the coordinator's orders onto committed barrier rows, many commits' orders in one round
+/// trip and one transaction.
 ///
 /// Each order must be durable before its Commit is answered (so every commit the coordinator saw
 /// answered carries its evidence), and written one by one that was a transaction, a WAL flush and
@@ -10,7 +10,7 @@ import Synchronization
 /// batch is being written leads: it writes every order that is waiting, then hands the lead to
 /// one that arrived meanwhile. No task of its own, and at most one batch in flight per participant.
 final class CommitOrderRecorder: Sendable {
-    /// Past this many orders a batch is cut: the statement's parameters stay small.
+    /// Past this many orders a batch is cut: one pipeline stays short.
     static let batchOrdersMax = 256
 
     private struct Pending {
@@ -67,7 +67,7 @@ final class CommitOrderRecorder: Sendable {
         }
         let orders = [leadersOwn] + others.map { ($0.gid, $0.order) }
         batchesWritten.add(1, ordering: .relaxed)
-        let outcome = await Result(catching: { try await pool.query(BarrierSQL.recordCommitOrders, BarrierSQL.commitOrderArrays(orders)) })
+        let outcome = await Result(catching: { try await Self.write(orders, on: pool) })
         let nextLeader = state.withLock { state -> Pending? in
             guard !state.pending.isEmpty else {
                 state.leading = false
@@ -83,6 +83,18 @@ final class CommitOrderRecorder: Sendable {
         }
         nextLeader?.continuation.resume(returning: .lead)
         _ = try outcome.get()
+    }
+}
+
+extension CommitOrderRecorder {
+    /// One statement per order, pipelined: with no `BEGIN`, one implicit transaction, so either
+    /// every order is written or none. Sorted by gid, so two batches touching the same rows (two
+    /// processes of one service) lock them in the same order.
+    fileprivate static func write(_ orders: [(gid: String, order: OrderEvidence)], on pool: PostgresPool) async throws {
+        let statements = orders.sorted { $0.gid < $1.gid }.map {
+            PostgresStatement(BarrierSQL.recordCommitOrder, [$0.gid, $0.order.storedLSN, $0.order.signature])
+        }
+        for result in try await pool.withConnection({ try await $0.pipeline(statements) }) { _ = try result.get() }
     }
 }
 
