@@ -18,9 +18,13 @@ extension LibPQSession {
         defer { PQsetnonblocking(connection, 0) }
 
         var plans: [(StatementCache.Key, StatementCache.Plan)] = []
+        // A statement repeated in one pipeline is prepared once, by its first use: the cache
+        // learns the name only once the server's answer is read, after everything is sent.
+        var preparedHere: [StatementCache.Key: String] = [:]
         for (statement, parameters) in zip(statements, bound) {
             let key = StatementCache.Key(sql: statement.sql, types: parameters.types)
-            let plan = statementCache.plan(key)
+            let plan = preparedHere[key].map(StatementCache.Plan.prepared) ?? statementCache.plan(key)
+            if case .prepare(let name) = plan { preparedHere[key] = name }
             plans.append((key, plan))
             guard send(statement.sql, parameters, plan) else { throw connectionFailure(sql: statement.sql) }
         }

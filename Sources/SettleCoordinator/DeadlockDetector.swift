@@ -50,7 +50,9 @@ struct DeadlockDetector: Sendable {
         let victims = graph.victims { first, second in (order[first] ?? .unknown) > (order[second] ?? .unknown) }
         for victim in victims {
             let others = (holders[victim] ?? []).sorted()
-            let gives = order[victim]?.isSaga == true ? "this saga, the youngest that could give way, compensates" : "this, the younger, was aborted"
+            let gives =
+                order[victim]?.kind == .sagaGoingForward
+                ? "this saga, the youngest that could give way, compensates" : "this, the younger, was aborted"
             let reason =
                 others.isEmpty
                 ? "deadlock: a branch waits for another branch of this transfer"
@@ -63,18 +65,40 @@ struct DeadlockDetector: Sendable {
     }
 
     /// Which transfer of a cycle gives way: the youngest (submitted later; the transfer id orders
-    /// two of the same millisecond), but never a saga going forward while the cycle holds a
-    /// transfer still preparing. Aborting that one rolls back prepared work; a saga's victim
-    /// compensates branches that already committed (and ignoring it, as before, left cycles of
-    /// sagas standing until their deadlines).
+    /// two of the same millisecond) of those that still can. A transfer still preparing goes
+    /// first: aborting it rolls back prepared work. A saga going forward only when its cycle holds
+    /// none (it compensates branches that already committed; ignoring it, as before, left cycles
+    /// of sagas standing until their deadlines). One already ending (committing, aborting,
+    /// compensating) last: the request changes nothing, and its own ending will free what it holds.
     struct VictimOrder: Comparable {
-        let isSaga: Bool
+        enum Kind: Int, Comparable {
+            case ending, sagaGoingForward, preparing
+            static func < (first: Kind, second: Kind) -> Bool { first.rawValue < second.rawValue }
+        }
+
+        let kind: Kind
         let submittedAt: Int64
         let transferID: String
-        static let unknown = VictimOrder(isSaga: true, submittedAt: 0, transferID: "")
+        static let unknown = VictimOrder(kind: .ending, submittedAt: 0, transferID: "")
+
+        init(kind: Kind, submittedAt: Int64, transferID: String) {
+            self.kind = kind
+            self.submittedAt = submittedAt
+            self.transferID = transferID
+        }
+
+        init(_ status: TransferStatus, submittedAt: Int64, transferID: String) {
+            let kind: Kind =
+                switch status {
+                case .preparing: .preparing
+                case .saga: .sagaGoingForward
+                default: .ending
+                }
+            self.init(kind: kind, submittedAt: submittedAt, transferID: transferID)
+        }
 
         static func < (older: VictimOrder, younger: VictimOrder) -> Bool {
-            (older.isSaga ? 0 : 1, older.submittedAt, older.transferID) < (younger.isSaga ? 0 : 1, younger.submittedAt, younger.transferID)
+            (older.kind, older.submittedAt, older.transferID) < (younger.kind, younger.submittedAt, younger.transferID)
         }
     }
 
@@ -84,7 +108,7 @@ struct DeadlockDetector: Sendable {
             let entry = registry.entry(parsed.transferID), entry.admission == parsed.admission
         else { return nil }
         let key = TransferKey(transferID: parsed.transferID, admission: parsed.admission)
-        order[key] = VictimOrder(isSaga: entry.status == .saga, submittedAt: entry.submittedAtMilliseconds, transferID: parsed.transferID)
+        order[key] = VictimOrder(entry.status, submittedAt: entry.submittedAtMilliseconds, transferID: parsed.transferID)
         return key
     }
 

@@ -21,7 +21,9 @@ struct BranchOperations: Sendable {
         self.pool = pool
         self.phaseTwoPool = phaseTwoPool
         self.configuration = configuration
-        self.commitOrders = CommitOrderRecorder(pool: phaseTwoPool)
+        self.commitOrders = CommitOrderRecorder(
+            pool: phaseTwoPool, lockTimeout: configuration.barrierLockTimeout, statementTimeout: configuration.statementTimeout
+        )
     }
 
     // MARK: Prepare

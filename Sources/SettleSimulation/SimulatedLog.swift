@@ -10,6 +10,8 @@ struct SimulatedLog {
         /// Whether its seal is an event for the driver (recovery's own ABORT is not).
         let notifies: Bool
         let epoch: Int
+        /// SAGA's sealed deadline (simulated milliseconds), as `settled` seals it.
+        var sagaDeadline: Int? = nil
     }
 
     private(set) var records: [Record] = []
@@ -32,6 +34,11 @@ struct SimulatedLog {
 
     func sealedEntries(of transfer: Int) -> [TransferLogEntry] {
         records[..<sealedCount].filter { $0.transfer == transfer }.compactMap(\.entry)
+    }
+
+    /// The deadline of the transfer's sealed SAGA, if it has one.
+    func sealedSagaDeadline(of transfer: Int) -> Int? {
+        records[..<sealedCount].last { $0.transfer == transfer && $0.entry == .saga }?.sagaDeadline
     }
 
     func isAccepted(_ transfer: Int) -> Bool {

@@ -72,13 +72,20 @@ extension Simulation {
                 // re-drives to the same end. A saga's end only once sealed (`.finished`): its
                 // re-drive may end otherwise.
                 if case .end(let outcome) = entry, transfers[index].machine?.path == .twoPhase { transfers[index].told = outcome }
-                let record = log.append(.init(transfer: index, entry: entry, notifies: true, epoch: epoch))
+                var appended = SimulatedLog.Record(transfer: index, entry: entry, notifies: true, epoch: epoch)
+                if entry == .saga {
+                    transfers[index].sagaDeadline = now + options.sagaTimeoutMilliseconds
+                    appended.sagaDeadline = transfers[index].sagaDeadline
+                }
+                let record = log.append(appended)
                 schedule(.seal(recordIndex: record), after: Int.random(in: 1...8, using: &random))
             case .armPrepareDeadline:
                 transfers[index].prepareDeadline = now + options.prepareTimeoutMilliseconds
                 schedule(.event(transfer: index, .prepareDeadlinePassed, epoch: epoch), after: options.prepareTimeoutMilliseconds)
             case .armSagaDeadline:
-                schedule(.event(transfer: index, .sagaDeadlinePassed, epoch: epoch), after: options.sagaTimeoutMilliseconds)
+                // After a crash, what is left of the sealed deadline, as settled's recovery does.
+                let left = transfers[index].sagaDeadline.map { max(0, $0 - now) } ?? options.sagaTimeoutMilliseconds
+                schedule(.event(transfer: index, .sagaDeadlinePassed, epoch: epoch), after: left)
             case .finished(let outcome):
                 transfers[index].done = true
                 transfers[index].told = outcome

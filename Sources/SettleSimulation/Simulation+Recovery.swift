@@ -12,6 +12,7 @@ extension Simulation {
             transfers[index].machine = nil
             transfers[index].done = false
             transfers[index].prepareDeadline = nil
+            transfers[index].sagaDeadline = log.sealedSagaDeadline(of: index)
         }
         for index in transfers.indices where log.isAccepted(index) { recover(index) }
         if waiting.values.contains(where: { !$0.isEmpty }) { startDetector() }

@@ -81,6 +81,8 @@ public struct Simulation {
         /// The driver ran `finished` or `stuck`: it takes no more events.
         var done = false
         var prepareDeadline: Int?
+        /// When its saga gives up: sealed with SAGA, and read back from the log after a crash.
+        var sagaDeadline: Int?
         /// Events the machine rejected: each is a gap in the protocol.
         var rejected: [String] = []
     }

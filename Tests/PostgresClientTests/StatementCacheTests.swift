@@ -24,6 +24,17 @@ struct StatementCacheTests {
         #expect(try await Self.namedStatements(connection) == ["SELECT $1::int8 + 1 AS next", "SELECT $1::text AS echoed"])
     }
 
+    /// A statement repeated within one pipeline, on a session that has not prepared it yet, is
+    /// prepared once (each repetition used to prepare its own copy, never used again).
+    @Test func aStatementRepeatedInOnePipelineIsPreparedOnce() async throws {
+        let connection = try await TestClusters.connect()
+        let results = try await connection.pipeline((0..<5).map { PostgresStatement("SELECT $1::int8 * 2 AS doubled", [Int64($0)]) })
+        #expect(try results.map { try $0.get()[0].decode(Int64.self, column: "doubled") } == [0, 2, 4, 6, 8])
+        #expect(try await Self.namedStatements(connection) == ["SELECT $1::int8 * 2 AS doubled"])
+        #expect(try await connection.query("SELECT $1::int8 * 2 AS doubled", [21])[0].decode(Int64.self, column: "doubled") == 42)
+        #expect(try await Self.namedStatements(connection).count == 1, "and reused afterwards")
+    }
+
     /// A statement the server cannot prepare reports the server's error, not "an earlier statement
     /// failed", and is not remembered: the next, valid statement prepares and runs.
     @Test func aFailedPrepareReportsItsOwnErrorAndIsForgotten() async throws {

@@ -16,7 +16,7 @@ struct CommitOrderRecorderTests {
             }
             // One row already carries an order: the first order wins.
             try await pool.query("UPDATE settle_barrier SET decision_lsn = 1, decision_signature = '\\x01' WHERE gid = $1", [gids[0]])
-            let recorder = CommitOrderRecorder(pool: pool)
+            let recorder = Self.recorder(pool)
             try await withThrowingDiscardingTaskGroup { group in
                 for (index, gid) in gids.enumerated() {
                     group.addTask {
@@ -43,7 +43,7 @@ struct CommitOrderRecorderTests {
 
     @Test func aFailedBatchFailsItsOrdersAndTheNextOneIsWritten() async throws {
         try await withBarrier { pool in
-            let recorder = CommitOrderRecorder(pool: pool)
+            let recorder = Self.recorder(pool)
             try await pool.query("INSERT INTO settle_barrier (gid, op) VALUES ($1, 'action')", [gid("after-failure")])
             try await pool.query("ALTER TABLE settle_barrier RENAME TO settle_barrier_away")
             await #expect(throws: PostgresError.self) {
@@ -54,6 +54,54 @@ struct CommitOrderRecorderTests {
             let rows = try await pool.query("SELECT decision_lsn FROM settle_barrier WHERE gid = $1", [gid("after-failure")])
             #expect(try rows[0].decode(Int64.self, column: "decision_lsn") == 8)
         }
+    }
+
+    /// A batch that fails fails every order in it, followers included, and the lead passes on:
+    /// the next order, alone, is written.
+    @Test func aFailedBatchFailsEveryOrderInItAndTheLeadPassesOn() async throws {
+        try await withBarrier { pool in
+            let recorder = Self.recorder(pool)
+            try await pool.query("ALTER TABLE settle_barrier RENAME TO settle_barrier_away")
+            let failures = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for index in 0..<50 {
+                    group.addTask {
+                        do {
+                            try await recorder.record(gid: gid("failing-\(index)"), order: OrderEvidence(decisionLSN: 9, signature: [9]))
+                            return false
+                        } catch is PostgresError {
+                            return true
+                        }
+                    }
+                }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(failures == 50)
+            try await pool.query("ALTER TABLE settle_barrier_away RENAME TO settle_barrier")
+            try await pool.query("INSERT INTO settle_barrier (gid, op) VALUES ($1, 'action')", [gid("next")])
+            try await recorder.record(gid: gid("next"), order: OrderEvidence(decisionLSN: 10, signature: [10]))
+            let rows = try await pool.query("SELECT decision_lsn FROM settle_barrier WHERE gid = $1", [gid("next")])
+            #expect(try rows[0].decode(Int64.self, column: "decision_lsn") == 10)
+        }
+    }
+
+    /// The leader's task cancelled (its command's deadline) still writes the batch it leads,
+    /// which holds other commits' orders too.
+    @Test func aCancelledLeaderStillWritesItsBatch() async throws {
+        try await withBarrier { pool in
+            let recorder = Self.recorder(pool)
+            try await pool.query("INSERT INTO settle_barrier (gid, op) VALUES ($1, 'action')", [gid("cancelled")])
+            let leader = Task {
+                withUnsafeCurrentTask { $0?.cancel() }
+                try await recorder.record(gid: gid("cancelled"), order: OrderEvidence(decisionLSN: 11, signature: [11]))
+            }
+            try await leader.value
+            let rows = try await pool.query("SELECT decision_lsn FROM settle_barrier WHERE gid = $1", [gid("cancelled")])
+            #expect(try rows[0].decode(Int64.self, column: "decision_lsn") == 11)
+        }
+    }
+
+    static func recorder(_ pool: PostgresPool) -> CommitOrderRecorder {
+        CommitOrderRecorder(pool: pool, lockTimeout: .seconds(5), statementTimeout: .seconds(30))
     }
 
     private func withBarrier(_ body: (PostgresPool) async throws -> Void) async throws {
