@@ -41,21 +41,6 @@ struct CommitOrderRecorderTests {
         }
     }
 
-    @Test func aFailedBatchFailsItsOrdersAndTheNextOneIsWritten() async throws {
-        try await withBarrier { pool in
-            let recorder = Self.recorder(pool)
-            try await pool.query("INSERT INTO settle_barrier (gid, op) VALUES ($1, 'action')", [gid("after-failure")])
-            try await pool.query("ALTER TABLE settle_barrier RENAME TO settle_barrier_away")
-            await #expect(throws: PostgresError.self) {
-                try await recorder.record(gid: gid("failed"), order: OrderEvidence(decisionLSN: 7, signature: [7]))
-            }
-            try await pool.query("ALTER TABLE settle_barrier_away RENAME TO settle_barrier")
-            try await recorder.record(gid: gid("after-failure"), order: OrderEvidence(decisionLSN: 8, signature: [8]))
-            let rows = try await pool.query("SELECT decision_lsn FROM settle_barrier WHERE gid = $1", [gid("after-failure")])
-            #expect(try rows[0].decode(Int64.self, column: "decision_lsn") == 8)
-        }
-    }
-
     /// A batch that fails fails every order in it, followers included, and the lead passes on:
     /// the next order, alone, is written.
     @Test func aFailedBatchFailsEveryOrderInItAndTheLeadPassesOn() async throws {
@@ -79,8 +64,7 @@ struct CommitOrderRecorderTests {
             try await pool.query("ALTER TABLE settle_barrier_away RENAME TO settle_barrier")
             try await pool.query("INSERT INTO settle_barrier (gid, op) VALUES ($1, 'action')", [gid("next")])
             try await recorder.record(gid: gid("next"), order: OrderEvidence(decisionLSN: 10, signature: [10]))
-            let rows = try await pool.query("SELECT decision_lsn FROM settle_barrier WHERE gid = $1", [gid("next")])
-            #expect(try rows[0].decode(Int64.self, column: "decision_lsn") == 10)
+            #expect(try await Self.decisionLSN(pool, gid("next")) == 10)
         }
     }
 
@@ -95,9 +79,12 @@ struct CommitOrderRecorderTests {
                 try await recorder.record(gid: gid("cancelled"), order: OrderEvidence(decisionLSN: 11, signature: [11]))
             }
             try await leader.value
-            let rows = try await pool.query("SELECT decision_lsn FROM settle_barrier WHERE gid = $1", [gid("cancelled")])
-            #expect(try rows[0].decode(Int64.self, column: "decision_lsn") == 11)
+            #expect(try await Self.decisionLSN(pool, gid("cancelled")) == 11)
         }
+    }
+
+    static func decisionLSN(_ pool: PostgresPool, _ gid: String) async throws -> Int64? {
+        try await pool.query("SELECT decision_lsn FROM settle_barrier WHERE gid = $1", [gid])[0].decode(Int64?.self, column: "decision_lsn")
     }
 
     static func recorder(_ pool: PostgresPool) -> CommitOrderRecorder {
