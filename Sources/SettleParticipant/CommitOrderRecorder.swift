@@ -76,9 +76,9 @@ final class CommitOrderRecorder: Sendable {
         let orders = [leadersOwn] + others.map { ($0.gid, $0.order) }
         batchesWritten.add(1, ordering: .relaxed)
         let outcome = await Task { [pool, lockTimeout, statementTimeout] in
-            await Result(catching: { try await Self.write(orders, on: pool, lockTimeout: lockTimeout, statementTimeout: statementTimeout) })
+            try await Self.write(orders, on: pool, lockTimeout: lockTimeout, statementTimeout: statementTimeout)
         }
-        .value
+        .result
         let nextLeader = state.withLock { state -> Pending? in
             guard !state.pending.isEmpty else {
                 state.leading = false
@@ -111,15 +111,5 @@ extension CommitOrderRecorder {
                 PostgresStatement(BarrierSQL.recordCommitOrder, [$0.gid, $0.order.storedLSN, $0.order.signature])
             }
         for result in try await pool.withConnection({ try await $0.pipeline(statements) }) { _ = try result.get() }
-    }
-}
-
-extension Result where Failure == any Error {
-    fileprivate init(catching body: () async throws -> Success) async {
-        do {
-            self = .success(try await body())
-        } catch {
-            self = .failure(error)
-        }
     }
 }
