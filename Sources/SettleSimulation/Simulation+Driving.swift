@@ -130,10 +130,16 @@ extension Simulation {
             for waiter in waiting[row] ?? [] { graph.add(waiting: waiter.key.transfer, holder: holder.transfer) }
         }
         // Sorted: a seed must replay exactly, and the graph's own order is a dictionary's.
-        // As settled's detector: the youngest, but a saga going forward only when its cycle holds
-        // nothing still preparing.
+        // As settled's detector (`DeadlockDetector.VictimOrder`): the youngest still preparing,
+        // then a saga going forward, and one already ending last.
         func rank(_ transfer: Int) -> (Int, Int, Int) {
-            (transfers[transfer].machine?.phase == .saga(.forward) ? 0 : 1, submittedAt[transfer] ?? 0, transfer)
+            let kind =
+                switch transfers[transfer].machine?.phase {
+                case .created?, .preparing?, .sealingDecision(.commit)?, .sealingDecision(.saga)?: 2
+                case .saga(.forward)?: 1
+                default: 0
+                }
+            return (kind, submittedAt[transfer] ?? 0, transfer)
         }
         let victims = graph.victims { first, second in rank(first) > rank(second) }.sorted()
         for victim in victims where !transfers[victim].done {
