@@ -69,9 +69,11 @@ public struct SignedOrder: Sendable, Equatable {
         try key.sign(signedBytes)
     }
 
-    /// Why `signature` does not make this order one of `keys`' holder; nil when it does.
-    public func refusal(of signature: [UInt8], keys: [VerifyingKey]) -> String? {
-        if signature.isEmpty { return "the \(command.rawValue) of \(gid) is not signed" }
+    /// Why `seal` does not make this order one of `keys`' holder; nil when it does. `seal` is a
+    /// lone order's 64-byte signature or an `OrderBatchSeal`; `verifiedBatches`, when given,
+    /// spares verifying a batch's signature again for each of its orders.
+    public func refusal(of seal: [UInt8], keys: [VerifyingKey], verifiedBatches: VerifiedOrderBatches? = nil) -> String? {
+        if seal.isEmpty { return "the \(command.rawValue) of \(gid) is not signed" }
         if (command == .commit || command == .compensate) && decisionLSN == 0 {
             return "the \(command.rawValue) of \(gid) names no decision (LSN 0)"
         }
@@ -79,10 +81,18 @@ public struct SignedOrder: Sendable, Equatable {
             return "the \(command.rawValue) of \(gid) does not name its work as it must"
         }
         if gid.utf8.contains(0) || participant.utf8.contains(0) { return "the order holds a NUL byte" }
-        let message = signedBytes
-        guard keys.contains(where: { $0.isValidSignature(signature, for: message) }) else {
-            return "the \(command.rawValue) of \(gid) for \(participant) at LSN \(decisionLSN) is not signed by the coordinator's key"
+        let notSigned = "the \(command.rawValue) of \(gid) for \(participant) at LSN \(decisionLSN) is not signed by the coordinator's key"
+        guard seal.count != Ed25519.signatureByteCount else {
+            let message = signedBytes
+            return keys.contains { $0.isValidSignature(seal, for: message) } ? nil : notSigned
         }
+        guard let batch = OrderBatchSeal(encoded: seal) else { return "the \(command.rawValue) of \(gid) carries a malformed signature" }
+        guard let message = batch.signedBytes(for: self) else {
+            return "the \(command.rawValue) of \(gid) is not in the batch its signature's audit path names"
+        }
+        if verifiedBatches?.key(verified: batch.signature, over: message, among: keys) != nil { return nil }
+        guard let key = keys.first(where: { $0.isValidSignature(batch.signature, for: message) }) else { return notSigned }
+        verifiedBatches?.remember(batch.signature, over: message, verifiedBy: key)
         return nil
     }
 }

@@ -49,14 +49,14 @@ extension Coordinator {
             case .commit:
                 var request = Settle_V1_CommitRequest()
                 request.gid = branch.gid
-                request.order = (try? signer.order(.commit, for: link.name, gid: branch.gid, decisionLSN: entry?.decisionLSN ?? 0)) ?? .init()
+                request.order = (try? await signer.order(.commit, for: link.name, gid: branch.gid, decisionLSN: entry?.decisionLSN ?? 0)) ?? .init()
                 _ = try? await link.phaseTwo.commit(request, metadata: link.metadata, options: options)
             case .rollBack:
                 // The admission's ABORT when the log holds one; else 0: presumed abort, nothing decided.
                 let decided = entry?.admission == gid.admission ? entry?.decisionLSN : nil
                 var request = Settle_V1_RollbackRequest()
                 request.gid = branch.gid
-                request.order = (try? signer.order(.rollback, for: link.name, gid: branch.gid, decisionLSN: decided ?? 0)) ?? .init()
+                request.order = (try? await signer.order(.rollback, for: link.name, gid: branch.gid, decisionLSN: decided ?? 0)) ?? .init()
                 do {
                     _ = try await link.phaseTwo.rollback(request, metadata: link.metadata, options: options)
                     logger.info("rolled back an orphaned branch", metadata: ["gid": "\(branch.gid)", "age_ms": "\(branch.ageMs)"])

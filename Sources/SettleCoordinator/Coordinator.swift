@@ -102,7 +102,7 @@ public final class Coordinator: Service, Sendable {
             }
         )
         let metrics = CoordinatorMetrics()
-        let signer = OrderSigner(key: signingKey)
+        let signer = OrderSigner(key: signingKey, batched: configuration.batchedOrderSignatures)
         let abortRequests = AbortRequests()
         let driver = TransferDriver(
             coordinatorID: configuration.coordinatorID,

@@ -119,6 +119,10 @@ public struct CoordinatorConfiguration: Decodable, Sendable {
     /// long-lived calls, or to compare the two). A participant without `Branches` gets unary calls
     /// either way.
     public var participantCommandStreams = true
+    /// Orders asked for together are signed as one batch: one signature over a Merkle root,
+    /// each order carrying its audit path (protocol/signed-orders.md). False signs each order
+    /// alone, for participants built before batch seals, which refuse them.
+    public var batchedOrderSignatures = true
     /// A Submit whose ACCEPTED record (the transfer as logged, JSON-escaped) would be larger is
     /// refused with INVALID_ARGUMENT before anything is logged.
     public var acceptedRecordBytesMax: Int = 1 << 20
@@ -173,7 +177,7 @@ public struct CoordinatorConfiguration: Decodable, Sendable {
             treeHeadIntervalMilliseconds, leaseMilliseconds
         case consoleListen, consoleSessionMinutes, watchdogIntervalMilliseconds, watchdogOldestPreparedSeconds
         case watchdogBlockedSessions, watchdogPreparedSlotsPercent, tracingOTLPEndpoint, consoleSecureCookies
-        case participantCommandStreams
+        case participantCommandStreams, batchedOrderSignatures
     }
 
     /// Required keys must be present; every other key falls back to its documented default.
@@ -213,6 +217,7 @@ public struct CoordinatorConfiguration: Decodable, Sendable {
         try optional(.acceptedRecordBytesMax, &acceptedRecordBytesMax)
         try optional(.participantCallsInFlightMax, &participantCallsInFlightMax)
         try optional(.participantCommandStreams, &participantCommandStreams)
+        try optional(.batchedOrderSignatures, &batchedOrderSignatures)
         try optional(.deadlockCheckIntervalMilliseconds, &deadlockCheckIntervalMilliseconds)
         try optional(.fourEyesResolution, &fourEyesResolution)
         try optional(.allowPlaintext, &allowPlaintext)

@@ -23,7 +23,7 @@ struct GRPCParticipants: ParticipantCalling {
         request.gid = gid
         request.action = action
         request.payload = payload
-        request.order = try signer.order(
+        request.order = try await signer.order(
             .prepare, for: participant, gid: gid, decisionLSN: acceptedLSN, work: SignedOrder.workDigest(name: action, payload: payload)
         )
         let response = try await calling(holding: link.preparePermits) {
@@ -59,7 +59,7 @@ struct GRPCParticipants: ParticipantCalling {
         let link = try link(participant)
         var request = Settle_V1_CommitRequest()
         request.gid = gid
-        request.order = try signer.order(.commit, for: participant, gid: gid, decisionLSN: decisionLSN)
+        request.order = try await signer.order(.commit, for: participant, gid: gid, decisionLSN: decisionLSN)
         let response = try await calling(holding: link.commitPermits) {
             try await viaStream(link.commitStream, .commit(request), timeout: callTimeout) {
                 guard case .commit(let response) = $0 else { return nil }
@@ -79,7 +79,7 @@ struct GRPCParticipants: ParticipantCalling {
         let link = try link(participant)
         var request = Settle_V1_RollbackRequest()
         request.gid = gid
-        request.order = try signer.order(.rollback, for: participant, gid: gid, decisionLSN: decisionLSN)
+        request.order = try await signer.order(.rollback, for: participant, gid: gid, decisionLSN: decisionLSN)
         let response = try await calling(holding: link.rollbackPermits) {
             try await viaStream(link.rollbackStream, .rollback(request), timeout: callTimeout) {
                 guard case .rollback(let response) = $0 else { return nil }
@@ -105,7 +105,7 @@ struct GRPCParticipants: ParticipantCalling {
         request.gid = gid
         request.compensation = compensation
         request.payload = payload
-        request.order = try signer.order(
+        request.order = try await signer.order(
             .compensate, for: participant, gid: gid, decisionLSN: decisionLSN,
             work: SignedOrder.workDigest(name: compensation, payload: payload)
         )

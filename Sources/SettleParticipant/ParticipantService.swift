@@ -17,6 +17,8 @@ struct ParticipantService: Settle_V1_Participant.SimpleServiceProtocol {
     /// Ends `Branches` calls when the server shuts down (`ShutdownNotice`).
     let shutdown: ShutdownNotice
     let branchCalls = BranchCallGate()
+    /// Batch roots already verified: a further order of the same batch costs a few hashes.
+    let verifiedBatches = VerifiedOrderBatches()
 
     func prepare(
         request: Settle_V1_PrepareRequest, context: ServerContext
@@ -191,7 +193,7 @@ struct ParticipantService: Settle_V1_Participant.SimpleServiceProtocol {
         }
         let order = SignedOrder(command: command, participant: name, gid: gid, decisionLSN: message.decisionLsn, work: work)
         let signature = Array(message.signature)
-        if let refusal = order.refusal(of: signature, keys: try caller().publicKeys) {
+        if let refusal = order.refusal(of: signature, keys: try caller().publicKeys, verifiedBatches: verifiedBatches) {
             logger.warning("refused a command with a bad signature", metadata: ["gid": "\(gid)", "why": "\(refusal)"])
             throw RPCError(code: .unauthenticated, message: "\(refusal); nothing was done")
         }

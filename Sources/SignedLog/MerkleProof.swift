@@ -48,12 +48,20 @@ public enum MerkleProof {
     public static func verifyInclusion(
         leaf: SHA256Digest, index: UInt64, size: UInt64, path: [SHA256Digest], root: SHA256Digest
     ) -> Bool {
-        guard index < size else { return false }
+        self.root(ofLeaf: leaf, index: index, size: size, path: path) == root
+    }
+
+    /// The root that `path` leads to from `leaf`, leaf `index` of a tree of `size` leaves; nil
+    /// when the path cannot be an audit path of that leaf (too long, too short, index past the
+    /// end). RFC 9162 §2.1.3.2 without its final comparison, so that a root can be checked by a
+    /// signature instead of against a known root.
+    public static func root(ofLeaf leaf: SHA256Digest, index: UInt64, size: UInt64, path: [SHA256Digest]) -> SHA256Digest? {
+        guard index < size else { return nil }
         var fn = index
         var sn = size - 1
         var computed = leaf
         for sibling in path {
-            guard sn != 0 else { return false }
+            guard sn != 0 else { return nil }
             if fn & 1 == 1 || fn == sn {
                 computed = MerkleHash.node(sibling, computed)
                 if fn & 1 == 0 {
@@ -68,7 +76,7 @@ public enum MerkleProof {
             fn >>= 1
             sn >>= 1
         }
-        return sn == 0 && computed == root
+        return sn == 0 ? computed : nil
     }
 
     /// RFC 9162 §2.1.4.2: whether `proof` shows the tree of `oldSize` leaves with root `oldRoot`

@@ -36,7 +36,7 @@ struct CommitOrderRecorderTests {
             for (index, gid) in gids.enumerated().dropFirst() {
                 #expect(stored[gid]?.0 == Int64(1000 + index) && stored[gid]?.1 == [UInt8(index % 256), 0x5c, 0x22], "\(gid)")
             }
-            let batches = recorder.batchesWritten.load(ordering: .relaxed)
+            let batches = recorder.batchesWritten
             #expect(batches >= 1 && batches < gids.count, "\(batches) batches for \(gids.count) orders")
         }
     }

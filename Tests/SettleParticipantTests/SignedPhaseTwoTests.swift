@@ -76,6 +76,35 @@ struct SignedPhaseTwoTests {
         }
     }
 
+    /// Orders signed together carry one signature over their batch's root and each its audit path:
+    /// the participant acts on each, keeps the seal as evidence that verifies alone, and refuses an
+    /// order of the batch presented with another's seal.
+    @Test func commitsWhoseOrdersShareABatchSealAreActedOnAndKeepTheSeal() async throws {
+        try await withBank { bank throws in
+            let targets = ["a", "b"].map { gid("batched-\($0)") }
+            for (target, account) in zip(targets, ["a", "b"]) {
+                #expect(try await bank.client.prepare(target, "credit", movement(account, 100)).outcome == .prepared)
+            }
+            let orders = targets.map { SignedOrder(command: .commit, participant: testParticipant, gid: $0, decisionLSN: 77) }
+            let seals = try OrderBatchSeal.seal(orders, with: coordinatorKey).map(\.encoded)
+            func order(_ seal: [UInt8]) -> Settle_V1_SignedOrder {
+                var order = Settle_V1_SignedOrder()
+                order.decisionLsn = 77
+                order.signature = Data(seal)
+                return order
+            }
+            #expect(await commit(bank, targets[0], order: order(seals[1]))?.code == .unauthenticated, "another order's seal")
+            for (target, seal) in zip(targets, seals) { #expect(await commit(bank, target, order: order(seal)) == nil) }
+            #expect(try await bank.balance("a") == 1100)
+            #expect(try await bank.balance("b") == 600)
+            for (index, target) in targets.enumerated() {
+                let kept = try await evidence(bank, target, "action")
+                #expect(kept.lsn == 77 && kept.signature == seals[index])
+                #expect(orders[index].refusal(of: try #require(kept.signature), keys: [coordinatorKey.verifyingKey]) == nil)
+            }
+        }
+    }
+
     /// A holder of the coordinator's token cannot prepare work of its own: a Prepare needs the
     /// coordinator's order for that gid, this participant and that very work.
     @Test func aPrepareNeedsTheCoordinatorsOrderForItsWork() async throws {

@@ -392,7 +392,8 @@ public nonisolated struct Settle_V1_SignedOrder: Sendable {
   /// 0 only for a Rollback under presumed abort: the coordinator holds no decision for the gid.
   public var decisionLsn: UInt64 = 0
 
-  /// 64 bytes.
+  /// 64 bytes: the order's own signature; longer: a batch seal, one signature over a batch's
+  /// Merkle root with this order's audit path (protocol/signed-orders.md).
   public var signature: Data = Data()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()

@@ -1,0 +1,104 @@
+import SignedLog
+
+/// One signature for many orders: the coordinator signs the root of a Merkle tree (RFC 9162's
+/// hashes) whose leaves are the orders' messages, and each order carries the signature with its
+/// audit path (protocol/signed-orders.md, "Orders signed in batches").
+///
+/// A signature costs the coordinator about 32 µs and each participant about 84 µs to verify on
+/// this project's machine; a batch costs one signature, and a participant that already verified a
+/// batch's root checks each further order of it with a few SHA-256 (`VerifiedOrderBatches`).
+///
+/// Encoded where a lone order's 64-byte signature goes (`SignedOrder.signature` on the wire,
+/// `decision_signature` in the barrier): signature (64) ‖ leaf index (u32, big-endian) ‖ tree
+/// size (u32, big-endian) ‖ audit path (32 bytes per hash, nearest sibling first). That is never
+/// 64 bytes long, so the two forms cannot be mistaken for each other.
+public struct OrderBatchSeal: Sendable, Equatable {
+    public static let domain = "settle-order-batch/v1"
+    /// The largest tree a seal may claim: its audit path is then at most 16 hashes, so a seal is
+    /// never longer than 584 bytes whatever a caller sends.
+    public static let leavesMax: UInt32 = 1 << 16
+    static let headerByteCount = Ed25519.signatureByteCount + 8
+
+    public let signature: [UInt8]
+    public let index: UInt32
+    public let size: UInt32
+    public let path: [SHA256Digest]
+
+    public init(signature: [UInt8], index: UInt32, size: UInt32, path: [SHA256Digest]) {
+        self.signature = signature
+        self.index = index
+        self.size = size
+        self.path = path
+    }
+
+    /// The leaf an order is in a batch: RFC 9162's leaf hash of the message a lone order's
+    /// signature would cover, so both forms sign the very same statement.
+    public static func leaf(of order: SignedOrder) -> SHA256Digest {
+        MerkleHash.leaf(order.signedBytes)
+    }
+
+    /// What the coordinator signs: the domain, a NUL, the tree's size and its root.
+    public static func signedBytes(root: SHA256Digest, size: UInt32) -> [UInt8] {
+        var bytes = Array(domain.utf8) + [0]
+        withUnsafeBytes(of: size.bigEndian) { bytes.append(contentsOf: $0) }
+        return bytes + root.bytes
+    }
+
+    /// Signs `orders` as one batch: one seal per order, in order.
+    public static func seal(_ orders: [SignedOrder], with key: SigningKey) throws -> [OrderBatchSeal] {
+        guard !orders.isEmpty else { return [] }
+        guard orders.count <= Int(leavesMax) else { throw OrderBatchTooLarge(orders: orders.count) }
+        let leaves = orders.map(leaf(of:))
+        let size = UInt32(orders.count)
+        let signature = try key.sign(signedBytes(root: MerkleProof.root(of: leaves[...]), size: size))
+        return leaves.indices.map { index in
+            OrderBatchSeal(signature: signature, index: UInt32(index), size: size, path: MerkleProof.inclusion(of: index, in: leaves[...]))
+        }
+    }
+
+    public var encoded: [UInt8] {
+        var bytes = signature
+        withUnsafeBytes(of: index.bigEndian) { bytes.append(contentsOf: $0) }
+        withUnsafeBytes(of: size.bigEndian) { bytes.append(contentsOf: $0) }
+        for hash in path { bytes += hash.bytes }
+        return bytes
+    }
+
+    /// Nil when `bytes` is not a batch seal (a lone signature, or malformed).
+    public init?(encoded bytes: [UInt8]) {
+        let header = Self.headerByteCount
+        guard bytes.count >= header, bytes.count <= header + 16 * SHA256Digest.byteCount, (bytes.count - header) % SHA256Digest.byteCount == 0 else {
+            return nil
+        }
+        let signature = Array(bytes[0..<Ed25519.signatureByteCount])
+        let index = Self.bigEndianUInt32(bytes, at: Ed25519.signatureByteCount)
+        let size = Self.bigEndianUInt32(bytes, at: Ed25519.signatureByteCount + 4)
+        guard size >= 1, size <= Self.leavesMax, index < size else { return nil }
+        var path: [SHA256Digest] = []
+        var offset = header
+        while offset < bytes.count {
+            guard let hash = SHA256Digest(exactly: Array(bytes[offset..<offset + SHA256Digest.byteCount])) else { return nil }
+            path.append(hash)
+            offset += SHA256Digest.byteCount
+        }
+        self.init(signature: signature, index: index, size: size, path: path)
+    }
+
+    /// The message whose signature this seal carries, if `order` is the leaf its path says; nil
+    /// when the path leads nowhere.
+    public func signedBytes(for order: SignedOrder) -> [UInt8]? {
+        guard let root = MerkleProof.root(ofLeaf: Self.leaf(of: order), index: UInt64(index), size: UInt64(size), path: path) else {
+            return nil
+        }
+        return Self.signedBytes(root: root, size: size)
+    }
+
+    private static func bigEndianUInt32(_ bytes: [UInt8], at offset: Int) -> UInt32 {
+        bytes[offset..<offset + 4].reduce(0) { $0 << 8 | UInt32($1) }
+    }
+}
+
+public struct OrderBatchTooLarge: Error, CustomStringConvertible {
+    public let orders: Int
+    public var description: String { "a batch of \(orders) orders is past \(OrderBatchSeal.leavesMax)" }
+}
