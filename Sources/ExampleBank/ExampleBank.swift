@@ -22,39 +22,61 @@ public enum ExampleBank {
         }
     }
 
+    /// The fold, the withdrawal and its posting go in one round trip: none needs another's result
+    /// to be sent, and when the withdrawal takes nothing the posting is rolled back with the
+    /// refusal.
     private static func withdraw(_ movement: Movement, kind: String, transaction: ParticipantTransaction) async throws {
         let movement = try movement.validated()
-        let updated: PostgresRows
-        do {
-            try await transaction.query(MovementSQL.fold, [movement.account])
-            updated = try await transaction.query(MovementSQL.withdraw, [movement.account, movement.amount])
-        } catch let error as PostgresError where error.sqlState == "22003" {
-            throw Refusal(reason: "the balance of \(movement.account) would overflow")
-        }
-        guard updated.count == 1 else {
+        let results = try await transaction.pipeline([
+            PostgresStatement(MovementSQL.fold, [movement.account]),
+            PostgresStatement(MovementSQL.withdraw, [movement.account, movement.amount]),
+            posting(movement, kind: kind, delta: -movement.amount, gid: transaction.gid),
+        ])
+        let updated = try applied(results[0...1], to: movement)
+        guard updated?.count == 1 else {
+            // No such account: the posting's foreign key failed too, and with it the transaction.
+            if case .failure(let error) = results[2], error.sqlState == foreignKeyViolation {
+                throw Refusal(reason: "unknown account \(movement.account)")
+            }
+            _ = try results[2].get()
             let existing = try await transaction.query("SELECT balance FROM accounts WHERE id = $1", [movement.account])
             guard let row = existing.first else { throw Refusal(reason: "unknown account \(movement.account)") }
             let balance: Int64 = try row.decode(column: "balance")
             throw Refusal(reason: "insufficient funds in \(movement.account): balance \(balance), needs \(movement.amount)")
         }
-        try await post(movement, kind: kind, delta: -movement.amount, transaction: transaction)
+        _ = try results[2].get()
     }
 
+    /// The deposit and its posting in one round trip.
     private static func deposit(_ movement: Movement, kind: String, transaction: ParticipantTransaction) async throws {
         let movement = try movement.validated()
-        let updated: PostgresRows
-        do {
-            updated = try await transaction.query(MovementSQL.deposit, [movement.account, movement.amount, transaction.gid, kind])
-        } catch let error as PostgresError where error.sqlState == "22003" {
-            throw Refusal(reason: "the balance of \(movement.account) would overflow")
-        }
-        guard updated.count == 1 else { throw Refusal(reason: "unknown account \(movement.account)") }
-        try await post(movement, kind: kind, delta: movement.amount, transaction: transaction)
+        let results = try await transaction.pipeline([
+            PostgresStatement(MovementSQL.deposit, [movement.account, movement.amount, transaction.gid, kind]),
+            posting(movement, kind: kind, delta: movement.amount, gid: transaction.gid),
+        ])
+        guard try applied(results[0...0], to: movement)?.count == 1 else { throw Refusal(reason: "unknown account \(movement.account)") }
+        _ = try results[1].get()
     }
 
-    private static func post(_ movement: Movement, kind: String, delta: Int64, transaction: ParticipantTransaction) async throws {
-        try await transaction.query(
-            MovementSQL.post, [transaction.gid, kind, movement.account, delta]
-        )
+    private static func posting(_ movement: Movement, kind: String, delta: Int64, gid: String) -> PostgresStatement {
+        PostgresStatement(MovementSQL.post, [gid, kind, movement.account, delta])
     }
+
+    /// The rows of the last of `results`, which move the money; an overflowing balance (numeric
+    /// value out of range) is a refusal, any other failure an error.
+    private static func applied(_ results: ArraySlice<Result<PostgresRows, PostgresError>>, to movement: Movement) throws -> PostgresRows? {
+        var rows: PostgresRows?
+        for result in results {
+            switch result {
+            case .success(let returned): rows = returned
+            case .failure(let error) where error.sqlState == numericValueOutOfRange:
+                throw Refusal(reason: "the balance of \(movement.account) would overflow")
+            case .failure(let error): throw error
+            }
+        }
+        return rows
+    }
+
+    private static let numericValueOutOfRange = "22003"
+    private static let foreignKeyViolation = "23503"
 }

@@ -18,4 +18,13 @@ public struct ParticipantTransaction: Sendable {
     public func query(_ sql: String, _ parameters: PostgresParameters = []) async throws -> PostgresRows {
         try await connection.query(sql, parameters)
     }
+
+    /// Sends `statements` together and reads their results in one round trip, instead of one
+    /// round trip each (and one wake-up of this connection's thread each). For statements that do
+    /// not need each other's results to be sent: a movement and its posting, say. A statement that
+    /// fails fails the transaction, the statements after it are not run (their results are
+    /// errors too), and the action should then throw: the branch is rolled back.
+    public func pipeline(_ statements: [PostgresStatement]) async throws -> [Result<PostgresRows, PostgresError>] {
+        try await connection.pipeline(statements)
+    }
 }

@@ -28,16 +28,20 @@ struct FloorCommand: AsyncParsableCommand {
             let gid = "floor:\(run):\(worker):\(sequence)"
             let accounts = load.accounts(worker: worker)
             let debit = { @Sendable in
-                try await Self.prepare(pools[0], gid: gid, account: accounts.debit, kind: "debit", delta: -debitAmount) {
-                    try await $0.query(MovementSQL.fold, [accounts.debit])
-                    return try await $0.query(MovementSQL.withdraw, [accounts.debit, debitAmount])
-                }
+                try await Self.prepare(
+                    pools[0], gid: gid, account: accounts.debit, kind: "debit", delta: -debitAmount,
+                    applying: [
+                        PostgresStatement(MovementSQL.fold, [accounts.debit]),
+                        PostgresStatement(MovementSQL.withdraw, [accounts.debit, debitAmount]),
+                    ]
+                )
             }
             let creditPrepared = Mutex<ContinuousClock.Instant?>(nil)
             let credit = { @Sendable (pool: PostgresPool) in
-                try await Self.prepare(pool, gid: gid, account: accounts.credit, kind: "credit", delta: BenchAccounts.amount) {
-                    try await $0.query(MovementSQL.deposit, [accounts.credit, BenchAccounts.amount, gid, "credit"])
-                }
+                try await Self.prepare(
+                    pool, gid: gid, account: accounts.credit, kind: "credit", delta: BenchAccounts.amount,
+                    applying: [PostgresStatement(MovementSQL.deposit, [accounts.credit, BenchAccounts.amount, gid, "credit"])]
+                )
                 if pool === pools[1] { creditPrepared.withLock { $0 = .now } }
             }
             if load.hotMerchant {
@@ -74,16 +78,16 @@ struct FloorCommand: AsyncParsableCommand {
         }
     }
 
-    /// ExampleBank's movement (`apply`, whose rows say whether it applied) and its posting, prepared.
+    /// ExampleBank's movement (`applying`, the last of whose statements says by its rows whether it
+    /// applied) and its posting, in one round trip as ExampleBank sends them, prepared.
     private static func prepare(
-        _ pool: PostgresPool, gid: String, account: String, kind: String, delta: Int64,
-        apply: (PostgresConnection) async throws -> PostgresRows
+        _ pool: PostgresPool, gid: String, account: String, kind: String, delta: Int64, applying movement: [PostgresStatement]
     ) async throws {
         try await pool.withConnection { connection in
             try await connection.withPreparedTransaction(gid: gid) { transaction in
-                let updated = try await apply(transaction)
-                guard updated.count == 1 else { throw ValidationError("account \(account) refused the \(kind)") }
-                try await transaction.query(MovementSQL.post, [gid, kind, account, delta])
+                let results = try await transaction.pipeline(movement + [PostgresStatement(MovementSQL.post, [gid, kind, account, delta])])
+                let rows = try results.map { try $0.get() }
+                guard rows[movement.count - 1].count == 1 else { throw ValidationError("account \(account) refused the \(kind)") }
             }
         }
     }

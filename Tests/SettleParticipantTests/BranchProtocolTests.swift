@@ -111,6 +111,28 @@ struct BranchProtocolTests {
         }
     }
 
+    /// ExampleBank sends a movement and its posting in one round trip: whichever statement fails
+    /// or takes nothing, the answer names the business reason, and nothing is kept.
+    @Test func everyRefusalOfAPipelinedMovementSaysWhyAndKeepsNothing() async throws {
+        try await withBank { bank throws in
+            try await bank.pool.query("UPDATE accounts SET balance = 9223372036854775000 WHERE id = 'b'")
+            let cases: [(String, String, Data, String)] = [
+                ("u1", "debit", movement("nobody", 1), "unknown account nobody"),
+                ("u2", "credit", movement("nobody", 1), "unknown account nobody"),
+                ("u3", "debit", movement("a", 1001), "insufficient funds in a: balance 1000, needs 1001"),
+                ("u4", "credit", movement("b", 1000), "the balance of b would overflow"),
+            ]
+            for (name, action, payload, reason) in cases {
+                let answer = try await bank.client.prepare(gid(name), action, payload)
+                #expect(answer.outcome == .refused && answer.refusalKind == .business, "\(name)")
+                #expect(answer.reason.contains(reason), "\(name): \(answer.reason)")
+            }
+            #expect(try await bank.prepared().isEmpty)
+            #expect(try await bank.pool.query("SELECT 1 FROM postings").isEmpty, "no posting of a refused movement is kept")
+            #expect(try await bank.balance("a") == 1000)
+        }
+    }
+
     @Test func compensationBeforeTheActionIsEmptyAndBlocksTheAction() async throws {
         try await withBank { bank throws in
             let answer = try await bank.client.compensate(gid("t9"), "refund", movement("a", 100))
