@@ -14,6 +14,10 @@ import SignedLog
 /// 64 bytes long, so the two forms cannot be mistaken for each other.
 public struct OrderBatchSeal: Sendable, Equatable {
     public static let domain = "settle-order-batch/v1"
+    /// A participant that accepts batch seals says so in the initial metadata of each `Branches`
+    /// call it answers; the coordinator signs each order alone for any other.
+    public static let acceptanceHeader = "settle-order-seals"
+    public static let acceptanceValue = "batch-v1"
     /// The largest tree a seal may claim: its audit path is then at most 16 hashes, so a seal is
     /// never longer than 584 bytes whatever a caller sends.
     public static let leavesMax: UInt32 = 1 << 16
@@ -48,11 +52,11 @@ public struct OrderBatchSeal: Sendable, Equatable {
     public static func seal(_ orders: [SignedOrder], with key: SigningKey) throws -> [OrderBatchSeal] {
         guard !orders.isEmpty else { return [] }
         guard orders.count <= Int(leavesMax) else { throw OrderBatchTooLarge(orders: orders.count) }
-        let leaves = orders.map(leaf(of:))
+        let tree = MerkleProof.rootAndAllInclusions(in: orders.map(leaf(of:))[...])
         let size = UInt32(orders.count)
-        let signature = try key.sign(signedBytes(root: MerkleProof.root(of: leaves[...]), size: size))
-        return leaves.indices.map { index in
-            OrderBatchSeal(signature: signature, index: UInt32(index), size: size, path: MerkleProof.inclusion(of: index, in: leaves[...]))
+        let signature = try key.sign(signedBytes(root: tree.root, size: size))
+        return tree.paths.enumerated().map { index, path in
+            OrderBatchSeal(signature: signature, index: UInt32(index), size: size, path: path)
         }
     }
 

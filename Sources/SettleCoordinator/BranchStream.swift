@@ -34,10 +34,14 @@ final class BranchStream: Sendable {
     /// once is not called in a loop.
     static let reopenPause = Duration.milliseconds(50)
 
+    /// What the participant says, as each call opens, about the batch seals it accepts.
+    let sealSupport: OrderSealSupport
+
     init(
         method: MethodDescriptor, participant: String, client: Settle_V1_Participant.Client<HTTP2ClientTransport.Posix>,
-        metadata: Metadata, stallLimit: Duration = .seconds(5)
+        metadata: Metadata, stallLimit: Duration = .seconds(5), sealSupport: OrderSealSupport = OrderSealSupport()
     ) {
+        self.sealSupport = sealSupport
         self.stallLimit = stallLimit
         self.method = method
         self.participant = participant
@@ -169,6 +173,7 @@ final class BranchStream: Sendable {
                 onResponse: { response in
                     // The producer waits for commands until the outbox ends: end it with the call.
                     defer { outbox.finish() }
+                    self.sealSupport.learn(from: response.metadata)
                     for try await answer in response.messages {
                         self.state.withLock { $0.lastAnswerAt = .now }
                         self.resolve(answer.id, with: .success(answer))

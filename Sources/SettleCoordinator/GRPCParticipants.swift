@@ -24,7 +24,8 @@ struct GRPCParticipants: ParticipantCalling {
         request.action = action
         request.payload = payload
         request.order = try await signer.order(
-            .prepare, for: participant, gid: gid, decisionLSN: acceptedLSN, work: SignedOrder.workDigest(name: action, payload: payload)
+            .prepare, for: participant, gid: gid, decisionLSN: acceptedLSN, work: SignedOrder.workDigest(name: action, payload: payload),
+            batched: link.sealSupport.acceptsBatchSeals
         )
         let response = try await calling(holding: link.preparePermits) {
             // The wait for a permit counts against the prepare deadline; the phase-two calls'
@@ -59,7 +60,9 @@ struct GRPCParticipants: ParticipantCalling {
         let link = try link(participant)
         var request = Settle_V1_CommitRequest()
         request.gid = gid
-        request.order = try await signer.order(.commit, for: participant, gid: gid, decisionLSN: decisionLSN)
+        request.order = try await signer.order(
+            .commit, for: participant, gid: gid, decisionLSN: decisionLSN, batched: link.sealSupport.acceptsBatchSeals
+        )
         let response = try await calling(holding: link.commitPermits) {
             try await viaStream(link.commitStream, .commit(request), timeout: callTimeout) {
                 guard case .commit(let response) = $0 else { return nil }
@@ -79,7 +82,9 @@ struct GRPCParticipants: ParticipantCalling {
         let link = try link(participant)
         var request = Settle_V1_RollbackRequest()
         request.gid = gid
-        request.order = try await signer.order(.rollback, for: participant, gid: gid, decisionLSN: decisionLSN)
+        request.order = try await signer.order(
+            .rollback, for: participant, gid: gid, decisionLSN: decisionLSN, batched: link.sealSupport.acceptsBatchSeals
+        )
         let response = try await calling(holding: link.rollbackPermits) {
             try await viaStream(link.rollbackStream, .rollback(request), timeout: callTimeout) {
                 guard case .rollback(let response) = $0 else { return nil }
@@ -107,7 +112,7 @@ struct GRPCParticipants: ParticipantCalling {
         request.payload = payload
         request.order = try await signer.order(
             .compensate, for: participant, gid: gid, decisionLSN: decisionLSN,
-            work: SignedOrder.workDigest(name: compensation, payload: payload)
+            work: SignedOrder.workDigest(name: compensation, payload: payload), batched: link.sealSupport.acceptsBatchSeals
         )
         let response = try await calling(holding: link.compensatePermits) {
             try await link.phaseTwo.compensate(request, metadata: link.metadata, options: options)

@@ -26,6 +26,8 @@ struct ParticipantLink: Sendable {
     let rollbackStream: BranchStream
     private let clients: [GRPCClient<HTTP2ClientTransport.Posix>]
     let metadata: Metadata
+    /// Whether the participant accepts batch seals, as its `Branches` calls say.
+    let sealSupport = OrderSealSupport()
 
     init(_ configuration: CoordinatorConfiguration.Participant, callsInFlightMax: Int, epoch: UInt32) throws {
         let address = try HostPort(parsing: configuration.address)
@@ -62,11 +64,13 @@ struct ParticipantLink: Sendable {
         ]
         typealias Method = Settle_V1_Participant.Method
         prepareStream = BranchStream(
-            method: Method.Prepare.descriptor, participant: name, client: preparing, metadata: metadata
+            method: Method.Prepare.descriptor, participant: name, client: preparing, metadata: metadata, sealSupport: sealSupport
         )
-        commitStream = BranchStream(method: Method.Commit.descriptor, participant: name, client: phaseTwo, metadata: metadata)
+        commitStream = BranchStream(
+            method: Method.Commit.descriptor, participant: name, client: phaseTwo, metadata: metadata, sealSupport: sealSupport
+        )
         rollbackStream = BranchStream(
-            method: Method.Rollback.descriptor, participant: name, client: phaseTwo, metadata: metadata
+            method: Method.Rollback.descriptor, participant: name, client: phaseTwo, metadata: metadata, sealSupport: sealSupport
         )
     }
 

@@ -20,7 +20,10 @@ extension ParticipantService {
     ) async throws -> StreamingServerResponse<Settle_V1_BranchAnswer> {
         let caller = AuthenticatedCaller.name
         let epochHeader = SenderEpochInterceptor.header
-        return StreamingServerResponse { writer in
+        // Tells the coordinator this participant accepts batch seals (protocol/signed-orders.md).
+        var announcement = Metadata()
+        announcement.addString(OrderBatchSeal.acceptanceValue, forKey: OrderBatchSeal.acceptanceHeader)
+        return StreamingServerResponse(metadata: announcement) { writer in
             try await AuthenticatedCaller.$name.withValue(caller) {
                 try await SenderEpochInterceptor.$header.withValue(epochHeader) {
                     try await branches(request: request.messages, response: writer, context: context)

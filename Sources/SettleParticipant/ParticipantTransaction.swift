@@ -23,7 +23,9 @@ public struct ParticipantTransaction: Sendable {
     /// round trip each (and one wake-up of this connection's thread each). For statements that do
     /// not need each other's results to be sent: a movement and its posting, say. A statement that
     /// fails fails the transaction, the statements after it are not run (their results are
-    /// errors too), and the action should then throw: the branch is rolled back.
+    /// errors too). Failures are returned, not thrown: check every result and throw `Refusal` or
+    /// the error. An action that returns despite a failure is not prepared either (the
+    /// transaction is aborted), but its branch then fails with an internal error, not a refusal.
     public func pipeline(_ statements: [PostgresStatement]) async throws -> [Result<PostgresRows, PostgresError>] {
         try await connection.pipeline(statements)
     }

@@ -28,6 +28,28 @@ struct BranchStreamTests {
         }
     }
 
+    /// A participant built before batch seals would refuse them: only one that says it accepts
+    /// them, when its call opens, is sent any.
+    @Test(arguments: [false, true]) func batchSealsGoOnlyToAParticipantThatAnnouncesThem(announces: Bool) async throws {
+        try await withFakeParticipant(.answering, announcesBatchSeals: announces) { participant, participants throws in
+            #expect(try await participants.commit("fake", gid: "settle:test:1:01:opening:0", decisionLSN: 7) == .committed)
+            #expect(participants.links["fake"]?.sealSupport.acceptsBatchSeals == announces)
+            try await withThrowingDiscardingTaskGroup { group in
+                for index in 0..<100 {
+                    group.addTask { _ = try await participants.commit("fake", gid: "settle:test:1:01:s\(index):0", decisionLSN: 7) }
+                }
+            }
+            let lengths = participant.sealLengths.withLock { $0 }
+            #expect(lengths.count == 101)
+            #expect(lengths.first == Ed25519.signatureByteCount, "before the participant has said anything")
+            if announces {
+                #expect(lengths.contains { $0 > Ed25519.signatureByteCount }, "commits asked for together share a batch seal")
+            } else {
+                #expect(lengths.allSatisfy { $0 == Ed25519.signatureByteCount })
+            }
+        }
+    }
+
     @Test func aParticipantWithoutTheCallIsSentUnaryCalls() async throws {
         try await withFakeParticipant(.unaryOnly) { participant, participants throws in
             #expect(try await participants.commit("fake", gid: "settle:test:1:01:first:0", decisionLSN: 7) == .committed)
@@ -112,8 +134,15 @@ final class FakeParticipant: RegistrableRPCService, Sendable {
 
     let mode: Mode
     let counts = Mutex(Counts())
+    /// Says, as a participant of this release does, that it accepts batch seals.
+    let announcesBatchSeals: Bool
+    /// The length of each Commit's order signature, as received over `Branches`.
+    let sealLengths = Mutex<[Int]>([])
 
-    init(_ mode: Mode) { self.mode = mode }
+    init(_ mode: Mode, announcesBatchSeals: Bool = false) {
+        self.mode = mode
+        self.announcesBatchSeals = announcesBatchSeals
+    }
 
     func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
         typealias Method = Settle_V1_Participant.Method
@@ -133,9 +162,12 @@ final class FakeParticipant: RegistrableRPCService, Sendable {
             self.counts.withLock { $0.branchesCalls += 1 }
             guard self.mode != .unaryOnly else { throw RPCError(code: .unimplemented, message: "no Branches here") }
             guard self.mode != .refusing else { throw RPCError(code: .unauthenticated, message: "unknown token") }
-            return StreamingServerResponse { writer in
+            var announcement = Metadata()
+            if self.announcesBatchSeals { announcement.addString(OrderBatchSeal.acceptanceValue, forKey: OrderBatchSeal.acceptanceHeader) }
+            return StreamingServerResponse(metadata: announcement) { writer in
                 for try await command in request.messages {
                     self.counts.withLock { $0.commands += 1 }
+                    if case .commit(let commit) = command.command { self.sealLengths.withLock { $0.append(commit.order.signature.count) } }
                     if self.mode == .answering {
                         try await writer.write(
                             .with {
@@ -153,10 +185,10 @@ final class FakeParticipant: RegistrableRPCService, Sendable {
 
 /// A `GRPCParticipants` whose one participant, "fake", is `FakeParticipant` on loopback.
 func withFakeParticipant(
-    _ mode: FakeParticipant.Mode, callTimeout: Duration = .seconds(10),
+    _ mode: FakeParticipant.Mode, callTimeout: Duration = .seconds(10), announcesBatchSeals: Bool = false,
     _ body: (FakeParticipant, GRPCParticipants) async throws -> Void
 ) async throws {
-    let participant = FakeParticipant(mode)
+    let participant = FakeParticipant(mode, announcesBatchSeals: announcesBatchSeals)
     let server = GRPCServer(
         transport: .http2NIOPosix(address: .ipv4(host: "127.0.0.1", port: 0), transportSecurity: .plaintext),
         services: [participant]

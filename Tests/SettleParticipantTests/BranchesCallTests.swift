@@ -48,6 +48,20 @@ struct BranchesCallTests {
         }
     }
 
+    /// The coordinator sends batch seals only to a participant that says it accepts them.
+    @Test func theCallSaysTheParticipantAcceptsBatchSeals() async throws {
+        try await withBank { bank throws in
+            let announced = try await bank.client.branches(
+                metadata: authorized, requestProducer: { _ in },
+                onResponse: { response in
+                    for try await _ in response.messages {}
+                    return response.metadata[stringValues: OrderBatchSeal.acceptanceHeader].map { $0 }
+                }
+            )
+            #expect(announced == [OrderBatchSeal.acceptanceValue])
+        }
+    }
+
     @Test func aCommandPastItsDeadlineIsCancelledWhileTheCallGoesOn() async throws {
         try await withBank(faults: FaultInjection(delays: ["debit": .seconds(5)])) { bank throws in
             let started = ContinuousClock.now

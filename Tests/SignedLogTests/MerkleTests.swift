@@ -32,6 +32,17 @@ struct MerkleTests {
         }
     }
 
+    /// The batch signer takes every path at once: they must be exactly RFC 9162's, one by one.
+    @Test func everyPathAtOnceIsEveryPathOneByOne() {
+        for size in 1...40 {
+            let leaves = (0..<size).map { MerkleHash.leaf([UInt8(truncatingIfNeeded: $0), UInt8(size)]) }
+            let all = MerkleProof.rootAndAllInclusions(in: leaves[...])
+            #expect(all.root == MerkleProof.root(of: leaves[...]), "size \(size)")
+            #expect(all.paths == leaves.indices.map { MerkleProof.inclusion(of: $0, in: leaves[...]) }, "size \(size)")
+        }
+        #expect(MerkleProof.rootAndAllInclusions(in: Self.leafHashes[...]).root.description == Self.referenceRoots[8])
+    }
+
     @Test func proofsMatchTheReferenceVectors() {
         let leaves = Self.leafHashes[...]
         #expect(
