@@ -4,7 +4,8 @@ import SwiftProtobuf
 /// What a participant does with a request's bytes before any SQL runs, as ParticipantService
 /// does it: decode (the first byte picks Prepare, Commit, Compensate, or a `Branches` command
 /// carrying a Prepare, Commit or Rollback), check the gid and the
-/// payload's size, compute the work digest, check the signed order against a key, and bind the
+/// payload's size, compute the work digest, check the signed order (a lone signature or a batch
+/// seal) against a key, and bind the
 /// operation (ExampleBank's handlers: JSON `Movement` payloads), then validate the movement.
 /// No bytes may trap on that path.
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -44,7 +45,7 @@ public func fuzzParticipantRequest(_ start: UnsafeRawPointer, _ count: Int) -> C
 private func checkPhaseTwo(_ command: SignedOrder.Command, gid: String, order message: Settle_V1_SignedOrder, limits: RequestLimits) {
     guard (try? limits.validateGID(gid)) != nil else { return }
     let order = SignedOrder(command: command, participant: "bank-a", gid: gid, decisionLSN: message.decisionLsn, work: nil)
-    _ = order.refusal(of: Array(message.signature), keys: [FuzzKeys.coordinator])
+    _ = order.refusal(of: Array(message.signature), keys: [FuzzKeys.coordinator], verifiedBatches: FuzzKeys.verifiedBatches)
 }
 
 private func check(
@@ -54,7 +55,7 @@ private func check(
     guard (try? limits.validateGID(gid)) != nil, (try? limits.validatePayload(payload, for: name)) != nil else { return }
     let digest = WorkDigest(name: name, payload: payload)
     let order = SignedOrder(command: command, participant: "bank-a", gid: gid, decisionLSN: message.decisionLsn, work: digest.bytes)
-    _ = order.refusal(of: Array(message.signature), keys: [FuzzKeys.coordinator])
+    _ = order.refusal(of: Array(message.signature), keys: [FuzzKeys.coordinator], verifiedBatches: FuzzKeys.verifiedBatches)
     _ = try? FuzzKeys.registry.bind(kind, name: name, payload: Array(payload))
     _ = try? (try? JSONDecoder().decode(Movement.self, from: payload))?.validated()
 }
@@ -68,6 +69,9 @@ enum FuzzKeys {
         guard let key = try? VerifyingKey(pem: Array(pem.utf8)) else { fatalError("the example key does not load") }
         return key
     }()
+
+    /// As the participant keeps it: a signature of any length other than 64 is parsed as a batch seal.
+    static let verifiedBatches = VerifiedOrderBatches()
 
     nonisolated(unsafe) static let registry: HandlerRegistry = {
         var registry = HandlerRegistry()
