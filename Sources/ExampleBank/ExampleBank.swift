@@ -22,16 +22,12 @@ public enum ExampleBank {
         }
     }
 
-    /// The fold, the withdrawal and its posting go in one round trip: none needs another's result
-    /// to be sent, and when the withdrawal takes nothing the posting is rolled back with the
-    /// refusal.
+    /// `MovementSQL.withdrawal`: the fold, the withdrawal and its posting, in one round trip.
     private static func withdraw(_ movement: Movement, kind: String, transaction: ParticipantTransaction) async throws {
         let movement = try movement.validated()
-        let results = try await transaction.pipeline([
-            PostgresStatement(MovementSQL.fold, [movement.account]),
-            PostgresStatement(MovementSQL.withdraw, [movement.account, movement.amount]),
-            posting(movement, kind: kind, delta: -movement.amount, gid: transaction.gid),
-        ])
+        let results = try await transaction.pipeline(
+            MovementSQL.withdrawal(account: movement.account, amount: movement.amount, gid: transaction.gid, kind: kind)
+        )
         let updated = try applied(results[0...1], to: movement)
         guard updated?.count == 1 else {
             // No such account: the posting's foreign key failed too, and with it the transaction.
@@ -47,19 +43,14 @@ public enum ExampleBank {
         _ = try results[2].get()
     }
 
-    /// The deposit and its posting in one round trip.
+    /// `MovementSQL.depositing`: the deposit and its posting, in one round trip.
     private static func deposit(_ movement: Movement, kind: String, transaction: ParticipantTransaction) async throws {
         let movement = try movement.validated()
-        let results = try await transaction.pipeline([
-            PostgresStatement(MovementSQL.deposit, [movement.account, movement.amount, transaction.gid, kind]),
-            posting(movement, kind: kind, delta: movement.amount, gid: transaction.gid),
-        ])
+        let results = try await transaction.pipeline(
+            MovementSQL.depositing(account: movement.account, amount: movement.amount, gid: transaction.gid, kind: kind)
+        )
         guard try applied(results[0...0], to: movement)?.count == 1 else { throw Refusal(reason: "unknown account \(movement.account)") }
         _ = try results[1].get()
-    }
-
-    private static func posting(_ movement: Movement, kind: String, delta: Int64, gid: String) -> PostgresStatement {
-        PostgresStatement(MovementSQL.post, [gid, kind, movement.account, delta])
     }
 
     /// The rows of the last of `results`, which move the money; an overflowing balance (numeric

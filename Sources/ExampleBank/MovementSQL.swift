@@ -1,3 +1,5 @@
+import PostgresClient
+
 /// The statements of every ExampleBank movement, public so that tools/bench's floor runs exactly
 /// the SQL the participant runs, not a copy that could drift from it.
 ///
@@ -32,6 +34,23 @@ public enum MovementSQL {
         """
     /// $1 gid, $2 kind, $3 account, $4 signed amount.
     public static let post = "INSERT INTO postings (gid, kind, account, amount) VALUES ($1, $2, $3, $4)"
+    /// A withdrawal as ExampleBank sends it, in one round trip: `fold`, `withdraw` (one row if the
+    /// money was there) and its posting. None needs another's result to be sent; when the
+    /// withdrawal takes nothing, the posting is rolled back with the refusal.
+    public static func withdrawal(account: String, amount: Int64, gid: String, kind: String) -> [PostgresStatement] {
+        [
+            PostgresStatement(fold, [account]),
+            PostgresStatement(withdraw, [account, amount]),
+            PostgresStatement(post, [gid, kind, account, -amount]),
+        ]
+    }
+
+    /// A deposit as ExampleBank sends it, in one round trip: `deposit` (one row if the account
+    /// exists) and its posting.
+    public static func depositing(account: String, amount: Int64, gid: String, kind: String) -> [PostgresStatement] {
+        [PostgresStatement(deposit, [account, amount, gid, kind]), PostgresStatement(post, [gid, kind, account, amount])]
+    }
+
     /// Every account with the balance it holds: its row's plus its deposits not yet folded.
     public static let balances = """
         SELECT a.id, a.balance + COALESCE((SELECT sum(d.amount) FROM deposits d WHERE d.account = a.id), 0)::bigint AS balance

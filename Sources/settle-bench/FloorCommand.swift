@@ -29,18 +29,15 @@ struct FloorCommand: AsyncParsableCommand {
             let accounts = load.accounts(worker: worker)
             let debit = { @Sendable in
                 try await Self.prepare(
-                    pools[0], gid: gid, account: accounts.debit, kind: "debit", delta: -debitAmount,
-                    applying: [
-                        PostgresStatement(MovementSQL.fold, [accounts.debit]),
-                        PostgresStatement(MovementSQL.withdraw, [accounts.debit, debitAmount]),
-                    ]
+                    pools[0], gid: gid, account: accounts.debit, kind: "debit",
+                    MovementSQL.withdrawal(account: accounts.debit, amount: debitAmount, gid: gid, kind: "debit")
                 )
             }
             let creditPrepared = Mutex<ContinuousClock.Instant?>(nil)
             let credit = { @Sendable (pool: PostgresPool) in
                 try await Self.prepare(
-                    pool, gid: gid, account: accounts.credit, kind: "credit", delta: BenchAccounts.amount,
-                    applying: [PostgresStatement(MovementSQL.deposit, [accounts.credit, BenchAccounts.amount, gid, "credit"])]
+                    pool, gid: gid, account: accounts.credit, kind: "credit",
+                    MovementSQL.depositing(account: accounts.credit, amount: BenchAccounts.amount, gid: gid, kind: "credit")
                 )
                 if pool === pools[1] { creditPrepared.withLock { $0 = .now } }
             }
@@ -78,16 +75,15 @@ struct FloorCommand: AsyncParsableCommand {
         }
     }
 
-    /// ExampleBank's movement (`applying`, the last of whose statements says by its rows whether it
-    /// applied) and its posting, in one round trip as ExampleBank sends them, prepared.
+    /// ExampleBank's movement as it sends it (`MovementSQL.withdrawal` or `depositing`: the
+    /// statement before the posting says by its rows whether the money moved), prepared.
     private static func prepare(
-        _ pool: PostgresPool, gid: String, account: String, kind: String, delta: Int64, applying movement: [PostgresStatement]
+        _ pool: PostgresPool, gid: String, account: String, kind: String, _ movement: [PostgresStatement]
     ) async throws {
         try await pool.withConnection { connection in
             try await connection.withPreparedTransaction(gid: gid) { transaction in
-                let results = try await transaction.pipeline(movement + [PostgresStatement(MovementSQL.post, [gid, kind, account, delta])])
-                let rows = try results.map { try $0.get() }
-                guard rows[movement.count - 1].count == 1 else { throw ValidationError("account \(account) refused the \(kind)") }
+                let rows = try await transaction.pipeline(movement).map { try $0.get() }
+                guard rows.dropLast().last?.count == 1 else { throw ValidationError("account \(account) refused the \(kind)") }
             }
         }
     }
