@@ -21,6 +21,7 @@ public struct OrderBatchSeal: Sendable, Equatable {
     /// The largest tree a seal may claim: its audit path is then at most 16 hashes, so a seal is
     /// never longer than 584 bytes whatever a caller sends.
     public static let leavesMax: UInt32 = 1 << 16
+    static let pathHashesMax = leavesMax.trailingZeroBitCount
     static let headerByteCount = Ed25519.signatureByteCount + 8
 
     public let signature: [UInt8]
@@ -43,9 +44,12 @@ public struct OrderBatchSeal: Sendable, Equatable {
 
     /// What the coordinator signs: the domain, a NUL, the tree's size and its root.
     public static func signedBytes(root: SHA256Digest, size: UInt32) -> [UInt8] {
-        var bytes = Array(domain.utf8) + [0]
-        withUnsafeBytes(of: size.bigEndian) { bytes.append(contentsOf: $0) }
-        return bytes + root.bytes
+        var writer = BigEndianWriter()
+        writer.write(domain.utf8)
+        writer.write(UInt8(0))
+        writer.write(size)
+        writer.write(root.bytes)
+        return writer.bytes
     }
 
     /// Signs `orders` as one batch: one seal per order, in order.
@@ -61,29 +65,31 @@ public struct OrderBatchSeal: Sendable, Equatable {
     }
 
     public var encoded: [UInt8] {
-        var bytes = signature
-        withUnsafeBytes(of: index.bigEndian) { bytes.append(contentsOf: $0) }
-        withUnsafeBytes(of: size.bigEndian) { bytes.append(contentsOf: $0) }
-        for hash in path { bytes += hash.bytes }
-        return bytes
+        var writer = BigEndianWriter(capacity: Self.headerByteCount + path.count * SHA256Digest.byteCount)
+        writer.write(signature)
+        writer.write(index)
+        writer.write(size)
+        for hash in path { writer.write(hash.bytes) }
+        return writer.bytes
     }
 
     /// Nil when `bytes` is not a batch seal (a lone signature, or malformed).
     public init?(encoded bytes: [UInt8]) {
         let header = Self.headerByteCount
-        guard bytes.count >= header, bytes.count <= header + 16 * SHA256Digest.byteCount, (bytes.count - header) % SHA256Digest.byteCount == 0 else {
+        let pathBytes = bytes.count - header
+        guard pathBytes >= 0, pathBytes <= Self.pathHashesMax * SHA256Digest.byteCount, pathBytes % SHA256Digest.byteCount == 0 else {
             return nil
         }
-        let signature = Array(bytes[0..<Ed25519.signatureByteCount])
-        let index = Self.bigEndianUInt32(bytes, at: Ed25519.signatureByteCount)
-        let size = Self.bigEndianUInt32(bytes, at: Ed25519.signatureByteCount + 4)
+        // Every read below is within the length checked above.
+        var reader = BigEndianReader(bytes[...])
+        let signature = Array(reader.read(count: Ed25519.signatureByteCount))
+        let index = reader.read(UInt32.self)
+        let size = reader.read(UInt32.self)
         guard size >= 1, size <= Self.leavesMax, index < size else { return nil }
         var path: [SHA256Digest] = []
-        var offset = header
-        while offset < bytes.count {
-            guard let hash = SHA256Digest(exactly: Array(bytes[offset..<offset + SHA256Digest.byteCount])) else { return nil }
+        while reader.remaining > 0 {
+            guard let hash = SHA256Digest(exactly: Array(reader.read(count: SHA256Digest.byteCount))) else { return nil }
             path.append(hash)
-            offset += SHA256Digest.byteCount
         }
         self.init(signature: signature, index: index, size: size, path: path)
     }
@@ -95,10 +101,6 @@ public struct OrderBatchSeal: Sendable, Equatable {
             return nil
         }
         return Self.signedBytes(root: root, size: size)
-    }
-
-    private static func bigEndianUInt32(_ bytes: [UInt8], at offset: Int) -> UInt32 {
-        bytes[offset..<offset + 4].reduce(0) { $0 << 8 | UInt32($1) }
     }
 }
 

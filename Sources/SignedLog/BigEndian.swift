@@ -1,35 +1,35 @@
 /// Appends fixed-width big-endian integers: every integer in the log's byte format is big-endian.
-struct BigEndianWriter {
-    var bytes: [UInt8]
+public struct BigEndianWriter {
+    public var bytes: [UInt8]
 
-    init(capacity: Int = 0) {
+    public init(capacity: Int = 0) {
         bytes = []
         bytes.reserveCapacity(capacity)
     }
 
-    mutating func write(_ value: some FixedWidthInteger) {
+    public mutating func write(_ value: some FixedWidthInteger) {
         withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
     }
 
-    mutating func write(_ raw: some Sequence<UInt8>) {
+    public mutating func write(_ raw: some Sequence<UInt8>) {
         bytes.append(contentsOf: raw)
     }
 }
 
 /// Reads fixed-width big-endian integers from a byte slice; callers check lengths first, so a
 /// short read is a programming error.
-struct BigEndianReader {
+public struct BigEndianReader {
     private let bytes: ArraySlice<UInt8>
-    private(set) var position: Int
+    public private(set) var position: Int
 
-    init(_ bytes: ArraySlice<UInt8>) {
+    public init(_ bytes: ArraySlice<UInt8>) {
         self.bytes = bytes
         self.position = bytes.startIndex
     }
 
-    var remaining: Int { bytes.endIndex - position }
+    public var remaining: Int { bytes.endIndex - position }
 
-    mutating func read<Value: FixedWidthInteger>(_: Value.Type = Value.self) -> Value {
+    public mutating func read<Value: FixedWidthInteger>(_: Value.Type = Value.self) -> Value {
         let size = MemoryLayout<Value>.size
         precondition(remaining >= size, "read of \(size) bytes with \(remaining) left")
         var value: Value = 0
@@ -38,7 +38,7 @@ struct BigEndianReader {
         return value
     }
 
-    mutating func read(count: Int) -> ArraySlice<UInt8> {
+    public mutating func read(count: Int) -> ArraySlice<UInt8> {
         precondition(remaining >= count, "read of \(count) bytes with \(remaining) left")
         defer { position += count }
         return bytes[position..<position + count]
