@@ -26,9 +26,12 @@ final class OrderSigner: Sendable {
     private let batchingByParticipant = Mutex<[String: Batching]>([:])
     private let counts = Counts()
 
+    /// Made once: a metric made per signature looked its name up and validated it every time.
     private final class Counts: Sendable {
         let orders = Atomic(0)
         let signatures = Atomic(0)
+        let ordersMetric = Counter(label: "settle_orders_signed_total")
+        let signaturesMetric = Counter(label: "settle_order_signatures_total")
     }
 
     /// `batched` false signs every order alone, whatever participants accept.
@@ -71,8 +74,8 @@ final class OrderSigner: Sendable {
     private static func sign(_ batch: [SignedOrder], with key: SigningKey, counts: Counts) throws -> [[UInt8]] {
         counts.orders.add(batch.count, ordering: .relaxed)
         counts.signatures.add(1, ordering: .relaxed)
-        Counter(label: "settle_order_signatures_total").increment()
-        Counter(label: "settle_orders_signed_total").increment(by: batch.count)
+        counts.signaturesMetric.increment()
+        counts.ordersMetric.increment(by: batch.count)
         guard batch.count > 1 else { return try batch.map { try $0.signature(with: key) } }
         return try OrderBatchSeal.seal(batch, with: key).map(\.encoded)
     }
