@@ -9,8 +9,9 @@ import Synchronization
 /// to the first caller that arrived meanwhile. So at most one batch is in flight, nobody waits for
 /// a timer, and a lone caller pays nothing but a lock. A failed batch fails every item in it.
 ///
-/// The leader runs `work` in its own task: a leader that must not be cut off by its own
-/// cancellation (it holds others' items) runs its work in a task of its own inside `work`.
+/// `work` runs in the leader's own task, so the leader's cancellation reaches it: work that must
+/// not be cut off by one caller's cancellation (it holds others' items too) starts a task of its
+/// own inside `work`, as `CommitOrderRecorder`'s does.
 public final class LeaderBatching<Item: Sendable, Output: Sendable>: Sendable {
     public typealias Work = @Sendable ([Item]) async throws -> [Output]
 
