@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// One OS thread that runs a connection's blocking libpq calls, one job at a time, in order.
 ///
@@ -9,7 +10,16 @@ import Foundation
 /// loop would re-implement libpq's state machine for each. The thread is never one of Swift
 /// concurrency's cooperative threads, so a slow query parks only this thread; callers `await` a
 /// continuation that the thread resumes.
-final class ConnectionThread: @unchecked Sendable {
+///
+/// It is also a task executor: a task that prefers it (`PostgresConnection.withConnectionThread`)
+/// runs on this thread, and its statements then call libpq at once instead of handing each one
+/// over and back (`isCurrent`).
+final class ConnectionThread: TaskExecutor, @unchecked Sendable {
+    /// The running thread's pthread id; set before its first job, 0 until then.
+    private let threadID = Atomic<UInt>(0)
+    /// Jobs handed to the thread, for tests that count hand-offs.
+    let submissions = Atomic<Int>(0)
+
     // Guarded by `condition`.
     private let condition = NSCondition()
     private var jobs: [@Sendable () -> Void] = []
@@ -19,8 +29,9 @@ final class ConnectionThread: @unchecked Sendable {
     init(name: String) {
         let thread = Thread { [self] in self.runLoop() }
         thread.name = name
-        // libpq needs little stack; keep many pooled connections cheap.
-        thread.stackSize = 512 * 1024
+        // libpq needs little, but a task preferring this thread runs a service's action here too;
+        // still small enough to keep many pooled connections cheap.
+        thread.stackSize = 1024 * 1024
         thread.start()
     }
 
@@ -31,6 +42,7 @@ final class ConnectionThread: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         guard !isShutDown else { return false }
+        submissions.add(1, ordering: .relaxed)
         jobs.append(job)
         condition.signal()
         return true
@@ -44,7 +56,23 @@ final class ConnectionThread: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// True on this connection's own thread, where blocking libpq calls are allowed.
+    var isCurrent: Bool {
+        threadID.load(ordering: .acquiring) == UInt(pthread_self())
+    }
+
+    /// Runs a job of a task that prefers this thread. After `shutDown()` the task must still run:
+    /// it goes to the global executor, where its statements hand over (and find the connection closed).
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let executor = asUnownedTaskExecutor()
+        if !submit({ job.runSynchronously(on: executor) }) {
+            globalConcurrentExecutor.enqueue(job)
+        }
+    }
+
     private func runLoop() {
+        threadID.store(UInt(pthread_self()), ordering: .releasing)
         while let job = nextJob() {
             job()
         }

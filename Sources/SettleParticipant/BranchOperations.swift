@@ -40,9 +40,14 @@ struct BranchOperations: Sendable {
             try await retryingConflicts(operation: "prepare", gid: gid, retriesMax: configuration.conflictRetriesMax) {
                 try await pool.withConnection { connection in
                     try await runningPrepares.run(gid: gid, backend: connection.backendProcessID) {
-                        try await prepareOnce(
-                            connection, gid: gid, digest: digest, workIsSigned: workIsSigned, senderEpoch: senderEpoch, work: work
-                        )
+                        // Three round trips at least (barrier, action, PREPARE): on the connection's
+                        // thread they cost no hand-offs between them.
+                        try await connection.withConnectionThread {
+                            try await prepareOnce(
+                                connection, gid: gid, digest: digest, workIsSigned: workIsSigned, senderEpoch: senderEpoch,
+                                work: work
+                            )
+                        }
                     }
                 }
             }
@@ -200,33 +205,37 @@ struct BranchOperations: Sendable {
             // attempt, since the prepare may arrive after the first.
             inFlightPrepares.cancel(gid: gid)
             return try await phaseTwoPool.withConnection { connection in
-                do {
-                    try await connection.rollbackPrepared(gid: gid)
-                    preparedWork.forget(gid)
-                } catch let error as PostgresError where error.code == .undefinedObject {
-                    // Not prepared (never, or no longer): the barrier rows below decide.
-                    preparedWork.forget(gid)
-                }
-                // A lock timeout here means a Prepare of this gid is running or just prepared;
-                // the retry rolls that back first.
-                let inserted = try await begin(
-                    connection,
-                    then: [
-                        PostgresStatement(BarrierSQL.insertCancelledIfAbsent, [gid, order?.storedLSN, order?.signature]),
-                        PostgresStatement(BarrierSQL.insertActionIfAbsent, [gid]),
-                    ]
-                )
-                let cancelledNow = inserted[0].count == 1
-                let actionSlotTaken = inserted[1].count == 1
-                if cancelledNow && !actionSlotTaken {
-                    // The action row was already there without a cancellation: the branch committed.
-                    await connection.rollbackIgnoringCancellation()
-                    return .alreadyCommitted
-                }
-                try await connection.query("COMMIT")
-                return .rolledBack
+                try await connection.withConnectionThread { try await rollbackOnce(connection, gid: gid, order: order) }
             }
         }
+    }
+
+    private func rollbackOnce(_ connection: PostgresConnection, gid: String, order: OrderEvidence?) async throws -> RollbackOutcome {
+        do {
+            try await connection.rollbackPrepared(gid: gid)
+            preparedWork.forget(gid)
+        } catch let error as PostgresError where error.code == .undefinedObject {
+            // Not prepared (never, or no longer): the barrier rows below decide.
+            preparedWork.forget(gid)
+        }
+        // A lock timeout here means a Prepare of this gid is running or just prepared;
+        // the retry rolls that back first.
+        let inserted = try await begin(
+            connection,
+            then: [
+                PostgresStatement(BarrierSQL.insertCancelledIfAbsent, [gid, order?.storedLSN, order?.signature]),
+                PostgresStatement(BarrierSQL.insertActionIfAbsent, [gid]),
+            ]
+        )
+        let cancelledNow = inserted[0].count == 1
+        let actionSlotTaken = inserted[1].count == 1
+        if cancelledNow && !actionSlotTaken {
+            // The action row was already there without a cancellation: the branch committed.
+            await connection.rollbackIgnoringCancellation()
+            return .alreadyCommitted
+        }
+        try await connection.query("COMMIT")
+        return .rolledBack
     }
 
     // MARK: Compensate
@@ -236,7 +245,9 @@ struct BranchOperations: Sendable {
     ) async throws -> CompensateOutcome {
         try await retryingConflicts(operation: "compensate", gid: gid, retriesMax: configuration.conflictRetriesMax) {
             try await pool.withConnection { connection in
-                try await compensateOnce(connection, gid: gid, digest: digest, work: work, order: order)
+                try await connection.withConnectionThread {
+                    try await compensateOnce(connection, gid: gid, digest: digest, work: work, order: order)
+                }
             }
         }
     }

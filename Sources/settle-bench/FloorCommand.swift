@@ -80,10 +80,14 @@ struct FloorCommand: AsyncParsableCommand {
     private static func prepare(
         _ pool: PostgresPool, gid: String, account: String, kind: String, _ movement: [PostgresStatement]
     ) async throws {
+        // On the connection's thread, as the participant runs a Prepare: the floor gets every
+        // saving the client library offers.
         try await pool.withConnection { connection in
-            try await connection.withPreparedTransaction(gid: gid) { transaction in
-                let rows = try await transaction.pipeline(movement).map { try $0.get() }
-                guard rows.dropLast().last?.count == 1 else { throw ValidationError("account \(account) refused the \(kind)") }
+            try await connection.withConnectionThread {
+                try await connection.withPreparedTransaction(gid: gid) { transaction in
+                    let rows = try await transaction.pipeline(movement).map { try $0.get() }
+                    guard rows.dropLast().last?.count == 1 else { throw ValidationError("account \(account) refused the \(kind)") }
+                }
             }
         }
     }
