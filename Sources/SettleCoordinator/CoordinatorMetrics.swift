@@ -1,4 +1,5 @@
 import Metrics
+import SettleCore
 
 /// The coordinator's swift-metrics instruments (exported by settled as Prometheus text).
 struct CoordinatorMetrics: Sendable {
@@ -9,34 +10,37 @@ struct CoordinatorMetrics: Sendable {
     let sealDuration = Timer(label: "settle_log_seal_duration")
     /// The last minutes, second by second, for the console's charts.
     let history = ActivityHistory()
+    private let counters = InstrumentCache { Counter(label: $0, dimensions: $1) }
+    private let timers = InstrumentCache { Timer(label: $0, dimensions: $1) }
+    private let gauges = InstrumentCache { Gauge(label: $0, dimensions: $1) }
 
     /// How long a branch stayed prepared, holding its rows at `participant`: from its PREPARED
     /// answer to the answer of its Commit or Rollback, as settled saw them (so a little longer
     /// than PREPARE TRANSACTION to COMMIT PREPARED at the database).
     func branchHeld(at participant: String, for duration: Duration) {
-        Timer(label: "settle_branch_prepared_duration", dimensions: [("participant", participant)]).record(duration: duration)
+        timers[label: "settle_branch_prepared_duration", dimensions: [("participant", participant)]].record(duration: duration)
     }
 
     func finished(_ status: TransferStatus) {
-        Counter(label: "settle_transfers_total", dimensions: [("outcome", status.rawValue)]).increment()
+        counters[label: "settle_transfers_total", dimensions: [("outcome", status.rawValue)]].increment()
     }
 
     /// By how the transfer finished: 2pc, saga-committed, compensated, heuristic or manual.
     func finished(path: String) {
-        Counter(label: "settle_transfers_by_path_total", dimensions: [("path", path)]).increment()
+        counters[label: "settle_transfers_by_path_total", dimensions: [("path", path)]].increment()
     }
 
     /// An answer a transfer's machine could not take, dropped instead of stopping settled.
     func rejectedEvent() {
-        Counter(label: "settle_transfer_events_rejected_total").increment()
+        counters[label: "settle_transfer_events_rejected_total"].increment()
     }
 
     func retried(_ operation: String, participant: String) {
-        Counter(label: "settle_participant_retries_total", dimensions: [("operation", operation), ("participant", participant)])
+        counters[label: "settle_participant_retries_total", dimensions: [("operation", operation), ("participant", participant)]]
             .increment()
     }
 
     func reachable(_ participant: String, _ isReachable: Bool) {
-        Gauge(label: "settle_participant_reachable", dimensions: [("participant", participant)]).record(isReachable ? 1 : 0)
+        gauges[label: "settle_participant_reachable", dimensions: [("participant", participant)]].record(isReachable ? 1 : 0)
     }
 }

@@ -1,4 +1,5 @@
 import Metrics
+import SettleCore
 
 /// The participant's swift-metrics instruments. Labels follow Prometheus conventions; the
 /// application bootstraps the backend (swift-prometheus, for example).
@@ -8,10 +9,12 @@ struct ParticipantMetrics: Sendable {
     let prepareDuration: Timer
     let inDoubtCount: Gauge
     let oldestInDoubtAgeSeconds: Gauge
+    private let operationCounts: InstrumentCache<Counter>
 
     init(participant: String, factory: any MetricsFactory) {
         self.participant = participant
         self.factory = factory
+        operationCounts = InstrumentCache { Counter(label: $0, dimensions: $1, factory: factory) }
         prepareDuration = Timer(
             label: "settle_participant_prepare_duration", dimensions: [("participant", participant)], factory: factory
         )
@@ -26,11 +29,10 @@ struct ParticipantMetrics: Sendable {
 
     /// One count per answered (or failed) operation, by operation and outcome.
     func recordOperation(_ operation: String, outcome: String) {
-        Counter(
+        operationCounts[
             label: "settle_participant_operations_total",
-            dimensions: [("participant", participant), ("operation", operation), ("outcome", outcome)],
-            factory: factory
-        ).increment()
+            dimensions: [("participant", participant), ("operation", operation), ("outcome", outcome)]
+        ].increment()
     }
 
     func recordInDoubt(count: Int, oldestAgeMilliseconds: Int64) {
