@@ -22,7 +22,19 @@ public struct HostPort: Sendable, Hashable {
     }
 
     /// Plaintext to such a host stays on this machine.
-    public var isLoopback: Bool { host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]" }
+    public var isLoopback: Bool { Self.isLoopback(host: host) }
+
+    /// `localhost`, `::1`, or an IPv4 address in 127.0.0.0/8 written as four decimal octets. A
+    /// name that only starts like one ("127.example.net") resolves wherever its owner wants.
+    public static func isLoopback(host: String) -> Bool {
+        if host == "localhost" || host == "::1" || host == "[::1]" { return true }
+        let octets = host.split(separator: ".", omittingEmptySubsequences: false)
+        guard octets.count == 4, octets[0] == "127" else { return false }
+        return octets.allSatisfy { octet in
+            (1...3).contains(octet.utf8.count) && octet.utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+                && Int(octet).map { $0 <= 255 } == true
+        }
+    }
 
     public struct Invalid: Error, CustomStringConvertible {
         public let description: String

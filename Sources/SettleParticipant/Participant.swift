@@ -189,7 +189,7 @@ public final class Participant: Sendable {
         if !configuration.requireSignedPhaseTwo {
             logger.warning("requireSignedPhaseTwo is off: anyone holding a coordinator's token can order commits and compensations")
         }
-        if let host, !(host == "localhost" || host.hasPrefix("127.") || host == "::1") {
+        if let host, !HostPort.isLoopback(host: host) {
             guard configuration.allowPlaintext else {
                 throw ParticipantError(
                     .startupRefused,

@@ -27,4 +27,20 @@ struct HostPortTests {
         #expect(throws: HostPort.Invalid.self) { try HostPort.list(parsing: "a:1,") }
         #expect(throws: HostPort.Invalid.self) { try HostPort.list(parsing: "") }
     }
+
+    @Test(arguments: ["localhost", "127.0.0.1", "127.1.2.3", "127.255.255.254", "::1", "[::1]"])
+    func loopbackHostsAreLoopback(_ host: String) throws {
+        #expect(HostPort.isLoopback(host: host))
+        #expect(try HostPort(parsing: "\(host):7001").isLoopback)
+    }
+
+    /// Plaintext (tokens, payloads) is allowed only to loopback: a name that merely starts like a
+    /// loopback address resolves wherever its owner wants.
+    @Test(arguments: [
+        "127.evil.example", "127.0.0.1.evil.example", "127.0.0", "127.1", "127.0.0.256", "127.+0.0.1", "128.0.0.1",
+        "0.0.0.0", "::2", "[::1]x", "localhost.evil.example", "", "127.0.0.01x",
+    ])
+    func hostsThatOnlyLookLikeLoopbackAreNot(_ host: String) {
+        #expect(!HostPort.isLoopback(host: host))
+    }
 }
