@@ -107,9 +107,19 @@ public struct SettleClient: Sendable {
         )
     }
 
-    /// Four-eyes: approves another operator's proposed resolution.
-    public func approve(id: String) async throws -> Settle_V1_Transfer {
-        try await client.approve(.with { $0.transferID = id }, metadata: metadata)
+    /// Four-eyes: approves another operator's proposed resolution, the one `transfer` (as `get`
+    /// returned it) shows. If that proposal was replaced since, nothing is approved and the call
+    /// fails with FAILED_PRECONDITION naming the proposal now waiting.
+    public func approve(seen transfer: Settle_V1_Transfer) async throws -> Settle_V1_Transfer {
+        try await client.approve(
+            .with {
+                $0.transferID = transfer.transferID
+                $0.seenOutcome = transfer.proposalOutcome
+                $0.seenOperator = transfer.proposalOperator
+                $0.seenReason = transfer.proposalReason
+            },
+            metadata: metadata
+        )
     }
 
     /// Four-eyes: withdraws or refuses the proposed resolution waiting for approval.

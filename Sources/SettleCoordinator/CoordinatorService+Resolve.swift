@@ -18,9 +18,19 @@ extension CoordinatorService {
         return try await answering { try await $0.resolve(request.transferID, outcome: outcome, reason: request.reason, by: who) }
     }
 
+    /// The approval names the proposal it approves: one rejected and replaced meanwhile is never
+    /// approved unseen.
     func approve(request: Settle_V1_ApproveRequest, context: ServerContext) async throws -> Settle_V1_Transfer {
         let approver = try operatorCaller()
-        return try await answering { try await $0.approve(request.transferID, by: approver) }
+        guard !request.seenOperator.isEmpty, let seenOutcome = TransferStatus(request.seenOutcome) else {
+            throw RPCError(
+                code: .invalidArgument,
+                message: "name the proposal you approve: seen_outcome, seen_operator and seen_reason, as GetTransfer shows it "
+                    + "(proposal_outcome, proposal_operator, proposal_reason)"
+            )
+        }
+        let seen = ResolutionProposal(outcome: seenOutcome, reason: request.seenReason, operator: request.seenOperator)
+        return try await answering { try await $0.approve(request.transferID, by: approver, seen: seen) }
     }
 
     func reject(request: Settle_V1_RejectRequest, context: ServerContext) async throws -> Settle_V1_Transfer {

@@ -59,6 +59,11 @@ extension TransferEntry {
         }
         transfer.submittedBy = submittedBy ?? ""
         transfer.proposedResolution = proposal?.summary ?? ""
+        if let proposal {
+            transfer.proposalOutcome = proposal.outcome.message
+            transfer.proposalOperator = proposal.operator
+            transfer.proposalReason = proposal.reason
+        }
         transfer.decisionLsn = decisionLSN ?? 0
         return transfer
     }

@@ -200,6 +200,7 @@ enum TransferPrinter {
         if !transfer.submittedBy.isEmpty { Swift.print("  submitted by: \(TerminalText.escaped(transfer.submittedBy))") }
         if !transfer.proposedResolution.isEmpty {
             Swift.print("  waiting for approval: \(TerminalText.escaped(transfer.proposedResolution))")
+            Swift.print("    because: \(TerminalText.escaped(transfer.proposalReason))")
         }
         for branch in transfer.branches {
             Swift.print(

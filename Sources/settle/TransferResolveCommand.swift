@@ -21,9 +21,10 @@ struct TransferResolveCommand: AsyncParsableCommand {
     @Option(help: "Why, for the audit trail.")
     var reason: String
 
+    static let outcomes: [String: Settle_V1_TransferState] = ["committed": .committed, "compensated": .compensated, "aborted": .aborted]
+
     func run() async throws {
-        let outcomes: [String: Settle_V1_TransferState] = ["committed": .committed, "compensated": .compensated, "aborted": .aborted]
-        guard let state = outcomes[outcome] else { throw ValidationError("--outcome is committed, compensated or aborted") }
+        guard let state = Self.outcomes[outcome] else { throw ValidationError("--outcome is committed, compensated or aborted") }
         let transfer = try await options.withClient { try await $0.resolve(id: id, outcome: state, reason: reason) }
         TransferPrinter.print(transfer)
     }
@@ -60,8 +61,22 @@ struct TransferApproveCommand: AsyncParsableCommand {
     @Argument(help: "The stuck transfer's id.")
     var id: String
 
+    @Option(
+        help:
+            "committed, compensated or aborted: the outcome you approve, as `settle transfer show` prints the proposal. Nothing is approved if the proposal waiting now is another."
+    )
+    var outcome: String
+
     func run() async throws {
-        let transfer = try await options.withClient { try await $0.approve(id: id) }
+        guard let state = TransferResolveCommand.outcomes[outcome] else { throw ValidationError("--outcome is committed, compensated or aborted") }
+        let transfer = try await options.withClient { settle in
+            let current = try await settle.get(id: id)
+            guard !current.proposalOperator.isEmpty else { throw ValidationError("transfer \(id) has no proposal to approve") }
+            let proposal = "\(TerminalText.escaped(current.proposedResolution)), because: \(TerminalText.escaped(current.proposalReason))"
+            guard current.proposalOutcome == state else { throw ValidationError("the proposal is \(proposal); nothing was approved") }
+            print("approving \(proposal)")
+            return try await settle.approve(seen: current)
+        }
         TransferPrinter.print(transfer)
     }
 }

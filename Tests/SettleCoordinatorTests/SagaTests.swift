@@ -186,12 +186,14 @@ struct SagaTests {
             }
             #expect(proposed.state == .stuck, "a proposal changes nothing yet")
             #expect(proposed.proposedResolution == "compensated proposed by alice")
+            #expect(proposed.proposalOutcome == .compensated && proposed.proposalOperator == "alice")
+            #expect(proposed.proposalReason == "refund of 300 posted by hand")
             let selfApproval = await #expect(throws: RPCError.self) {
-                _ = try await deployment.client(token: aliceToken) { try await $0.approve(id: "four-eyes") }
+                _ = try await deployment.client(token: aliceToken) { try await $0.approve(seen: proposed) }
             }
             #expect(selfApproval?.code == .permissionDenied, "\(String(describing: selfApproval))")
             let byAService = await #expect(throws: RPCError.self) {
-                _ = try await deployment.client(token: paymentsToken) { try await $0.approve(id: "four-eyes") }
+                _ = try await deployment.client(token: paymentsToken) { try await $0.approve(seen: proposed) }
             }
             #expect(byAService?.code == .permissionDenied)
             let secondProposal = await #expect(throws: RPCError.self) {
@@ -210,13 +212,30 @@ struct SagaTests {
             let rejected = try await deployment.client(token: bobToken) { try await $0.reject(id: "four-eyes", reason: "check the refund first") }
             #expect(rejected.state == .stuck && rejected.proposedResolution.isEmpty)
             let approveNothing = await #expect(throws: RPCError.self) {
-                _ = try await deployment.client(token: bobToken) { try await $0.approve(id: "four-eyes") }
+                _ = try await deployment.client(token: bobToken) { try await $0.approve(seen: proposed) }
             }
             #expect(approveNothing?.code == .failedPrecondition)
-            _ = try await deployment.client(token: aliceToken) {
+            // Alice proposes again, differently: bob's approval of what he saw before approves nothing.
+            let replaced = try await deployment.client(token: aliceToken) {
+                try await $0.resolve(id: "four-eyes", outcome: .aborted, reason: "it never happened")
+            }
+            let approveUnseen = await #expect(throws: RPCError.self) {
+                _ = try await deployment.client(token: bobToken) { try await $0.approve(seen: proposed) }
+            }
+            #expect(approveUnseen?.code == .failedPrecondition && approveUnseen?.message.contains("aborted proposed by alice") == true)
+            let approveBlind = await #expect(throws: RPCError.self) {
+                _ = try await deployment.client(token: bobToken) {
+                    try await $0.approve(seen: Settle_V1_Transfer.with { $0.transferID = "four-eyes" })
+                }
+            }
+            #expect(approveBlind?.code == .invalidArgument, "an approval must name the proposal it approves")
+            #expect(try await deployment.client { try await $0.get(id: "four-eyes") }.state == .stuck)
+            _ = try await deployment.client(token: aliceToken) { try await $0.reject(id: "four-eyes", reason: "withdrawn") }
+            #expect(replaced.proposalOutcome == .aborted)
+            let reproposed = try await deployment.client(token: aliceToken) {
                 try await $0.resolve(id: "four-eyes", outcome: .compensated, reason: "refund of 300 posted by hand")
             }
-            let approved = try await deployment.client(token: bobToken) { try await $0.approve(id: "four-eyes") }
+            let approved = try await deployment.client(token: bobToken) { try await $0.approve(seen: reproposed) }
             #expect(approved.state == .compensated && approved.path == "manual")
             #expect(approved.reason.contains("alice, approved by bob"), "\(approved.reason)")
             let log = try await dump(deployment)

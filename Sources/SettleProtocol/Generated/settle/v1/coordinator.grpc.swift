@@ -236,7 +236,7 @@ extension Settle_V1_Coordinator {
         /// >
         /// > Four-eyes: a second operator approves the proposal Resolve sealed; MANUAL is sealed naming
         /// > both. PERMISSION_DENIED when the approver is the proposer or not an operator;
-        /// > FAILED_PRECONDITION when no proposal waits.
+        /// > FAILED_PRECONDITION when no proposal waits, or when it is not the one the request names.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Settle_V1_ApproveRequest` messages.
@@ -363,7 +363,7 @@ extension Settle_V1_Coordinator {
         /// >
         /// > Four-eyes: a second operator approves the proposal Resolve sealed; MANUAL is sealed naming
         /// > both. PERMISSION_DENIED when the approver is the proposer or not an operator;
-        /// > FAILED_PRECONDITION when no proposal waits.
+        /// > FAILED_PRECONDITION when no proposal waits, or when it is not the one the request names.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Settle_V1_ApproveRequest` message.
@@ -488,7 +488,7 @@ extension Settle_V1_Coordinator {
         /// >
         /// > Four-eyes: a second operator approves the proposal Resolve sealed; MANUAL is sealed naming
         /// > both. PERMISSION_DENIED when the approver is the proposer or not an operator;
-        /// > FAILED_PRECONDITION when no proposal waits.
+        /// > FAILED_PRECONDITION when no proposal waits, or when it is not the one the request names.
         ///
         /// - Parameters:
         ///   - request: A `Settle_V1_ApproveRequest` message.
@@ -862,7 +862,7 @@ extension Settle_V1_Coordinator {
         /// >
         /// > Four-eyes: a second operator approves the proposal Resolve sealed; MANUAL is sealed naming
         /// > both. PERMISSION_DENIED when the approver is the proposer or not an operator;
-        /// > FAILED_PRECONDITION when no proposal waits.
+        /// > FAILED_PRECONDITION when no proposal waits, or when it is not the one the request names.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Settle_V1_ApproveRequest` message.
@@ -1071,7 +1071,7 @@ extension Settle_V1_Coordinator {
         /// >
         /// > Four-eyes: a second operator approves the proposal Resolve sealed; MANUAL is sealed naming
         /// > both. PERMISSION_DENIED when the approver is the proposer or not an operator;
-        /// > FAILED_PRECONDITION when no proposal waits.
+        /// > FAILED_PRECONDITION when no proposal waits, or when it is not the one the request names.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Settle_V1_ApproveRequest` message.
@@ -1270,7 +1270,7 @@ extension Settle_V1_Coordinator.ClientProtocol {
     /// >
     /// > Four-eyes: a second operator approves the proposal Resolve sealed; MANUAL is sealed naming
     /// > both. PERMISSION_DENIED when the approver is the proposer or not an operator;
-    /// > FAILED_PRECONDITION when no proposal waits.
+    /// > FAILED_PRECONDITION when no proposal waits, or when it is not the one the request names.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Settle_V1_ApproveRequest` message.
@@ -1474,7 +1474,7 @@ extension Settle_V1_Coordinator.ClientProtocol {
     /// >
     /// > Four-eyes: a second operator approves the proposal Resolve sealed; MANUAL is sealed naming
     /// > both. PERMISSION_DENIED when the approver is the proposer or not an operator;
-    /// > FAILED_PRECONDITION when no proposal waits.
+    /// > FAILED_PRECONDITION when no proposal waits, or when it is not the one the request names.
     ///
     /// - Parameters:
     ///   - message: request message to send.

@@ -249,6 +249,16 @@ public nonisolated struct Settle_V1_ApproveRequest: Sendable {
 
   public var transferID: String = String()
 
+  /// The proposal the approver looked at, as GetTransfer shows it (proposal_outcome,
+  /// proposal_operator, proposal_reason). Required: an approval names what it approves, so a
+  /// proposal rejected and replaced in the meantime is never approved unseen (FAILED_PRECONDITION,
+  /// naming the proposal now waiting).
+  public var seenOutcome: Settle_V1_TransferState = .unspecified
+
+  public var seenOperator: String = String()
+
+  public var seenReason: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -438,6 +448,14 @@ public nonisolated struct Settle_V1_Transfer: Sendable {
   /// phase-two commands are signed over; 0 while undecided. `settle audit show` finds the record.
   public var decisionLsn: UInt64 = 0
 
+  /// Four-eyes: the resolution waiting for approval, whole (unset when none waits); what an
+  /// ApproveRequest must name as seen.
+  public var proposalOutcome: Settle_V1_TransferState = .unspecified
+
+  public var proposalOperator: String = String()
+
+  public var proposalReason: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -545,7 +563,7 @@ nonisolated extension Settle_V1_ResolveRequest: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Settle_V1_ApproveRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ApproveRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}transfer_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}transfer_id\0\u{3}seen_outcome\0\u{3}seen_operator\0\u{3}seen_reason\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -554,6 +572,9 @@ nonisolated extension Settle_V1_ApproveRequest: SwiftProtobuf.Message, SwiftProt
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.transferID) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.seenOutcome) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.seenOperator) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.seenReason) }()
       default: break
       }
     }
@@ -563,11 +584,23 @@ nonisolated extension Settle_V1_ApproveRequest: SwiftProtobuf.Message, SwiftProt
     if !self.transferID.isEmpty {
       try visitor.visitSingularStringField(value: self.transferID, fieldNumber: 1)
     }
+    if self.seenOutcome != .unspecified {
+      try visitor.visitSingularEnumField(value: self.seenOutcome, fieldNumber: 2)
+    }
+    if !self.seenOperator.isEmpty {
+      try visitor.visitSingularStringField(value: self.seenOperator, fieldNumber: 3)
+    }
+    if !self.seenReason.isEmpty {
+      try visitor.visitSingularStringField(value: self.seenReason, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Settle_V1_ApproveRequest, rhs: Settle_V1_ApproveRequest) -> Bool {
     if lhs.transferID != rhs.transferID {return false}
+    if lhs.seenOutcome != rhs.seenOutcome {return false}
+    if lhs.seenOperator != rhs.seenOperator {return false}
+    if lhs.seenReason != rhs.seenReason {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -873,7 +906,7 @@ nonisolated extension Settle_V1_BranchStatus: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Settle_V1_Transfer: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Transfer"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}transfer_id\0\u{1}state\0\u{1}branches\0\u{3}submitted_at_unix_ms\0\u{3}finished_at_unix_ms\0\u{1}reason\0\u{1}path\0\u{3}submitted_by\0\u{3}proposed_resolution\0\u{3}decision_lsn\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}transfer_id\0\u{1}state\0\u{1}branches\0\u{3}submitted_at_unix_ms\0\u{3}finished_at_unix_ms\0\u{1}reason\0\u{1}path\0\u{3}submitted_by\0\u{3}proposed_resolution\0\u{3}decision_lsn\0\u{3}proposal_outcome\0\u{3}proposal_operator\0\u{3}proposal_reason\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -891,6 +924,9 @@ nonisolated extension Settle_V1_Transfer: SwiftProtobuf.Message, SwiftProtobuf._
       case 8: try { try decoder.decodeSingularStringField(value: &self.submittedBy) }()
       case 9: try { try decoder.decodeSingularStringField(value: &self.proposedResolution) }()
       case 10: try { try decoder.decodeSingularUInt64Field(value: &self.decisionLsn) }()
+      case 11: try { try decoder.decodeSingularEnumField(value: &self.proposalOutcome) }()
+      case 12: try { try decoder.decodeSingularStringField(value: &self.proposalOperator) }()
+      case 13: try { try decoder.decodeSingularStringField(value: &self.proposalReason) }()
       default: break
       }
     }
@@ -927,6 +963,15 @@ nonisolated extension Settle_V1_Transfer: SwiftProtobuf.Message, SwiftProtobuf._
     if self.decisionLsn != 0 {
       try visitor.visitSingularUInt64Field(value: self.decisionLsn, fieldNumber: 10)
     }
+    if self.proposalOutcome != .unspecified {
+      try visitor.visitSingularEnumField(value: self.proposalOutcome, fieldNumber: 11)
+    }
+    if !self.proposalOperator.isEmpty {
+      try visitor.visitSingularStringField(value: self.proposalOperator, fieldNumber: 12)
+    }
+    if !self.proposalReason.isEmpty {
+      try visitor.visitSingularStringField(value: self.proposalReason, fieldNumber: 13)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -941,6 +986,9 @@ nonisolated extension Settle_V1_Transfer: SwiftProtobuf.Message, SwiftProtobuf._
     if lhs.submittedBy != rhs.submittedBy {return false}
     if lhs.proposedResolution != rhs.proposedResolution {return false}
     if lhs.decisionLsn != rhs.decisionLsn {return false}
+    if lhs.proposalOutcome != rhs.proposalOutcome {return false}
+    if lhs.proposalOperator != rhs.proposalOperator {return false}
+    if lhs.proposalReason != rhs.proposalReason {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
