@@ -29,9 +29,9 @@ final class ConnectionThread: TaskExecutor, @unchecked Sendable {
     init(name: String) {
         let thread = Thread { [self] in self.runLoop() }
         thread.name = name
-        // libpq needs little, but a task preferring this thread runs a service's action here too;
-        // still small enough to keep many pooled connections cheap.
-        thread.stackSize = 1024 * 1024
+        // A task preferring this thread runs a service's action here, so the stack is a cooperative
+        // thread's usual 8 MiB; only the pages touched are ever resident.
+        thread.stackSize = 8 * 1024 * 1024
         thread.start()
     }
 
@@ -56,9 +56,18 @@ final class ConnectionThread: TaskExecutor, @unchecked Sendable {
         condition.unlock()
     }
 
-    /// True on this connection's own thread, where blocking libpq calls are allowed.
+    /// True on this connection's own thread, where blocking libpq calls are allowed. Never after
+    /// the thread has ended: a later thread may be given the same id.
     var isCurrent: Bool {
-        threadID.load(ordering: .acquiring) == UInt(pthread_self())
+        threadID.load(ordering: .acquiring) == Self.currentThreadID
+    }
+
+    private static var currentThreadID: UInt {
+        #if canImport(Darwin)
+            UInt(bitPattern: pthread_self())
+        #else
+            UInt(pthread_self())
+        #endif
     }
 
     /// Runs a job of a task that prefers this thread. After `shutDown()` the task must still run:
@@ -72,10 +81,11 @@ final class ConnectionThread: TaskExecutor, @unchecked Sendable {
     }
 
     private func runLoop() {
-        threadID.store(UInt(pthread_self()), ordering: .releasing)
+        threadID.store(Self.currentThreadID, ordering: .releasing)
         while let job = nextJob() {
             job()
         }
+        threadID.store(0, ordering: .releasing)
     }
 
     private func nextJob() -> (@Sendable () -> Void)? {

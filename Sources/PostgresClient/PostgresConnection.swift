@@ -132,7 +132,10 @@ public final class PostgresConnection: @unchecked Sendable {
     /// wake-ups per statement fewer, which were the largest cost of a participant under load (a
     /// branch's Prepare is three round trips). What in `body` is not isolated to an actor runs on
     /// that thread too; it is no cooperative thread, so code that blocks there delays only this
-    /// connection. Use it for a sequence of statements on a connection the caller holds alone.
+    /// connection. Child tasks started in `body` inherit the preference and take turns on the
+    /// thread: one that would time out a statement (sleep, then cancel) cannot run while the
+    /// statement blocks it; use a statement's `timeout:` instead. Use it for a sequence of
+    /// statements on a connection the caller holds alone.
     public func withConnectionThread<Value>(_ body: () async throws -> Value) async throws -> Value {
         try await withTaskExecutorPreference(thread) { try await body() }
     }
@@ -165,7 +168,8 @@ public final class PostgresConnection: @unchecked Sendable {
         return operations.transactionStatus
     }
 
-    /// Closes the session after the statements already queued.
+    /// Closes the session after the statements already queued (at once when called on the
+    /// connection's thread, where none can be queued ahead of it by the task holding the session).
     public func close() async {
         let session = self.session
         _ = await onConnectionThread { session.finish() }
@@ -228,11 +232,14 @@ public final class PostgresConnection: @unchecked Sendable {
     }
 
     /// Runs `body` on the connection thread: at once when the caller is already on it (a task
-    /// inside `withConnectionThread`), else handed over and awaited. Nil when the thread has shut down.
+    /// inside `withConnectionThread`), else handed over and awaited. Nil, and `body` not run, when
+    /// the session is closed (read on the thread, the only one that closes it) or the thread is gone.
     private func onConnectionThread<Value: Sendable>(_ body: @escaping @Sendable () -> Value) async -> Value? {
-        if thread.isCurrent { return body() }
+        let session = self.session
+        if thread.isCurrent { return session.isClosed ? nil : body() }
         return await withCheckedContinuation { (continuation: CheckedContinuation<Value?, Never>) in
-            if !thread.submit({ continuation.resume(returning: body()) }) { continuation.resume(returning: nil) }
+            let accepted = thread.submit { continuation.resume(returning: session.isClosed ? nil : body()) }
+            if !accepted { continuation.resume(returning: nil) }
         }
     }
 

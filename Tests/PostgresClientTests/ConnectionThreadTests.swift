@@ -84,4 +84,32 @@ struct ConnectionThreadTests {
         }
         #expect(error.code == .connectionLost)
     }
+
+    /// Still on the thread right after closing (no suspension in between): the statement must be
+    /// refused as on any closed connection, not run against the finished session.
+    @Test func aStatementRightAfterClosingOnTheThreadIsRefused() async throws {
+        let connection = try await TestClusters.connect()
+        let error = try await #require(throws: PostgresError.self) {
+            try await connection.withConnectionThread {
+                await connection.close()
+                try await connection.query("SELECT 1")
+            }
+        }
+        #expect(error.code == .connectionLost)
+    }
+
+    /// A closed connection's thread has ended, and a later thread may get its id: using the closed
+    /// connection from there must still be refused, never run as if on its own thread.
+    @Test func aClosedConnectionUsedFromAnotherConnectionsThreadIsRefused() async throws {
+        for _ in 0..<20 {
+            let closed = try await TestClusters.connect()
+            await closed.close()
+            let open = try await TestClusters.connect()
+            let error = try await #require(throws: PostgresError.self) {
+                try await open.withConnectionThread { try await closed.query("SELECT 1") }
+            }
+            #expect(error.code == .connectionLost)
+            await open.close()
+        }
+    }
 }
