@@ -235,7 +235,17 @@ struct SagaTests {
             let reproposed = try await deployment.client(token: aliceToken) {
                 try await $0.resolve(id: "four-eyes", outcome: .compensated, reason: "refund of 300 posted by hand")
             }
-            let approved = try await deployment.client(token: bobToken) { try await $0.approve(seen: reproposed) }
+            #expect(reproposed.proposalReason == "refund of 300 posted by hand")
+            // Bob approves with the CLI, which names the outcome he approves.
+            let bob = ["--coordinator", "127.0.0.1:\(deployment.apiPort)", "--token", bobToken]
+            let wrongOutcome = try run("settle", ["transfer", "approve"] + bob + ["four-eyes", "--outcome", "committed"])
+            #expect(wrongOutcome.status != 0)
+            #expect(wrongOutcome.errorOutput.contains("the proposal is compensated proposed by alice"), "\(wrongOutcome.errorOutput)")
+            #expect(try await deployment.client { try await $0.get(id: "four-eyes") }.state == .stuck)
+            let approval = try run("settle", ["transfer", "approve"] + bob + ["four-eyes", "--outcome", "compensated"])
+            #expect(approval.status == 0, "\(approval.errorOutput)")
+            #expect(approval.output.contains("approving compensated proposed by alice, because: refund of 300 posted by hand"), "\(approval.output)")
+            let approved = try await deployment.client { try await $0.get(id: "four-eyes") }
             #expect(approved.state == .compensated && approved.path == "manual")
             #expect(approved.reason.contains("alice, approved by bob"), "\(approved.reason)")
             let log = try await dump(deployment)
