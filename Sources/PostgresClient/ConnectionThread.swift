@@ -15,7 +15,7 @@ import Synchronization
 /// runs on this thread, and its statements then call libpq at once instead of handing each one
 /// over and back (`isCurrent`).
 final class ConnectionThread: TaskExecutor, @unchecked Sendable {
-    /// The running thread's pthread id; set before its first job, 0 until then.
+    /// The running thread's pthread id: set before its first job, 0 before that and after it ends.
     private let threadID = Atomic<UInt>(0)
     /// Jobs handed to the thread, for tests that count hand-offs.
     let submissions = Atomic<Int>(0)
