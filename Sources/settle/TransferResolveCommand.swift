@@ -21,10 +21,15 @@ struct TransferResolveCommand: AsyncParsableCommand {
     @Option(help: "Why, for the audit trail.")
     var reason: String
 
-    static let outcomes: [String: Settle_V1_TransferState] = ["committed": .committed, "compensated": .compensated, "aborted": .aborted]
+    /// `--outcome`, here and for `approve`, as the API names it.
+    static func state(of outcome: String) throws -> Settle_V1_TransferState {
+        let outcomes: [String: Settle_V1_TransferState] = ["committed": .committed, "compensated": .compensated, "aborted": .aborted]
+        guard let state = outcomes[outcome] else { throw ValidationError("--outcome is committed, compensated or aborted") }
+        return state
+    }
 
     func run() async throws {
-        guard let state = Self.outcomes[outcome] else { throw ValidationError("--outcome is committed, compensated or aborted") }
+        let state = try Self.state(of: outcome)
         let transfer = try await options.withClient { try await $0.resolve(id: id, outcome: state, reason: reason) }
         TransferPrinter.print(transfer)
     }
@@ -68,7 +73,7 @@ struct TransferApproveCommand: AsyncParsableCommand {
     var outcome: String
 
     func run() async throws {
-        guard let state = TransferResolveCommand.outcomes[outcome] else { throw ValidationError("--outcome is committed, compensated or aborted") }
+        let state = try TransferResolveCommand.state(of: outcome)
         let transfer = try await options.withClient { settle in
             let current = try await settle.get(id: id)
             guard !current.proposalOperator.isEmpty else { throw ValidationError("transfer \(id) has no proposal to approve") }
