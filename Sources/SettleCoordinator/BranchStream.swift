@@ -1,5 +1,6 @@
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import SettleCore
 import SettleProtocol
 import SettleTracing
 import Synchronization
@@ -151,7 +152,7 @@ final class BranchStream: Sendable {
 
     /// One call, from opening to its end; returns whether it ended without an error.
     private func runOneCall() async -> Bool {
-        let (commands, outbox) = AsyncStream.makeStream(of: Settle_V1_BranchCommand.self)
+        let outbox = MessageOutbox<Settle_V1_BranchCommand>()
         guard state.withLock({ $0.open(outbox) }) else {
             outbox.finish()
             return true
@@ -162,12 +163,13 @@ final class BranchStream: Sendable {
             try await client.branches(
                 metadata: metadata,
                 requestProducer: { writer in
-                    for await command in commands {
-                        // A command whose waiter gave up (deadline, cancellation) is not sent at all.
-                        guard let timeout = self.state.withLock({ $0.timeoutToSend(command.id, now: .now) }) else { continue }
-                        var command = command
-                        command.timeoutMs = timeout
-                        try await writer.write(command)
+                    // Every command waiting goes in one write: one hop to the event loop, one flush.
+                    while let waiting = await outbox.next() {
+                        let now = ContinuousClock.now
+                        let commands = self.state.withLock { state in waiting.compactMap { state.timed($0, now: now) } }
+                        if !commands.isEmpty {
+                            try await writer.write(contentsOf: commands)
+                        }
                     }
                 },
                 onResponse: { response in
@@ -282,7 +284,7 @@ fileprivate struct State {
     var deadlinesPending = 0
     /// Commands sent while no call was open, in order, for the next call.
     var queued: [Settle_V1_BranchCommand] = []
-    var outbox: AsyncStream<Settle_V1_BranchCommand>.Continuation?
+    var outbox: MessageOutbox<Settle_V1_BranchCommand>?
     var parkedForCommands: CheckedContinuation<Void, Never>?
     var parkedForDeadlines: CheckedContinuation<Void, Never>?
     var parkedForReset: CheckedContinuation<Void, Never>?
@@ -311,6 +313,15 @@ fileprivate struct State {
     mutating func wake(_ slot: ParkingSlot) {
         self[parked: slot]?.resume()
         self[parked: slot] = nil
+    }
+
+    /// `command` with what is left of its deadline; nil when its waiter gave up (deadline,
+    /// cancellation) and it is not to be sent at all.
+    func timed(_ command: Settle_V1_BranchCommand, now: ContinuousClock.Instant) -> Settle_V1_BranchCommand? {
+        guard let timeout = timeoutToSend(command.id, now: now) else { return nil }
+        var command = command
+        command.timeoutMs = timeout
+        return command
     }
 
     /// The `timeout_ms` to send with command `id`: what is left of its deadline, 0 for none; nil
@@ -366,7 +377,7 @@ fileprivate struct State {
     }
 
     /// The call is open: queued commands go first. False once shut down.
-    mutating func open(_ outbox: AsyncStream<Settle_V1_BranchCommand>.Continuation) -> Bool {
+    mutating func open(_ outbox: MessageOutbox<Settle_V1_BranchCommand>) -> Bool {
         guard !isShutDown else { return false }
         for command in queued { outbox.yield(command) }
         queued.removeAll()

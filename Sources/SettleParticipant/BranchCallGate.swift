@@ -57,13 +57,16 @@ final class CommandSlots: Sendable {
         }
     }
 
-    func giveBack() {
+    /// Returns `count` slots; the waiting reader, if any, takes one of them.
+    func giveBack(_ count: Int = 1) {
+        guard count > 0 else { return }
         let waiter = state.withLock { state in
             guard let waiter = state.waiter else {
-                state.available += 1
+                state.available += count
                 return nil as CheckedContinuation<Void, any Error>?
             }
             state.waiter = nil
+            state.available += count - 1
             return waiter
         }
         waiter?.resume()

@@ -40,13 +40,14 @@ extension ParticipantService {
     ) async throws {
         try await branchCalls.admit {
             let slots = CommandSlots(BranchCallGate.commandsPerCallMax)
-            let (answers, answerSink) = AsyncStream.makeStream(of: Settle_V1_BranchAnswer.self)
+            let answerSink = MessageOutbox<Settle_V1_BranchAnswer>()
             try await withThrowingTaskGroup(of: BranchCallPart.self) { group in
                 // One writer: commands finish on many tasks, and a call's writes must not interleave.
+                // The answers ready together go in one write: one hop to the event loop, one flush.
                 group.addTask {
-                    for await answer in answers {
-                        try await response.write(answer)
-                        slots.giveBack()
+                    while let answers = await answerSink.next() {
+                        try await response.write(contentsOf: answers)
+                        slots.giveBack(answers.count)
                     }
                     return .writer
                 }
@@ -76,7 +77,7 @@ extension ParticipantService {
     /// returns once every one has its answer.
     private func runCommands(
         _ request: RPCAsyncSequence<Settle_V1_BranchCommand, any Error>, slots: CommandSlots,
-        answering answerSink: AsyncStream<Settle_V1_BranchAnswer>.Continuation, context: ServerContext
+        answering answerSink: MessageOutbox<Settle_V1_BranchAnswer>, context: ServerContext
     ) async throws {
         try await withThrowingDiscardingTaskGroup { commands in
             for try await command in request {
