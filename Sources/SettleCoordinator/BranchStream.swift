@@ -164,6 +164,8 @@ final class BranchStream: Sendable {
                 metadata: metadata,
                 requestProducer: { writer in
                     // Every command waiting goes in one write: one hop to the event loop, one flush.
+                    // Each batch's deadlines are read when it is taken; a write held up by flow
+                    // control sends them a little stale, which the participant's own clock bounds.
                     while let waiting = await outbox.next() {
                         let now = ContinuousClock.now
                         let commands = self.state.withLock { state in waiting.compactMap { state.timed($0, now: now) } }

@@ -15,9 +15,12 @@ public final class MessageOutbox<Message: Sendable>: Sendable {
         var isFinished = false
         var consumer: CheckedContinuation<[Message]?, Never>?
 
+        /// Swapped out, not copied and cleared: the returned array keeps the buffer, so clearing
+        /// with its capacity kept would allocate a buffer as large as the largest batch each time.
         mutating func takeAll() -> [Message] {
-            defer { waiting.removeAll(keepingCapacity: true) }
-            return waiting
+            var taken: [Message] = []
+            swap(&taken, &waiting)
+            return taken
         }
     }
 

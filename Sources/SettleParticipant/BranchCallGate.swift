@@ -39,15 +39,18 @@ final class CommandSlots: Sendable {
     func take() async throws {
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let taken = state.withLock { state in
+                let ready = state.withLock { state -> Result<Void, any Error>? in
+                    // Cancelled before the handler below could find the waiter: parking now would
+                    // wait forever, since the writer that gives slots back has ended with the call.
+                    if Task.isCancelled { return .failure(CancellationError()) }
                     if state.available > 0 {
                         state.available -= 1
-                        return true
+                        return .success(())
                     }
                     state.waiter = continuation
-                    return false
+                    return nil
                 }
-                if taken { continuation.resume() }
+                if let ready { continuation.resume(with: ready) }
             }
         } onCancel: {
             state.withLock { state in
