@@ -104,6 +104,7 @@ public final class Coordinator: Service, Sendable {
         let metrics = CoordinatorMetrics()
         let signer = OrderSigner(key: signingKey, batched: configuration.batchedOrderSignatures)
         let abortRequests = AbortRequests()
+        let contention = ContentionMemory()
         let driver = TransferDriver(
             coordinatorID: configuration.coordinatorID,
             participants: GRPCParticipants(
@@ -126,7 +127,7 @@ public final class Coordinator: Service, Sendable {
             configuration: configuration, clients: clients, registry: registry,
             transferAdmission: TransferAdmission(registry: registry, starts: startSink, logger: logger),
             isDraining: { [self] in isDraining }, metrics: metrics, admissionEpoch: admissionEpoch,
-            operatorActions: operatorActions, logger: logger
+            operatorActions: operatorActions, contention: contention, logger: logger
         )
         let api = try HostPort(parsing: configuration.listen)
         let limits = ServerLimits(
@@ -178,7 +179,8 @@ public final class Coordinator: Service, Sendable {
             if configuration.deadlockCheckIntervalMilliseconds > 0 {
                 let detector = DeadlockDetector(
                     coordinatorID: configuration.coordinatorID, links: links, registry: registry, abortRequests: abortRequests,
-                    interval: .milliseconds(configuration.deadlockCheckIntervalMilliseconds), callTimeout: participantCallTimeout,
+                    contention: contention, interval: .milliseconds(configuration.deadlockCheckIntervalMilliseconds),
+                    callTimeout: participantCallTimeout,
                     logger: logger
                 )
                 group.addTask { await detector.run() }

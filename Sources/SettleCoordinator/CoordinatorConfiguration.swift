@@ -89,8 +89,10 @@ public struct CoordinatorConfiguration: Decodable, Sendable {
     public var participants: [Participant]
     public var prepareTimeoutMilliseconds: UInt32 = 5000
     public var onPrepareTimeout: TransferSpec.OnPrepareTimeout = .abort
-    /// `parallel` or `ordered` (see `TransferSpec.PrepareOrder`), for transfers that do not choose.
-    public var prepareOrder: TransferSpec.PrepareOrder = .parallel
+    /// For transfers that do not choose: `parallel`, `ordered` (see `TransferSpec.PrepareOrder`),
+    /// or `adaptive`: parallel unless two of the transfer's participants recently deadlocked
+    /// (`ContentionMemory`).
+    public var prepareOrder: DefaultPrepareOrder = .adaptive
     public var sagaTimeoutMilliseconds: UInt32 = 60_000
     /// How often every participant is asked for in-doubt branches under this coordinator's prefix.
     public var sweepIntervalMilliseconds: UInt32 = 5000
@@ -362,4 +364,11 @@ func refusePlaintext(_ address: String, _ hasTLS: Bool, allowed: Bool, what: Str
 public struct ConfigurationError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
+}
+
+/// The prepare order of transfers that do not choose one.
+public enum DefaultPrepareOrder: String, Codable, Sendable {
+    case parallel
+    case ordered
+    case adaptive
 }

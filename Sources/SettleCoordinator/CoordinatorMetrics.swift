@@ -8,6 +8,8 @@ struct CoordinatorMetrics: Sendable {
     let commitDuration = Timer(label: "settle_commit_phase_duration")
     let transferDuration = Timer(label: "settle_transfer_duration")
     let sealDuration = Timer(label: "settle_log_seal_duration")
+    /// Transfers the adaptive prepare order prepared in order, after a deadlock among their participants.
+    let orderedAfterDeadlock = Counter(label: "settle_transfers_ordered_after_deadlock_total")
     /// The last minutes, second by second, for the console's charts.
     let history = ActivityHistory()
     private let counters = InstrumentCache { Counter(label: $0, dimensions: $1) }

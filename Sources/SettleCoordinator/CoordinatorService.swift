@@ -38,9 +38,28 @@ struct CoordinatorService: Settle_V1_Coordinator.SimpleServiceProtocol {
     /// participant can tell a deposed coordinator's Prepare from its successor's.
     let admissionEpoch: UInt32
     let operatorActions: OperatorActions
+    let contention: ContentionMemory
     let logger: Logger
 
     private var participantNames: Set<String> { Set(configuration.participants.map(\.name)) }
+
+    /// The transfer's own choice, else the configured default; `adaptive` orders the prepares of a
+    /// transfer over participants that recently deadlocked with each other.
+    private func preparesInOrder(_ spec: TransferSpec) -> Bool {
+        switch spec.policy.prepareOrder {
+        case .ordered: return true
+        case .parallel: return false
+        case nil: break
+        }
+        switch configuration.prepareOrder {
+        case .ordered: return true
+        case .parallel: return false
+        case .adaptive:
+            guard contention.isContended(Set(spec.branches.map(\.participant))) else { return false }
+            metrics.orderedAfterDeadlock.increment()
+            return true
+        }
+    }
 
     /// The calling client, refused with PERMISSION_DENIED (and counted) unless `permits` says yes.
     func caller(_ permission: String, permits: (ClientConfiguration) -> String?) throws -> ClientConfiguration {
@@ -95,7 +114,7 @@ struct CoordinatorService: Settle_V1_Coordinator.SimpleServiceProtocol {
             )
         }
         let policy = TransferAdmission.Policy(
-            onPrepareTimeout: onPrepareTimeout, ordered: (spec.policy.prepareOrder ?? configuration.prepareOrder) == .ordered,
+            onPrepareTimeout: onPrepareTimeout, ordered: preparesInOrder(spec),
             prepareTimeout: .milliseconds(spec.policy.prepareTimeoutMilliseconds ?? configuration.prepareTimeoutMilliseconds),
             sagaTimeout: .milliseconds(spec.policy.sagaTimeoutMilliseconds ?? configuration.sagaTimeoutMilliseconds)
         )

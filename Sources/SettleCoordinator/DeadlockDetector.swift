@@ -17,6 +17,8 @@ struct DeadlockDetector: Sendable {
     let links: [String: ParticipantLink]
     let registry: TransferRegistry
     let abortRequests: AbortRequests
+    /// Told of every deadlock across participants, for the adaptive prepare order.
+    let contention: ContentionMemory
     let interval: Duration
     let callTimeout: Duration
     let logger: Logger
@@ -57,11 +59,16 @@ struct DeadlockDetector: Sendable {
                 others.isEmpty
                 ? "deadlock: a branch waits for another branch of this transfer"
                 : "deadlock with transfer \(others.joined(separator: ", ")) across participants; \(gives)"
+            if !others.isEmpty { contention.noteDeadlock(among: participants(of: [victim.transferID] + others)) }
             if abortRequests.request(victim.transferID, victim.admission, reason: reason) {
                 Counter(label: "settle_deadlocks_broken_total").increment()
                 logger.notice("deadlock broken", metadata: ["transfer.id": "\(victim.transferID)", "reason": "\(reason)"])
             }
         }
+    }
+
+    private func participants(of transferIDs: [String]) -> Set<String> {
+        Set(transferIDs.compactMap { registry.entry($0) }.flatMap { $0.spec.branches.map(\.participant) })
     }
 
     /// Which transfer of a cycle gives way: the youngest (submitted later; the transfer id orders

@@ -24,14 +24,16 @@ enum BenchAccounts {
     /// What the first bank's debit takes when `banks` banks take part: one `amount` for each credit.
     static func debitAmount(banks: Int) -> Int64 { amount * Int64(banks - 1) }
 
-    static func seed(_ pools: [PostgresPool]) async throws {
+    /// `merchantPooled` false: the merchant's row is updated in place, so every credit to it
+    /// holds that one row until its commit (the hot-row shape).
+    static func seed(_ pools: [PostgresPool], merchantPooled: Bool = true) async throws {
         for (index, pool) in pools.enumerated() {
             try await BankSchema.migrate(pool)
             try await pool.query("TRUNCATE postings")
             try await BankSchema.seed(
                 pool,
                 accounts: (0..<count).map { (index == 0 ? debitAccount($0) : creditAccount($0), openingBalance) },
-                pooled: index == 0 ? [] : [merchant]
+                pooled: index == 0 || !merchantPooled ? [] : [merchant]
             )
         }
     }

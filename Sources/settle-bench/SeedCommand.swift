@@ -10,9 +10,12 @@ struct SeedCommand: AsyncParsableCommand {
     @Option(name: .customLong("database-urls"), help: "The PostgreSQL URLs, separated by spaces; the first is debited.")
     var databaseURLs: String
 
+    @Flag(help: "The merchant's balance updated in place by every credit, instead of a pooled account.")
+    var merchantInPlace = false
+
     func run() async throws {
         let pools = try BenchDatabases(databaseURLs, connections: 1).pools
-        try await BenchAccounts.seed(pools)
+        try await BenchAccounts.seed(pools, merchantPooled: !merchantInPlace)
         for pool in pools { await pool.close() }
     }
 }

@@ -24,6 +24,9 @@ struct SettleEndToEndCommand: AsyncParsableCommand {
     @Option(help: "parallel or ordered (default: the coordinator's).")
     var prepareOrder: TransferSpec.PrepareOrder?
 
+    @Option(help: "The system's name in the results (default: from the prepare order, participants and coordinators).")
+    var systemName: String?
+
     func run() async throws {
         guard let addresses = try? HostPort.list(parsing: coordinator) else { throw ValidationError("--coordinator is host:port[,host:port…]") }
         let router = CoordinatorRouter(coordinators: addresses.map { [$0] })
@@ -31,7 +34,8 @@ struct SettleEndToEndCommand: AsyncParsableCommand {
         let names = try BenchTransfer.participantNames(participants)
         try load.validate(banks: names.count)
         let system =
-            (prepareOrder == .ordered ? "settle-ordered" : "settle") + (names.count == 2 ? "" : "-\(names.count)")
+            systemName
+            ?? (prepareOrder == .ordered ? "settle-ordered" : "settle") + (names.count == 2 ? "" : "-\(names.count)")
             + (addresses.count == 1 ? "" : "-\(addresses.count)-coordinators")
         let run = UInt32.random(in: 0...UInt32.max)
         let result = try await withClients(addresses, token: token) { clients in

@@ -37,6 +37,22 @@ struct DeadlockTests {
             #expect(try await deployment.metrics().contains("settle_deadlocks_broken_total 1"))
             #expect(try await deployment.postingCounts("deadlock-1") == [1, 1])
             #expect(try await deployment.postingCounts("deadlock-2") == [0, 0])
+
+            // The same pair again, choosing no order: the default, adaptive, now prepares transfers
+            // over bank-a and bank-b in order, so no cycle forms and both commit.
+            async let third = deployment.client {
+                try await $0.submit(id: "deadlock-3", branches: Deployment.branches(amount: 10, fromA: true, account: 1), wait: true)
+            }
+            try await waitUntil(timeout: .seconds(8), "deadlock-3's debit prepared") { await debitPrepared("deadlock-3", branch: 0) }
+            async let fourth = deployment.client {
+                try await $0.submit(id: "deadlock-4", branches: Deployment.branches(amount: 10, fromA: false, account: 1), wait: true)
+            }
+            let (thirdEnded, fourthEnded) = try await (third, fourth)
+            #expect(thirdEnded.state == .committed, "\(thirdEnded.state): \(thirdEnded.reason)")
+            #expect(fourthEnded.state == .committed, "\(fourthEnded.state): \(fourthEnded.reason)")
+            let metrics = try await deployment.metrics()
+            #expect(metrics.contains("settle_deadlocks_broken_total 1"), "no second deadlock")
+            #expect(metrics.contains("settle_transfers_ordered_after_deadlock_total 2"))
             try await expectEveryInvariant(deployment)
         }
     }

@@ -11,6 +11,7 @@ SYSTEMS = [
     ("floor", "floor (libpq, no coordinator)"),
     ("settle", "Settle end to end"),
     ("settle-ordered", "Settle, ordered prepares"),
+    ("settle-adaptive", "Settle, adaptive order"),
     ("sqlalchemy", "SQLAlchemy twophase"),
     ("floor-4", "floor, 4 banks"),
     ("settle-4", "Settle end to end, 4 banks"),
