@@ -317,23 +317,19 @@ fileprivate struct State {
         self[parked: slot] = nil
     }
 
-    /// `command` with what is left of its deadline; nil when its waiter gave up (deadline,
-    /// cancellation) and it is not to be sent at all.
+    /// `command` with its `timeout_ms`: what is left of its deadline, 0 for none; nil when it is
+    /// no longer wanted (its waiter gave up, or its time is up) and is not to be sent at all.
     func timed(_ command: Settle_V1_BranchCommand, now: ContinuousClock.Instant) -> Settle_V1_BranchCommand? {
-        guard let timeout = timeoutToSend(command.id, now: now) else { return nil }
+        guard let waiter = waiters[command.id] else { return nil }
         var command = command
-        command.timeoutMs = timeout
+        if let deadline = waiter.deadline {
+            let left = deadline - now
+            guard left > .zero else { return nil }
+            command.timeoutMs = UInt32(clamping: max(1, left.wholeMilliseconds + 1))
+        } else {
+            command.timeoutMs = 0
+        }
         return command
-    }
-
-    /// The `timeout_ms` to send with command `id`: what is left of its deadline, 0 for none; nil
-    /// when the command is no longer wanted (its waiter gave up, or its time is up).
-    func timeoutToSend(_ id: UInt64, now: ContinuousClock.Instant) -> UInt32? {
-        guard let waiter = waiters[id] else { return nil }
-        guard let deadline = waiter.deadline else { return 0 }
-        let left = deadline - now
-        guard left > .zero else { return nil }
-        return UInt32(clamping: max(1, left.wholeMilliseconds + 1))
     }
 
     mutating func takeQueued() -> [Waiter] {

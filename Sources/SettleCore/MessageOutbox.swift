@@ -52,8 +52,6 @@ public final class MessageOutbox<Message: Sendable>: Sendable {
         }?.resume(returning: nil)
     }
 
-    public var isFinished: Bool { state.withLock { $0.isFinished } }
-
     /// Every message waiting, in the order they were queued, after waiting for at least one; nil
     /// once finished and drained, or when the consuming task is cancelled.
     public func next() async -> [Message]? {
