@@ -14,16 +14,16 @@ import Testing
         #expect(ConsoleForm.decoded("%FF") == nil, "not UTF-8")
     }
 
-    @Test func aSessionEndsWhenIdleOrTooOldAndTheLeastRecentlyUsedMakesRoom() {
+    @Test func aSessionEndsWhenIdleOrTooOld() throws {
         let sessions = ConsoleSessions(idleMinutes: 1)
-        let first = sessions.start(client: "alice", now: 0)
+        let first = try #require(sessions.start(client: "alice", now: 0))
         #expect(sessions.session(first.id, now: 59_000)?.client == "alice")
         #expect(sessions.session(first.id, now: 118_000)?.client == "alice", "each request restarts the idle clock")
         #expect(sessions.session(first.id, now: 178_001) == nil, "a minute without a request ends it")
         #expect(sessions.session("not-a-session", now: 0) == nil)
 
         let busy = ConsoleSessions(idleMinutes: 1440)
-        let old = busy.start(client: "bob", now: 0)
+        let old = try #require(busy.start(client: "bob", now: 0))
         var now: Int64 = 0
         while now < ConsoleSessions.lifetimeMilliseconds {
             now += 3_600_000
@@ -31,11 +31,29 @@ import Testing
         }
         #expect(busy.session(old.id, now: ConsoleSessions.lifetimeMilliseconds) == nil, "however busy, it ends after 12 hours")
 
+    }
+
+    /// A client logging in again and again (a script, or a read-only token in the wrong hands) must
+    /// end only its own sessions, never an operator's.
+    @Test func aClientLoggingInAgainAndAgainEndsOnlyItsOwnSessions() throws {
+        let sessions = ConsoleSessions(idleMinutes: 60)
+        let operatorSession = try #require(sessions.start(client: "operator", now: 0))
+        var reporter: [ConsoleSessions.Session] = []
+        for index in 1...(ConsoleSessions.sessionsMax + 10) {
+            reporter.append(try #require(sessions.start(client: "reporter", now: Int64(index))))
+        }
+        #expect(sessions.session(operatorSession.id, now: 5_000)?.client == "operator")
+        let live = reporter.map { sessions.session($0.id, now: 5_000, touching: false) != nil }
+        #expect(live.filter { $0 }.count == ConsoleSessions.sessionsPerClientMax)
+        #expect(live.suffix(ConsoleSessions.sessionsPerClientMax).allSatisfy { $0 }, "the client keeps its newest sessions")
+
         let crowded = ConsoleSessions(idleMinutes: 60)
-        let oldest = crowded.start(client: "a", now: 0)
-        for index in 1..<ConsoleSessions.sessionsMax { _ = crowded.start(client: "c\(index)", now: Int64(index)) }
-        _ = crowded.start(client: "one-too-many", now: 10_000)
-        #expect(crowded.session(oldest.id, now: 10_001) == nil, "the least recently used session made room")
+        let clients = ConsoleSessions.sessionsMax / ConsoleSessions.sessionsPerClientMax
+        for client in 0..<clients {
+            for index in 0..<ConsoleSessions.sessionsPerClientMax { _ = crowded.start(client: "c\(client)", now: Int64(index)) }
+        }
+        #expect(crowded.start(client: "one-too-many", now: 100) == nil, "a full console refuses, rather than end another client's session")
+        #expect(crowded.start(client: "c0", now: 100) != nil, "a client at its own limit still ends its own oldest")
     }
 
     @Test func theLastMinutesFilterCannotOverflow() {
@@ -49,9 +67,9 @@ import Testing
         #expect(ConsolePages.windowStart(minutes: "\(UInt32.max)", nowMilliseconds: .min) != nil, "and it never traps")
     }
 
-    @Test func refreshesDoNotKeepASessionAlive() {
+    @Test func refreshesDoNotKeepASessionAlive() throws {
         let sessions = ConsoleSessions(idleMinutes: 1)
-        let session = sessions.start(client: "alice", now: 0)
+        let session = try #require(sessions.start(client: "alice", now: 0))
         #expect(sessions.session(session.id, now: 50_000, touching: false) != nil)
         #expect(sessions.session(session.id, now: 61_000, touching: false) == nil, "only the operator's own requests count")
     }

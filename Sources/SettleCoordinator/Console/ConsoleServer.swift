@@ -244,7 +244,11 @@ struct ConsoleServer: Sendable {
             return loginPage(flash: "Client \(name) may not read all transfers (read: all), which the console needs.", status: .forbidden)
         }
         if let previous = request.cookies[Self.sessionCookie]?.value { sessions.end(previous) }
-        let session = sessions.start(client: name, now: WallClock.nowMilliseconds())
+        guard let session = sessions.start(client: name, now: WallClock.nowMilliseconds()) else {
+            Self.countLogin("full")
+            logger.warning("console login refused: \(ConsoleSessions.sessionsMax) sessions are live", metadata: ["client": "\(name)"])
+            return loginPage(flash: "The console has as many sessions as it keeps; try again once some end.", status: .serviceUnavailable)
+        }
         Self.countLogin("ok")
         logger.notice("console login", metadata: ["client": "\(name)"])
         var response = Response(status: .seeOther, headers: [.location: "/"])
@@ -254,9 +258,16 @@ struct ConsoleServer: Sendable {
         return response
     }
 
+    /// Only the session's own form may end it, or clear its cookie: a browser sends another site's
+    /// form to `/logout` with the cookie, and clearing it then would let any page on the web log
+    /// the operators out. Without a live session there is nothing to protect, and the cookie goes.
     private func logout(_ request: Request) async throws -> Response {
         let form = try await ConsoleForm(request, bytesMax: Self.formBytesMax)
-        if case .success(let viewer) = viewer(request), ConsoleSessions.tokensMatch(form["csrf"], viewer.session.csrfToken) {
+        if case .success(let viewer) = viewer(request) {
+            guard ConsoleSessions.tokensMatch(form["csrf"], viewer.session.csrfToken) else {
+                return Refusal.forbidden("the logout form's CSRF token does not match your session; log out from a page of this console")
+                    .response(self)
+            }
             sessions.end(viewer.session.id)
         }
         var response = Response(status: .seeOther, headers: [.location: "/login"])

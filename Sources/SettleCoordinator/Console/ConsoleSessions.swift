@@ -20,7 +20,12 @@ final class ConsoleSessions: Sendable {
     private let idleMilliseconds: Int64
     /// However busy, a session ends this long after login.
     static let lifetimeMilliseconds: Int64 = 12 * 3600 * 1000
-    /// Beyond this many, the least recently used session is ended.
+    /// A client's login beyond this many live sessions ends that client's least recently used one.
+    /// Per client, so that one token logging in again and again (a script gone wrong, or a
+    /// read-only token in the wrong hands) ends only its own sessions, never an operator's.
+    static let sessionsPerClientMax = 16
+    /// Beyond this many in all, a login is refused: ending another client's session would let any
+    /// client with `read: all` log the operators out.
     static let sessionsMax = 1024
     private let sessions = Mutex<[String: Session]>([:])
 
@@ -28,18 +33,21 @@ final class ConsoleSessions: Sendable {
         idleMilliseconds = Int64(idleMinutes) * 60_000
     }
 
-    func start(client: String, now: Int64) -> Session {
+    /// A new session for `client`; nil when the console holds `sessionsMax` live sessions of others.
+    func start(client: String, now: Int64) -> Session? {
         let session = Session(
             id: Self.randomToken(), csrfToken: Self.randomToken(), client: client, createdAtMilliseconds: now, lastSeenAtMilliseconds: now
         )
-        sessions.withLock { sessions in
+        return sessions.withLock { sessions in
             sessions = sessions.filter { isAlive($0.value, now: now) }
-            if sessions.count >= Self.sessionsMax, let oldest = sessions.values.min(by: { $0.lastSeenAtMilliseconds < $1.lastSeenAtMilliseconds }) {
+            let own = sessions.values.filter { $0.client == client }
+            if own.count >= Self.sessionsPerClientMax, let oldest = own.min(by: { $0.lastSeenAtMilliseconds < $1.lastSeenAtMilliseconds }) {
                 sessions[oldest.id] = nil
             }
+            guard sessions.count < Self.sessionsMax else { return nil }
             sessions[session.id] = session
+            return session
         }
-        return session
     }
 
     /// The live session with this id, its idle clock restarted when `touching`; nil once expired
