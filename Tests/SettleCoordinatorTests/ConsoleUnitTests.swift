@@ -149,6 +149,17 @@ import Testing
         #expect(ConsoleForm.decoded(Substring(ConsoleText.percentEncoded("x/y?z#€"))) == "x/y?z#€")
     }
 
+    /// A quote followed by a combining mark is one Character to Swift, but a browser still ends
+    /// an attribute at the quote: escaping must look at each Unicode scalar.
+    @Test func aQuoteWithACombiningMarkIsEscapedToo() throws {
+        let hostile = "\"\u{301} autofocus form=x <b>"
+        let page = try #require(
+            try ConsoleTemplates.library().render(["user": true, "csrf": hostile, "coordinator": "c", "text": hostile], withTemplate: "message")
+        )
+        #expect(page.contains("value=\"&quot;\u{301} autofocus form=x &lt;b&gt;\""), "the attribute keeps the whole value")
+        #expect(!page.contains("<b>"))
+    }
+
     @Test func chartsAreDrawnFromNumbersOnly() {
         let svg = ConsoleCharts.line([.init(values: [0, 5, nil, 10]), .init(values: [1, 2], dashed: true)], unit: "ms")
         #expect(svg.hasPrefix("<svg") && svg.hasSuffix("</svg>"))

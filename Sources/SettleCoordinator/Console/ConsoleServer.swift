@@ -46,9 +46,7 @@ struct ConsoleServer: Sendable {
         self.clients = clients
         self.sessions = ConsoleSessions(idleMinutes: sessionMinutes)
         self.logger = logger
-        var templates: [String: MustacheTemplate] = [:]
-        for (name, text) in ConsoleTemplates.all { templates[name] = try MustacheTemplate(string: text) }
-        self.library = MustacheLibrary(templates: templates)
+        self.library = try ConsoleTemplates.library()
         self.secureCookies = secureCookies ?? (tls != nil || !address.isLoopback)
     }
 

@@ -1,7 +1,20 @@
+import Mustache
+
 /// The console's pages as Mustache templates. They live in the binary, not in files beside it,
 /// so an installed settled needs nothing else to serve them. Every `{{value}}` is HTML-escaped;
 /// `{{{chart}}}` is only ever SVG the server drew from numbers.
 enum ConsoleTemplates {
+    /// Every template, parsed, each escaping with `ConsoleHTMLEscaping` (a template's content type
+    /// is fixed when it is parsed, so it is registered first).
+    static func library() throws -> MustacheLibrary {
+        MustacheContentTypes.register(ConsoleHTMLEscaping(), named: ConsoleHTMLEscaping.name)
+        var templates: [String: MustacheTemplate] = [:]
+        for (name, text) in all {
+            templates[name] = try MustacheTemplate(string: "{{% CONTENT_TYPE: \(ConsoleHTMLEscaping.name)}}" + text)
+        }
+        return MustacheLibrary(templates: templates)
+    }
+
     static let all: [String: String] = [
         "layout": layout, "login": login, "overview": overview, "transfers": transfers, "transfer": transfer, "stuck": stuck,
         "in-doubt": inDoubt, "participants": participants, "message": message,
