@@ -61,6 +61,10 @@ final class TransferRegistry: Sendable {
         var pendingResolution: String?
         /// Its final record is enqueued but not yet sealed, and must not be reported before.
         var endingAwaitsSeal = false
+        /// While an operator's resolution (MANUAL) awaits its seal: the stuck ending reported
+        /// meanwhile, so that nothing (Get, the console, the in-doubt sweep) acts on a decision the
+        /// log may yet lose.
+        var reportedUntilSealed: FinalFacts?
         /// Bytes of its ACCEPTED record, counted against the unfinished-bytes budget until it is
         /// finished (a stuck transfer still counts: every checkpoint carries it).
         var acceptedRecordBytes: Int
@@ -169,17 +173,25 @@ final class TransferRegistry: Sendable {
     /// STUCK) is reported only once sealed — to waiters, Get and List alike — because a saga's
     /// re-drive or a compensation's bounded attempts may end otherwise after a restart (found by
     /// the driver simulation: a client told "compensated" of a transfer the log then left stuck).
+    /// An operator's resolution (MANUAL) is a decision the sweep acts on, so until it is sealed
+    /// the transfer is reported as the stuck one it was.
     @discardableResult
     func append(_ record: CoordinatorRecord, encoded: LogEntry? = nil) async throws -> LSN {
         let entry = encoded ?? record.entry()
         let id = record.transferID
         let lsns = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[LSN], any Error>) in
             let woken = state.withLock { state -> [Waiter] in
+                let reportedBefore = state.transfers[id]?.reportedFinalFacts
                 // A record refused at once (nil: a full queue, a failed log) is not in the log, so
                 // it is not applied either; its caller hears the refusal.
-                guard let lsn = log.enqueue([entry], completion: { continuation.resume(with: $0) }),
-                    Self.apply(record, lsn: lsn, recordBytes: entry.payload.count, to: &state, rememberedMax: rememberedMax)
-                else { return [] }
+                guard let lsn = log.enqueue([entry], completion: { continuation.resume(with: $0) }) else { return [] }
+                let madeFinal = Self.apply(record, lsn: lsn, recordBytes: entry.payload.count, to: &state, rememberedMax: rememberedMax)
+                if case .manual = record, state.transfers[id] != nil {
+                    state.transfers[id]?.live.endingAwaitsSeal = true
+                    state.transfers[id]?.live.reportedUntilSealed = reportedBefore
+                    return []
+                }
+                guard madeFinal else { return [] }
                 if Self.endsTwoPhaseCommit(record, state.transfers[id]?.sealed) { return Self.takeWaiters(id, from: &state) }
                 state.transfers[id]?.live.endingAwaitsSeal = true
                 return []
@@ -189,12 +201,13 @@ final class TransferRegistry: Sendable {
         // Only a final record can have had its ending held back; every other seal returns here
         // without taking the lock a second time.
         switch record {
-        case .end, .stuck: break
+        case .end, .stuck, .manual: break
         default: return lsns[0]
         }
         let woken = state.withLock { state -> [Waiter] in
             guard state.transfers[id]?.live.endingAwaitsSeal == true else { return [] }
             state.transfers[id]?.live.endingAwaitsSeal = false
+            state.transfers[id]?.live.reportedUntilSealed = nil
             return Self.takeWaiters(id, from: &state)
         }
         for waiter in woken { waiter.resume() }

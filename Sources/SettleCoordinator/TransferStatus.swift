@@ -89,13 +89,16 @@ struct TransferEntry: Sendable {
 }
 
 extension TransferRegistry.Transfer {
-    /// Final, and allowed to say so: its final record is sealed, or it is a two-phase commit's END.
-    var isReportedFinal: Bool { sealed.final != nil && !live.endingAwaitsSeal }
+    /// Final, and allowed to say so: its final record is sealed, or it is a two-phase commit's END,
+    /// or it is stuck and an operator's resolution awaits its seal.
+    var isReportedFinal: Bool { reportedFinalFacts != nil }
 
     /// What is reported about its ending once it may be reported: the sealed facts, or those of
-    /// an older record rebuilt from its decision; nil while it is not reported final.
+    /// an older record rebuilt from its decision (while a resolution awaits its seal, the stuck
+    /// ending it resolves); nil while it is not reported final.
     var reportedFinalFacts: FinalFacts? {
-        guard let final = sealed.final, isReportedFinal else { return nil }
+        if live.endingAwaitsSeal { return live.reportedUntilSealed }
+        guard let final = sealed.final else { return nil }
         return sealed.facts ?? factsOfAnOlderRecord(final: final)
     }
 

@@ -102,14 +102,16 @@ extension BranchStreamTests {
                 method: Settle_V1_Participant.Method.Commit.descriptor, participant: "fake", client: link.phaseTwo,
                 metadata: link.metadata, stallLimit: .milliseconds(300)
             )
-            // Each deadline is long enough for a command to be written even on a loaded machine
-            // (one never written is never counted below), and longer than the stall limit.
+            // Each deadline is long enough for a command to be written, on a new call too, even on
+            // a loaded machine (one never written is never counted below: with 1 s, a full suite
+            // run in parallel once saw three of four expire unwritten), and longer than the stall
+            // limit.
             try await withThrowingDiscardingTaskGroup { group in
                 group.addTask { await stream.run() }
                 for index in 0..<4 {
                     let commit = Settle_V1_CommitRequest.with { $0.gid = "settle:test:1:01:wedged\(index):0" }
                     await #expect(throws: RPCError.self) {
-                        try await stream.send(.commit(commit), timeout: .seconds(1))
+                        try await stream.send(.commit(commit), timeout: .milliseconds(2500))
                     }
                 }
                 stream.shutDown()
