@@ -145,7 +145,14 @@ struct BranchOperations: Sendable {
                 )
             }
         }
-        guard state.actionRecorded else { throw RetryOperation(reason: "the barrier of \(gid) changed while it was read") }
+        guard state.actionRecorded else {
+            // Not prepared, committed or cancelled. Unless a Prepare of it still runs here (its
+            // transaction not yet prepared, so unseen), what this process remembers was rolled
+            // back behind its back: by hand, or by another instance of the service that answered
+            // its Commit. Forgotten, the retry claims the gid afresh, as if never prepared.
+            if !runningPrepares.isRunning(gid, besides: connection.backendProcessID) { preparedWork.forget(gid) }
+            throw RetryOperation(reason: "the barrier of \(gid) changed while it was read")
+        }
         // The action committed earlier: a following Commit answers COMMITTED, if this is its work.
         try await requireSameWork(connection, gid: gid, op: "action", digest: digest)
         return .prepared

@@ -12,5 +12,10 @@ final class RunningPrepares: Sendable {
         return try await body()
     }
 
+    /// Whether a Prepare of `gid` runs on a backend other than `backend`.
+    func isRunning(_ gid: String, besides backend: Int32) -> Bool {
+        gidsByBackend.withLock { running in running.contains { $0.key != backend && $0.value == gid } }
+    }
+
     var snapshot: [Int32: String] { gidsByBackend.withLock { $0 } }
 }

@@ -73,6 +73,21 @@ struct BranchProtocolTests {
         }
     }
 
+    /// A prepared branch rolled back behind the library's back (a DBA's ROLLBACK PREPARED, or
+    /// another instance of the service that answered the Commit) leaves no trace in the barrier;
+    /// a Prepare of it again must prepare it again, not trust this process's memory of it and
+    /// retry for ever (found by a review: the answer was ABORTED after every retry).
+    @Test func aPrepareAgainAfterAManualRollbackPreparedPreparesAgain() async throws {
+        try await withBank { bank throws in
+            #expect(try await bank.client.prepare(gid("t5b"), "debit", movement("a", 100)).outcome == .prepared)
+            try await bank.pool.withConnection { try await $0.rollbackPrepared(gid: gid("t5b")) }
+            #expect(try await bank.client.prepare(gid("t5b"), "debit", movement("a", 100)).outcome == .prepared)
+            #expect(try await bank.prepared() == [gid("t5b")])
+            #expect(try await bank.client.commit(gid("t5b")) == .committed)
+            #expect(try await bank.balance("a") == 900, "the action ran once more, and committed once")
+        }
+    }
+
     @Test func rollbackOfAPreparedGIDRollsBackAndCancels() async throws {
         try await withBank { bank throws in
             _ = try await bank.client.prepare(gid("t6"), "debit", movement("a", 100))
