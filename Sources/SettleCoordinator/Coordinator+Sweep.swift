@@ -31,6 +31,7 @@ extension Coordinator {
         }
         var options = CallOptions.defaults
         options.timeout = participantCallTimeout
+        let sweepToken = registry.sweepStarted()
         let branches: [Settle_V1_InDoubtResponse.Branch]
         do {
             branches = try await link.phaseTwo.inDoubt(.with { $0.gidPrefix = prefix }, metadata: link.metadata, options: options)
@@ -40,8 +41,10 @@ extension Coordinator {
             return
         }
         // Bounded by the participant's max_prepared_transactions: every branch is looked at.
+        var preparedTransferIDs: Set<String> = []
         for branch in branches {
             guard let gid = try? BranchGID(parsing: branch.gid), gid.coordinatorID == coordinatorID else { continue }
+            preparedTransferIDs.insert(gid.transferID)
             let entry = registry.entry(gid.transferID)
             switch Self.sweepVerdict(for: gid, at: link.name, entry: entry, epoch: epoch) {
             case .leave:
@@ -65,6 +68,7 @@ extension Coordinator {
                 }
             }
         }
+        registry.sweptClean(at: link.name, preparedTransferIDs: preparedTransferIDs, sweepToken: sweepToken)
     }
 
     enum SweepVerdict: Equatable {

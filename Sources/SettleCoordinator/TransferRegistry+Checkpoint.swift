@@ -4,8 +4,8 @@ import SignedLog
 
 /// Checkpoints written from the registry and the registry rebuilt from the log.
 extension TransferRegistry {
-    /// Appends a checkpoint of every unfinished and stuck transfer, and of the remembered finished
-    /// ones, newest first, while they fit the budget (they only serve idempotency and Get after a
+    /// Appends a checkpoint of every unfinished, stuck and pinned transfer, and of the remembered
+    /// finished ones, newest first, while they fit the budget (they only serve idempotency and Get after a
     /// restart).
     func appendCheckpoint() async throws -> LSN {
         let encoder = JSONEncoder()
@@ -15,7 +15,8 @@ extension TransferRegistry {
                 // Encoding plain Codable structs of strings and integers cannot fail.
                 func encoded(_ sealed: Sealed) -> Checkpoint.Entry { .init(id: sealed.spec.id, state: Array(try! encoder.encode(sealed))) }
                 // In admission order, so that the same state always writes the same checkpoint.
-                var entries = state.transfers.values.filter { $0.sealed.mustBeKept }.map(\.sealed)
+                var entries = state.transfers.values.filter { $0.sealed.mustBeKept || state.sweepPins[$0.sealed.spec.id] != nil }
+                    .map(\.sealed)
                     .sorted(by: Self.admittedEarlier).map(encoded)
                 var budget = checkpointBytesBudget - entries.reduce(0) { $0 + $1.state.count + $1.id.utf8.count + 6 }
                 for id in state.remembered.newestFirst {
@@ -42,7 +43,11 @@ extension TransferRegistry {
             for item in checkpoint?.unfinished ?? [] {
                 let sealed = try JSONDecoder().decode(Sealed.self, from: Data(item.state))
                 Self.insert(sealed, recordBytes: sealed.mustBeKept ? Self.acceptedRecordBytes(sealed) : 0, into: &state)
-                if sealed.isFinished { finished.append(sealed) }
+                if sealed.isFinished, sealed.facts?.resolvedBy != nil {
+                    Self.pinUntilSwept(sealed.spec.id, in: &state)
+                } else if sealed.isFinished {
+                    finished.append(sealed)
+                }
             }
             // The checkpoint lists finished transfers newest first; they are remembered oldest
             // first, so that the next to be forgotten are the oldest, as before the restart.

@@ -38,6 +38,7 @@ extension TransferRegistry {
             if previous.sealed.final == nil { state.inFlight -= 1 }
             if previous.sealed.mustBeKept { state.unfinishedRecordBytes -= previous.live.acceptedRecordBytes }
             state.remembered.forget(id)
+            state.sweepPins[id] = nil
         }
         let live = Live(
             status: sealed.final ?? .preparing, branchStates: sealed.spec.branches.map { _ in "pending" }, reason: nil,
@@ -92,7 +93,8 @@ extension TransferRegistry {
             transfer.live.pendingResolution = nil
             transfer.sealed.proposal = nil
         case .manual(_, let outcome, let reason, let who, let finishedAt, let approver):
-            transfer.live.pendingResolution = nil
+            // Its claim (pendingResolution) stands until MANUAL is sealed (`append`): meanwhile the
+            // transfer still reads as stuck, and a second Resolve must not claim it.
             let stuck = transfer.sealed.facts ?? transfer.factsOfAnOlderRecord(final: .stuck)
             let facts = stuck.resolved(
                 as: outcome, by: ResolutionProposal.resolvedBy(who, approvedBy: approver), reason: reason,
@@ -113,14 +115,19 @@ extension TransferRegistry {
     }
 
     /// The counters and the remembered order follow a transfer that became final (END, STUCK)
-    /// or finished after being stuck (MANUAL); returns whether it became final.
+    /// or finished after being stuck (MANUAL, or END after a retry: pinned until swept clean
+    /// instead); returns whether it became final.
     private static func settle(_ id: String, finalBefore before: TransferStatus?, in state: inout State, rememberedMax: Int) -> Bool {
         guard let transfer = state.transfers[id], let final = transfer.sealed.final else { return false }
         if before == nil { state.inFlight -= 1 }
         if final != .stuck, before == nil || before == .stuck {
             state.unfinishedRecordBytes -= transfer.live.acceptedRecordBytes
             state.transfers[id]?.live.acceptedRecordBytes = 0
-            remember(id, in: &state, max: rememberedMax)
+            if before == .stuck {
+                pinUntilSwept(id, in: &state)
+            } else {
+                remember(id, in: &state, max: rememberedMax)
+            }
         }
         return before == nil
     }

@@ -96,6 +96,9 @@ final class TransferRegistry: Sendable {
         var unfinishedRecordBytes = 0
         var waiters: [String: [UInt64: CheckedContinuation<Void, Never>]] = [:]
         var nextWaiterID: UInt64 = 0
+        /// Finished transfers kept until swept clean (TransferRegistry+SweepPins).
+        var sweepPins: [String: SweepPin] = [:]
+        var sweepsStarted: UInt64 = 0
     }
 
     let state = Mutex(State())
@@ -205,6 +208,7 @@ final class TransferRegistry: Sendable {
         default: return lsns[0]
         }
         let woken = state.withLock { state -> [Waiter] in
+            if case .manual = record { state.transfers[id]?.live.pendingResolution = nil }
             guard state.transfers[id]?.live.endingAwaitsSeal == true else { return [] }
             state.transfers[id]?.live.endingAwaitsSeal = false
             state.transfers[id]?.live.reportedUntilSealed = nil

@@ -151,6 +151,8 @@ struct TransferRegistryTests {
         let resolved = registry.entry("stuck")
         #expect(resolved?.status == .compensated && resolved?.resolvedBy == "alice" && claimed.status == .stuck)
         #expect(resolved?.pendingResolution == nil && resolved?.finalPath == "manual" && resolved?.branchStates == ["stuck"])
+        // Kept until its participant is swept clean of its branches (ResolvedTransferPinTests).
+        registry.sweptClean(at: "bank-a", preparedTransferIDs: [], sweepToken: registry.sweepStarted())
         for index in 10..<13 {
             await Self.admit(registry, Self.spec("t\(index)"), at: Int64(index + 20))
             await Self.finish(registry, "t\(index)", .committed, at: Int64(index + 20))

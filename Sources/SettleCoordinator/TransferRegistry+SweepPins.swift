@@ -1,0 +1,46 @@
+import SettleCore
+
+/// A transfer that was stuck and then ended (an operator's resolution, or a late retry) may still
+/// have a branch prepared at a participant that was unreachable, often the reason it got stuck.
+/// Only its entry tells the in-doubt sweep what was decided for that branch: forgotten, the
+/// branch would be presumed aborted and rolled back, even under a sealed MANUAL(committed). So
+/// such a transfer is pinned, kept out of the remembered order and in every checkpoint, until a
+/// sweep of each of its participants, begun after it ended, found none of its branches prepared.
+/// A restart pins again every resolved transfer it reads from a checkpoint: what the sweeps had
+/// found is not in the log.
+extension TransferRegistry {
+    struct SweepPin: Sendable {
+        /// Participants not yet swept clean of the transfer's branches.
+        var participants: Set<String>
+        /// The sweep count when it was pinned: only sweeps begun later count.
+        let sinceSweep: UInt64
+    }
+
+    /// Called by a sweep before it asks a participant for its prepared branches; the token says
+    /// which pins the answer may release.
+    func sweepStarted() -> UInt64 {
+        state.withLock { state in
+            state.sweepsStarted += 1
+            return state.sweepsStarted
+        }
+    }
+
+    /// A sweep begun at `sweepToken` found these transfers' branches prepared at `participant`,
+    /// and no others: every pinned transfer not among them is clean there.
+    func sweptClean(at participant: String, preparedTransferIDs: Set<String>, sweepToken: UInt64) {
+        state.withLock { state in
+            for (id, pin) in state.sweepPins
+            where sweepToken > pin.sinceSweep && pin.participants.contains(participant) && !preparedTransferIDs.contains(id) {
+                state.sweepPins[id]?.participants.remove(participant)
+                guard state.sweepPins[id]?.participants.isEmpty == true else { continue }
+                state.sweepPins[id] = nil
+                Self.remember(id, in: &state, max: rememberedMax)
+            }
+        }
+    }
+
+    static func pinUntilSwept(_ id: String, in state: inout State) {
+        guard let spec = state.transfers[id]?.sealed.spec else { return }
+        state.sweepPins[id] = SweepPin(participants: Set(spec.branches.map(\.participant)), sinceSweep: state.sweepsStarted)
+    }
+}
