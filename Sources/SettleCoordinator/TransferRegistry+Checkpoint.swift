@@ -43,6 +43,8 @@ extension TransferRegistry {
             for item in checkpoint?.unfinished ?? [] {
                 let sealed = try JSONDecoder().decode(Sealed.self, from: Data(item.state))
                 Self.insert(sealed, recordBytes: sealed.mustBeKept ? Self.acceptedRecordBytes(sealed) : 0, into: &state)
+                // Its records lie before the checkpoint, or are replayed below and move this on.
+                state.transfers[sealed.spec.id]?.live.lastRecordLSN = records.first?.lsn.rawValue
                 if sealed.isFinished, sealed.facts?.resolvedBy != nil {
                     Self.pinUntilSwept(sealed.spec.id, in: &state)
                 } else if sealed.isFinished {

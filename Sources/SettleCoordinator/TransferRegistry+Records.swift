@@ -21,11 +21,13 @@ extension TransferRegistry {
                 spec: spec, admission: admission, submittedAtMilliseconds: submittedAt, submittedBy: submittedBy, acceptedLSN: lsn.rawValue
             )
             insert(sealed, recordBytes: recordBytes, into: &state)
+            state.transfers[id]?.live.lastRecordLSN = lsn.rawValue
             return false
         }
         guard var transfer = state.transfers[id] else { return false }
         let before = transfer.sealed.final
         apply(record, lsn: lsn, to: &transfer)
+        transfer.live.lastRecordLSN = lsn.rawValue
         state.transfers[id] = transfer
         return settle(id, finalBefore: before, in: &state, rememberedMax: rememberedMax)
     }

@@ -65,6 +65,9 @@ final class TransferRegistry: Sendable {
         /// meanwhile, so that nothing (Get, the console, the in-doubt sweep) acts on a decision the
         /// log may yet lose.
         var reportedUntilSealed: FinalFacts?
+        /// Its last record's LSN (for one restored from a checkpoint, a bound: the first record
+        /// after the checkpoint), where the console's reading of its timeline stops; nil: unknown.
+        var lastRecordLSN: UInt64?
         /// Bytes of its ACCEPTED record, counted against the unfinished-bytes budget until it is
         /// finished (a stuck transfer still counts: every checkpoint carries it).
         var acceptedRecordBytes: Int

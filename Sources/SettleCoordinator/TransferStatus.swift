@@ -56,6 +56,8 @@ struct TransferEntry: Sendable {
     /// The LSN of its ACCEPTED record, where its records start in the log (nil in logs that did
     /// not keep it).
     let acceptedLSN: UInt64?
+    /// No record of it lies after this LSN (nil: unknown; see `Live.lastRecordLSN`).
+    let lastRecordLSN: UInt64?
 
     /// Once final, everything comes from the sealed facts, so a restart reports it the same.
     init(_ transfer: TransferRegistry.Transfer) {
@@ -70,6 +72,7 @@ struct TransferEntry: Sendable {
         retries = transfer.live.retries
         lastErrors = transfer.live.lastErrors
         acceptedLSN = sealed.acceptedLSN
+        lastRecordLSN = transfer.live.lastRecordLSN
         if let facts = transfer.reportedFinalFacts {
             status = facts.status
             reason = facts.reason

@@ -118,17 +118,19 @@ struct ConsoleServer: Sendable {
                 "message", ["heading": "Not found", "text": "No transfer with id '\(id.prefix(128))' is known here."], for: viewer, status: .notFound)
         }
         var timeline: Result<TransferTimeline, any Error>?
-        if let accepted = entry.acceptedLSN { timeline = await readTimeline(id, from: accepted) }
+        if let accepted = entry.acceptedLSN { timeline = await readTimeline(id, from: accepted, through: entry.lastRecordLSN) }
         return render("transfer", pages.transfer(entry, timeline: timeline), for: viewer)
     }
 
     /// The transfer's records from the log, unless two other reads are under way.
-    private func readTimeline(_ id: String, from accepted: UInt64) async -> Result<TransferTimeline, any Error> {
+    private func readTimeline(_ id: String, from accepted: UInt64, through last: UInt64?) async -> Result<TransferTimeline, any Error> {
         guard timelineReads.enter() else { return .failure(TimelineBusy()) }
         defer { timelineReads.leave() }
         do {
             let reader = pages.log.reader(keys: nil)
-            return .success(try await TransferTimeline.read(transferID: id, fromLSN: accepted, reader: reader, keys: pages.log.trustedKeys))
+            return .success(
+                try await TransferTimeline.read(transferID: id, fromLSN: accepted, throughLSN: last, reader: reader, keys: pages.log.trustedKeys)
+            )
         } catch {
             return .failure(error)
         }

@@ -23,19 +23,23 @@ struct TransferTimeline: Sendable {
     let entries: [Entry]
 
     /// Reads from the transfer's ACCEPTED record until a record that ends it for good (END,
-    /// COMPENSATED, MANUAL), or the end of the log.
+    /// COMPENSATED, MANUAL), its last record (`throughLSN`), or the end of the log. Without the
+    /// bound a stuck transfer's page read, and checked, everything sealed after it, each time.
     ///
     /// - Parameter reader: reads without checking signatures; `keys` checks those of the seals
     ///   that cover the transfer's records.
-    static func read(transferID: String, fromLSN: UInt64, reader: LogReader, keys: LogKeys) async throws -> TransferTimeline {
-        try await NIOThreadPool.singleton.runIfActive {
+    static func read(
+        transferID: String, fromLSN: UInt64, throughLSN: UInt64?, reader: LogReader, keys: LogKeys
+    ) async throws -> TransferTimeline {
+        let throughLSN = throughLSN ?? .max
+        return try await NIOThreadPool.singleton.runIfActive {
             var entries: [Entry] = []
             do {
                 // Signatures are checked below, for the seals that matter here only: checking
                 // every seal of a segment would cost a verification per batch of unrelated records.
                 try reader.forEachBatch(near: LSN(rawValue: fromLSN)) { records, seal in
                     var ended = false
-                    for record in records where record.lsn.rawValue >= fromLSN {
+                    for record in records where (fromLSN...throughLSN).contains(record.lsn.rawValue) {
                         guard let type = CoordinatorRecordType(rawValue: record.type.rawValue),
                             CoordinatorPayload.transferID(in: record.payload) == transferID
                         else { continue }
@@ -49,7 +53,7 @@ struct TransferTimeline: Sendable {
                         )
                         ended = ended || [.end, .compensated, .manual].contains(type)
                     }
-                    if ended { throw LogReader.StopReading() }
+                    if ended || seal.lastLSN.rawValue >= throughLSN { throw LogReader.StopReading() }
                 }
             } catch is LogReader.StopReading {}
             return TransferTimeline(entries: entries)
