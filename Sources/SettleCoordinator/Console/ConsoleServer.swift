@@ -33,6 +33,7 @@ struct ConsoleServer: Sendable {
     static let loginCookie = "settle_login"
     static let formBytesMax = 16 * 1024
     static let connectionsMax = 64
+    static let connectionsPerAddressMax = 16
 
     init(
         address: HostPort, coordinatorID: String, pages: ConsolePages, actions: OperatorActions, clients: ClientRegistry,
@@ -69,9 +70,10 @@ struct ConsoleServer: Sendable {
         for action in ConsoleAction.allCases {
             router.post("/transfer/\(action.rawValue)") { request, _ in try await act(action, request) }
         }
-        // A connection that sends nothing for this long is closed, so idle or slow clients
-        // cannot hold the console's connections from the operators.
-        let http1 = HTTP1Channel.Configuration(idleTimeout: .seconds(30))
+        // A connection that sends nothing for this long is closed, and one address holds at most
+        // 16, so idle or slow clients cannot hold the console's connections from the operators.
+        let perAddress = ConsoleConnectionsPerAddress(limit: Self.connectionsPerAddressMax)
+        let http1 = HTTP1Channel.Configuration(additionalChannelHandlers: [perAddress.handler()], idleTimeout: .seconds(30))
         let app = Application(
             router: router,
             server: try tls.map { try .tls(.http1(configuration: http1), tlsConfiguration: Self.tlsConfiguration($0)) }
