@@ -124,6 +124,9 @@ enum FrameCodec {
             guard let record = LogRecord(frameBody: body) else {
                 return .defective(reason: "record body of \(bodyLength) bytes is too short")
             }
+            guard record.lsn.rawValue <= LogFormat.sequenceMax else {
+                return .defective(reason: "record LSN \(record.lsn) is above \(LogFormat.sequenceMax)")
+            }
             return .record(record, body: body, frameByteCount: frameByteCount)
         case LogFormat.sealKind:
             let hasTreeRoot = bodyLength == LogFormat.sealBodyByteCountVersion2
@@ -142,6 +145,9 @@ enum FrameCodec {
                 keyID: KeyID(bytes: Array(reader.read(count: SHA256Digest.byteCount))),
                 signature: Array(reader.read(count: Ed25519.signatureByteCount))
             )
+            guard seal.number <= LogFormat.sequenceMax, seal.lastLSN.rawValue <= LogFormat.sequenceMax else {
+                return .defective(reason: "seal number or last LSN above \(LogFormat.sequenceMax)")
+            }
             return .seal(seal, frameByteCount: frameByteCount)
         case let kind:
             return .defective(reason: "unknown frame kind 0x\(String(kind, radix: 16))")

@@ -41,6 +41,11 @@ enum LogFormat {
     static let recordPayloadBytesMax = 16 << 20
     static let recordBodyByteCountMax = recordBodyByteCountMin + recordPayloadBytesMax
 
+    /// No LSN or seal number comes near this (a log of 2^62 records is beyond any disk); a larger
+    /// one in a header or a frame is damage, refused where it is decoded, so that no `+ 1` on
+    /// numbers read from the log can overflow.
+    static let sequenceMax: UInt64 = 1 << 62
+
     static let segmentFileSuffix = ".segment"
     static let segmentNameDigits = 20
 }

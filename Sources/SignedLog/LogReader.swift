@@ -70,6 +70,11 @@ public struct LogReader: Sendable {
                         segment: name, offset: 0, "header does not continue the log where the previous segment ends: \(problem)"
                     )
                 }
+                // The first segment's header is where every check starts from: it must be the
+                // genesis one, or a log cut at a segment and renumbered would read as whole.
+                if number == 0, let problem = ChainPosition.genesis.continuityProblem(with: header) {
+                    throw SignedLogError.corrupted(segment: name, offset: 0, "segment 0 does not begin the log: \(problem)")
+                }
                 var start = expected?.carried(into: header)
                 var startOffset: Int?
                 if skippingAhead, expected == nil, let skip = Self.sealBefore(lsn, in: bytes, header: header) {

@@ -78,7 +78,7 @@ struct LogRecovery {
         do {
             let bytes = try FileDescriptorIO.readAll(descriptor, path: segmentPath)
             let header = try directory.checkedHeader(bytes, number: lastNumber)
-            try directory.checkFollowsPrevious(header, number: lastNumber)
+            try directory.checkContinues(header, number: lastNumber, keys: keys)
             let scanner = SegmentScanner(keys: keys)
             var lastSeal: LogSeal?
             let scan = scanner.scan(bytes, header: header) { _, seal, _ in lastSeal = seal }

@@ -44,7 +44,7 @@ struct PostgresLogRecovery {
         guard header.formatVersion >= 2 else {
             throw SignedLogError.corrupted(segment: name, offset: 0, "a PostgreSQL log is written in format version 2 or later")
         }
-        try source.checkFollowsPrevious(header, number: number)
+        try source.checkContinues(header, number: number, keys: keys)
         var lastSeal: LogSeal?
         let scan = SegmentScanner(keys: keys).scan(bytes, header: header) { _, seal, _ in lastSeal = seal }
         switch scan.stop {

@@ -100,6 +100,10 @@ struct SegmentHeader: Hashable, Sendable {
             return .failure(HeaderDefect("reserved header field is \(peakCount), not 0"))
         }
         guard header.firstLSN >= .first else { return .failure(HeaderDefect("first LSN is 0")) }
+        guard [header.firstLSN.rawValue, header.sealNumberBefore, header.lastCheckpointBefore.rawValue].allSatisfy({ $0 <= LogFormat.sequenceMax })
+        else {
+            return .failure(HeaderDefect("an LSN or seal number above \(LogFormat.sequenceMax)"))
+        }
         let treeSize = header.firstLSN.rawValue - 1
         if version >= 2 {
             guard let frontier = MerkleFrontier(size: treeSize, peaks: peaks) else {

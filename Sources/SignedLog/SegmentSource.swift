@@ -31,17 +31,58 @@ extension SegmentSource {
         }
     }
 
-    /// Refuses a last segment whose header does not follow the one before it: opening trusts the
-    /// last segment's header instead of rescanning history, so it must at least move forward.
-    func checkFollowsPrevious(_ header: SegmentHeader, number: UInt64) throws {
-        guard number > 0 else { return }
-        let previous = try readHeader(of: number - 1)
-        guard previous.firstLSN < header.firstLSN, previous.sealNumberBefore < header.sealNumberBefore else {
-            throw SignedLogError.corrupted(
-                segment: SegmentDirectory.segmentName(number), offset: 0,
-                "header does not continue segment \(SegmentDirectory.segmentName(number - 1))"
+    /// Refuses a last segment whose header does not continue the log. Opening trusts the last
+    /// segment's header instead of rescanning history, and a header is not signed: one that
+    /// invented records would have the writer seal, and sign tree heads, on top of them. So
+    /// segment 0's header must be the genesis one, and a later one must repeat what the previous
+    /// segment's last seal signed (its LSN, seal number, chain hash and tree root).
+    func checkContinues(_ header: SegmentHeader, number: UInt64, keys: LogKeys) throws {
+        let name = SegmentDirectory.segmentName(number)
+        guard number > 0 else {
+            if let problem = ChainPosition.genesis.continuityProblem(with: header) {
+                throw SignedLogError.corrupted(segment: name, offset: 0, "segment 0 does not begin the log: \(problem)")
+            }
+            return
+        }
+        let previousName = SegmentDirectory.segmentName(number - 1)
+        let previousBytes = try readSegment(number - 1)
+        let previousHeader = try checkedHeader(previousBytes, number: number - 1)
+        guard let seal = Self.lastSeal(in: previousBytes, header: previousHeader) else {
+            throw SignedLogError.corrupted(segment: previousName, offset: 0, "a segment followed by another ends with no seal")
+        }
+        guard keys.key(for: seal.keyID) != nil else {
+            throw SignedLogError(
+                .key,
+                "segment \(previousName) ends with a seal by key \(seal.keyID), which is not among the keys given: "
+                    + "give the keys the log was signed with before its last rotation (previousPublicKeys)",
+                segment: previousName
             )
         }
+        guard keys.verifies(seal.signature, for: seal.signedMessage, by: seal.keyID) else {
+            throw SignedLogError.corrupted(segment: previousName, offset: 0, "its last seal (\(seal.number)) does not verify")
+        }
+        let sealed = ChainPosition(
+            lastLSN: seal.lastLSN, chainHash: seal.chainHash, sealNumber: seal.number, lastCheckpoint: header.lastCheckpointBefore,
+            tree: nil
+        )
+        let stated = ChainPosition(before: header)
+        let treeDiffers = seal.treeRoot.map { root in stated.tree.map { $0.root != root } ?? false } ?? false
+        if let problem = sealed.continuityProblem(with: header) ?? (treeDiffers ? "its Merkle frontier is not the tree that seal signed" : nil) {
+            throw SignedLogError.corrupted(
+                segment: name, offset: 0, "header does not continue segment \(previousName)'s last seal \(seal.number): \(problem)"
+            )
+        }
+    }
+
+    /// The last seal frame in a segment, found by the frames' lengths and checksums alone.
+    static func lastSeal(in bytes: [UInt8], header: SegmentHeader) -> LogSeal? {
+        var offset = header.byteCount
+        var last: LogSeal?
+        while let frame = FrameCodec.peek(bytes, at: offset) {
+            if frame.kind == LogFormat.sealKind, case .seal(let seal, _) = FrameCodec.decode(bytes, at: offset) { last = seal }
+            offset += frame.frameByteCount
+        }
+        return last
     }
 
     /// Refuses a gap: a missing segment is missing history.
