@@ -44,7 +44,7 @@ extension LibPQSession {
             results.append(
                 Result { () throws(PostgresError) in
                     if let prepareFailure { throw prepareFailure }
-                    return try rowsOrError(result, sql: statement.sql)
+                    return try following(key, plan, result, sql: statement.sql)
                 }
             )
             PQclear(result)

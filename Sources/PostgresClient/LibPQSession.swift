@@ -108,7 +108,23 @@ final class LibPQSession: @unchecked Sendable {
             }
         }
         defer { PQclear(result) }
-        return try rowsOrError(result, sql: sql)
+        return try following(key, plan, result, sql: sql)
+    }
+
+    /// `rowsOrError`, with the statement cache told what the statement did (`StatementCache.follow`).
+    func following(
+        _ key: StatementCache.Key, _ plan: StatementCache.Plan, _ result: OpaquePointer?, sql: String
+    ) throws(PostgresError)
+        -> PostgresRows
+    {
+        do {
+            let rows = try rowsOrError(result, sql: sql)
+            statementCache.follow(key, plan, commandTag: result.flatMap { PQcmdStatus($0) }.map { String(cString: $0) }, error: nil)
+            return rows
+        } catch {
+            statementCache.follow(key, plan, commandTag: nil, error: error)
+            throw error
+        }
     }
 
     /// Turns one `PGresult` into rows, or into the error it carries.

@@ -43,4 +43,19 @@ struct StatementCache {
     mutating func remember(_ key: Key, as name: String) {
         names[key] = name
     }
+
+    /// After a statement ran: SQL that drops named statements behind the cache (`DEALLOCATE`,
+    /// `DISCARD ALL`, in a service's own handler too) empties it, and a named statement the server
+    /// no longer has, or whose cached plan no longer fits its tables, is prepared afresh next time
+    /// instead of failing on this session for good. Names are never reused, so a statement still
+    /// on the server under an old name is never confused with a new one.
+    mutating func follow(_ key: Key, _ plan: Plan, commandTag: String?, error: PostgresError?) {
+        if let commandTag, commandTag.hasPrefix("DEALLOCATE") || commandTag.hasPrefix("DISCARD") {
+            names.removeAll()
+        }
+        guard case .prepared = plan, let error else { return }
+        if error.sqlState == "26000" || (error.sqlState == "0A000" && error.message.contains("cached plan")) {
+            names[key] = nil
+        }
+    }
 }

@@ -51,6 +51,27 @@ struct StatementCacheTests {
         await #expect(throws: PostgresError.self) { try await connection.query("SELECT $1::int8 FROM no_such_table_here", [1]) }
     }
 
+    /// SQL can drop a session's named statements behind the cache (`DEALLOCATE ALL`, `DISCARD
+    /// ALL`, a service's own handler doing either): the cache follows, and a statement whose name
+    /// is gone anyway (dropped by name) fails once and is prepared afresh the next time, instead
+    /// of failing on that connection for good.
+    @Test func statementsDroppedBySQLArePreparedAgain() async throws {
+        let connection = try await TestClusters.connect()
+        let sql = "SELECT $1::int8 + 1 AS next"
+        #expect(try await connection.query(sql, [1])[0].decode(Int64.self, column: "next") == 2)
+        _ = try await connection.query("DEALLOCATE ALL")
+        #expect(try await connection.query(sql, [2])[0].decode(Int64.self, column: "next") == 3)
+        _ = try await connection.query("DISCARD ALL")
+        #expect(try await connection.query(sql, [3])[0].decode(Int64.self, column: "next") == 4)
+
+        // Dropped where the command tag does not say so (a DO block): one failure, then afresh.
+        let name = try #require(try await connection.query("SELECT name FROM pg_prepared_statements").first?.decode(String.self, column: 0))
+        _ = try await connection.query("DO $$ BEGIN EXECUTE 'DEALLOCATE \(name)'; END $$")
+        await #expect(throws: PostgresError.self) { try await connection.query(sql, [4]) }
+        #expect(try await connection.query(sql, [5])[0].decode(Int64.self, column: "next") == 6)
+        #expect(try await connection.pipeline([PostgresStatement(sql, [6])])[0].get()[0].decode(Int64.self, column: "next") == 7)
+    }
+
     @Test func capacityZeroPreparesNothing() async throws {
         let connection = try await PostgresConnection.connect(to: try TestClusters.url(0), statementCacheCapacity: 0)
         #expect(try await connection.query("SELECT $1::int8 AS one", [1])[0].decode(Int64.self, column: "one") == 1)
