@@ -13,8 +13,8 @@ final class LibPQSession: @unchecked Sendable {
         statementCache = StatementCache(capacity: statementCacheCapacity)
         // Entries before `dbname` are defaults that the caller's string may override; entries after
         // it are pinned, because result decoding depends on them.
-        let keywords = ["connect_timeout", "dbname", "client_encoding"]
-        let values = [String(connectTimeoutSeconds), connectionString, "UTF8"]
+        let keywords = Self.overridableDefaults.map(\.keyword) + ["connect_timeout", "dbname", "client_encoding"]
+        let values = Self.overridableDefaults.map(\.value) + [String(connectTimeoutSeconds), connectionString, "UTF8"]
         let connection = keywords.withCStringArray { keywordPointers in
             values.withCStringArray { valuePointers in
                 PQconnectdbParams(keywordPointers, valuePointers, 1)
@@ -33,6 +33,31 @@ final class LibPQSession: @unchecked Sendable {
         self.pointer = connection
         // Timestamps are decoded from ISO text; a cluster configured with another DateStyle must not break that.
         _ = try execute("SET DateStyle TO ISO", parameters: [])
+    }
+
+    /// A network path that dies under a connection (a pulled cable, a dropped route, a firewall
+    /// that forgets the flow) sends no error: without these, a statement waits for the kernel's
+    /// defaults, two hours, holding its pool slot and connection thread, and a cancel cannot
+    /// reach the server either. With them a dead path is noticed in about 25 s when idle (10 s,
+    /// then 3 probes 5 s apart) and 30 s after data stops being acknowledged. A long statement
+    /// on a live path is not affected: the server's kernel answers the probes. (Ignored over Unix
+    /// sockets; a connection string may set its own.)
+    static let overridableDefaults: [(keyword: String, value: String)] = [
+        ("keepalives", "1"), ("keepalives_idle", "10"), ("keepalives_interval", "5"), ("keepalives_count", "3"),
+        ("tcp_user_timeout", "30000"),
+    ]
+
+    /// The options libpq connected with (PQconninfo), for tests and diagnostics.
+    var connectionOptions: [String: String] {
+        guard let options = PQconninfo(connection) else { return [:] }
+        defer { PQconninfoFree(options) }
+        var found: [String: String] = [:]
+        var option = options
+        while let keyword = option.pointee.keyword {
+            if let value = option.pointee.val { found[String(cString: keyword)] = String(cString: value) }
+            option += 1
+        }
+        return found
     }
 
     deinit {
