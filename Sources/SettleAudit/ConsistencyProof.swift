@@ -42,6 +42,9 @@ public struct ConsistencyProof: Codable, Sendable, Equatable {
         guard old.treeSize <= newHead.treeSize else {
             throw AuditError("the old head covers \(old.treeSize) records, more than the new head's \(newHead.treeSize)")
         }
+        guard newHead.treeSize <= UInt64(tree.leaves.count) else {
+            throw AuditError("the new head covers \(newHead.treeSize) records, but the log holds \(tree.leaves.count)")
+        }
         let path = MerkleProof.consistency(from: Int(old.treeSize), in: tree.leaves[..<Int(newHead.treeSize)])
         return ConsistencyProof(format: formatName, old: old, new: newHead, proof: path.map(\.description))
     }

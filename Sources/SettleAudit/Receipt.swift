@@ -37,6 +37,11 @@ public struct Receipt: Codable, Sendable, Equatable {
             throw AuditError("the log has no version 2 seal, so no signed tree head to prove records against")
         }
         let size = Int(seal.lastLSN.rawValue)
+        // A log whose records do not run from LSN 1 to the head (damage a reader let through)
+        // must fail here, not index past the leaves it read.
+        guard size <= tree.leaves.count else {
+            throw AuditError("the latest head covers \(size) records, but the log holds \(tree.leaves.count)")
+        }
         let covered = kept.filter { $0.lsn.rawValue <= seal.lastLSN.rawValue }
         guard !covered.isEmpty else { throw AuditError("the log holds no sealed record of transfer \(transfer)") }
         let records = covered.map { record in

@@ -34,8 +34,14 @@ enum FileDescriptorIO {
         return Int(status.st_size)
     }
 
-    static func readAll(_ descriptor: Int32, path: String) throws -> [UInt8] {
-        try read(descriptor, from: 0, count: size(descriptor, path: path), path: path)
+    /// The whole file, refused when larger than `bytesMax`: a file's size is read from the disk,
+    /// and a sparse file claiming a terabyte must be an error, not an allocation that fails.
+    static func readAll(_ descriptor: Int32, path: String, bytesMax: Int) throws -> [UInt8] {
+        let size = try size(descriptor, path: path)
+        guard size <= bytesMax else {
+            throw SignedLogError(.corrupted, "\(path) is \(size) bytes; no file Settle reads here is larger than \(bytesMax)")
+        }
+        return try read(descriptor, from: 0, count: size, path: path)
     }
 
     /// Reads up to `count` bytes at `offset`; fewer only if the file ends first.

@@ -46,6 +46,11 @@ enum LogFormat {
     /// numbers read from the log can overflow.
     static let sequenceMax: UInt64 = 1 << 62
 
+    /// No segment is larger: one closes once a batch leaves it at the size target (64 MiB by
+    /// default) and a batch is at most a few records of at most 16 MiB each. Reading refuses a
+    /// larger file rather than allocating whatever size the disk reports.
+    static let segmentBytesMax = 1 << 30
+
     static let segmentFileSuffix = ".segment"
     static let segmentNameDigits = 20
 }

@@ -76,7 +76,7 @@ struct LogRecovery {
         let segmentPath = directory.segmentPath(lastNumber)
         let descriptor = try FileDescriptorIO.openFile(segmentPath, flags: O_RDWR)
         do {
-            let bytes = try FileDescriptorIO.readAll(descriptor, path: segmentPath)
+            let bytes = try FileDescriptorIO.readAll(descriptor, path: segmentPath, bytesMax: LogFormat.segmentBytesMax)
             let header = try directory.checkedHeader(bytes, number: lastNumber)
             try directory.checkContinues(header, number: lastNumber, keys: keys)
             let scanner = SegmentScanner(keys: keys)

@@ -25,7 +25,7 @@ public enum PrivateKeyFile {
                     + "so group or others can access it; run: chmod 600 \(path)"
             )
         }
-        return try FileDescriptorIO.readAll(descriptor, path: path)
+        return try FileDescriptorIO.readAll(descriptor, path: path, bytesMax: 64 << 10)
     }
 
     /// Creates `path` with mode 0600 and writes `bytes`, refusing to replace an existing file

@@ -71,7 +71,7 @@ struct SegmentDirectory: SegmentSource, Sendable {
         let path = segmentPath(number)
         let descriptor = try FileDescriptorIO.openFile(path, flags: O_RDONLY)
         defer { close(descriptor) }
-        return try FileDescriptorIO.readAll(descriptor, path: path)
+        return try FileDescriptorIO.readAll(descriptor, path: path, bytesMax: LogFormat.segmentBytesMax)
     }
 
     /// Creates a segment holding only `header`, so that a crash never leaves a half-written

@@ -59,6 +59,10 @@ public final class SignedLog: Sendable {
         configuration: SignedLogConfiguration = .init()
     ) async throws -> SignedLog {
         let keys = LogKeys([signingKey.verifyingKey] + previousKeys)
+        // Its segments must stay readable: reading refuses one above LogFormat.segmentBytesMax.
+        guard configuration.segmentBytesTarget <= LogFormat.segmentBytesMax / 2 else {
+            throw SignedLogError(.failed, "segmentBytesTarget is at most \(LogFormat.segmentBytesMax / 2) bytes")
+        }
         return try await onDedicatedThread(named: "settle-log-open") {
             try SignedLogError.wrapping {
                 let (recovered, lockDescriptor) = try recover(location, keys: keys, signingKey: signingKey, configuration: configuration)

@@ -118,8 +118,10 @@ enum PayloadText {
     }
 
     static func printableText(_ payload: [UInt8]) -> String? {
+        // C1 controls too (CSI, U+009B, starts terminal escape sequences like ESC [ does): client
+        // payloads reach the auditor's terminal through here.
         guard let text = String(validating: payload, as: UTF8.self),
-            !text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
+            !text.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) })
         else { return nil }
         return text
     }

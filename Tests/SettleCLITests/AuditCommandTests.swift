@@ -74,6 +74,21 @@ struct AuditCommandTests {
         #expect(failed.errorOutput.contains("key id"))
     }
 
+    /// Payloads come from clients: one holding a C1 control (CSI, U+009B, which starts a terminal
+    /// escape sequence as ESC [ does) is printed as hex, never sent to the auditor's terminal.
+    @Test func dumpNeverPrintsAPayloadsControlCharacters() async throws {
+        let keygen = try run("settle", ["keygen", "--out", keys])
+        #expect(keygen.status == 0, "\(keygen.errorOutput)")
+        let key = try SigningKey(pemFile: keys + "/signing-key.pem")
+        let log = try await SignedLog.open(directory: logPath, signingKey: key)
+        _ = try await log.append(LogEntry(type: RecordType(rawValue: 0x0100), payload: Array("{\"id\":\"x\u{9B}2J\"}".utf8)))
+        await log.close()
+        let dump = try run("settle", ["audit", "dump", "--log", logPath])
+        #expect(dump.status == 0, "\(dump.errorOutput)")
+        #expect(!dump.output.unicodeScalars.contains { $0.value == 0x9B })
+        #expect(dump.output.contains("0x7b226964223a2278c29b324a227d"), "\(dump.output)")
+    }
+
     @Test func dumpPrintsRecordsAndSealsAsTextOrJSON() async throws {
         _ = try await makeKeysAndLog(records: 4)
         let text = try run("settle", ["audit", "dump", "--log", logPath, "--from", "3"])

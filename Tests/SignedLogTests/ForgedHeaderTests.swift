@@ -86,4 +86,19 @@ import Testing
             try reader.forEachBatch(near: header.firstLSN) { _, _ in }
         }
     }
+
+    /// A segment's size comes from the disk: a sparse file claiming a terabyte is refused, not
+    /// allocated.
+    @Test func aSegmentLargerThanAnyTheWriterMakesIsRefusedUnread() async throws {
+        let directory = try TemporaryDirectory()
+        let (path, key) = try await Self.makeLog(directory)
+        let segments = SegmentDirectory(path: path)
+        let last = try #require(try segments.segmentNumbers().last)
+        let handle = try #require(FileHandle(forWritingAtPath: segments.segmentPath(last)))
+        try handle.truncate(atOffset: 1 << 40)
+        try handle.close()
+        let refused = await #expect(throws: SignedLogError.self) { _ = try await SignedLog.open(directory: path, signingKey: key) }
+        #expect(refused?.message.contains("no file Settle reads here is larger") == true, "\(String(describing: refused))")
+        #expect(throws: SignedLogError.self) { try LogAuditor(directory: path, verifyingKey: key.verifyingKey).verify() }
+    }
 }
