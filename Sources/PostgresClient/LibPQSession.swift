@@ -144,7 +144,9 @@ final class LibPQSession: @unchecked Sendable {
     {
         do {
             let rows = try rowsOrError(result, sql: sql)
-            statementCache.follow(key, plan, commandTag: result.flatMap { PQcmdStatus($0) }.map { String(cString: $0) }, error: nil)
+            // Only DEALLOCATE and DISCARD matter: no String is made for every other statement's tag.
+            let tag = result.flatMap { PQcmdStatus($0) }.flatMap { $0.pointee == CChar(bitPattern: UInt8(ascii: "D")) ? String(cString: $0) : nil }
+            statementCache.follow(key, plan, commandTag: tag, error: nil)
             return rows
         } catch {
             statementCache.follow(key, plan, commandTag: nil, error: error)
