@@ -10,18 +10,6 @@ import Testing
 /// (its signed tree heads then vouch for them, and receipts for them verify), or make a reader
 /// trap on numbers at the end of their range.
 @Suite struct ForgedHeaderTests {
-    /// Several segments of sealed records.
-    static func makeLog(_ directory: TemporaryDirectory) async throws -> (path: String, key: SigningKey) {
-        let path = directory.subpath("log")
-        let key = try SigningKey.generate()
-        var configuration = SignedLogConfiguration()
-        configuration.segmentBytesTarget = 400
-        let log = try await SignedLog.open(directory: path, signingKey: key, configuration: configuration)
-        for index in 0..<20 { _ = try await log.append(entry("record \(index) " + String(repeating: "z", count: 50))) }
-        await log.close()
-        return (path, key)
-    }
-
     /// Where the log stands at the end of segment `number`, as a scan from its header finds it.
     static func endOfSegment(_ path: String, _ number: UInt64, key: SigningKey) throws -> ChainPosition {
         let bytes = try readBytes(SegmentDirectory(path: path).segmentPath(number))
@@ -43,7 +31,7 @@ import Testing
 
     @Test func aLastSegmentWhoseHeaderInventsHistoryIsRefusedAtOpen() async throws {
         let directory = try TemporaryDirectory()
-        let (path, key) = try await Self.makeLog(directory)
+        let (path, key) = try await segmentedLog(in: directory)
         let segments = SegmentDirectory(path: path)
         let last = try #require(try segments.segmentNumbers().last)
         #expect(last >= 2)
@@ -73,7 +61,7 @@ import Testing
 
     @Test func numbersAtTheEndOfTheirRangeAreDamageNotATrap() async throws {
         let directory = try TemporaryDirectory()
-        let (path, key) = try await Self.makeLog(directory)
+        let (path, key) = try await segmentedLog(in: directory)
         let segments = SegmentDirectory(path: path)
         let number: UInt64 = 1
         var header = try segments.readHeader(of: number)
@@ -91,7 +79,7 @@ import Testing
     /// allocated.
     @Test func aSegmentLargerThanAnyTheWriterMakesIsRefusedUnread() async throws {
         let directory = try TemporaryDirectory()
-        let (path, key) = try await Self.makeLog(directory)
+        let (path, key) = try await segmentedLog(in: directory)
         let segments = SegmentDirectory(path: path)
         let last = try #require(try segments.segmentNumbers().last)
         let handle = try #require(FileHandle(forWritingAtPath: segments.segmentPath(last)))

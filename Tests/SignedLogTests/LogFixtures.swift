@@ -43,6 +43,21 @@ struct BatchedLog {
     }
 }
 
+/// `count` records appended one by one (each its own seal) to a new log of small segments, which
+/// the record texts (`"record <i> "` and filler) spill across; the log is closed.
+func segmentedLog(
+    in directory: TemporaryDirectory, count: Int = 20, segmentBytesTarget: Int = 400, filler: Int = 50
+) async throws -> (path: String, key: SigningKey) {
+    let path = directory.subpath("log")
+    let key = try SigningKey.generate()
+    var configuration = SignedLogConfiguration()
+    configuration.segmentBytesTarget = segmentBytesTarget
+    let log = try await SignedLog.open(directory: path, signingKey: key, configuration: configuration)
+    for index in 0..<count { _ = try await log.append(entry("record \(index) " + String(repeating: "z", count: filler))) }
+    await log.close()
+    return (path, key)
+}
+
 func readAll(_ path: String, key: VerifyingKey?) throws -> [LogRecord] {
     var records: [LogRecord] = []
     try LogReader(directory: path, verifyingKey: key).forEachRecord(from: .first) { records.append($0) }

@@ -71,13 +71,7 @@ struct TamperTests {
 
     @Test func aMissingOrSwappedSegmentFails() async throws {
         let directory = try TemporaryDirectory()
-        let path = directory.subpath("log")
-        let key = try SigningKey.generate()
-        var configuration = SignedLogConfiguration()
-        configuration.segmentBytesTarget = 400
-        let log = try await SignedLog.open(directory: path, signingKey: key, configuration: configuration)
-        for index in 0..<20 { _ = try await log.append(entry("record \(index) " + String(repeating: "z", count: 50))) }
-        await log.close()
+        let (path, key) = try await segmentedLog(in: directory)
         let auditor = LogAuditor(directory: path, verifyingKey: key.verifyingKey)
         _ = try auditor.verify()
         let one = path + "/" + SegmentDirectory.segmentName(1)
