@@ -144,7 +144,7 @@ final class LibPQSession: @unchecked Sendable {
     {
         do {
             let rows = try rowsOrError(result, sql: sql)
-            // Only DEALLOCATE and DISCARD matter: no String is made for every other statement's tag.
+            // Only DEALLOCATE ALL and DISCARD ALL matter: no String is made for every other tag.
             let tag = result.flatMap { PQcmdStatus($0) }.flatMap { $0.pointee == CChar(bitPattern: UInt8(ascii: "D")) ? String(cString: $0) : nil }
             statementCache.follow(key, plan, commandTag: tag, error: nil)
             return rows

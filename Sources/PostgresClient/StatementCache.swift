@@ -44,17 +44,21 @@ struct StatementCache {
         names[key] = name
     }
 
-    /// After a statement ran: SQL that drops named statements behind the cache (`DEALLOCATE`,
-    /// `DISCARD ALL`, in a service's own handler too) empties it, and a named statement the server
+    /// After a statement ran: SQL that drops every named statement behind the cache (`DEALLOCATE
+    /// ALL`, `DISCARD ALL`, in a service's own handler too) empties it, and a named statement the server
     /// no longer has, or whose cached plan no longer fits its tables, is prepared afresh next time
     /// instead of failing on this session for good. Names are never reused, so a statement still
     /// on the server under an old name is never confused with a new one.
     mutating func follow(_ key: Key, _ plan: Plan, commandTag: String?, error: PostgresError?) {
-        if let commandTag, commandTag.hasPrefix("DEALLOCATE") || commandTag.hasPrefix("DISCARD") {
+        // Exactly these drop every named statement; `DEALLOCATE name` drops one, which its next
+        // use finds (26000) without forgetting the others, still on the server.
+        if commandTag == "DEALLOCATE ALL" || commandTag == "DISCARD ALL" {
             names.removeAll()
         }
         guard case .prepared = plan, let error else { return }
-        if error.sqlState == "26000" || (error.sqlState == "0A000" && error.message.contains("cached plan")) {
+        // 0A000 from a named statement is "cached plan must not change result type" (the
+        // message may be localized, so the code alone decides).
+        if error.sqlState == "26000" || error.sqlState == "0A000" {
             names[key] = nil
         }
     }

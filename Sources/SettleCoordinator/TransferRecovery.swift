@@ -20,8 +20,8 @@ struct TransferRecovery {
     /// queue bound (`queuedRecordsMax`).
     static let concurrentResumesMax = 1024
 
-    func resume(checkpoint: Checkpoint?, records: [LogRecord]) async throws -> [DriverStart] {
-        let unfinished = try registry.recover(checkpoint: checkpoint, records: records)
+    func resume(checkpoint: Checkpoint?, records: [LogRecord], logEnd: UInt64? = nil) async throws -> [DriverStart] {
+        let unfinished = try registry.recover(checkpoint: checkpoint, records: records, logEnd: logEnd)
         var resumed = [DriverStart?](repeating: nil, count: unfinished.count)
         try await withThrowingTaskGroup(of: (Int, DriverStart).self) { group in
             for (index, sealed) in unfinished.enumerated() {
@@ -91,6 +91,6 @@ extension Coordinator {
         let (checkpoint, records) = try await log.recoveryRecords()
         return try await TransferRecovery(
             registry: registry, sagaTimeout: .milliseconds(sagaTimeoutMilliseconds), logger: logger
-        ).resume(checkpoint: checkpoint, records: records)
+        ).resume(checkpoint: checkpoint, records: records, logEnd: log.lastSealedLSN.rawValue)
     }
 }

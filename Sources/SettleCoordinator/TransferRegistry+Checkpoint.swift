@@ -36,17 +36,21 @@ extension TransferRegistry {
 
     /// Rebuilds the registry from the last checkpoint and the records after it; returns the
     /// transfers that are neither finished nor stuck, which recovery drives again.
-    func recover(checkpoint: Checkpoint?, records: [LogRecord]) throws -> [Sealed] {
+    /// - Parameter logEnd: the log's last sealed LSN, the bound of a checkpointed transfer's
+    ///   records when nothing follows the checkpoint.
+    func recover(checkpoint: Checkpoint?, records: [LogRecord], logEnd: UInt64? = nil) throws -> [Sealed] {
         try state.withLock { state in
-            state = State()
+            state = State(sweptParticipants: state.sweptParticipants)
             var finished: [Sealed] = []
             for item in checkpoint?.unfinished ?? [] {
                 let sealed = try JSONDecoder().decode(Sealed.self, from: Data(item.state))
                 Self.insert(sealed, recordBytes: sealed.mustBeKept ? Self.acceptedRecordBytes(sealed) : 0, into: &state)
                 // Its records lie before the checkpoint, or are replayed below and move this on.
-                state.transfers[sealed.spec.id]?.live.lastRecordLSN = records.first?.lsn.rawValue
-                if sealed.isFinished, sealed.facts?.resolvedBy != nil {
-                    Self.pinUntilSwept(sealed.spec.id, in: &state)
+                state.transfers[sealed.spec.id]?.live.lastRecordLSN = records.first?.lsn.rawValue ?? logEnd
+                if sealed.isFinished, sealed.facts?.resolvedBy != nil, Self.pinUntilSwept(sealed.spec.id, in: &state) {
+                    let bytes = Self.acceptedRecordBytes(sealed)
+                    state.transfers[sealed.spec.id]?.live.acceptedRecordBytes = bytes
+                    state.unfinishedRecordBytes += bytes
                 } else if sealed.isFinished {
                     finished.append(sealed)
                 }

@@ -122,14 +122,8 @@ extension TransferRegistry {
     private static func settle(_ id: String, finalBefore before: TransferStatus?, in state: inout State, rememberedMax: Int) -> Bool {
         guard let transfer = state.transfers[id], let final = transfer.sealed.final else { return false }
         if before == nil { state.inFlight -= 1 }
-        if final != .stuck, before == nil || before == .stuck {
-            state.unfinishedRecordBytes -= transfer.live.acceptedRecordBytes
-            state.transfers[id]?.live.acceptedRecordBytes = 0
-            if before == .stuck {
-                pinUntilSwept(id, in: &state)
-            } else {
-                remember(id, in: &state, max: rememberedMax)
-            }
+        if final != .stuck, before == nil || before == .stuck, !(before == .stuck && pinUntilSwept(id, in: &state)) {
+            release(id, in: &state, rememberedMax: rememberedMax)
         }
         return before == nil
     }

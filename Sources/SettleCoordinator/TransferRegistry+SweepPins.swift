@@ -34,13 +34,29 @@ extension TransferRegistry {
                 state.sweepPins[id]?.participants.remove(participant)
                 guard state.sweepPins[id]?.participants.isEmpty == true else { continue }
                 state.sweepPins[id] = nil
-                Self.remember(id, in: &state, max: rememberedMax)
+                Self.release(id, in: &state, rememberedMax: rememberedMax)
             }
         }
     }
 
-    static func pinUntilSwept(_ id: String, in state: inout State) {
-        guard let spec = state.transfers[id]?.sealed.spec else { return }
-        state.sweepPins[id] = SweepPin(participants: Set(spec.branches.map(\.participant)), sinceSweep: state.sweepsStarted)
+    var pinnedCount: Int { state.withLock { $0.sweepPins.count } }
+
+    /// Pins a transfer that ended after being stuck; false when none of its participants is swept
+    /// (so nothing could ever release it). A pinned transfer's ACCEPTED bytes stay counted against
+    /// the unfinished budget, since every checkpoint carries it whole.
+    static func pinUntilSwept(_ id: String, in state: inout State) -> Bool {
+        guard let spec = state.transfers[id]?.sealed.spec else { return false }
+        var participants = Set(spec.branches.map(\.participant))
+        if let swept = state.sweptParticipants { participants.formIntersection(swept) }
+        guard !participants.isEmpty else { return false }
+        state.sweepPins[id] = SweepPin(participants: participants, sinceSweep: state.sweepsStarted)
+        return true
+    }
+
+    /// A finished transfer joins the remembered order, its bytes no longer counted as unfinished.
+    static func release(_ id: String, in state: inout State, rememberedMax: Int) {
+        state.unfinishedRecordBytes -= state.transfers[id]?.live.acceptedRecordBytes ?? 0
+        state.transfers[id]?.live.acceptedRecordBytes = 0
+        remember(id, in: &state, max: rememberedMax)
     }
 }

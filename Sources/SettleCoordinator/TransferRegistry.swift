@@ -102,6 +102,7 @@ final class TransferRegistry: Sendable {
         /// Finished transfers kept until swept clean (TransferRegistry+SweepPins).
         var sweepPins: [String: SweepPin] = [:]
         var sweepsStarted: UInt64 = 0
+        var sweptParticipants: Set<String>?
     }
 
     let state = Mutex(State())
@@ -114,15 +115,19 @@ final class TransferRegistry: Sendable {
     /// What one checkpoint may hold; finished transfers beyond it are left out, oldest first.
     let checkpointBytesBudget: Int
 
+    /// - Parameter sweptParticipants: the participants the in-doubt sweep asks (the configured
+    ///   ones); a transfer is pinned only until those are swept clean, so a participant removed
+    ///   from the configuration never pins anything (TransferRegistry+SweepPins). Nil: any.
     init(
         log: any RecordLog, inFlightMax: Int, rememberedMax: Int, checkpointBytesBudget: Int = Limits.checkpointBytesBudget,
-        unfinishedRecordBytesMax: Int? = nil
+        unfinishedRecordBytesMax: Int? = nil, sweptParticipants: Set<String>? = nil
     ) {
         self.log = log
         self.inFlightMax = inFlightMax
         self.rememberedMax = rememberedMax
         self.checkpointBytesBudget = checkpointBytesBudget
         self.unfinishedRecordBytesMax = unfinishedRecordBytesMax ?? checkpointBytesBudget / 2
+        state.withLock { $0.sweptParticipants = sweptParticipants }
     }
 
     enum AdmitResult {
@@ -185,8 +190,12 @@ final class TransferRegistry: Sendable {
     func append(_ record: CoordinatorRecord, encoded: LogEntry? = nil) async throws -> LSN {
         let entry = encoded ?? record.entry()
         let id = record.transferID
+        // The admission the record was enqueued for: what its seal completes, even if the id was
+        // forgotten and admitted again meanwhile.
+        var admission: Admission?
         let lsns = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[LSN], any Error>) in
             let woken = state.withLock { state -> [Waiter] in
+                admission = state.transfers[id]?.sealed.admission
                 let reportedBefore = state.transfers[id]?.reportedFinalFacts
                 // A record refused at once (nil: a full queue, a failed log) is not in the log, so
                 // it is not applied either; its caller hears the refusal.
@@ -211,8 +220,9 @@ final class TransferRegistry: Sendable {
         default: return lsns[0]
         }
         let woken = state.withLock { state -> [Waiter] in
+            guard let transfer = state.transfers[id], transfer.sealed.admission == admission else { return [] }
             if case .manual = record { state.transfers[id]?.live.pendingResolution = nil }
-            guard state.transfers[id]?.live.endingAwaitsSeal == true else { return [] }
+            guard transfer.live.endingAwaitsSeal else { return [] }
             state.transfers[id]?.live.endingAwaitsSeal = false
             state.transfers[id]?.live.reportedUntilSealed = nil
             return Self.takeWaiters(id, from: &state)

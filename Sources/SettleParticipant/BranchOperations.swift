@@ -125,6 +125,8 @@ struct BranchOperations: Sendable {
     private func duplicatePrepare(
         _ connection: PostgresConnection, gid: String, digest: WorkDigest, workIsSigned: Bool
     ) async throws -> PrepareOutcome {
+        // Before the barrier is read: a Prepare of it here that ends after the read must count.
+        let preparingHere = runningPrepares.isRunning(gid, besides: connection.backendProcessID)
         let state = try await barrierState(connection, gid: gid)
         if state.isCancelled { return .cancelled }
         if state.isPrepared {
@@ -150,7 +152,7 @@ struct BranchOperations: Sendable {
             // transaction not yet prepared, so unseen), what this process remembers was rolled
             // back behind its back: by hand, or by another instance of the service that answered
             // its Commit. Forgotten, the retry claims the gid afresh, as if never prepared.
-            if !runningPrepares.isRunning(gid, besides: connection.backendProcessID) { preparedWork.forget(gid) }
+            if !preparingHere { preparedWork.forget(gid) }
             throw RetryOperation(reason: "the barrier of \(gid) changed while it was read")
         }
         // The action committed earlier: a following Commit answers COMMITTED, if this is its work.

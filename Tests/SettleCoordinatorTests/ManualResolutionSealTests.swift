@@ -104,6 +104,26 @@ import Testing
         #expect(rebuilt.entry("t") == nil)
     }
 
+    /// A participant no longer configured is never swept, so it cannot hold a pin: a transfer is
+    /// pinned only until its configured participants are swept clean, and not at all when it
+    /// names none.
+    @Test func onlyConfiguredParticipantsHoldAPin() async throws {
+        let registry = TransferRegistry(
+            log: MemoryRecordLog(sealsAtOnce: true), inFlightMax: 10, rememberedMax: 1, sweptParticipants: ["bank-a"]
+        )
+        func spec(_ id: String, _ participants: [String]) -> TransferSpec {
+            TransferSpec(id: id, branches: participants.map { .init(participant: $0, action: "debit", payload: Data("{}".utf8)) })
+        }
+        for (id, participants) in [("both", ["bank-a", "bank-gone"]), ("gone", ["bank-gone"])] {
+            await TransferRegistryTests.admit(registry, spec(id, participants), at: 0)
+            await TransferRegistryTests.finish(registry, id, .stuck, at: 1)
+            await TransferRegistryTests.resolve(registry, id, as: .committed, by: "alice")
+        }
+        #expect(registry.pinnedCount == 1, "the transfer at the removed participant alone is not pinned")
+        registry.sweptClean(at: "bank-a", preparedTransferIDs: [], sweepToken: registry.sweepStarted())
+        #expect(registry.pinnedCount == 0, "bank-a swept clean releases the other")
+    }
+
     static func finishAnother(_ registry: TransferRegistry, _ id: String) async {
         await TransferRegistryTests.admit(registry, TransferRegistryTests.spec(id), at: 50)
         await TransferRegistryTests.finish(registry, id, .committed, at: 50)

@@ -195,6 +195,11 @@ struct TransferRegistryTests {
         }
         _ = registry.claimResolution("a", ResolutionProposal(outcome: .aborted, reason: "r", operator: "alice"), approving: false)
         await Self.resolve(registry, "a", as: .aborted, by: "alice")
+        guard case .full = await Self.admit(registry, Self.spec("b"), at: 4) else {
+            Issue.record("resolved but pinned until swept, it still travels in every checkpoint")
+            return
+        }
+        registry.sweptClean(at: "bank-a", preparedTransferIDs: [], sweepToken: registry.sweepStarted())
         guard case .admitted = await Self.admit(registry, Self.spec("b"), at: 5) else { Issue.record("freed"); return }
     }
 

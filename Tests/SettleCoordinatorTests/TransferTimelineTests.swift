@@ -69,5 +69,10 @@ import Testing
         _ = try rebuilt.recover(checkpoint: checkpoint, records: records)
         let afterCheckpoint = try #require(records.first?.lsn.rawValue)
         #expect(stuckLSN < afterCheckpoint && rebuilt.entry("t")?.lastRecordLSN == afterCheckpoint)
+
+        // Nothing after the checkpoint: the log's end is the bound.
+        let bare = TransferRegistry(log: MemoryRecordLog(sealsAtOnce: true), inFlightMax: 10, rememberedMax: 10)
+        _ = try bare.recover(checkpoint: checkpoint, records: [], logEnd: afterCheckpoint - 1)
+        #expect(bare.entry("t")?.lastRecordLSN == afterCheckpoint - 1)
     }
 }

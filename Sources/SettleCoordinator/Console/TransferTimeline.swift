@@ -39,7 +39,7 @@ struct TransferTimeline: Sendable {
                 // every seal of a segment would cost a verification per batch of unrelated records.
                 try reader.forEachBatch(near: LSN(rawValue: fromLSN)) { records, seal in
                     var ended = false
-                    for record in records where (fromLSN...throughLSN).contains(record.lsn.rawValue) {
+                    for record in records where record.lsn.rawValue >= fromLSN && record.lsn.rawValue <= throughLSN {
                         guard let type = CoordinatorRecordType(rawValue: record.type.rawValue),
                             CoordinatorPayload.transferID(in: record.payload) == transferID
                         else { continue }
