@@ -149,7 +149,12 @@ public final class PostgresConnection: @unchecked Sendable {
     /// transaction: when one fails, the later ones report `.pipelineAborted` and the earlier ones
     /// are rolled back too.
     public func pipeline(_ statements: [PostgresStatement]) async throws -> [Result<PostgresRows, PostgresError>] {
-        try await perform(sql: statements.first?.sql ?? "", timeout: nil) { session throws(PostgresError) in
+        // A pipeline reports a statement's failure in its results, so a cancel (the task's, or a
+        // Rollback stopping a Prepare) must be recognized there to surface as what caused it.
+        try await perform(
+            sql: statements.first?.sql ?? "", timeout: nil,
+            wasCanceled: { $0.contains { if case .failure(let error) = $0 { error.code == .queryCanceled } else { false } } }
+        ) { session throws(PostgresError) in
             try session.runPipeline(statements)
         }
     }
@@ -186,9 +191,12 @@ public final class PostgresConnection: @unchecked Sendable {
     // MARK: Running work on the connection thread
 
     /// Runs `work` on the connection thread, wiring task cancellation and `timeout` to a server-side cancel.
+    /// - Parameter wasCanceled: whether a value that came back is the work cut short by a cancel
+    ///   (a pipeline's results); then the caller hears the cancel's cause, as a thrown one does.
     func perform<Value: Sendable>(
         sql: String,
         timeout: Duration?,
+        wasCanceled: @escaping @Sendable (Value) -> Bool = { _ in false },
         _ work: @escaping @Sendable (LibPQSession) throws(PostgresError) -> Value
     ) async throws -> Value {
         // Reserved before the cancellation handler exists, so a cancel that races the start still finds it.
@@ -206,7 +214,7 @@ public final class PostgresConnection: @unchecked Sendable {
                 if let reason = startOperation(id) { return .failure(reason.error(timeout: timeout, sql: sql)) }
                 let result = Result { () throws(PostgresError) in try work(session) }
                 let reason = finishOperation(id, session: session)
-                return Self.outcome(result, cancelReason: reason, timeout: timeout, sql: sql)
+                return Self.outcome(result, cancelReason: reason, timeout: timeout, sql: sql, wasCanceled: wasCanceled)
             }
             guard let outcome else {
                 abandonOperation(id)
@@ -247,10 +255,12 @@ public final class PostgresConnection: @unchecked Sendable {
         _ result: Result<Value, PostgresError>,
         cancelReason: CancelReason?,
         timeout: Duration?,
-        sql: String
+        sql: String,
+        wasCanceled: (Value) -> Bool
     ) -> Result<Value, any Error> {
         switch result {
         case .success(let value):
+            if let cancelReason, wasCanceled(value) { return .failure(cancelReason.error(timeout: timeout, sql: sql)) }
             // Finished before the cancel landed: the work is done, and that is what the caller must learn.
             return .success(value)
         case .failure(let error):

@@ -223,6 +223,7 @@ public final class Coordinator: Service, Sendable {
             // Runs until graceful shutdown (SIGTERM) or cancellation.
             try? await gracefulShutdown()
             draining.store(true, ordering: .relaxed)
+            registry.stopAdmitting()
             logger.info("draining: no new transfers; waiting for in-flight ones to decide")
             await drain(registry)
             server.beginGracefulShutdown()

@@ -43,6 +43,8 @@ struct CoordinatorService: Settle_V1_Coordinator.SimpleServiceProtocol {
 
     private var participantNames: Set<String> { Set(configuration.participants.map(\.name)) }
 
+    static let shuttingDown = RPCError(code: .unavailable, message: "the coordinator is shutting down and accepts no new transfers")
+
     /// The transfer's own choice, else the configured default; `adaptive` orders the prepares of a
     /// transfer over participants that recently deadlocked with each other.
     private func preparesInOrder(_ spec: TransferSpec) -> Bool {
@@ -94,9 +96,7 @@ struct CoordinatorService: Settle_V1_Coordinator.SimpleServiceProtocol {
                 code: .invalidArgument, message: "branch \(index): a saga transfer names a compensation for every branch"
             )
         }
-        guard !isDraining() else {
-            throw RPCError(code: .unavailable, message: "the coordinator is shutting down and accepts no new transfers")
-        }
+        guard !isDraining() else { throw Self.shuttingDown }
         let submittedAt = WallClock.nowMilliseconds()
         let admission = Admission.random(epoch: admissionEpoch)
         let accepted = CoordinatorRecord.accepted(
@@ -129,6 +129,8 @@ struct CoordinatorService: Settle_V1_Coordinator.SimpleServiceProtocol {
             throw RPCError(code: .alreadyExists, message: difference)
         case .full(let why):
             throw RPCError(code: .resourceExhausted, message: why)
+        case .stopped:
+            throw Self.shuttingDown
         case .admitted:
             metrics.inFlight.record(registry.inFlightCount)
         }

@@ -103,6 +103,7 @@ final class TransferRegistry: Sendable {
         var sweepPins: [String: SweepPin] = [:]
         var sweepsStarted: UInt64 = 0
         var sweptParticipants: Set<String>?
+        var admissionsStopped = false
     }
 
     let state = Mutex(State())
@@ -136,6 +137,16 @@ final class TransferRegistry: Sendable {
         case existing(TransferEntry)
         case conflict(TransferEntry, String)
         case full(String)
+        /// The coordinator is draining (`stopAdmitting`).
+        case stopped
+    }
+
+    /// From now on `admit` refuses new transfers. Under the lock that admits, so that a Submit that
+    /// passed the service's draining check just before the drain began is either admitted before
+    /// the drain counts what is undecided (and so driven and waited for) or refused; never
+    /// admitted after the drivers' stream has closed, with nothing to drive it.
+    func stopAdmitting() {
+        state.withLock { $0.admissionsStopped = true }
     }
 
     /// Admits a new transfer by sealing its ACCEPTED record, or says why not: already known (same
@@ -150,6 +161,7 @@ final class TransferRegistry: Sendable {
                     let entry = TransferEntry(known)
                     return known.sealed.spec == spec ? .existing(entry) : .conflict(entry, Self.difference(known.sealed.spec, spec))
                 }
+                if state.admissionsStopped { return .stopped }
                 if let full = admissionRefusal(state, recordBytes: encoded.payload.count) { return .full(full) }
                 let lsn = log.enqueue([encoded]) { result in continuation.resume(returning: result.map { .admitted(acceptedLSN: $0[0].rawValue) }) }
                 if let lsn { Self.apply(accepted, lsn: lsn, recordBytes: encoded.payload.count, to: &state, rememberedMax: rememberedMax) }

@@ -23,6 +23,21 @@ struct CancellationTests {
         await pool.close()
     }
 
+    /// A pipeline reports each statement's failure in its results; a cancel that cut it short must
+    /// still reach the caller as the cancellation it is, not as a statement that failed.
+    @Test func aCancelledPipelineThrowsItsCancellation() async throws {
+        let connection = try await TestClusters.connect()
+        let marker = TestClusters.uniqueName("pipeline_marker")
+        let sleeper = Task {
+            try await connection.pipeline([PostgresStatement("SELECT pg_sleep(30), '\(marker)'"), PostgresStatement("SELECT 1")])
+        }
+        try await waitUntil { try await isRunning(marker) }
+        sleeper.cancel()
+        let outcome = await sleeper.result
+        #expect(throws: CancellationError.self) { try outcome.get() }
+        #expect(try await connection.query("SELECT 2::int4")[0].decode(Int32.self, column: 0) == 2)
+    }
+
     @Test func timeoutCancelsOnTheServerAndKeepsTheSession() async throws {
         let connection = try await TestClusters.connect()
         let error = try await #require(throws: PostgresError.self) {

@@ -182,6 +182,18 @@ struct TransferRegistryTests {
         guard case .notFound = unknown else { Issue.record("unknown"); return }
     }
 
+    /// A drain stops admissions in the registry itself, under the lock that admits: a Submit that
+    /// passed the service's draining check just before the drain began is refused, never admitted
+    /// after the drivers' stream has closed, where nothing would drive it.
+    @Test func aDrainStopsAdmissionsAtTheRegistry() async {
+        let registry = Self.registry()
+        guard case .admitted = await Self.admit(registry, Self.spec("a"), at: 0) else { Issue.record("a"); return }
+        registry.stopAdmitting()
+        guard case .stopped = await Self.admit(registry, Self.spec("b"), at: 1) else { Issue.record("b admitted while draining"); return }
+        guard case .existing = await Self.admit(registry, Self.spec("a"), at: 2) else { Issue.record("a is still known"); return }
+        #expect(registry.entry("b") == nil)
+    }
+
     @Test func unfinishedAcceptedRecordsAreBoundedByTheCheckpointBudget() async {
         let recordBytes = Self.accepted(Self.spec("a"), at: 0).entry().payload.count
         let registry = Self.registry(unfinishedRecordBytesMax: recordBytes * 3 / 2)

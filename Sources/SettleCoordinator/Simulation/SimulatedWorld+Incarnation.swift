@@ -71,6 +71,7 @@ extension SimulatedWorld {
             switch try await admission.admit(accepted, encoded: accepted.entry(), policy: policies[index]) {
             case .admitted, .existing: break
             case .conflict(_, let why), .full(let why): violation("t\(index): submit refused: \(why)")
+            case .stopped: violation("t\(index): submit refused: the registry stopped admitting")
             }
         } catch {
             violation("t\(index): submit failed: \(error)")
