@@ -13,7 +13,9 @@ import Testing
 struct WatchdogTests {
     @Test func aPreparedBranchBlockingASessionRaisesTheWatchdogsWarnings() async throws {
         try await withDeployment(
-            bankArguments: [[], ["--fault-inject-delay", "credit=8000"]],
+            // The credit is held long enough for every check below on a loaded machine: with 8 s,
+            // a fresh-clone CI run saw the transfer commit before the branch was seen old.
+            bankArguments: [[], ["--fault-inject-delay", "credit=20000"]],
             configuration: [
                 "prepareTimeoutMilliseconds": 60_000, "watchdogIntervalMilliseconds": 200, "watchdogOldestPreparedSeconds": 1,
                 "watchdogBlockedSessions": 1,
