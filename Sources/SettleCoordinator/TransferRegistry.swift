@@ -208,7 +208,8 @@ final class TransferRegistry: Sendable {
         let lsns = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[LSN], any Error>) in
             let woken = state.withLock { state -> [Waiter] in
                 admission = state.transfers[id]?.sealed.admission
-                let reportedBefore = state.transfers[id]?.reportedFinalFacts
+                // Only a resolution needs what was reported before it (see `reportedUntilSealed`).
+                let reportedBefore: FinalFacts? = if case .manual = record { state.transfers[id]?.reportedFinalFacts } else { nil }
                 // A record refused at once (nil: a full queue, a failed log) is not in the log, so
                 // it is not applied either; its caller hears the refusal.
                 guard let lsn = log.enqueue([entry], completion: { continuation.resume(with: $0) }) else { return [] }

@@ -72,9 +72,7 @@ public struct LogReader: Sendable {
                 }
                 // The first segment's header is where every check starts from: it must be the
                 // genesis one, or a log cut at a segment and renumbered would read as whole.
-                if number == 0, let problem = ChainPosition.genesis.continuityProblem(with: header) {
-                    throw SignedLogError.corrupted(segment: name, offset: 0, "segment 0 does not begin the log: \(problem)")
-                }
+                if number == 0 { try header.checkBeginsTheLog() }
                 var start = expected?.carried(into: header)
                 var startOffset: Int?
                 if skippingAhead, expected == nil, let skip = Self.sealBefore(lsn, in: bytes, header: header) {
@@ -105,6 +103,20 @@ public struct LogReader: Sendable {
     /// The last seal in `bytes` before the batch that holds `lsn`: the offset just past it and the
     /// position it leaves (without the Merkle tree); nil when the batch is the segment's first.
     static func sealBefore(_ lsn: LSN, in bytes: [UInt8], header: SegmentHeader) -> (offset: Int, position: ChainPosition)? {
+        guard let found = lastSeal(before: lsn, in: bytes, header: header) else { return nil }
+        let seal = found.seal
+        let position = ChainPosition(
+            lastLSN: seal.lastLSN, chainHash: seal.chainHash, sealNumber: seal.number, lastCheckpoint: found.lastCheckpoint, tree: nil
+        )
+        return (found.end, position)
+    }
+
+    /// The last seal frame in `bytes` before the batch that holds `lsn` (the segment's last seal
+    /// when `lsn` lies beyond it), found by the frames' lengths, only that seal's checksum checked;
+    /// with the offset just past it and the last checkpoint it seals.
+    static func lastSeal(
+        before lsn: LSN = LSN(rawValue: .max), in bytes: [UInt8], header: SegmentHeader
+    ) -> (seal: LogSeal, end: Int, lastCheckpoint: LSN)? {
         var offset = header.byteCount
         var lastCheckpoint = header.lastCheckpointBefore
         var checkpointAwaitingSeal: LSN?
@@ -121,9 +133,6 @@ public struct LogReader: Sendable {
             offset += frame.frameByteCount
         }
         guard let found, case .seal(let seal, _) = FrameCodec.decode(bytes, at: found.sealOffset) else { return nil }
-        let position = ChainPosition(
-            lastLSN: seal.lastLSN, chainHash: seal.chainHash, sealNumber: seal.number, lastCheckpoint: found.lastCheckpoint, tree: nil
-        )
-        return (found.end, position)
+        return (seal, found.end, found.lastCheckpoint)
     }
 }

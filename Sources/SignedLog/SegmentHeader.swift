@@ -26,6 +26,16 @@ struct SegmentHeader: Hashable, Sendable {
         LogFormat.segmentHeaderByteCountMin + (version == 1 ? 0 : peakCount * SHA256Digest.byteCount)
     }
 
+    /// Throws unless this is the genesis header, the one segment 0 must have: opening and every
+    /// reader start their checks from it, and a header is not signed.
+    func checkBeginsTheLog() throws {
+        if let problem = ChainPosition.genesis.continuityProblem(with: self) {
+            throw SignedLogError.corrupted(
+                segment: SegmentDirectory.segmentName(segmentNumber), offset: 0, "segment 0 does not begin the log: \(problem)"
+            )
+        }
+    }
+
     func encoded() -> [UInt8] {
         var writer = BigEndianWriter(capacity: byteCount)
         writer.write(LogFormat.magic)

@@ -38,16 +38,11 @@ extension SegmentSource {
     /// segment's last seal signed (its LSN, seal number, chain hash and tree root).
     func checkContinues(_ header: SegmentHeader, number: UInt64, keys: LogKeys) throws {
         let name = SegmentDirectory.segmentName(number)
-        guard number > 0 else {
-            if let problem = ChainPosition.genesis.continuityProblem(with: header) {
-                throw SignedLogError.corrupted(segment: name, offset: 0, "segment 0 does not begin the log: \(problem)")
-            }
-            return
-        }
+        guard number > 0 else { return try header.checkBeginsTheLog() }
         let previousName = SegmentDirectory.segmentName(number - 1)
         let previousBytes = try readSegment(number - 1)
         let previousHeader = try checkedHeader(previousBytes, number: number - 1)
-        guard let seal = Self.lastSeal(in: previousBytes, header: previousHeader) else {
+        guard let seal = LogReader.lastSeal(in: previousBytes, header: previousHeader)?.seal else {
             throw SignedLogError.corrupted(segment: previousName, offset: 0, "a segment followed by another ends with no seal")
         }
         guard keys.key(for: seal.keyID) != nil else {
@@ -72,17 +67,6 @@ extension SegmentSource {
                 segment: name, offset: 0, "header does not continue segment \(previousName)'s last seal \(seal.number): \(problem)"
             )
         }
-    }
-
-    /// The last seal frame in a segment, found by the frames' lengths and checksums alone.
-    static func lastSeal(in bytes: [UInt8], header: SegmentHeader) -> LogSeal? {
-        var offset = header.byteCount
-        var last: LogSeal?
-        while let frame = FrameCodec.peek(bytes, at: offset) {
-            if frame.kind == LogFormat.sealKind, case .seal(let seal, _) = FrameCodec.decode(bytes, at: offset) { last = seal }
-            offset += frame.frameByteCount
-        }
-        return last
     }
 
     /// Refuses a gap: a missing segment is missing history.

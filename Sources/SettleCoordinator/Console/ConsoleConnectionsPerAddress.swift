@@ -31,8 +31,6 @@ final class ConsoleConnectionsPerAddress: Sendable {
         }
     }
 
-    var openAddresses: Int { open.withLock { $0.count } }
-
     final class Handler: ChannelInboundHandler, RemovableChannelHandler {
         /// It reads nothing: every part passes on as it came.
         typealias InboundIn = NIOAny
